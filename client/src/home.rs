@@ -1,0 +1,285 @@
+//! A device's home directory: `config.json` (server, user, token) and `jemput.db`
+//! (the local store), and the offline operations of a kader on them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use jemput_core::household::{
+    random_id, Author, Clock, Household, HouseholdError, Proposal, VisitInput,
+};
+use jemput_core::store::{CountOf, HouseholdRow, ListFilter, Store, StoreError};
+use jemput_core::IndicatorSet;
+use serde::{Deserialize, Serialize};
+
+use crate::http::SyncReport;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("{0}")]
+    Offline(String),
+    #[error("not accepted by the server: {0}")]
+    Unauthorized(String),
+    #[error("not logged in: run `jemput login` first")]
+    NotLoggedIn,
+    #[error("server error: {0}")]
+    Server(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Household(#[from] HouseholdError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("device home: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl DeviceError {
+    /// Stable code the UI branches on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeviceError::Offline(_) => "offline",
+            DeviceError::Unauthorized(_) => "unauthorized",
+            DeviceError::NotLoggedIn => "not_logged_in",
+            DeviceError::Server(_) => "server",
+            DeviceError::Store(StoreError::NotFound(_)) => "not_found",
+            DeviceError::Store(_) => "storage",
+            DeviceError::Household(HouseholdError::Invalid(_) | HouseholdError::Indicator(_)) => {
+                "invalid"
+            }
+            DeviceError::Household(_) => "document",
+            DeviceError::Invalid(_) => "invalid",
+            DeviceError::Io(_) => "storage",
+        }
+    }
+}
+
+/// Login state. The token is a secret: `Debug` hides it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub server: String,
+    pub user: String,
+    pub role: String,
+    pub token: String,
+    pub device: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("server", &self.server)
+            .field("user", &self.user)
+            .field("role", &self.role)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SyncStats {
+    pub last_sync: Option<String>,
+    pub last_bytes_up: u64,
+    pub last_bytes_down: u64,
+    pub month: Option<String>,
+    pub month_bytes: u64,
+    pub pending: u64,
+    pub rejected: u64,
+}
+
+pub struct Device {
+    dir: PathBuf,
+    store: Mutex<Store>,
+    clock: Box<dyn Clock + Send + Sync>,
+}
+
+fn lock_err() -> DeviceError {
+    DeviceError::Invalid("local store lock poisoned".into())
+}
+
+impl Device {
+    pub fn open(dir: &Path) -> Result<Device, DeviceError> {
+        Device::open_with_clock(dir, Box::new(jemput_core::SystemClock))
+    }
+
+    pub fn open_with_clock(
+        dir: &Path,
+        clock: Box<dyn Clock + Send + Sync>,
+    ) -> Result<Device, DeviceError> {
+        std::fs::create_dir_all(dir)?;
+        let store = Store::open(&dir.join("jemput.db"))?;
+        if store.kv_get("actor")?.is_none() {
+            // A stable Automerge actor per install: every change names this device.
+            let actor: [u8; 16] = rand::random();
+            store.kv_set("actor", &hex::encode(actor))?;
+        }
+        Ok(Device {
+            dir: dir.to_path_buf(),
+            store: Mutex::new(store),
+            clock,
+        })
+    }
+
+    pub fn config(&self) -> Result<Option<Config>, DeviceError> {
+        let path = self.dir.join("config.json");
+        match std::fs::read(&path) {
+            Ok(b) => {
+                Ok(Some(serde_json::from_slice(&b).map_err(|e| {
+                    DeviceError::Invalid(format!("config.json: {e}"))
+                })?))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Written to a temporary file and renamed: a crash leaves the old or the new config.
+    pub fn save_config(&self, cfg: &Config) -> Result<(), DeviceError> {
+        let tmp = self.dir.join("config.json.tmp");
+        let body =
+            serde_json::to_vec_pretty(cfg).map_err(|e| DeviceError::Invalid(e.to_string()))?;
+        std::fs::write(&tmp, body)?;
+        std::fs::rename(&tmp, self.dir.join("config.json"))?;
+        Ok(())
+    }
+
+    pub fn logout(&self) -> Result<(), DeviceError> {
+        match std::fs::remove_file(self.dir.join("config.json")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError>,
+    ) -> Result<T, DeviceError> {
+        let store = self.store.lock().map_err(|_| lock_err())?;
+        Ok(f(&store)?)
+    }
+
+    pub fn with_store_mut<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, DeviceError> {
+        let mut store = self.store.lock().map_err(|_| lock_err())?;
+        Ok(f(&mut store)?)
+    }
+
+    pub fn author(&self, cfg: &Config) -> Result<Author, HouseholdError> {
+        let actor = self
+            .store
+            .lock()
+            .ok()
+            .and_then(|s| s.kv_get("actor").ok().flatten())
+            .ok_or_else(|| HouseholdError::Invalid("device has no actor id".into()))?;
+        Author::new(&actor, &cfg.user)
+    }
+
+    fn logged_in(&self) -> Result<(Config, Author), DeviceError> {
+        let cfg = self.config()?.ok_or(DeviceError::NotLoggedIn)?;
+        let author = self.author(&cfg)?;
+        Ok((cfg, author))
+    }
+
+    /// First day of the current period (a calendar month).
+    pub fn period_start(&self) -> String {
+        let today = self.clock.today();
+        format!("{}-01", today.get(..7).unwrap_or("1970-01"))
+    }
+
+    pub fn households(
+        &self,
+        search: Option<&str>,
+        filter: ListFilter,
+    ) -> Result<Vec<HouseholdRow>, DeviceError> {
+        let start = self.period_start();
+        self.with_store(|s| s.list(search, filter, &start))
+    }
+
+    pub fn show(&self, id: &str, set: &IndicatorSet) -> Result<serde_json::Value, DeviceError> {
+        let bytes = self.with_store(|s| s.get_doc(id))?;
+        let hh = Household::load(&bytes)?;
+        Ok(hh.view(set))
+    }
+
+    pub fn record_visit(
+        &self,
+        id: &str,
+        input: &VisitInput,
+        set: &IndicatorSet,
+    ) -> Result<String, DeviceError> {
+        let (_, author) = self.logged_in()?;
+        let mut store = self.store.lock().map_err(|_| lock_err())?;
+        let bytes = store.get_doc(id)?;
+        let mut hh = Household::load_as(&bytes, &author)?;
+        let vid = hh.record_visit(
+            input,
+            set,
+            &author,
+            self.clock.as_ref(),
+            &mut rand::thread_rng(),
+        )?;
+        store.save_local(&mut hh, set)?;
+        Ok(vid)
+    }
+
+    /// Proposes a household found on the way; the kelurahan defaults to the user's
+    /// first area when the proposal leaves it empty.
+    pub fn propose(&self, proposal: &Proposal, set: &IndicatorSet) -> Result<String, DeviceError> {
+        let (_, author) = self.logged_in()?;
+        let mut p = proposal.clone();
+        if p.kelurahan.trim().is_empty() {
+            p.kelurahan = self
+                .with_store(|s| s.cursors())?
+                .first()
+                .map(|(k, _)| k.split('/').next().unwrap_or_default().to_string())
+                .ok_or_else(|| DeviceError::Invalid("kelurahan unknown: sync once first".into()))?;
+        }
+        let mut rng = rand::thread_rng();
+        let id = random_id("hh-", &mut rng);
+        let mut hh = Household::propose(&id, &p, &author, self.clock.now_ms(), &mut rng)?;
+        self.with_store_mut(|s| s.save_local(&mut hh, set))?;
+        Ok(id)
+    }
+
+    pub fn record_sync(&self, report: &SyncReport) -> Result<(), DeviceError> {
+        let now = time::OffsetDateTime::from_unix_timestamp(self.clock.now_ms() / 1000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let month = self.clock.today().get(..7).unwrap_or("").to_string();
+        self.with_store(|s| {
+            let prev_month = s.kv_get("month")?;
+            let mut month_bytes: u64 = s
+                .kv_get("month_bytes")?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if prev_month.as_deref() != Some(month.as_str()) {
+                month_bytes = 0;
+            }
+            month_bytes += report.bytes_up + report.bytes_down;
+            let stamp = now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            s.kv_set("last_sync", &stamp)?;
+            s.kv_set("last_bytes_up", &report.bytes_up.to_string())?;
+            s.kv_set("last_bytes_down", &report.bytes_down.to_string())?;
+            s.kv_set("month", &month)?;
+            s.kv_set("month_bytes", &month_bytes.to_string())
+        })
+    }
+
+    pub fn sync_stats(&self) -> Result<SyncStats, DeviceError> {
+        self.with_store(|s| {
+            let num = |k: &str| -> Result<u64, StoreError> {
+                Ok(s.kv_get(k)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+            };
+            Ok(SyncStats {
+                last_sync: s.kv_get("last_sync")?,
+                last_bytes_up: num("last_bytes_up")?,
+                last_bytes_down: num("last_bytes_down")?,
+                month: s.kv_get("month")?,
+                month_bytes: num("month_bytes")?,
+                pending: s.count(CountOf::Pending)?,
+                rejected: s.count(CountOf::Rejected)?,
+            })
+        })
+    }
+}

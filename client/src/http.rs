@@ -1,0 +1,190 @@
+//! One sync cycle over HTTP: `POST /v1/sync` with the CBOR+zstd request built by the
+//! core, response committed by the core. Repeats while the server says `more`.
+
+use std::time::Duration;
+
+use jemput_core::sync::{self, SyncResponse};
+use jemput_core::IndicatorSet;
+use serde::{Deserialize, Serialize};
+
+use crate::home::{Config, Device, DeviceError};
+
+pub struct SyncClient {
+    http: reqwest::Client,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct SyncReport {
+    pub requests: usize,
+    pub changes_pushed: usize,
+    pub docs_pushed: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub docs_pulled: usize,
+    pub removed: usize,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+impl std::fmt::Display for SyncReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sync: pushed {} changes in {} households ({} accepted, {} rejected), pulled {} households, removed {}; {} requests, {} B up, {} B down",
+            self.changes_pushed,
+            self.docs_pushed,
+            self.accepted,
+            self.rejected,
+            self.docs_pulled,
+            self.removed,
+            self.requests,
+            self.bytes_up,
+            self.bytes_down
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub device: String,
+    pub user: String,
+    pub role: String,
+}
+
+/// Safety stop for one `sync()` call: pages beyond this wait for the next cycle.
+const MAX_ROUNDS: usize = 200;
+
+impl Default for SyncClient {
+    fn default() -> Self {
+        SyncClient::new()
+    }
+}
+
+impl SyncClient {
+    pub fn new() -> SyncClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap_or_default();
+        SyncClient { http }
+    }
+
+    async fn error_from(resp: reqwest::Response) -> DeviceError {
+        let status = resp.status();
+        let body = resp.bytes().await.unwrap_or_default();
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(b) if b.code == "bad_credentials" || b.code == "unauthenticated" => {
+                DeviceError::Unauthorized(b.message)
+            }
+            Ok(b) => {
+                DeviceError::Server(format!("{} ({}): {}", status.as_u16(), b.code, b.message))
+            }
+            Err(_) => DeviceError::Server(format!("HTTP {}", status.as_u16())),
+        }
+    }
+
+    pub async fn login(
+        &self,
+        server: &str,
+        user: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<LoginResponse, DeviceError> {
+        let url = format!("{}/v1/login", server.trim_end_matches('/'));
+        let body =
+            serde_json::json!({"user": user, "password": password, "device_name": device_name});
+        let resp = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                DeviceError::Offline(format!(
+                    "cannot reach server at {server}: {}",
+                    root_cause(&e)
+                ))
+            })?;
+        if !resp.status().is_success() {
+            return Err(Self::error_from(resp).await);
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| DeviceError::Offline(root_cause(&e)))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| DeviceError::Server(format!("bad login response: {e}")))
+    }
+
+    /// Pushes everything pending and pulls until the server has nothing more.
+    pub async fn sync(
+        &self,
+        device: &Device,
+        set: &IndicatorSet,
+    ) -> Result<SyncReport, DeviceError> {
+        let cfg: Config = device.config()?.ok_or(DeviceError::NotLoggedIn)?;
+        let url = format!("{}/v1/sync", cfg.server.trim_end_matches('/'));
+        let author = device.author(&cfg)?;
+        let mut report = SyncReport::default();
+        for _ in 0..MAX_ROUNDS {
+            let out = device.with_store(sync::build_request)?;
+            let body = sync::encode(&out.request);
+            report.bytes_up += body.len() as u64;
+            report.requests += 1;
+            let resp = self
+                .http
+                .post(&url)
+                .bearer_auth(&cfg.token)
+                .header("content-type", sync::CONTENT_TYPE)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| {
+                    DeviceError::Offline(format!(
+                        "cannot reach server at {}: {}",
+                        cfg.server,
+                        root_cause(&e)
+                    ))
+                })?;
+            if !resp.status().is_success() {
+                return Err(Self::error_from(resp).await);
+            }
+            let bytes = resp.bytes().await.map_err(|e| {
+                DeviceError::Offline(format!("connection lost during sync: {}", root_cause(&e)))
+            })?;
+            report.bytes_down += bytes.len() as u64;
+            let msg: SyncResponse = sync::decode(&bytes)
+                .map_err(|e| DeviceError::Server(format!("bad sync response: {e}")))?;
+            let applied = device
+                .with_store_mut(|store| sync::apply_response(store, &out, &msg, set, &author))?;
+            report.changes_pushed += out.changes_pushed;
+            report.docs_pushed += out.request.push.len();
+            report.accepted += applied.accepted;
+            report.rejected += applied.rejected;
+            report.docs_pulled += applied.docs_pulled;
+            report.removed += applied.removed;
+            if !msg.more {
+                break;
+            }
+        }
+        device.record_sync(&report)?;
+        Ok(report)
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

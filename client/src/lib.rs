@@ -1,0 +1,9 @@
+//! The device side of Jemput outside the UI: a device home (config + local store), the
+//! offline operations a kader performs on it, and the sync cycle over HTTP (reqwest).
+//! The Tauri app, the headless `jemput` CLI and the tests all go through this crate.
+
+pub mod home;
+pub mod http;
+
+pub use home::{Config, Device, DeviceError};
+pub use http::{SyncClient, SyncReport};

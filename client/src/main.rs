@@ -1,0 +1,230 @@
+//! `jemput`: the headless Jemput client for tests, scripts and load simulation. Same
+//! core and same sync client as the app.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use jemput_client::{Device, SyncClient};
+use jemput_core::household::{Proposal, VisitInput};
+use jemput_core::store::ListFilter;
+use jemput_core::IndicatorSet;
+
+#[derive(Parser)]
+#[command(name = "jemput", about = "Headless Jemput client")]
+struct Cli {
+    /// Device home: config and local store.
+    #[arg(long, env = "JEMPUT_HOME")]
+    home: Option<PathBuf>,
+    /// Indicator set file (default: the BPS 14 set built in).
+    #[arg(long)]
+    indicators: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Login {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        password: String,
+    },
+    /// Push pending work and pull the areas' changes.
+    Sync,
+    /// List the households on this device.
+    Households {
+        #[arg(long)]
+        search: Option<String>,
+        /// all, not_visited, poor or conflict
+        #[arg(long, default_value = "all")]
+        filter: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a visit offline from an answers file.
+    Visit {
+        id: String,
+        #[arg(long)]
+        answers: PathBuf,
+    },
+    /// Show one household: members, visits with scores, conflicts.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Propose a new household found on the way.
+    Propose {
+        #[arg(long)]
+        head_name: String,
+        #[arg(long)]
+        nik: Option<String>,
+        #[arg(long)]
+        kk: Option<String>,
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        rw: u16,
+        #[arg(long)]
+        rt: u16,
+        #[arg(long, default_value = "")]
+        kelurahan: String,
+    },
+    /// Print a complete example answers file for `visit`.
+    AnswersTemplate,
+    /// Sync statistics: last sync, bytes, pending and rejected work.
+    Status,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        // One line, whatever the chain of causes.
+        let msg = format!("{e:#}").replace('\n', " ");
+        eprintln!("error: {msg}");
+        std::process::exit(1);
+    }
+}
+
+fn home(cli: &Cli) -> anyhow::Result<Device> {
+    let dir = cli
+        .home
+        .clone()
+        .context("--home DIR (or JEMPUT_HOME) is required")?;
+    Ok(Device::open(&dir)?)
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let set = match &cli.indicators {
+        Some(p) => IndicatorSet::from_toml(
+            &std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        )?,
+        None => IndicatorSet::bps14(),
+    };
+    let rt = || -> anyhow::Result<tokio::runtime::Runtime> {
+        Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?)
+    };
+    match &cli.command {
+        Command::AnswersTemplate => {
+            println!("{}", serde_json::to_string_pretty(&set.answers_template())?);
+        }
+        Command::Login {
+            server,
+            user,
+            password,
+        } => {
+            let device = home(&cli)?;
+            let ok =
+                rt()?.block_on(SyncClient::new().login(server, user, password, "jemput-cli"))?;
+            device.save_config(&jemput_client::Config {
+                server: server.clone(),
+                user: ok.user.clone(),
+                role: ok.role.clone(),
+                token: ok.token,
+                device: ok.device,
+            })?;
+            println!("logged in as {} ({})", ok.user, ok.role);
+        }
+        Command::Sync => {
+            let device = home(&cli)?;
+            let report = rt()?.block_on(SyncClient::new().sync(&device, &set))?;
+            println!("{report}");
+        }
+        Command::Households {
+            search,
+            filter,
+            json,
+        } => {
+            let device = home(&cli)?;
+            let filter: ListFilter =
+                serde_json::from_value(serde_json::json!(filter)).map_err(|_| {
+                    anyhow::anyhow!("filter must be all, not_visited, poor or conflict")
+                })?;
+            let rows = device.households(search.as_deref(), filter)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows {
+                    println!(
+                        "{}  RW {:02} RT {:02}  {:<28} {:<10} {}",
+                        r.id,
+                        r.rw,
+                        r.rt,
+                        r.head_name.unwrap_or_default(),
+                        r.status.unwrap_or_else(|| "-".into()),
+                        r.score.map_or("-".into(), |s| format!("{s}/14"))
+                    );
+                }
+            }
+        }
+        Command::Visit { id, answers } => {
+            let device = home(&cli)?;
+            let text = std::fs::read_to_string(answers)
+                .with_context(|| format!("cannot read {}", answers.display()))?;
+            let input: VisitInput = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a valid answers file", answers.display()))?;
+            let vid = device.record_visit(id, &input, &set)?;
+            let view = device.show(id, &set)?;
+            let v = &view["visits"][&vid];
+            let unanswered = v["unanswered"].as_array().map_or(0, Vec::len);
+            println!(
+                "visit {vid} recorded offline: result {}, score {}/{}{}",
+                input.result,
+                v["score"],
+                set.criteria.len(),
+                if unanswered > 0 {
+                    format!(", {unanswered} criteria unanswered")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        Command::Show { id, json } => {
+            let device = home(&cli)?;
+            let view = device.show(id, &set)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+            }
+        }
+        Command::Propose {
+            head_name,
+            nik,
+            kk,
+            address,
+            rw,
+            rt,
+            kelurahan,
+        } => {
+            let device = home(&cli)?;
+            let id = device.propose(
+                &Proposal {
+                    head_name: head_name.clone(),
+                    nik: nik.clone(),
+                    kk: kk.clone(),
+                    address: address.clone(),
+                    kelurahan: kelurahan.clone(),
+                    rw: *rw,
+                    rt: *rt,
+                },
+                &set,
+            )?;
+            println!("{id}");
+        }
+        Command::Status => {
+            let device = home(&cli)?;
+            if device.config()?.is_none() {
+                bail!("not logged in");
+            }
+            println!("{}", serde_json::to_string_pretty(&device.sync_stats()?)?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,829 @@
+//! The household (keluarga) document: one Automerge document per household, the unit
+//! of merge, history and access.
+//!
+//! Layout of the root map (keys are stable: changing one needs a schema version):
+//! - `schema` (int), `id` (household id), `proposal` (bool: proposed in the field)
+//! - `identity`: `id_dtks`, `idbdt`, `kk`, `address`, `kelurahan` (Kemendagri code),
+//!   `kelurahan_bps`, `rw`, `rt` — imported, opaque identifiers kept as strings
+//! - `registry`: `desil` and `programmes` (`pkh`, `bpnt`, `pbi_jk`, `kip`) — read-only
+//!   imports from Dinas Sosial; nothing in the field writes them
+//! - `members`: map member id → `nik`, `name`, `sex`, `birth_date`, `relation`, `presence`
+//! - `visits`: map visit id → `date`, `at`, `kader`, `result`, `answers`, `size`,
+//!   `member_changes`, `documents`, `notes`, `gps`, `set`
+//! - `status`: the household's current status, set by every visit from its result
+//!
+//! Members and visits are maps keyed by id (not lists) so concurrent work on different
+//! members or visits never collides; two concurrent visits both stay, and leave a
+//! visible conflict on `status` when their results differ.
+//!
+//! Every change is committed explicitly with its author (the user name, as the change
+//! message) and a real timestamp: AutoCommit's implicit commits stamp time 0.
+
+use std::collections::BTreeMap;
+
+use automerge::{
+    transaction::{CommitOptions, Transactable},
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ValueRef, ROOT,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::indicators::{Answer, IndicatorSet, Score};
+use crate::nik::{Kk, Nik, Sex};
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HouseholdError {
+    #[error("household document is damaged: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    #[error("household document does not follow the schema: {0}")]
+    Schema(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Indicator(#[from] crate::indicators::IndicatorError),
+}
+
+/// The six results of a visit; each also becomes the household's `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitResult {
+    Found,
+    NotFound,
+    Moved,
+    Died,
+    Duplicate,
+    Refused,
+}
+
+impl VisitResult {
+    pub const ALL: [VisitResult; 6] = [
+        VisitResult::Found,
+        VisitResult::NotFound,
+        VisitResult::Moved,
+        VisitResult::Died,
+        VisitResult::Duplicate,
+        VisitResult::Refused,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            VisitResult::Found => "found",
+            VisitResult::NotFound => "not_found",
+            VisitResult::Moved => "moved",
+            VisitResult::Died => "died",
+            VisitResult::Duplicate => "duplicate",
+            VisitResult::Refused => "refused",
+        }
+    }
+    pub fn parse(s: &str) -> Result<VisitResult, HouseholdError> {
+        VisitResult::ALL
+            .into_iter()
+            .find(|r| r.code() == s)
+            .ok_or_else(|| {
+                HouseholdError::Invalid(format!(
+                    "result `{s}` is not one of found, not_found, moved, died, duplicate, refused"
+                ))
+            })
+    }
+}
+
+/// Whether a member still lives in the household.
+pub const PRESENCE: [&str; 5] = ["lives_here", "died", "moved", "new", "not_found"];
+
+/// Who writes a change: the device (Automerge actor) and the signed-in user.
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub actor: ActorId,
+    pub user: String,
+}
+
+impl Author {
+    pub fn new(device_id_hex: &str, user: &str) -> Result<Author, HouseholdError> {
+        let bytes = hex::decode(device_id_hex)
+            .map_err(|_| HouseholdError::Invalid("device id must be hex".into()))?;
+        Ok(Author {
+            actor: ActorId::from(bytes),
+            user: user.to_string(),
+        })
+    }
+}
+
+/// Milliseconds since the epoch and the local calendar date, passed in so tests are
+/// deterministic.
+pub trait Clock {
+    fn now_ms(&self) -> i64;
+    fn today(&self) -> String {
+        let dt = time::OffsetDateTime::from_unix_timestamp(self.now_ms() / 1000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        dt.date().to_string()
+    }
+}
+
+pub struct SystemClock;
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+}
+
+pub fn random_id(prefix: &str, rng: &mut impl Rng) -> String {
+    format!("{prefix}{:016x}", rng.gen::<u64>())
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Identity {
+    pub id_dtks: Option<String>,
+    pub idbdt: Option<String>,
+    pub kk: Option<String>,
+    pub address: Option<String>,
+    pub kelurahan: String,
+    pub kelurahan_bps: Option<String>,
+    pub rw: u16,
+    pub rt: u16,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Registry {
+    pub desil: Option<u8>,
+    pub pkh: bool,
+    pub bpnt: bool,
+    pub pbi_jk: bool,
+    pub kip: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Member {
+    pub nik: Option<String>,
+    pub name: String,
+    pub sex: Option<Sex>,
+    pub birth_date: Option<String>,
+    pub relation: String,
+    pub presence: String,
+}
+
+/// A visit as the kader enters it (form or JSON file); validated before it is written.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VisitInput {
+    pub result: String,
+    #[serde(default)]
+    pub answers: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub documents: Option<Documents>,
+    /// member id → new presence (`died`, `moved`, `not_found`, `lives_here`).
+    #[serde(default)]
+    pub member_changes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub new_members: Vec<NewMember>,
+    #[serde(default)]
+    pub gps: Option<Gps>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Documents {
+    #[serde(default)]
+    pub kk: bool,
+    #[serde(default)]
+    pub ktp: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Gps {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewMember {
+    pub name: String,
+    #[serde(default)]
+    pub nik: Option<String>,
+    #[serde(default)]
+    pub sex: Option<String>,
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    #[serde(default = "default_relation")]
+    pub relation: String,
+}
+fn default_relation() -> String {
+    "other".into()
+}
+
+/// A household found on the way that is not in the registry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Proposal {
+    pub head_name: String,
+    #[serde(default)]
+    pub nik: Option<String>,
+    #[serde(default)]
+    pub kk: Option<String>,
+    pub address: String,
+    pub kelurahan: String,
+    pub rw: u16,
+    pub rt: u16,
+}
+
+/// Query columns the local store keeps beside the document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub kelurahan: String,
+    pub rw: u16,
+    pub rt: u16,
+    pub head_name: Option<String>,
+    pub head_nik: Option<String>,
+    pub kk: Option<String>,
+    pub address: Option<String>,
+    pub status: Option<String>,
+    pub last_visit: Option<String>,
+    pub score: Option<u32>,
+    pub poor: bool,
+    pub has_conflict: bool,
+    pub proposal: bool,
+    /// All member names and NIKs, for full-text search.
+    pub search_text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub path: String,
+    pub values: Vec<ConflictValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConflictValue {
+    pub value: serde_json::Value,
+    pub by: Option<String>,
+    pub at: i64,
+    pub device: String,
+}
+
+pub struct Household {
+    doc: AutoCommit,
+}
+
+impl std::fmt::Debug for Household {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Household(..)")
+    }
+}
+
+fn str_of(v: &Value<'_>) -> Option<String> {
+    match v {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn int_of(v: &Value<'_>) -> Option<i64> {
+    match v {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Int(i) => Some(*i),
+            ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+            ScalarValue::F64(f) => Some(*f as i64),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn scalar_json(s: &ScalarValue) -> serde_json::Value {
+    match s {
+        ScalarValue::Str(s) => json!(s.as_str()),
+        ScalarValue::Int(i) => json!(i),
+        ScalarValue::Uint(u) => json!(u),
+        ScalarValue::F64(f) => json!(f),
+        ScalarValue::Counter(c) => json!(i64::from(c)),
+        ScalarValue::Timestamp(t) => json!(t),
+        ScalarValue::Boolean(b) => json!(b),
+        ScalarValue::Bytes(b) => json!(hex::encode(b)),
+        ScalarValue::Unknown { .. } | ScalarValue::Null => serde_json::Value::Null,
+    }
+}
+
+impl Household {
+    /// A registry household as imported from Dinas Sosial.
+    pub fn create(
+        id: &str,
+        identity: &Identity,
+        registry: &Registry,
+        members: &[(String, Member)],
+        author: &Author,
+        now_ms: i64,
+    ) -> Result<Household, HouseholdError> {
+        let mut doc = AutoCommit::new().with_actor(author.actor.clone());
+        doc.put(ROOT, "schema", SCHEMA_VERSION)?;
+        doc.put(ROOT, "id", id)?;
+        doc.put(ROOT, "proposal", false)?;
+        let ident = doc.put_object(ROOT, "identity", ObjType::Map)?;
+        for (k, v) in [
+            ("id_dtks", &identity.id_dtks),
+            ("idbdt", &identity.idbdt),
+            ("kk", &identity.kk),
+            ("address", &identity.address),
+            ("kelurahan_bps", &identity.kelurahan_bps),
+        ] {
+            if let Some(v) = v {
+                doc.put(&ident, k, v.as_str())?;
+            }
+        }
+        doc.put(&ident, "kelurahan", identity.kelurahan.as_str())?;
+        doc.put(&ident, "rw", i64::from(identity.rw))?;
+        doc.put(&ident, "rt", i64::from(identity.rt))?;
+        let reg = doc.put_object(ROOT, "registry", ObjType::Map)?;
+        match registry.desil {
+            Some(d) => doc.put(&reg, "desil", i64::from(d))?,
+            None => doc.put(&reg, "desil", ScalarValue::Null)?,
+        }
+        let progs = doc.put_object(&reg, "programmes", ObjType::Map)?;
+        for (k, v) in [
+            ("pkh", registry.pkh),
+            ("bpnt", registry.bpnt),
+            ("pbi_jk", registry.pbi_jk),
+            ("kip", registry.kip),
+        ] {
+            doc.put(&progs, k, v)?;
+        }
+        let mobj = doc.put_object(ROOT, "members", ObjType::Map)?;
+        for (mid, m) in members {
+            put_member(&mut doc, &mobj, mid, m)?;
+        }
+        doc.put_object(ROOT, "visits", ObjType::Map)?;
+        let mut hh = Household { doc };
+        hh.commit(author, now_ms, "create");
+        Ok(hh)
+    }
+
+    /// A new household proposed in the field, marked as a proposal.
+    pub fn propose(
+        id: &str,
+        p: &Proposal,
+        author: &Author,
+        now_ms: i64,
+        rng: &mut impl Rng,
+    ) -> Result<Household, HouseholdError> {
+        let nik = match &p.nik {
+            Some(n) => Nik::parse_optional(n)
+                .map_err(|e| HouseholdError::Invalid(format!("NIK {e}")))?
+                .map(String::from),
+            None => None,
+        };
+        let kk = match p.kk.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(k) => Some(String::from(
+                Kk::parse(k).map_err(|e| HouseholdError::Invalid(format!("KK {e}")))?,
+            )),
+            None => None,
+        };
+        if p.head_name.trim().is_empty() {
+            return Err(HouseholdError::Invalid("head name is empty".into()));
+        }
+        let identity = Identity {
+            kk,
+            address: Some(p.address.trim().to_string()),
+            kelurahan: p.kelurahan.clone(),
+            rw: p.rw,
+            rt: p.rt,
+            ..Identity::default()
+        };
+        let head = Member {
+            nik,
+            name: p.head_name.trim().to_string(),
+            sex: None,
+            birth_date: None,
+            relation: "head".into(),
+            presence: "new".into(),
+        };
+        let mut hh = Household::create(
+            id,
+            &identity,
+            &Registry::default(),
+            &[(random_id("m-", rng), head)],
+            author,
+            now_ms,
+        )?;
+        hh.doc.put(ROOT, "proposal", true)?;
+        hh.commit(author, now_ms, "propose");
+        Ok(hh)
+    }
+
+    pub fn load(bytes: &[u8]) -> Result<Household, HouseholdError> {
+        let doc = AutoCommit::load(bytes)?;
+        let hh = Household { doc };
+        hh.check_schema()?;
+        Ok(hh)
+    }
+
+    /// Loads with the device's actor, so local edits are attributed to this device.
+    pub fn load_as(bytes: &[u8], author: &Author) -> Result<Household, HouseholdError> {
+        let mut hh = Household::load(bytes)?;
+        hh.doc.set_actor(author.actor.clone());
+        Ok(hh)
+    }
+
+    pub fn from_doc(doc: AutoCommit) -> Result<Household, HouseholdError> {
+        let hh = Household { doc };
+        hh.check_schema()?;
+        Ok(hh)
+    }
+
+    pub fn doc_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    /// The document keeps the shape every reader relies on.
+    pub fn check_schema(&self) -> Result<(), HouseholdError> {
+        let bad = |m: &str| Err(HouseholdError::Schema(m.to_string()));
+        match self.doc.get(ROOT, "schema")? {
+            Some((v, _)) if int_of(&v) == Some(SCHEMA_VERSION) => {}
+            Some(_) => return bad("unknown schema version"),
+            None => return bad("no schema version"),
+        }
+        if self.id().is_none() {
+            return bad("no household id");
+        }
+        for key in ["identity", "members", "visits", "registry"] {
+            match self.doc.get(ROOT, key)? {
+                Some((Value::Object(ObjType::Map), _)) => {}
+                _ => return bad(&format!("`{key}` must be a map")),
+            }
+        }
+        if let Some(status) = self.status() {
+            VisitResult::parse(&status).map_err(|_| HouseholdError::Schema("bad status".into()))?;
+        }
+        Ok(())
+    }
+
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    fn commit(&mut self, author: &Author, now_ms: i64, what: &str) {
+        self.doc.commit_with(
+            CommitOptions::default()
+                .with_message(format!("{what} by {}", author.user))
+                .with_time(now_ms),
+        );
+    }
+
+    fn obj(&self, key: &str) -> Option<ObjId> {
+        match self.doc.get(ROOT, key) {
+            Ok(Some((Value::Object(_), id))) => Some(id),
+            _ => None,
+        }
+    }
+
+    fn get_str(&self, obj: &ObjId, key: &str) -> Option<String> {
+        self.doc
+            .get(obj, key)
+            .ok()
+            .flatten()
+            .and_then(|(v, _)| str_of(&v))
+    }
+
+    pub fn id(&self) -> Option<String> {
+        self.get_str(&ROOT, "id")
+    }
+
+    pub fn status(&self) -> Option<String> {
+        self.get_str(&ROOT, "status")
+    }
+
+    pub fn area(&self) -> (String, u16, u16) {
+        let ident = self.obj("identity").unwrap_or(ROOT);
+        let num = |k: &str| {
+            self.doc
+                .get(&ident, k)
+                .ok()
+                .flatten()
+                .and_then(|(v, _)| int_of(&v))
+                .and_then(|i| u16::try_from(i).ok())
+                .unwrap_or(0)
+        };
+        (
+            self.get_str(&ident, "kelurahan").unwrap_or_default(),
+            num("rw"),
+            num("rt"),
+        )
+    }
+
+    fn living_members(&self) -> usize {
+        let Some(m) = self.obj("members") else {
+            return 0;
+        };
+        self.doc
+            .map_range(&m, ..)
+            .filter(|item| {
+                let presence = self.get_str(&item.id(), "presence");
+                matches!(presence.as_deref(), Some("lives_here" | "new"))
+            })
+            .count()
+    }
+
+    /// Records a visit offline: the visit itself, member changes, and the status.
+    pub fn record_visit(
+        &mut self,
+        input: &VisitInput,
+        set: &IndicatorSet,
+        author: &Author,
+        clock: &dyn Clock,
+        rng: &mut impl Rng,
+    ) -> Result<String, HouseholdError> {
+        let result = VisitResult::parse(&input.result)?;
+        let answers = set.validate(&input.answers)?;
+        let members = self
+            .obj("members")
+            .ok_or_else(|| HouseholdError::Schema("no members".into()))?;
+        for (mid, presence) in &input.member_changes {
+            if !PRESENCE.contains(&presence.as_str()) {
+                return Err(HouseholdError::Invalid(format!(
+                    "presence `{presence}` is not one of {}",
+                    PRESENCE.join(", ")
+                )));
+            }
+            if self.doc.get(&members, mid.as_str())?.is_none() {
+                return Err(HouseholdError::Invalid(format!("no member `{mid}`")));
+            }
+        }
+        let mut new_members = Vec::new();
+        for nm in &input.new_members {
+            let nik = match nm.nik.as_deref() {
+                Some(n) => Nik::parse_optional(n)
+                    .map_err(|e| HouseholdError::Invalid(format!("NIK of a new member: {e}")))?,
+                None => None,
+            };
+            let sex = match nm.sex.as_deref() {
+                Some(s) => Some(
+                    Sex::parse(s)
+                        .ok_or_else(|| HouseholdError::Invalid("sex must be L or P".into()))?,
+                ),
+                None => None,
+            };
+            if let Some(bd) = &nm.birth_date {
+                time::Date::parse(
+                    bd,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map_err(|_| HouseholdError::Invalid("birth date must be YYYY-MM-DD".into()))?;
+            }
+            new_members.push(Member {
+                nik: nik.map(String::from),
+                name: nm.name.trim().to_string(),
+                sex,
+                birth_date: nm.birth_date.clone(),
+                relation: nm.relation.clone(),
+                presence: "new".into(),
+            });
+        }
+
+        let visits = self
+            .obj("visits")
+            .ok_or_else(|| HouseholdError::Schema("no visits".into()))?;
+        let vid = random_id("v-", rng);
+        let v = self.doc.put_object(&visits, vid.as_str(), ObjType::Map)?;
+        self.doc.put(&v, "date", clock.today())?;
+        self.doc
+            .put(&v, "at", ScalarValue::Timestamp(clock.now_ms()))?;
+        self.doc.put(&v, "kader", author.user.as_str())?;
+        self.doc.put(&v, "result", result.code())?;
+        self.doc.put(&v, "set", set.tag())?;
+        let a = self.doc.put_object(&v, "answers", ObjType::Map)?;
+        for (k, ans) in &answers {
+            match ans {
+                Answer::Number(n) => self.doc.put(&a, k.as_str(), *n)?,
+                Answer::Text(s) => self.doc.put(&a, k.as_str(), s.as_str())?,
+                Answer::Bool(b) => self.doc.put(&a, k.as_str(), *b)?,
+                Answer::Income {
+                    occupation,
+                    land_m2,
+                    income_rp,
+                } => {
+                    let o = self.doc.put_object(&a, k.as_str(), ObjType::Map)?;
+                    self.doc.put(&o, "occupation", occupation.as_str())?;
+                    self.doc.put(&o, "land_m2", *land_m2)?;
+                    self.doc.put(&o, "income_rp", *income_rp)?;
+                }
+            }
+        }
+        if let Some(d) = input.documents {
+            let o = self.doc.put_object(&v, "documents", ObjType::Map)?;
+            self.doc.put(&o, "kk", d.kk)?;
+            self.doc.put(&o, "ktp", d.ktp)?;
+        }
+        if let Some(n) = input.notes.as_deref().filter(|n| !n.trim().is_empty()) {
+            self.doc.put(&v, "notes", n)?;
+        }
+        if let Some(g) = input.gps {
+            let o = self.doc.put_object(&v, "gps", ObjType::Map)?;
+            self.doc.put(&o, "lat", g.lat)?;
+            self.doc.put(&o, "lon", g.lon)?;
+        }
+        let mc = self.doc.put_object(&v, "member_changes", ObjType::Map)?;
+        for (mid, presence) in &input.member_changes {
+            self.doc.put(&mc, mid.as_str(), presence.as_str())?;
+            if let Some((_, m)) = self.doc.get(&members, mid.as_str())? {
+                self.doc.put(&m, "presence", presence.as_str())?;
+            }
+        }
+        for m in &new_members {
+            let mid = random_id("m-", rng);
+            put_member(&mut self.doc, &members, &mid, m)?;
+            self.doc.put(&mc, mid.as_str(), "new")?;
+        }
+        // Household size as it stood after this visit: criterion 1 divides by it, and
+        // a later member change must not re-score this visit.
+        let size = self.living_members() as i64;
+        self.doc.put(&v, "size", size)?;
+        // Automerge drops a put of the value a key already holds, which would hide a
+        // concurrent visit's different result. Deleting first makes this visit's
+        // status a fresh write, so two concurrent visits always leave a conflict.
+        self.doc.delete(ROOT, "status")?;
+        self.doc.put(ROOT, "status", result.code())?;
+        self.commit(author, clock.now_ms(), "visit");
+        Ok(vid)
+    }
+
+    /// The whole replicated state as JSON, keys sorted, plus derived scores and the
+    /// conflicts. Two devices with the same changes print the same value.
+    pub fn view(&self, set: &IndicatorSet) -> serde_json::Value {
+        let mut root = obj_json(&self.doc, &ROOT);
+        if let Some(visits) = root.get_mut("visits").and_then(|v| v.as_object_mut()) {
+            for visit in visits.values_mut() {
+                let sc = score_visit(set, visit);
+                if let Some(o) = visit.as_object_mut() {
+                    o.insert("met".into(), json!(sc.met));
+                    o.insert("score".into(), json!(sc.score));
+                    o.insert("poor".into(), json!(sc.poor));
+                    o.insert("unanswered".into(), json!(sc.unanswered));
+                }
+            }
+        }
+        if let Some(o) = root.as_object_mut() {
+            o.insert("conflicts".into(), json!(self.conflicts()));
+        }
+        root
+    }
+
+    /// Every field that holds concurrent values, with all the values and who wrote them.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        let mut out = Vec::new();
+        collect_conflicts(&self.doc, &ROOT, "", &mut out);
+        out
+    }
+
+    pub fn summary(&self, set: &IndicatorSet) -> Summary {
+        let (kelurahan, rw, rt) = self.area();
+        let ident = self.obj("identity").unwrap_or(ROOT);
+        let mut head_name = None;
+        let mut head_nik = None;
+        let mut search = Vec::new();
+        if let Some(m) = self.obj("members") {
+            for item in self.doc.map_range(&m, ..) {
+                let mid = item.id();
+                let name = self.get_str(&mid, "name");
+                let nik = self.get_str(&mid, "nik");
+                if self.get_str(&mid, "relation").as_deref() == Some("head") && head_name.is_none()
+                {
+                    head_name = name.clone();
+                    head_nik = nik.clone();
+                }
+                search.extend(name);
+                search.extend(nik);
+            }
+        }
+        let mut last: Option<(String, String, serde_json::Value)> = None;
+        if let Some(v) = self.obj("visits") {
+            for item in self.doc.map_range(&v, ..) {
+                let date = self.get_str(&item.id(), "date").unwrap_or_default();
+                let key = (date, item.key.to_string());
+                if last
+                    .as_ref()
+                    .is_none_or(|(d, k, _)| (d, k) < (&key.0, &key.1))
+                {
+                    last = Some((key.0, key.1, obj_json(&self.doc, &item.id())));
+                }
+            }
+        }
+        let score = last.as_ref().map(|(_, _, v)| score_visit(set, v));
+        let kk = self.get_str(&ident, "kk");
+        let address = self.get_str(&ident, "address");
+        search.extend(kk.clone());
+        search.extend(address.clone());
+        search.extend(self.get_str(&ident, "id_dtks"));
+        Summary {
+            kelurahan,
+            rw,
+            rt,
+            head_name,
+            head_nik,
+            kk,
+            address,
+            status: self.status(),
+            last_visit: last.map(|(d, _, _)| d),
+            poor: score.as_ref().is_some_and(|s| s.poor),
+            score: score.map(|s| s.score),
+            has_conflict: !self.conflicts().is_empty(),
+            proposal: matches!(
+                self.doc.get(ROOT, "proposal"),
+                Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+            ),
+            search_text: search.join(" "),
+        }
+    }
+}
+
+fn put_member(
+    doc: &mut AutoCommit,
+    members: &ObjId,
+    mid: &str,
+    m: &Member,
+) -> Result<(), HouseholdError> {
+    let o = doc.put_object(members, mid, ObjType::Map)?;
+    if let Some(n) = &m.nik {
+        doc.put(&o, "nik", n.as_str())?;
+    }
+    doc.put(&o, "name", m.name.as_str())?;
+    if let Some(s) = m.sex {
+        doc.put(&o, "sex", s.code())?;
+    }
+    if let Some(b) = &m.birth_date {
+        doc.put(&o, "birth_date", b.as_str())?;
+    }
+    doc.put(&o, "relation", m.relation.as_str())?;
+    doc.put(&o, "presence", m.presence.as_str())?;
+    Ok(())
+}
+
+fn score_visit(set: &IndicatorSet, visit: &serde_json::Value) -> Score {
+    let answers: BTreeMap<String, Answer> = visit
+        .get("answers")
+        .and_then(|a| serde_json::from_value(a.clone()).ok())
+        .unwrap_or_default();
+    let size = visit.get("size").and_then(|s| s.as_u64()).unwrap_or(0) as usize;
+    set.score(&answers, size)
+}
+
+fn obj_json(doc: &AutoCommit, obj: &ObjId) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for item in doc.map_range(obj, ..) {
+        map.insert(
+            item.key.to_string(),
+            value_json(doc, &item.value.clone().into_value(), &item.id()),
+        );
+    }
+    serde_json::Value::Object(map)
+}
+
+fn value_json(doc: &AutoCommit, v: &Value<'_>, id: &ObjId) -> serde_json::Value {
+    match v {
+        Value::Scalar(s) => scalar_json(s.as_ref()),
+        Value::Object(ObjType::Map) => obj_json(doc, id),
+        Value::Object(_) => serde_json::Value::Null,
+    }
+}
+
+fn collect_conflicts(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<Conflict>) {
+    for item in doc.map_range(obj, ..) {
+        let key = item.key.to_string();
+        let p = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
+        if all.len() > 1 {
+            let values = all
+                .iter()
+                .map(|(v, id)| {
+                    let meta = doc
+                        .hash_for_opid(id)
+                        .and_then(|h| doc.get_change_by_hash(&h));
+                    ConflictValue {
+                        value: value_json(doc, v, id),
+                        by: meta.as_ref().and_then(|c| {
+                            c.message()
+                                .map(|m| m.rsplit(" by ").next().unwrap_or(m).to_string())
+                        }),
+                        at: meta.as_ref().map_or(0, |c| c.timestamp()),
+                        device: meta.map_or_else(String::new, |c| c.actor_id().to_hex_string()),
+                    }
+                })
+                .collect();
+            out.push(Conflict {
+                path: p.clone(),
+                values,
+            });
+        }
+        if let ValueRef::Object(ObjType::Map) = item.value {
+            collect_conflicts(doc, &item.id(), &p, out);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Jemput's core: the household domain, its Automerge documents, indicator sets, the
+//! device's local store and the sync protocol logic. No network I/O lives here.
+
+pub mod household;
+pub mod indicators;
+pub mod nik;
+pub mod store;
+pub mod sync;
+
+pub use household::{Author, Clock, Household, HouseholdError, SystemClock};
+pub use indicators::IndicatorSet;
+pub use store::Store;

@@ -1,0 +1,351 @@
+//! The device's local store (SQLite): each household's document bytes and the query
+//! columns the UI reads, written in one transaction so a killed process never leaves a
+//! document and its columns disagreeing; full-text search; sync bookkeeping (the
+//! heads the server acknowledged, per-area cursors).
+//!
+//! Migrations are append-only: `MIGRATIONS[i]` takes the schema from version `i` to
+//! `i + 1`, and a database newer than this binary is refused.
+
+use std::path::Path;
+
+use automerge::ChangeHash;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use crate::household::{Household, Summary};
+use crate::indicators::IndicatorSet;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE households (
+    id           TEXT PRIMARY KEY,
+    doc          BLOB NOT NULL,
+    kelurahan    TEXT NOT NULL,
+    rw           INTEGER NOT NULL,
+    rt           INTEGER NOT NULL,
+    head_name    TEXT,
+    head_nik     TEXT,
+    kk           TEXT,
+    address      TEXT,
+    status       TEXT,
+    last_visit   TEXT,
+    score        INTEGER,
+    poor         INTEGER NOT NULL DEFAULT 0,
+    has_conflict INTEGER NOT NULL DEFAULT 0,
+    proposal     INTEGER NOT NULL DEFAULT 0,
+    -- concatenated 32-byte change hashes whose history the server is known to hold
+    acked_heads  BLOB NOT NULL DEFAULT x'',
+    -- 1 while the document has changes the server has not acknowledged
+    pending      INTEGER NOT NULL DEFAULT 0,
+    -- why the server refused the pending changes; they stay here, never dropped
+    rejected     TEXT
+);
+CREATE INDEX households_area ON households (kelurahan, rw, rt);
+CREATE VIRTUAL TABLE households_fts USING fts5 (id UNINDEXED, text);
+CREATE TABLE cursors (area TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("local database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "local database was written by a newer Jemput (schema {found}, this one knows {known})"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error(transparent)]
+    Household(#[from] crate::household::HouseholdError),
+    #[error("no household `{0}` on this device")]
+    NotFound(String),
+}
+
+/// One row of the household list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HouseholdRow {
+    pub id: String,
+    pub head_name: Option<String>,
+    pub address: Option<String>,
+    pub rt: u16,
+    pub rw: u16,
+    pub status: Option<String>,
+    pub last_visit: Option<String>,
+    pub score: Option<u32>,
+    pub poor: bool,
+    pub has_conflict: bool,
+    pub proposal: bool,
+    pub pending: bool,
+    pub rejected: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListFilter {
+    #[default]
+    All,
+    /// No visit since the start of the current period.
+    NotVisited,
+    /// Latest visit scores poor.
+    Poor,
+    #[serde(alias = "has_conflict")]
+    Conflict,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| ChangeHash::try_from(c).ok())
+        .collect()
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::init(Connection::open(path)?)
+    }
+
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Store, StoreError> {
+        // WAL + FULL: a committed visit survives a killed process and a power cut.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    pub fn transaction(&mut self) -> Result<Transaction<'_>, StoreError> {
+        Ok(self.conn.transaction()?)
+    }
+
+    pub fn get_doc(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        self.conn
+            .query_row("SELECT doc FROM households WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))
+    }
+
+    /// Writes a household edited on this device: it now has changes to push.
+    pub fn save_local(&mut self, hh: &mut Household, set: &IndicatorSet) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        write_household(&tx, hh, set)?;
+        let id = hh.id().unwrap_or_default();
+        tx.execute("UPDATE households SET pending = 1 WHERE id = ?1", [&id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn list(
+        &self,
+        search: Option<&str>,
+        filter: ListFilter,
+        period_start: &str,
+    ) -> Result<Vec<HouseholdRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, head_name, address, rt, rw, status, last_visit, score, poor, \
+             has_conflict, proposal, pending, rejected FROM households h WHERE 1=1",
+        );
+        let fts = search.map(fts_query).filter(|q| !q.is_empty());
+        if fts.is_some() {
+            sql.push_str(
+                " AND id IN (SELECT id FROM households_fts WHERE households_fts MATCH ?1)",
+            );
+        } else {
+            sql.push_str(" AND ?1 IS NULL");
+        }
+        sql.push_str(match filter {
+            ListFilter::All => "",
+            ListFilter::NotVisited => " AND (last_visit IS NULL OR last_visit < ?2)",
+            ListFilter::Poor => " AND poor = 1",
+            ListFilter::Conflict => " AND has_conflict = 1",
+        });
+        if filter != ListFilter::NotVisited {
+            sql.push_str(" AND ?2 IS NOT NULL");
+        }
+        sql.push_str(" ORDER BY rw, rt, head_name COLLATE NOCASE, id");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![fts, period_start], |r| {
+            Ok(HouseholdRow {
+                id: r.get(0)?,
+                head_name: r.get(1)?,
+                address: r.get(2)?,
+                rt: r.get(3)?,
+                rw: r.get(4)?,
+                status: r.get(5)?,
+                last_visit: r.get(6)?,
+                score: r.get(7)?,
+                poor: r.get(8)?,
+                has_conflict: r.get(9)?,
+                proposal: r.get(10)?,
+                pending: r.get(11)?,
+                rejected: r.get(12)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn count(&self, sql_where: CountOf) -> Result<u64, StoreError> {
+        let sql = match sql_where {
+            CountOf::All => "SELECT count(*) FROM households",
+            CountOf::Pending => {
+                "SELECT count(*) FROM households WHERE pending = 1 AND rejected IS NULL"
+            }
+            CountOf::Rejected => "SELECT count(*) FROM households WHERE rejected IS NOT NULL",
+        };
+        let n: i64 = self.conn.query_row(sql, [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    pub fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn kv_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn cursors(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT area, seq FROM cursors ORDER BY area")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Documents with changes the server has not acknowledged and did not refuse.
+    pub fn pending(&self) -> Result<Vec<(String, Vec<u8>, Vec<ChangeHash>)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, doc, acked_heads FROM households WHERE pending = 1 AND rejected IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let acked: Vec<u8> = r.get(2)?;
+            Ok((r.get(0)?, r.get(1)?, decode_heads(&acked)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Consistency check used after crashes: every document loads and its columns match.
+    pub fn verify(&self, set: &IndicatorSet) -> Result<usize, String> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, doc, status, last_visit FROM households")
+            .map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .map_err(|e| e.to_string())?;
+        let mut n = 0;
+        for row in rows {
+            let (id, doc, status, last_visit) = row.map_err(|e| e.to_string())?;
+            let hh = Household::load(&doc).map_err(|e| format!("{id}: {e}"))?;
+            let s = hh.summary(set);
+            if s.status != status || s.last_visit != last_visit {
+                return Err(format!("{id}: query columns disagree with the document"));
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum CountOf {
+    All,
+    Pending,
+    Rejected,
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Turns what a person typed into an FTS5 query: every word must prefix-match.
+fn fts_query(text: &str) -> String {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\"*"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Document, query columns and search text of one household, inside the caller's
+/// transaction. Sync bookkeeping columns are left as they are.
+pub fn write_household(
+    tx: &Transaction<'_>,
+    hh: &mut Household,
+    set: &IndicatorSet,
+) -> Result<(), StoreError> {
+    let id = hh
+        .id()
+        .ok_or_else(|| crate::household::HouseholdError::Schema("no id".into()))?;
+    let s: Summary = hh.summary(set);
+    let doc = hh.save();
+    tx.execute(
+        "INSERT INTO households (id, doc, kelurahan, rw, rt, head_name, head_nik, kk, address,
+             status, last_visit, score, poor, has_conflict, proposal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, kelurahan = excluded.kelurahan,
+             rw = excluded.rw, rt = excluded.rt, head_name = excluded.head_name,
+             head_nik = excluded.head_nik, kk = excluded.kk, address = excluded.address,
+             status = excluded.status, last_visit = excluded.last_visit, score = excluded.score,
+             poor = excluded.poor, has_conflict = excluded.has_conflict, proposal = excluded.proposal",
+        params![
+            id, doc, s.kelurahan, s.rw, s.rt, s.head_name, s.head_nik, s.kk, s.address,
+            s.status, s.last_visit, s.score, s.poor, s.has_conflict, s.proposal
+        ],
+    )?;
+    tx.execute("DELETE FROM households_fts WHERE id = ?1", [&id])?;
+    tx.execute(
+        "INSERT INTO households_fts (id, text) VALUES (?1, ?2)",
+        params![id, s.search_text],
+    )?;
+    Ok(())
+}
+
+pub fn delete_household(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM households WHERE id = ?1", [id])?;
+    tx.execute("DELETE FROM households_fts WHERE id = ?1", [id])?;
+    Ok(())
+}

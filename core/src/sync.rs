@@ -1,0 +1,334 @@
+//! The sync protocol: message types, their wire encoding (CBOR, zstd-compressed) and
+//! the client's side of one sync cycle — building the request from the store and
+//! committing the response to it. No network I/O here; `jemput-client` carries the
+//! bytes.
+//!
+//! One cycle is one `POST /v1/sync`: the request carries every document's changes the
+//! server has not acknowledged and the last server sequence number applied per area;
+//! the response acknowledges or rejects each pushed document and returns the changes in
+//! the caller's areas since those cursors (a page at a time, `more` when cut). The client
+//! commits a response — documents, acknowledgements, cursors, removals — in one SQLite
+//! transaction, so a cycle cut at any point can simply be repeated.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+
+use automerge::{AutoCommit, ChangeHash};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::household::{Author, Household};
+use crate::indicators::IndicatorSet;
+use crate::store::{delete_household, encode_heads, write_household, Store, StoreError};
+
+/// Largest decompressed body either side accepts; a zstd bomb stops here.
+pub const MAX_BODY: u64 = 64 * 1024 * 1024;
+pub const CONTENT_TYPE: &str = "application/vnd.jemput.sync+cbor+zstd";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("body is not valid zstd: {0}")]
+    Compression(std::io::Error),
+    #[error("body is larger than {MAX_BODY} bytes once decompressed")]
+    TooLarge,
+    #[error("body is not a valid sync message: {0}")]
+    Decode(String),
+}
+
+/// An area a user may hold: a whole kelurahan (`35.73.01.1007`) or one RW of it
+/// (`35.73.01.1007/3`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Area {
+    pub kelurahan: String,
+    pub rw: Option<u16>,
+}
+
+impl Area {
+    pub fn key(&self) -> String {
+        match self.rw {
+            Some(rw) => format!("{}/{rw}", self.kelurahan),
+            None => self.kelurahan.clone(),
+        }
+    }
+    pub fn parse_key(key: &str) -> Option<Area> {
+        match key.split_once('/') {
+            Some((k, rw)) => Some(Area {
+                kelurahan: k.to_string(),
+                rw: Some(rw.parse().ok()?),
+            }),
+            None => Some(Area {
+                kelurahan: key.to_string(),
+                rw: None,
+            }),
+        }
+    }
+    pub fn covers(&self, kelurahan: &str, rw: u16) -> bool {
+        self.kelurahan == kelurahan && self.rw.is_none_or(|r| r == rw)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// Last server sequence number applied, per area key.
+    pub cursors: BTreeMap<String, u64>,
+    pub push: Vec<PushDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushDoc {
+    pub id: String,
+    /// Raw Automerge changes, concatenated.
+    pub changes: ByteBuf,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// Area keys the user holds now; the client drops what falls outside.
+    pub scope: Vec<String>,
+    pub results: Vec<PushResult>,
+    pub docs: Vec<PullDoc>,
+    pub cursors: BTreeMap<String, u64>,
+    /// A page limit was hit: sync again to get the rest.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResult {
+    pub id: String,
+    /// `None` when accepted; otherwise a stable code and a reason.
+    pub error: Option<PushError>,
+    /// The server's heads for the document after the push.
+    pub heads: Vec<ByteBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushError {
+    pub code: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullDoc {
+    pub id: String,
+    pub kelurahan: String,
+    pub rw: u16,
+    /// A saved document (first delivery) or concatenated changes.
+    pub data: ByteBuf,
+    pub heads: Vec<ByteBuf>,
+}
+
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut cbor = Vec::new();
+    // Serialising plain structs into a Vec cannot fail.
+    #[allow(clippy::expect_used)]
+    ciborium::into_writer(msg, &mut cbor).expect("CBOR into memory");
+    #[allow(clippy::expect_used)]
+    zstd::encode_all(&cbor[..], 3).expect("zstd into memory")
+}
+
+pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, WireError> {
+    let mut out = Vec::new();
+    zstd::Decoder::new(body)
+        .map_err(WireError::Compression)?
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut out)
+        .map_err(WireError::Compression)?;
+    if out.len() as u64 > MAX_BODY {
+        return Err(WireError::TooLarge);
+    }
+    ciborium::from_reader(&out[..]).map_err(|e| WireError::Decode(e.to_string()))
+}
+
+pub fn heads_to_wire(heads: &[ChangeHash]) -> Vec<ByteBuf> {
+    heads.iter().map(|h| ByteBuf::from(h.0.to_vec())).collect()
+}
+
+pub fn heads_from_wire(heads: &[ByteBuf]) -> Vec<ChangeHash> {
+    heads
+        .iter()
+        .filter_map(|h| ChangeHash::try_from(h.as_slice()).ok())
+        .collect()
+}
+
+/// What the client pushed in a request, kept to interpret the response.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    pub request: SyncRequest,
+    /// Heads of each pushed document at the time the request was built.
+    pub pushed_heads: BTreeMap<String, Vec<ChangeHash>>,
+    pub changes_pushed: usize,
+}
+
+/// Builds the next request: every pending document's unacknowledged changes, and the
+/// stored cursors.
+pub fn build_request(store: &Store) -> Result<Outgoing, StoreError> {
+    let mut out = Outgoing::default();
+    for (id, bytes, acked) in store.pending()? {
+        let mut doc = AutoCommit::load(&bytes).map_err(crate::household::HouseholdError::from)?;
+        let changes = doc.get_changes(&acked);
+        if changes.is_empty() {
+            continue;
+        }
+        let mut buf = Vec::new();
+        for c in &changes {
+            buf.extend_from_slice(c.raw_bytes());
+        }
+        out.changes_pushed += changes.len();
+        out.pushed_heads.insert(id.clone(), doc.get_heads());
+        out.request.push.push(PushDoc {
+            id,
+            changes: ByteBuf::from(buf),
+        });
+    }
+    out.request.cursors = store.cursors()?.into_iter().collect();
+    Ok(out)
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct Applied {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub docs_pulled: usize,
+    pub removed: usize,
+}
+
+/// Commits a response in one transaction: merged documents, acknowledged heads,
+/// rejections, cursors, and the removal of households outside the user's scope that
+/// hold nothing unsent.
+pub fn apply_response(
+    store: &mut Store,
+    out: &Outgoing,
+    resp: &SyncResponse,
+    set: &IndicatorSet,
+    author: &Author,
+) -> Result<Applied, StoreError> {
+    let mut applied = Applied::default();
+    let scope: Vec<Area> = resp
+        .scope
+        .iter()
+        .filter_map(|k| Area::parse_key(k))
+        .collect();
+    let tx = store.transaction()?;
+
+    // Server heads per document, from acknowledgements and pulls.
+    let mut server_heads: BTreeMap<&str, Vec<ChangeHash>> = BTreeMap::new();
+    let mut accepted: BTreeSet<&str> = BTreeSet::new();
+    for r in &resp.results {
+        match &r.error {
+            None => {
+                accepted.insert(&r.id);
+                server_heads
+                    .entry(&r.id)
+                    .or_default()
+                    .extend(heads_from_wire(&r.heads));
+                applied.accepted += 1;
+            }
+            Some(e) => {
+                tx.execute(
+                    "UPDATE households SET rejected = ?2 WHERE id = ?1",
+                    rusqlite::params![r.id, format!("{}: {}", e.code, e.reason)],
+                )?;
+                applied.rejected += 1;
+            }
+        }
+    }
+    for d in &resp.docs {
+        server_heads
+            .entry(&d.id)
+            .or_default()
+            .extend(heads_from_wire(&d.heads));
+    }
+    let pulled: BTreeMap<&str, &PullDoc> = resp.docs.iter().map(|d| (d.id.as_str(), d)).collect();
+
+    for (id, heads) in server_heads {
+        let existing: Option<(Vec<u8>, Vec<u8>)> =
+            rusqlite::OptionalExtension::optional(tx.query_row(
+                "SELECT doc, acked_heads FROM households WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            ))?;
+        let mut hh = match (&existing, pulled.get(id)) {
+            (Some((bytes, _)), Some(p)) => {
+                let mut hh = Household::load_as(bytes, author)?;
+                hh.doc_mut()
+                    .load_incremental(&p.data)
+                    .map_err(crate::household::HouseholdError::from)?;
+                applied.docs_pulled += 1;
+                hh
+            }
+            (Some((bytes, _)), None) => Household::load_as(bytes, author)?,
+            (None, Some(p)) => {
+                applied.docs_pulled += 1;
+                Household::load_as(&p.data, author)?
+            }
+            // Acknowledged but gone meanwhile (removed from scope): nothing to record.
+            (None, None) => continue,
+        };
+        let doc = hh.doc_mut();
+        let known: Vec<ChangeHash> = heads
+            .into_iter()
+            .filter(|h| doc.get_change_by_hash(h).is_some())
+            .collect();
+        let mut acked: Vec<ChangeHash> = match &existing {
+            Some((_, a)) if !accepted.contains(id) => crate::store::decode_heads(a),
+            _ => Vec::new(),
+        };
+        if accepted.contains(id) {
+            acked.extend(out.pushed_heads.get(id).cloned().unwrap_or_default());
+        }
+        acked.extend(known);
+        acked.sort();
+        acked.dedup();
+        let pending = !doc.get_changes(&acked).is_empty();
+        if pulled.contains_key(id) {
+            write_household(&tx, &mut hh, set)?;
+        }
+        tx.execute(
+            "UPDATE households SET acked_heads = ?2, pending = ?3,
+                 rejected = CASE WHEN ?4 THEN NULL ELSE rejected END WHERE id = ?1",
+            rusqlite::params![id, encode_heads(&acked), pending, accepted.contains(id)],
+        )?;
+    }
+
+    for (area, seq) in &resp.cursors {
+        tx.execute(
+            "INSERT INTO cursors (area, seq) VALUES (?1, ?2)
+             ON CONFLICT (area) DO UPDATE SET seq = excluded.seq",
+            rusqlite::params![area, *seq as i64],
+        )?;
+    }
+    // Areas no longer held: forget their cursors, so regaining one starts from zero.
+    let stale: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT area FROM cursors")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|a| !resp.scope.contains(a))
+            .collect()
+    };
+    for a in stale {
+        tx.execute("DELETE FROM cursors WHERE area = ?1", [a])?;
+    }
+    // Households outside the scope go, unless they hold work the server never took.
+    let outside: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT id, kelurahan, rw FROM households WHERE pending = 0")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u16>(2)?,
+            ))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|(_, k, rw)| !scope.iter().any(|a| a.covers(k, *rw)))
+            .map(|(id, _, _)| id)
+            .collect()
+    };
+    for id in outside {
+        delete_household(&tx, &id)?;
+        applied.removed += 1;
+    }
+    tx.commit()?;
+    Ok(applied)
+}

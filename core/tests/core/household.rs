@@ -1,0 +1,199 @@
+use jemput_core::household::{Author, Clock, Household, Identity, Member, Registry, VisitInput};
+use jemput_core::IndicatorSet;
+use rand::SeedableRng;
+
+pub struct FixedClock(pub i64);
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0
+    }
+}
+
+pub fn author(n: u8, user: &str) -> Author {
+    Author::new(&format!("{n:02x}{}", "ab".repeat(15)), user).expect("hex actor")
+}
+
+pub fn registry_household(id: &str) -> Household {
+    let members = vec![(
+        "m-head".to_string(),
+        Member {
+            nik: Some("3573011506900002".into()),
+            name: "Kepala Uji".into(),
+            sex: None,
+            birth_date: Some("1990-06-15".into()),
+            relation: "head".into(),
+            presence: "lives_here".into(),
+        },
+    )];
+    let identity = Identity {
+        kelurahan: "35.73.01.1007".into(),
+        rw: 1,
+        rt: 2,
+        ..Identity::default()
+    };
+    Household::create(
+        id,
+        &identity,
+        &Registry::default(),
+        &members,
+        &author(0, "import"),
+        1_700_000_000_000,
+    )
+    .expect("create")
+}
+
+pub fn visit(result: &str) -> VisitInput {
+    VisitInput {
+        result: result.into(),
+        answers: serde_json::from_value(serde_json::json!({"meals_per_day": 2, "toilet": "umum"}))
+            .expect("answers"),
+        ..VisitInput::default()
+    }
+}
+
+#[test]
+fn two_concurrent_visits_both_stay_and_leave_a_status_conflict() {
+    let set = IndicatorSet::bps14();
+    let mut base = registry_household("hh-1");
+    let bytes = base.save();
+    let (a1, a2) = (author(1, "kader-a"), author(2, "kader-b"));
+    let mut a = Household::load_as(&bytes, &a1).expect("load");
+    let mut b = Household::load_as(&bytes, &a2).expect("load");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    a.record_visit(
+        &visit("found"),
+        &set,
+        &a1,
+        &FixedClock(1_764_000_000_000),
+        &mut rng,
+    )
+    .expect("visit a");
+    b.record_visit(
+        &visit("moved"),
+        &set,
+        &a2,
+        &FixedClock(1_764_000_100_000),
+        &mut rng,
+    )
+    .expect("visit b");
+    let a_bytes = a.save();
+    let b_bytes = b.save();
+    a.doc_mut()
+        .load_incremental(&b_bytes)
+        .expect("merge b into a");
+    b.doc_mut()
+        .load_incremental(&a_bytes)
+        .expect("merge a into b");
+    let va = a.view(&set);
+    assert_eq!(va, b.view(&set), "both replicas show the same household");
+    assert_eq!(
+        va["visits"].as_object().map(|v| v.len()),
+        Some(2),
+        "both visits kept"
+    );
+    let conflicts = a.conflicts();
+    let status = conflicts
+        .iter()
+        .find(|c| c.path == "status")
+        .expect("a conflict on status");
+    let mut values: Vec<String> = status
+        .values
+        .iter()
+        .map(|v| v.value.as_str().unwrap_or("").to_string())
+        .collect();
+    values.sort();
+    assert_eq!(values, vec!["found", "moved"]);
+    let mut by: Vec<String> = status.values.iter().filter_map(|v| v.by.clone()).collect();
+    by.sort();
+    assert_eq!(
+        by,
+        vec!["kader-a", "kader-b"],
+        "each value names its author"
+    );
+    assert!(
+        status.values.iter().all(|v| v.at >= 1_764_000_000_000),
+        "real timestamps, not 0"
+    );
+}
+
+#[test]
+fn a_conflict_survives_save_and_load_and_change_transfer() {
+    let set = IndicatorSet::bps14();
+    let mut base = registry_household("hh-2");
+    let bytes = base.save();
+    let base_heads = base.heads();
+    let (a1, a2) = (author(1, "kader-a"), author(2, "kader-b"));
+    let mut a = Household::load_as(&bytes, &a1).expect("load");
+    let mut b = Household::load_as(&bytes, &a2).expect("load");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+    a.record_visit(
+        &visit("found"),
+        &set,
+        &a1,
+        &FixedClock(1_764_000_000_000),
+        &mut rng,
+    )
+    .expect("visit a");
+    b.record_visit(
+        &visit("moved"),
+        &set,
+        &a2,
+        &FixedClock(1_764_000_100_000),
+        &mut rng,
+    )
+    .expect("visit b");
+    let raw: Vec<u8> = b
+        .doc_mut()
+        .get_changes(&base_heads)
+        .iter()
+        .flat_map(|c| c.raw_bytes().to_vec())
+        .collect();
+    a.doc_mut()
+        .load_incremental(&raw)
+        .expect("apply raw changes");
+    assert_eq!(a.conflicts().len(), 1, "conflict after raw change transfer");
+    let reloaded = Household::load(&a.save()).expect("reload");
+    assert_eq!(
+        reloaded.conflicts().len(),
+        1,
+        "conflict after save and load"
+    );
+}
+
+#[test]
+fn concurrent_visits_after_an_earlier_shared_visit_still_conflict() {
+    let set = IndicatorSet::bps14();
+    let mut base = registry_household("hh-3");
+    let (a1, a2) = (author(1, "kader-a"), author(2, "kader-b"));
+    let mut a = Household::load_as(&base.save(), &a1).expect("load");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    a.record_visit(
+        &visit("found"),
+        &set,
+        &a1,
+        &FixedClock(1_764_000_000_000),
+        &mut rng,
+    )
+    .expect("first visit");
+    let mut b = Household::load_as(&a.save(), &a2).expect("b gets the first visit");
+    a.record_visit(
+        &visit("found"),
+        &set,
+        &a1,
+        &FixedClock(1_764_000_200_000),
+        &mut rng,
+    )
+    .expect("visit a");
+    b.record_visit(
+        &visit("moved"),
+        &set,
+        &a2,
+        &FixedClock(1_764_000_100_000),
+        &mut rng,
+    )
+    .expect("visit b");
+    let b_bytes = b.save();
+    a.doc_mut().load_incremental(&b_bytes).expect("merge");
+    let c = a.conflicts();
+    assert_eq!(c.len(), 1, "{c:?}");
+}

@@ -1,0 +1,182 @@
+//! The Jemput sync server as a library: `router()` and `serve()`, so tests can bind
+//! port 0 or call the router directly. Handlers parse, call the storage, map errors;
+//! the server keeps no state between requests.
+
+pub mod auth;
+pub mod demo;
+pub mod storage;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jemput_core::sync::{self, SyncRequest};
+use serde::Deserialize;
+
+use storage::{Session, StorageError, PAGE_LIMIT};
+pub use storage::{SqliteStorage, Storage};
+
+/// A stable error code and a message for the client. 5xx details stay in the log.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> ApiError {
+        tracing::error!(error = %e, "storage failure");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"code": self.code, "message": self.message});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub page_limit: usize,
+}
+
+pub fn router(storage: Arc<dyn Storage>) -> Router {
+    router_with_page_limit(storage, PAGE_LIMIT)
+}
+
+pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> Router {
+    let state = Arc::new(AppState {
+        storage,
+        page_limit,
+    });
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/login", post(login))
+        .route("/v1/sync", post(sync_handler))
+        .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    storage: Arc<dyn Storage>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(storage))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "worker task failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal server error",
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    user: String,
+    password: String,
+    #[serde(default)]
+    device_name: String,
+}
+
+#[tracing::instrument(skip_all)]
+async fn login(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: LoginBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("login body: {e}"),
+        )
+    })?;
+    let storage = state.storage.clone();
+    let ok = blocking(move || storage.login(&b.user, &b.password, &b.device_name)).await?;
+    match ok {
+        Some(ok) => Ok(Json(ok).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "wrong user name or password",
+        )),
+    }
+}
+
+async fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "missing bearer token",
+            )
+        })?
+        .to_string();
+    let storage = state.storage.clone();
+    blocking(move || storage.authenticate(&token))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "token unknown or revoked",
+            )
+        })
+}
+
+#[tracing::instrument(skip_all, fields(user))]
+async fn sync_handler(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    tracing::Span::current().record("user", session.user.as_str());
+    let req: SyncRequest = sync::decode(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
+    let storage = state.storage.clone();
+    let limit = state.page_limit;
+    let pushed = req.push.len();
+    let resp = blocking(move || storage.sync(&session, &req, limit)).await?;
+    tracing::info!(pushed, pulled = resp.docs.len(), more = resp.more, "sync");
+    Ok((
+        [(header::CONTENT_TYPE, sync::CONTENT_TYPE)],
+        sync::encode(&resp),
+    )
+        .into_response())
+}

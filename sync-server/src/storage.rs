@@ -1,0 +1,572 @@
+//! Server storage: users, devices, area assignments, the household index (household →
+//! kelurahan/RW/RT, owned by the server, not by the documents) and the change log with
+//! its monotonic sequence numbers.
+//!
+//! `Storage` is the one trait handlers use; `SqliteStorage` is the embedded default.
+//! SQLite runs one writer at a time, so a sequence number is visible to readers only
+//! after every smaller one is: `seq > cursor` never skips a row that commits late. A
+//! backend with concurrent writers (PostgreSQL) needs a different cursor rule.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use automerge::AutoCommit;
+use jemput_core::household::Household;
+use jemput_core::store::{decode_heads, encode_heads};
+use jemput_core::sync::{
+    heads_to_wire, Area, PullDoc, PushDoc, PushError, PushResult, SyncRequest, SyncResponse,
+};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use crate::auth;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    name          TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('kader', 'operator', 'fasilitator', 'admin')),
+    password_hash TEXT NOT NULL
+);
+-- rw = 0: the whole kelurahan
+CREATE TABLE areas (
+    user      TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    kelurahan TEXT NOT NULL,
+    rw        INTEGER NOT NULL,
+    PRIMARY KEY (user, kelurahan, rw)
+);
+CREATE TABLE devices (
+    id         TEXT PRIMARY KEY,
+    user       TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    token_hash BLOB NOT NULL UNIQUE,
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE households (
+    id         TEXT PRIMARY KEY,
+    kelurahan  TEXT NOT NULL,
+    rw         INTEGER NOT NULL,
+    rt         INTEGER NOT NULL,
+    doc        BLOB NOT NULL,
+    -- the document's heads, concatenated 32-byte hashes
+    heads      BLOB NOT NULL,
+    -- seq of the log row that put the household in its current area
+    placed_seq INTEGER NOT NULL
+);
+CREATE INDEX households_area ON households (kelurahan, rw);
+-- kind 0: an Automerge change (hash, bytes); kind 1: a placement in an area
+CREATE TABLE log (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    household TEXT NOT NULL,
+    kind      INTEGER NOT NULL,
+    hash      BLOB UNIQUE,
+    bytes     BLOB,
+    device    TEXT
+);
+CREATE INDEX log_household ON log (household, seq);
+"#];
+
+/// Rows per sync response page.
+pub const PAGE_LIMIT: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database schema {found} is newer than this server ({known})")]
+    TooNew { found: i64, known: i64 },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no user `{0}`")]
+    NoUser(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Kader,
+    Operator,
+    Fasilitator,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "kader" => Some(Role::Kader),
+            "operator" => Some(Role::Operator),
+            "fasilitator" => Some(Role::Fasilitator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Kader => "kader",
+            Role::Operator => "operator",
+            Role::Fasilitator => "fasilitator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// An authenticated device of a user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: String,
+    pub role: Role,
+    pub device: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoginOk {
+    pub token: String,
+    pub device: String,
+    pub user: String,
+    pub role: Role,
+}
+
+/// A household for the index, as the registry import or the demo creates it.
+pub struct NewHousehold {
+    pub id: String,
+    pub kelurahan: String,
+    pub rw: u16,
+    pub rt: u16,
+    pub doc: Vec<u8>,
+}
+
+pub trait Storage: Send + Sync + 'static {
+    fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), StorageError>;
+    fn assign(&self, user: &str, area: &Area) -> Result<(), StorageError>;
+    fn unassign(&self, user: &str, area: &Area) -> Result<(), StorageError>;
+    fn areas(&self, user: &str) -> Result<Vec<Area>, StorageError>;
+    fn login(
+        &self,
+        user: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<Option<LoginOk>, StorageError>;
+    fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError>;
+    fn revoke_device(&self, device: &str) -> Result<bool, StorageError>;
+    fn insert_households(&self, households: &[NewHousehold]) -> Result<usize, StorageError>;
+    fn household_count(&self) -> Result<u64, StorageError>;
+    fn sync(
+        &self,
+        session: &Session,
+        req: &SyncRequest,
+        page_limit: usize,
+    ) -> Result<SyncResponse, StorageError>;
+}
+
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStorage {
+    pub fn open(dir: &Path) -> Result<SqliteStorage, StorageError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::Invalid(format!("data dir: {e}")))?;
+        let mut conn = Connection::open(dir.join("jemput-server.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StorageError::TooNew { found, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
+        self.conn
+            .lock()
+            .map_err(|_| StorageError::Internal("storage lock poisoned".into()))
+    }
+}
+
+fn user_areas(conn: &Connection, user: &str) -> Result<Vec<Area>, StorageError> {
+    let mut stmt =
+        conn.prepare("SELECT kelurahan, rw FROM areas WHERE user = ?1 ORDER BY kelurahan, rw")?;
+    let rows = stmt.query_map([user], |r| {
+        let rw: u16 = r.get(1)?;
+        Ok(Area {
+            kelurahan: r.get(0)?,
+            rw: (rw != 0).then_some(rw),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn reject(id: &str, code: &str, reason: impl Into<String>) -> PushResult {
+    PushResult {
+        id: id.to_string(),
+        error: Some(PushError {
+            code: code.to_string(),
+            reason: reason.into(),
+        }),
+        heads: Vec::new(),
+    }
+}
+
+/// Applies one pushed document inside the request's transaction. A refusal stores
+/// nothing of that document.
+fn apply_push(
+    tx: &Transaction<'_>,
+    session: &Session,
+    scope: &[Area],
+    push: &PushDoc,
+) -> Result<PushResult, StorageError> {
+    let existing: Option<(String, u16, Vec<u8>)> = tx
+        .query_row(
+            "SELECT kelurahan, rw, doc FROM households WHERE id = ?1",
+            [&push.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let (mut doc, old_heads) = match &existing {
+        Some((kel, rw, bytes)) => {
+            if !scope.iter().any(|a| a.covers(kel, *rw)) {
+                return Ok(reject(
+                    &push.id,
+                    "outside_area",
+                    "household is outside your areas",
+                ));
+            }
+            let mut doc =
+                AutoCommit::load(bytes).map_err(|e| StorageError::Internal(e.to_string()))?;
+            let heads = doc.get_heads();
+            (doc, heads)
+        }
+        None => (AutoCommit::new(), Vec::new()),
+    };
+    if let Err(e) = doc.load_incremental(&push.changes) {
+        return Ok(reject(
+            &push.id,
+            "bad_changes",
+            format!("changes do not decode: {e}"),
+        ));
+    }
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return Ok(reject(
+            &push.id,
+            "missing_deps",
+            "changes depend on history the server does not have",
+        ));
+    }
+    let new_changes = doc.get_changes(&old_heads);
+    let heads = doc.get_heads();
+    let mut hh = match Household::from_doc(doc) {
+        Ok(hh) => hh,
+        Err(e) => return Ok(reject(&push.id, "schema", e.to_string())),
+    };
+    if hh.id().as_deref() != Some(push.id.as_str()) {
+        return Ok(reject(&push.id, "schema", "document id does not match"));
+    }
+    match &existing {
+        Some(_) => {
+            tx.execute(
+                "UPDATE households SET doc = ?2, heads = ?3 WHERE id = ?1",
+                params![push.id, hh.save(), encode_heads(&heads)],
+            )?;
+        }
+        None => {
+            // A household proposed in the field: its area comes from the document.
+            let (kel, rw, rt) = hh.area();
+            if !scope.iter().any(|a| a.covers(&kel, rw)) {
+                return Ok(reject(
+                    &push.id,
+                    "outside_area",
+                    "new household is outside your areas",
+                ));
+            }
+            tx.execute(
+                "INSERT INTO log (household, kind, device) VALUES (?1, 1, ?2)",
+                params![push.id, session.device],
+            )?;
+            let seq = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO households (id, kelurahan, rw, rt, doc, heads, placed_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![push.id, kel, rw, rt, hh.save(), encode_heads(&heads), seq],
+            )?;
+        }
+    }
+    for c in &new_changes {
+        tx.execute(
+            "INSERT INTO log (household, kind, hash, bytes, device) VALUES (?1, 0, ?2, ?3, ?4)
+             ON CONFLICT (hash) DO NOTHING",
+            params![push.id, c.hash().0.to_vec(), c.raw_bytes(), session.device],
+        )?;
+    }
+    Ok(PushResult {
+        id: push.id.clone(),
+        error: None,
+        heads: heads_to_wire(&heads),
+    })
+}
+
+struct PageRow {
+    seq: i64,
+    household: String,
+    kind: i64,
+    bytes: Option<Vec<u8>>,
+}
+
+impl Storage for SqliteStorage {
+    fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), StorageError> {
+        if name.trim().is_empty() || password.len() < 8 {
+            return Err(StorageError::Invalid(
+                "user name must not be empty and the password must have at least 8 characters"
+                    .into(),
+            ));
+        }
+        let hash = auth::hash_password(password).map_err(StorageError::Internal)?;
+        self.conn()?.execute(
+            "INSERT INTO users (name, role, password_hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash",
+            params![name, role.as_str(), hash],
+        )?;
+        Ok(())
+    }
+
+    fn assign(&self, user: &str, area: &Area) -> Result<(), StorageError> {
+        let conn = self.conn()?;
+        let n = conn.execute(
+            "INSERT INTO areas (user, kelurahan, rw) SELECT name, ?2, ?3 FROM users WHERE name = ?1
+             ON CONFLICT DO NOTHING",
+            params![user, area.kelurahan, area.rw.unwrap_or(0)],
+        )?;
+        if n == 0
+            && conn
+                .query_row("SELECT 1 FROM users WHERE name = ?1", [user], |_| Ok(()))
+                .optional()?
+                .is_none()
+        {
+            return Err(StorageError::NoUser(user.to_string()));
+        }
+        Ok(())
+    }
+
+    fn unassign(&self, user: &str, area: &Area) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "DELETE FROM areas WHERE user = ?1 AND kelurahan = ?2 AND rw = ?3",
+            params![user, area.kelurahan, area.rw.unwrap_or(0)],
+        )?;
+        Ok(())
+    }
+
+    fn areas(&self, user: &str) -> Result<Vec<Area>, StorageError> {
+        let conn = self.conn()?;
+        user_areas(&conn, user)
+    }
+
+    fn login(
+        &self,
+        user: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<Option<LoginOk>, StorageError> {
+        let row: Option<(String, String)> = self
+            .conn()?
+            .query_row(
+                "SELECT role, password_hash FROM users WHERE name = ?1",
+                [user],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        // Verify outside the lock: argon2 is deliberately slow.
+        let Some((role, hash)) = row else {
+            return Ok(None);
+        };
+        if !auth::verify_password(password, &hash) {
+            return Ok(None);
+        }
+        let role =
+            Role::parse(&role).ok_or_else(|| StorageError::Internal("unknown role".into()))?;
+        let token = auth::new_token();
+        let device = format!("d-{}", &auth::new_token()[..16]);
+        self.conn()?.execute(
+            "INSERT INTO devices (id, user, name, token_hash) VALUES (?1, ?2, ?3, ?4)",
+            params![device, user, device_name, auth::token_hash(&token)],
+        )?;
+        Ok(Some(LoginOk {
+            token,
+            device,
+            user: user.to_string(),
+            role,
+        }))
+    }
+
+    fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError> {
+        let row: Option<(String, String, String)> = self
+            .conn()?
+            .query_row(
+                "SELECT d.id, u.name, u.role FROM devices d JOIN users u ON u.name = d.user
+                 WHERE d.token_hash = ?1 AND d.revoked = 0",
+                [auth::token_hash(token)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(device, user, role)| {
+            Role::parse(&role).map(|role| Session { user, role, device })
+        }))
+    }
+
+    fn revoke_device(&self, device: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .conn()?
+            .execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device])?
+            > 0)
+    }
+
+    fn insert_households(&self, households: &[NewHousehold]) -> Result<usize, StorageError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        for h in households {
+            let exists = tx
+                .query_row(
+                    "SELECT 1 FROM households WHERE id = ?1",
+                    [&h.id],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if exists {
+                continue;
+            }
+            let heads = AutoCommit::load(&h.doc)
+                .map_err(|e| StorageError::Invalid(format!("household {}: {e}", h.id)))?
+                .get_heads();
+            tx.execute("INSERT INTO log (household, kind) VALUES (?1, 1)", [&h.id])?;
+            let seq = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO households (id, kelurahan, rw, rt, doc, heads, placed_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    h.id,
+                    h.kelurahan,
+                    h.rw,
+                    h.rt,
+                    h.doc,
+                    encode_heads(&heads),
+                    seq
+                ],
+            )?;
+            n += 1;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn household_count(&self) -> Result<u64, StorageError> {
+        let n: i64 = self
+            .conn()?
+            .query_row("SELECT count(*) FROM households", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn sync(
+        &self,
+        session: &Session,
+        req: &SyncRequest,
+        page_limit: usize,
+    ) -> Result<SyncResponse, StorageError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let scope = user_areas(&tx, &session.user)?;
+        let mut resp = SyncResponse {
+            scope: scope.iter().map(Area::key).collect(),
+            ..SyncResponse::default()
+        };
+        for push in &req.push {
+            resp.results.push(apply_push(&tx, session, &scope, push)?);
+        }
+        let max_seq: i64 =
+            tx.query_row("SELECT coalesce(max(seq), 0) FROM log", [], |r| r.get(0))?;
+        let mut docs: BTreeMap<String, PullDoc> = BTreeMap::new();
+        let mut budget = page_limit;
+        for area in &scope {
+            let key = area.key();
+            let cursor = req.cursors.get(&key).copied().unwrap_or(0) as i64;
+            let mut stmt = tx.prepare_cached(
+                "SELECT l.seq, l.household, l.kind, l.bytes FROM log l JOIN households h ON h.id = l.household
+                 WHERE l.seq > ?1 AND h.kelurahan = ?2 AND (?3 = 0 OR h.rw = ?3)
+                   AND ((l.kind = 1 AND l.seq = h.placed_seq AND (l.device IS NULL OR l.device != ?4))
+                     OR (l.kind = 0 AND h.placed_seq <= ?1 AND l.device != ?4))
+                 ORDER BY l.seq LIMIT ?5",
+            )?;
+            let rows: Vec<PageRow> = stmt
+                .query_map(
+                    params![
+                        cursor,
+                        area.kelurahan,
+                        area.rw.unwrap_or(0),
+                        session.device,
+                        budget as i64 + 1
+                    ],
+                    |r| {
+                        Ok(PageRow {
+                            seq: r.get(0)?,
+                            household: r.get(1)?,
+                            kind: r.get(2)?,
+                            bytes: r.get(3)?,
+                        })
+                    },
+                )?
+                .collect::<Result<_, _>>()?;
+            let more = rows.len() > budget;
+            let mut next = if more { cursor } else { max_seq.max(cursor) };
+            for row in rows.into_iter().take(budget) {
+                budget -= 1;
+                next = row.seq;
+                let (kel, rw, current_doc): (String, u16, Vec<u8>) = tx.query_row(
+                    "SELECT kelurahan, rw, doc FROM households WHERE id = ?1",
+                    [&row.household],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?;
+                let entry = docs
+                    .entry(row.household.clone())
+                    .or_insert_with(|| PullDoc {
+                        id: row.household.clone(),
+                        kelurahan: kel,
+                        rw,
+                        data: serde_bytes::ByteBuf::new(),
+                        heads: Vec::new(),
+                    });
+                if row.kind == 1 {
+                    entry.data = serde_bytes::ByteBuf::from(current_doc);
+                } else if let Some(b) = row.bytes {
+                    entry.data.extend_from_slice(&b);
+                }
+            }
+            if !more {
+                next = max_seq.max(cursor);
+            }
+            resp.more |= more;
+            resp.cursors.insert(key, next as u64);
+        }
+        for d in docs.values_mut() {
+            let heads: Vec<u8> =
+                tx.query_row("SELECT heads FROM households WHERE id = ?1", [&d.id], |r| {
+                    r.get(0)
+                })?;
+            d.heads = heads_to_wire(&decode_heads(&heads));
+        }
+        resp.docs = docs.into_values().collect();
+        tx.commit()?;
+        Ok(resp)
+    }
+}

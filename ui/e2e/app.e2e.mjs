@@ -1,0 +1,155 @@
+// Owns: the end-to-end test of the real Jemput app window through tauri-driver
+// (WebKitWebDriver): log in, open a household, record a visit, see it in the list.
+//
+// Needs: tauri-driver listening on 127.0.0.1:4444 (under Xvfb), a running sync server,
+// and env JEMPUT_APP (path to the built app binary), JEMPUT_SERVER, JEMPUT_USER,
+// JEMPUT_PASSWORD. Run: npm run test:e2e
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { remote } from 'webdriverio';
+
+const TIMEOUT = 20_000;
+const { JEMPUT_APP, JEMPUT_SERVER, JEMPUT_USER, JEMPUT_PASSWORD } = process.env;
+
+/** Resolve once something accepts TCP connections on 127.0.0.1:port. */
+async function waitForPort(port, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const open = await new Promise((ok) => {
+      const s = connect(port, '127.0.0.1', () => { s.destroy(); ok(true); });
+      s.on('error', () => ok(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** @type {import('webdriverio').Browser} */
+let browser;
+
+before(async () => {
+  assert.ok(JEMPUT_APP, 'set JEMPUT_APP to the path of the built Jemput app binary');
+  assert.ok(JEMPUT_SERVER && JEMPUT_USER && JEMPUT_PASSWORD,
+    'set JEMPUT_SERVER, JEMPUT_USER and JEMPUT_PASSWORD for a kader with at least one household');
+  // tauri-driver (4444) opens its port before its WebKitWebDriver (4445) is ready.
+  await waitForPort(4444);
+  await waitForPort(4445);
+  browser = await remote({
+    hostname: '127.0.0.1',
+    port: 4444,
+    logLevel: 'warn',
+    capabilities: { 'tauri:options': { application: JEMPUT_APP } },
+  });
+});
+
+after(async () => {
+  await browser?.deleteSession();
+});
+
+/** Dates the backend may stamp a visit made now with (local day; UTC day as a fallback). */
+function todayCandidates() {
+  const d = new Date();
+  const p = (n) => String(n).padStart(2, '0');
+  const local = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  const utc = d.toISOString().slice(0, 10);
+  return [...new Set([local, utc])];
+}
+
+/** Click after centring the element, so sticky bars cannot intercept the click. */
+async function tap(selector) {
+  const el = await browser.$(selector);
+  await el.waitForExist({ timeout: TIMEOUT });
+  await el.scrollIntoView({ block: 'center' });
+  await el.click();
+}
+
+async function text(selector) {
+  const el = await browser.$(selector);
+  return (await el.isExisting()) ? el.getText() : '';
+}
+
+async function pickOption(selectId, preferred) {
+  const select = await browser.$(`#${selectId}`);
+  await select.waitForExist({ timeout: TIMEOUT });
+  const values = await browser.execute(
+    (id) => Array.from(document.getElementById(id).options).map((o) => o.value), selectId);
+  const value = preferred.find((v) => values.includes(v)) ?? values.find((v) => v !== '');
+  assert.ok(value, `select #${selectId} has options`);
+  // Keep the select clear of the sticky header and save button before clicking its option.
+  await select.scrollIntoView({ block: 'center' });
+  await select.selectByAttribute('value', value);
+  return value;
+}
+
+test('kader logs in, records a visit, and the list shows it with today and the score', async () => {
+  // 1. Log in (a fresh app shows the login screen; an already logged-in one the list).
+  await browser.waitUntil(async () =>
+    (await browser.$('#login-user').isExisting()) || (await browser.$('.household-row').isExisting()),
+  { timeout: TIMEOUT, timeoutMsg: 'neither the login screen nor the list appeared' });
+  if (await browser.$('#login-user').isExisting()) {
+    await browser.$('#login-server').setValue(JEMPUT_SERVER);
+    await browser.$('#login-user').setValue(JEMPUT_USER);
+    await browser.$('#login-password').setValue(JEMPUT_PASSWORD);
+    await tap('#login-submit');
+  }
+
+  // 2. The kader's households arrive (bootstrap sync); nudge a sync if they are slow.
+  let nudged = false;
+  const started = Date.now();
+  await browser.waitUntil(async () => {
+    const loginError = await text('#login-error');
+    if (loginError) throw new Error(`login failed: ${loginError}`);
+    if ((await browser.$$('.household-row')).length > 0) return true;
+    if (!nudged && Date.now() - started > 5_000 && (await browser.$('#sync-now').isExisting())) {
+      nudged = true;
+      await browser.$('#sync-now').click();
+    }
+    return false;
+  }, { timeout: TIMEOUT, interval: 250, timeoutMsg: 'no household rows after login' });
+
+  const first = await browser.$('.household-row');
+  const id = await first.getAttribute('data-id');
+  assert.ok(id, 'rows carry the household id');
+
+  // 3. Open it and start a visit.
+  await first.click();
+  await browser.$('#household-detail #visits').waitForExist({ timeout: TIMEOUT });
+  await tap('#record-visit');
+  await browser.$('#visit-form').waitForExist({ timeout: TIMEOUT });
+  await tap('#result-found');
+  const liveScore = browser.$('#live-score');
+  await liveScore.waitForExist({ timeout: TIMEOUT });
+
+  // 4. A few answers; the live score follows each one.
+  await pickOption('answer-floor_material', ['tanah']);
+  await browser.waitUntil(async () => /^1\/\d+$/.test(await liveScore.getText()),
+    { timeout: TIMEOUT, timeoutMsg: 'live score did not become 1 after a met floor material' });
+  await pickOption('answer-cooking_fuel', ['kayu bakar']);
+  const meals = await browser.$('#answer-meals_per_day');
+  await meals.scrollIntoView({ block: 'center' });
+  await meals.setValue('2');
+  await tap('#answer-clinic_cost-no');
+  await browser.waitUntil(async () => /^4\/\d+$/.test(await liveScore.getText()),
+    { timeout: TIMEOUT, timeoutMsg: 'live score did not reach 4 after four met answers' });
+  const scoreText = await liveScore.getText();
+
+  // 5. Save; the detail shows the new visit.
+  await tap('#save-visit');
+  const dates = todayCandidates();
+  await browser.waitUntil(async () => {
+    const visits = await text('#household-detail #visits');
+    return dates.some((d) => visits.includes(d)) && visits.includes(scoreText);
+  }, { timeout: TIMEOUT, timeoutMsg: `detail does not show a visit dated ${dates.join(' or ')} with ${scoreText}` });
+
+  // 6. Back to the list: the row has today's date and the score.
+  await tap('#back');
+  const row = browser.$(`.household-row[data-id="${id}"]`);
+  await browser.waitUntil(async () => {
+    if (!(await row.isExisting())) return false;
+    const t = await row.getText();
+    return dates.some((d) => t.includes(d)) && t.includes(scoreText);
+  }, { timeout: TIMEOUT, timeoutMsg: `row ${id} does not show today's visit with ${scoreText}` });
+  assert.match(await row.$('.score').getText(), new RegExp(`^${scoreText.replace('/', '\\/')}$`));
+});

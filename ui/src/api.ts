@@ -1,0 +1,54 @@
+// Owns: every Tauri command call (typed). Screens call these, never `invoke` directly.
+import { invoke } from '@tauri-apps/api/core';
+import type {
+  Answers, CommandError, Filter, HouseholdDetail, HouseholdRow, IndicatorSet, LoginResult,
+  NewVisit, Proposal, Score, SessionStatus, SyncStatus,
+} from './types';
+
+/** Normalise whatever a rejected invoke carries into `{code, message}`. */
+export function toCommandError(e: unknown): CommandError {
+  if (e && typeof e === 'object' && 'code' in e) {
+    const o = e as { code: unknown; message?: unknown };
+    return { code: String(o.code), message: o.message == null ? '' : String(o.message) };
+  }
+  if (typeof e === 'string') return { code: 'unknown', message: e };
+  if (e instanceof Error) return { code: 'unknown', message: e.message };
+  return { code: 'unknown', message: String(e) };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toCommandError(e);
+  }
+}
+
+export const sessionStatus = () => call<SessionStatus>('session_status');
+export const login = (server: string, user: string, password: string) =>
+  call<LoginResult>('login', { server, user, password });
+export const logout = () => call<null>('logout');
+
+export const listHouseholds = (search: string | null, filter: Filter) =>
+  call<HouseholdRow[]>('list_households', { search, filter });
+export const getHousehold = (id: string) => call<HouseholdDetail>('get_household', { id });
+
+let indicatorSetCache: Promise<IndicatorSet> | null = null;
+/** The indicator set changes only with an app/data update; fetch it once per session. */
+export function indicatorSet(): Promise<IndicatorSet> {
+  if (!indicatorSetCache) {
+    indicatorSetCache = call<IndicatorSet>('indicator_set');
+    indicatorSetCache.catch(() => { indicatorSetCache = null; });
+  }
+  return indicatorSetCache;
+}
+
+export const scoreAnswers = (householdId: string, answers: Answers) =>
+  call<Score>('score_answers', { householdId, answers });
+export const recordVisit = (id: string, visit: NewVisit) =>
+  call<HouseholdDetail>('record_visit', { id, visit });
+export const proposeHousehold = (proposal: Proposal) =>
+  call<{ id: string }>('propose_household', { proposal });
+
+export const syncNow = () => call<SyncStatus>('sync_now');
+export const syncStatus = () => call<SyncStatus>('sync_status');

@@ -1,0 +1,86 @@
+// Owns: the top-level app state — session, current screen, language re-render, sync polling.
+import { useEffect, useState } from 'preact/hooks';
+import * as api from './api';
+import { onLangChange, lang } from './i18n';
+import type { HouseholdDetail, SessionStatus } from './types';
+import { Login } from './screens/login';
+import { HouseholdList } from './screens/household-list';
+import { HouseholdDetailScreen } from './screens/household-detail';
+import { VisitForm } from './screens/visit-form';
+import { ProposeForm } from './screens/propose-form';
+
+export type Route =
+  | { screen: 'list' }
+  | { screen: 'detail'; id: string; initial?: HouseholdDetail }
+  | { screen: 'visit'; id: string; household: HouseholdDetail }
+  | { screen: 'propose' };
+
+export function App() {
+  const [, setLangTick] = useState(lang());
+  const [session, setSession] = useState<SessionStatus | null>(null);
+  const [route, setRoute] = useState<Route>({ screen: 'list' });
+
+  useEffect(() => onLangChange((l) => setLangTick(l)), []);
+  useEffect(() => { document.documentElement.lang = lang(); }, []);
+
+  useEffect(() => {
+    api.sessionStatus()
+      .then(setSession)
+      .catch(() => setSession({ logged_in: false, user: null, role: null, server: null }));
+  }, []);
+
+  if (!session) return <div class="center muted">…</div>;
+
+  if (!session.logged_in) {
+    return (
+      <Login
+        defaultServer={session.server}
+        onLoggedIn={(r) => {
+          setSession({ ...session, logged_in: true, user: r.user, role: r.role });
+          setRoute({ screen: 'list' });
+        }}
+      />
+    );
+  }
+
+  const logout = () => {
+    api.logout().catch(() => undefined).finally(() =>
+      setSession({ ...session, logged_in: false, user: null, role: null }));
+  };
+
+  switch (route.screen) {
+    case 'list':
+      return (
+        <HouseholdList
+          user={session.user}
+          onOpen={(id) => setRoute({ screen: 'detail', id })}
+          onPropose={() => setRoute({ screen: 'propose' })}
+          onLogout={logout}
+        />
+      );
+    case 'detail':
+      return (
+        <HouseholdDetailScreen
+          id={route.id}
+          initial={route.initial}
+          onBack={() => setRoute({ screen: 'list' })}
+          onRecordVisit={(household) => setRoute({ screen: 'visit', id: route.id, household })}
+        />
+      );
+    case 'visit':
+      return (
+        <VisitForm
+          household={route.household}
+          onCancel={() => setRoute({ screen: 'detail', id: route.id, initial: route.household })}
+          onSaved={(detail) => setRoute({ screen: 'detail', id: route.id, initial: detail })}
+        />
+      );
+    case 'propose':
+      return (
+        <ProposeForm
+          onCancel={() => setRoute({ screen: 'list' })}
+          onSaved={(id) => setRoute({ screen: 'detail', id })}
+        />
+      );
+  }
+}

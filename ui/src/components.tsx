@@ -1,0 +1,51 @@
+// Owns: small shared UI pieces (error box, header, labelled field).
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import * as api from './api';
+import { errorText, lang, setLang, t } from './i18n';
+import type { CommandError } from './types';
+
+/** A localized error by code, with the backend's own message as detail when it adds something. */
+export function ErrorBox({ err, id }: { err: CommandError | null; id?: string }) {
+  if (!err) return null;
+  const main = errorText(err);
+  return (
+    <div class="error" id={id} role="alert">
+      <div>{main}</div>
+      {err.message && err.message !== main && <div class="error-detail">{err.message}</div>}
+    </div>
+  );
+}
+
+export function Header({ title, onBack, onLogout }: {
+  title: string; onBack?: () => void; onLogout?: () => void;
+}) {
+  return (
+    <header class="topbar">
+      {onBack && <button id="back" class="icon-btn" onClick={onBack} aria-label={t('back')}>‹ {t('back')}</button>}
+      <h1>{title}</h1>
+      <button id="lang-toggle" class="link-btn" onClick={() => setLang(lang() === 'id' ? 'en' : 'id')}>
+        {t('lang_toggle')}
+      </button>
+      {onLogout && <button id="logout" class="link-btn" onClick={onLogout}>{t('logout')}</button>}
+    </header>
+  );
+}
+
+export function Field({ label, for: htmlFor, children }: { label: string; for: string; children: ComponentChildren }) {
+  return (
+    <div class="field">
+      <label for={htmlFor}>{label}</label>
+      {children}
+    </div>
+  );
+}
+
+/** Number of criteria in the current indicator set (the score's denominator); 14 until loaded. */
+export function useCriteriaCount(): number {
+  const [n, setN] = useState(14);
+  useEffect(() => {
+    api.indicatorSet().then((s) => setN(s.criteria.length)).catch(() => undefined);
+  }, []);
+  return n;
+}

@@ -1,0 +1,69 @@
+// Owns: the sync status bar — online/offline, last sync, pending changes, bytes used,
+// "Sync now", and polling `sync_status` every 5 s.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import * as api from '../api';
+import { ErrorBox } from '../components';
+import { formatBytes, formatDateTime, t } from '../i18n';
+import type { CommandError, SyncStatus } from '../types';
+
+const POLL_MS = 5000;
+
+/** `onSynced` fires when a sync finished with new data possibly applied (last_sync moved). */
+export function SyncBar({ onSynced }: { onSynced: () => void }) {
+  const [status, setStatus] = useState<SyncStatus | null>(null);
+  const [err, setErr] = useState<CommandError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const lastSync = useRef<string | null | undefined>(undefined);
+  const onSyncedRef = useRef(onSynced);
+  onSyncedRef.current = onSynced;
+
+  const apply = (s: SyncStatus) => {
+    if (lastSync.current !== undefined && s.last_sync !== lastSync.current) onSyncedRef.current();
+    lastSync.current = s.last_sync;
+    setStatus(s);
+  };
+
+  useEffect(() => {
+    let alive = true;
+    const poll = () => api.syncStatus().then((s) => { if (alive) apply(s); }).catch(() => undefined);
+    poll();
+    const timer = setInterval(poll, POLL_MS);
+    return () => { alive = false; clearInterval(timer); };
+  }, []);
+
+  const syncNow = async () => {
+    setBusy(true);
+    setErr(null);
+    try {
+      apply(await api.syncNow());
+    } catch (e) {
+      const ce = api.toCommandError(e);
+      setErr(ce);
+      if (ce.code === 'offline' && status) setStatus({ ...status, online: false });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const online = status?.online ?? false;
+  const syncing = busy || (status?.syncing ?? false);
+  return (
+    <section id="sync-status" class={`syncbar ${online ? 'online' : 'offline'}`} aria-live="polite">
+      <div class="sync-line">
+        <span class="sync-dot" aria-hidden="true" />
+        <strong class="sync-state">{syncing ? t('sync_syncing') : online ? t('sync_online') : t('sync_offline')}</strong>
+        <button id="sync-now" class="small" onClick={syncNow} disabled={syncing}>{t('sync_now')}</button>
+      </div>
+      {status && (
+        <div class="sync-info">
+          <span>{t('sync_last')}: {formatDateTime(status.last_sync)}</span>
+          <span class={status.pending > 0 ? 'pending' : ''}>{t('sync_pending', { n: status.pending })}</span>
+          {status.rejected > 0 && <span class="bad">{t('sync_rejected', { n: status.rejected })}</span>}
+          <span title={`↑${formatBytes(status.last_bytes_up)} ↓${formatBytes(status.last_bytes_down)}`}>{t('sync_bytes', { b: formatBytes(status.last_bytes_up + status.last_bytes_down) })}</span>
+        </div>
+      )}
+      {!err && status?.last_error && <ErrorBox err={status.last_error} />}
+      <ErrorBox err={err} id="sync-error" />
+    </section>
+  );
+}

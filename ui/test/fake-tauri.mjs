@@ -1,0 +1,219 @@
+// Owns: the in-memory fake of the Jemput Tauri backend, installed in the page as
+// window.__TAURI_INTERNALS__ (what @tauri-apps/api/core `invoke` calls). All people are
+// synthetic. Tests steer it through window.__fake (failures to inject, call log).
+
+/** Runs inside the page (serialised by page.addInitScript); must be self-contained. */
+export function installFakeTauri() {
+  const today = () => {
+    const d = new Date();
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  };
+
+  const criteria = [
+    { n: 1, id: 'floor_area_per_person', label_id: 'Luas lantai kurang dari 8 m² per orang', label_en: 'Floor area is less than 8 m² per person', answer: { kind: 'number', unit: 'm²' } },
+    { n: 2, id: 'floor_material', label_id: 'Lantai tanah/bambu/kayu murahan', label_en: 'Floor is earth, bamboo or cheap wood', answer: { kind: 'option', options: ['keramik/marmer/granit', 'ubin/tegel/teraso', 'semen/bata merah', 'kayu/papan kualitas tinggi', 'kayu murahan', 'bambu', 'tanah', 'lainnya'] } },
+    { n: 3, id: 'wall_material', label_id: 'Dinding bambu/rumbia/kayu rendah/tembok tanpa plester', label_en: 'Walls are bamboo, thatch, low-quality wood or unplastered brick', answer: { kind: 'option', options: ['tembok diplester', 'tembok tanpa plester', 'kayu/papan kualitas tinggi', 'kayu kualitas rendah', 'bambu', 'rumbia', 'lainnya'] } },
+    { n: 4, id: 'toilet', label_id: 'Tidak punya jamban/bersama', label_en: 'No toilet, or a shared one', answer: { kind: 'option', options: ['sendiri', 'bersama', 'umum', 'tidak ada'] } },
+    { n: 5, id: 'lighting', label_id: 'Penerangan bukan listrik', label_en: 'Lighting is not electric', answer: { kind: 'option', options: ['listrik PLN dengan meteran', 'listrik PLN tanpa meteran', 'listrik non-PLN', 'bukan listrik'] } },
+    { n: 6, id: 'drinking_water', label_id: 'Air minum dari sumur/mata air tak terlindung/sungai/hujan', label_en: 'Drinking water unprotected, river or rain', answer: { kind: 'option', options: ['air kemasan/isi ulang', 'leding', 'sumur bor/pompa', 'sumur terlindung', 'sumur tak terlindung', 'mata air terlindung', 'mata air tak terlindung', 'sungai/danau', 'air hujan', 'lainnya'] } },
+    { n: 7, id: 'cooking_fuel', label_id: 'Memasak dengan kayu bakar/arang/minyak tanah', label_en: 'Cooks with firewood, charcoal or kerosene', answer: { kind: 'option', options: ['listrik', 'gas/LPG', 'minyak tanah', 'arang', 'kayu bakar', 'lainnya'] } },
+    { n: 8, id: 'protein_per_week', label_id: 'Makan daging/susu/ayam satu kali seminggu', label_en: 'Meat, milk or chicken once a week', answer: { kind: 'number', unit: 'x/minggu' } },
+    { n: 9, id: 'clothes_per_year', label_id: 'Membeli satu stel pakaian setahun', label_en: 'One new set of clothes a year', answer: { kind: 'number', unit: 'stel' } },
+    { n: 10, id: 'meals_per_day', label_id: 'Makan satu/dua kali sehari', label_en: 'One or two meals a day', answer: { kind: 'number', unit: 'x/hari' } },
+    { n: 11, id: 'clinic_cost', label_id: 'Sanggup membayar berobat ke puskesmas?', label_en: 'Can pay for treatment at a puskesmas?', answer: { kind: 'yes_no' } },
+    { n: 12, id: 'head_income_source', label_id: 'Sumber penghasilan kepala rumah tangga', label_en: 'Income source of the household head', answer: { kind: 'income_source', occupations: ['petani', 'buruh tani', 'nelayan', 'buruh bangunan', 'buruh perkebunan', 'lainnya'] } },
+    { n: 13, id: 'head_education', label_id: 'Pendidikan kepala rumah tangga paling tinggi SD', label_en: 'Head has at most primary schooling', answer: { kind: 'option', options: ['tidak sekolah', 'tidak tamat SD', 'SD', 'SMP', 'SMA', 'diploma/sarjana'] } },
+    { n: 14, id: 'savings', label_id: 'Tidak punya tabungan/barang ≥ Rp 500.000', label_en: 'No savings or goods worth Rp 500,000', answer: { kind: 'number', unit: 'Rp' } },
+  ];
+  const indicatorSet = { id: 'bps14', version: '2005.1', poor_if_met_at_least: 9, criteria };
+
+  const meets = {
+    floor_area_per_person: (v, size) => v / Math.max(size, 1) < 8,
+    floor_material: (v) => ['tanah', 'bambu', 'kayu murahan'].includes(v),
+    wall_material: (v) => ['tembok tanpa plester', 'kayu kualitas rendah', 'bambu', 'rumbia'].includes(v),
+    toilet: (v) => ['bersama', 'umum', 'tidak ada'].includes(v),
+    lighting: (v) => v === 'bukan listrik',
+    drinking_water: (v) => ['sumur tak terlindung', 'mata air tak terlindung', 'sungai/danau', 'air hujan'].includes(v),
+    cooking_fuel: (v) => ['minyak tanah', 'arang', 'kayu bakar'].includes(v),
+    protein_per_week: (v) => v <= 1,
+    clothes_per_year: (v) => v <= 1,
+    meals_per_day: (v) => v <= 2,
+    clinic_cost: (v) => v === false,
+    head_income_source: (v) => (v.occupation === 'petani' && v.land_m2 <= 500)
+      || ['buruh tani', 'nelayan', 'buruh bangunan', 'buruh perkebunan'].includes(v.occupation)
+      || v.income_rp < 600000,
+    head_education: (v) => ['tidak sekolah', 'tidak tamat SD', 'SD'].includes(v),
+    savings: (v) => v < 500000,
+  };
+
+  function score(h, answers) {
+    const size = Object.values(h.members).filter((m) => (m.presence ?? 'lives_here') === 'lives_here').length;
+    const met = [];
+    const unanswered = [];
+    for (const c of criteria) {
+      const v = answers[c.id];
+      if (v === undefined || v === null) { unanswered.push(c.id); continue; }
+      if (meets[c.id](v, size)) met.push(c.id);
+    }
+    return { met, score: met.length, poor: met.length >= 9, unanswered };
+  }
+
+  const member = (name, relation, sex, birth, nik) =>
+    ({ name, relation, sex, birth_date: birth, nik, presence: 'lives_here' });
+  const allMet = {
+    floor_area_per_person: 10, floor_material: 'tanah', wall_material: 'bambu', toilet: 'umum',
+    lighting: 'listrik PLN tanpa meteran', drinking_water: 'sumur tak terlindung', cooking_fuel: 'kayu bakar',
+    protein_per_week: 1, clothes_per_year: 1, meals_per_day: 2, clinic_cost: false,
+    head_income_source: { occupation: 'buruh tani', land_m2: 0, income_rp: 400000 },
+    head_education: 'SD', savings: 100000,
+  };
+
+  const households = {
+    'hh-0001': {
+      id: 'hh-0001', proposal: false, status: 'found',
+      identity: { id_dtks: 'DTKS-UJI-0001', idbdt: 'BDT-UJI-0001', kk: '3573010101900001', address: 'Jl. Contoh Satu No. 1', kelurahan: '35.73.01.1007', kelurahan_bps: '3573010007', rw: 3, rt: 1 },
+      registry: { desil: 1, programmes: { pkh: true, bpnt: true, pbi_jk: true, kip: false } },
+      members: {
+        m1: member('Keluarga Uji Satu', 'head', 'L', '1990-01-01', '3573010101900001'),
+        m2: member('Istri Uji Satu', 'spouse', 'P', '1992-02-02', '3573014202920002'),
+        m3: member('Anak Uji Satu', 'child', 'L', '2015-03-03', '3573010303150003'),
+      },
+      visits: {},
+      conflicts: [],
+    },
+    'hh-0002': {
+      id: 'hh-0002', proposal: false, status: null,
+      identity: { id_dtks: 'DTKS-UJI-0002', kk: '3573010101900002', address: 'Jl. Contoh Dua No. 2', kelurahan: '35.73.01.1007', kelurahan_bps: '3573010007', rw: 3, rt: 2 },
+      registry: { desil: 3, programmes: { pkh: false, bpnt: true, pbi_jk: false, kip: false } },
+      members: {
+        m1: member('Keluarga Uji Dua', 'head', 'P', '1985-05-05', '3573014505850001'),
+        m2: member('Anak Uji Dua', 'child', 'P', '2010-06-06', '3573014606100002'),
+      },
+      visits: {},
+      conflicts: [],
+    },
+    'hh-0003': {
+      id: 'hh-0003', proposal: false, status: 'found',
+      identity: { id_dtks: 'DTKS-UJI-0003', kk: '3573010101900003', address: 'Gang Percobaan No. 3', kelurahan: '35.73.01.1007', kelurahan_bps: '3573010007', rw: 4, rt: 1 },
+      registry: { desil: 5, programmes: {} },
+      members: { m1: member('Keluarga Uji Tiga', 'head', 'L', '1970-07-07', '3573010707700001') },
+      visits: {},
+      conflicts: [{ path: 'status', values: ['found', 'moved'] }],
+    },
+    'hh-0004': {
+      id: 'hh-0004', proposal: true, status: null,
+      identity: { address: 'Jl. Usulan No. 4', rw: 4, rt: 2 },
+      registry: {},
+      members: { m1: { name: 'Keluarga Uji Empat', relation: 'head' } },
+      visits: {},
+      conflicts: [],
+    },
+  };
+  const rejected = { 'hh-0004': 'NIK sudah terdaftar' };
+  const addVisit = (h, vid, date, kader, result, answers) => {
+    h.visits[vid] = { date, kader, result, answers, documents: { kk: true, ktp: true }, member_changes: {}, ...score(h, answers) };
+  };
+  addVisit(households['hh-0001'], 'v1', '2025-01-15', 'kader_uji', 'found', allMet);
+  addVisit(households['hh-0003'], 'v1', '2025-01-20', 'kader_uji', 'found',
+    { floor_material: 'tanah', toilet: 'umum', lighting: 'bukan listrik', meals_per_day: 2, savings: 0 });
+  addVisit(households['hh-0003'], 'v2', '2025-01-21', 'kader_lain', 'moved', {});
+
+  let session = { logged_in: false, user: null, role: null, server: null };
+  const sync = { online: true, syncing: false, last_sync: '2025-01-21T08:30:00+07:00', last_error: null, pending: 0, rejected: 1, last_bytes_up: 1200, last_bytes_down: 3400, month_bytes: 56000 };
+
+  function latest(h) {
+    const vs = Object.values(h.visits).sort((a, b) => a.date.localeCompare(b.date));
+    return vs[vs.length - 1] ?? null;
+  }
+  function row(h) {
+    const v = latest(h);
+    const head = Object.values(h.members).find((m) => m.relation === 'head');
+    return {
+      id: h.id, head_name: head?.name ?? null, address: h.identity.address ?? null,
+      rt: h.identity.rt ?? null, rw: h.identity.rw ?? null, status: h.status,
+      last_visit: v?.date ?? null, score: v ? v.score : null, poor: v ? v.poor : false,
+      has_conflict: h.conflicts.length > 0, proposal: h.proposal, rejected: rejected[h.id] ?? null,
+    };
+  }
+  const clone = (x) => JSON.parse(JSON.stringify(x));
+  const err = (code, message) => ({ code, message });
+  const need = (h) => { if (!h) throw err('not_found', 'household not found'); return h; };
+
+  const commands = {
+    session_status: () => session,
+    login: ({ server, user, password }) => {
+      if (user !== 'kader_uji' || password !== 'rahasia') throw err('invalid_credentials', 'login rejected by server');
+      session = { logged_in: true, user, role: 'kader', server };
+      return { user, role: 'kader' };
+    },
+    logout: () => { session = { ...session, logged_in: false, user: null, role: null }; return null; },
+    list_households: ({ search, filter }) => {
+      let rows = Object.values(households).map(row);
+      if (search) {
+        const q = search.toLowerCase();
+        rows = rows.filter((r) => {
+          const h = households[r.id];
+          const hay = [r.head_name, r.address, h.identity.kk, ...Object.values(h.members).map((m) => m.nik)]
+            .filter(Boolean).join(' ').toLowerCase();
+          return hay.includes(q);
+        });
+      }
+      if (filter === 'poor') rows = rows.filter((r) => r.poor);
+      if (filter === 'conflict') rows = rows.filter((r) => r.has_conflict);
+      if (filter === 'not_visited') rows = rows.filter((r) => !r.last_visit || r.last_visit.slice(0, 7) !== today().slice(0, 7));
+      return rows;
+    },
+    get_household: ({ id }) => need(households[id]),
+    indicator_set: () => indicatorSet,
+    score_answers: ({ householdId, answers }) => score(need(households[householdId]), answers),
+    record_visit: ({ id, visit }) => {
+      const h = need(households[id]);
+      if (!visit.result) throw err('invalid_input', 'result missing');
+      for (const [mid, p] of Object.entries(visit.member_changes ?? {})) h.members[mid].presence = p;
+      const vid = `v${Object.keys(h.visits).length + 1}`;
+      h.visits[vid] = { date: today(), kader: session.user, ...visit, ...score(h, visit.answers) };
+      h.status = visit.result;
+      sync.pending += 1;
+      return h;
+    },
+    propose_household: ({ proposal }) => {
+      if (proposal.nik !== null && !/^\d{16}$/.test(proposal.nik)) throw err('invalid_nik', 'NIK must have 16 digits');
+      const id = `hh-new-${Object.keys(households).length + 1}`;
+      households[id] = {
+        id, proposal: true, status: null,
+        identity: { kk: proposal.kk ?? undefined, address: proposal.address, rw: proposal.rw, rt: proposal.rt },
+        registry: {}, members: { m1: { name: proposal.head_name, relation: 'head', nik: proposal.nik ?? undefined, presence: 'lives_here' } },
+        visits: {}, conflicts: [],
+      };
+      sync.pending += 1;
+      return { id };
+    },
+    sync_status: () => sync,
+    sync_now: () => {
+      sync.pending = 0;
+      sync.last_sync = new Date().toISOString();
+      return sync;
+    },
+  };
+
+  const fake = { fail: {}, calls: [] };
+  window.__fake = fake;
+  window.__TAURI_INTERNALS__ = {
+    async invoke(cmd, args = {}) {
+      fake.calls.push({ cmd, args: clone(args) });
+      await new Promise((r) => setTimeout(r, 5));
+      if (fake.fail[cmd]) throw fake.fail[cmd];
+      const f = commands[cmd];
+      if (!f) throw err('unknown_command', `no such command: ${cmd}`);
+      return clone(f(clone(args)));
+    },
+    transformCallback(cb) {
+      const id = Math.floor(Math.random() * 1e9);
+      window[`_${id}`] = cb;
+      return id;
+    },
+    unregisterCallback(id) { delete window[`_${id}`]; },
+    convertFileSrc: (p) => p,
+  };
+}
