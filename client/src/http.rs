@@ -30,7 +30,7 @@ impl std::fmt::Display for SyncReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "sync: pushed {} changes in {} households ({} accepted, {} rejected), pulled {} households, removed {}; {} requests, {} B up, {} B down",
+            "sync: pushed {} changes in {} households, accepted {}, rejected {}, pulled {} households, removed {}; requests {}, up {} B, down {} B",
             self.changes_pushed,
             self.docs_pushed,
             self.accepted,

@@ -50,6 +50,9 @@ enum Command {
         id: String,
         #[arg(long)]
         answers: PathBuf,
+        /// Record the same visit N times (load simulation, crash tests).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
     },
     /// Show one household: members, visits with scores, conflicts.
     Show {
@@ -78,6 +81,8 @@ enum Command {
     AnswersTemplate,
     /// Sync statistics: last sync, bytes, pending and rejected work.
     Status,
+    /// Check the local store: every document loads and matches its query columns.
+    Check,
 }
 
 fn main() {
@@ -163,13 +168,20 @@ fn run() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Visit { id, answers } => {
+        Command::Visit {
+            id,
+            answers,
+            repeat,
+        } => {
             let device = home(&cli)?;
             let text = std::fs::read_to_string(answers)
                 .with_context(|| format!("cannot read {}", answers.display()))?;
             let input: VisitInput = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a valid answers file", answers.display()))?;
-            let vid = device.record_visit(id, &input, &set)?;
+            let mut vid = device.record_visit(id, &input, &set)?;
+            for _ in 1..*repeat {
+                vid = device.record_visit(id, &input, &set)?;
+            }
             let view = device.show(id, &set)?;
             let v = &view["visits"][&vid];
             let unanswered = v["unanswered"].as_array().map_or(0, Vec::len);
@@ -217,6 +229,13 @@ fn run() -> anyhow::Result<()> {
                 &set,
             )?;
             println!("{id}");
+        }
+        Command::Check => {
+            let device = home(&cli)?;
+            let n = device
+                .with_store(|s| Ok(s.verify(&set)))?
+                .map_err(|e| anyhow::anyhow!("local store is inconsistent: {e}"))?;
+            println!("local store consistent: {n} households");
         }
         Command::Status => {
             let device = home(&cli)?;

@@ -42,6 +42,10 @@ pub enum HouseholdError {
     Schema(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    #[error("NIK {0}")]
+    Nik(crate::nik::IdNumberError),
+    #[error("KK number {0}")]
+    Kk(crate::nik::IdNumberError),
     #[error(transparent)]
     Indicator(#[from] crate::indicators::IndicatorError),
 }
@@ -369,14 +373,12 @@ impl Household {
     ) -> Result<Household, HouseholdError> {
         let nik = match &p.nik {
             Some(n) => Nik::parse_optional(n)
-                .map_err(|e| HouseholdError::Invalid(format!("NIK {e}")))?
+                .map_err(HouseholdError::Nik)?
                 .map(String::from),
             None => None,
         };
         let kk = match p.kk.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(k) => Some(String::from(
-                Kk::parse(k).map_err(|e| HouseholdError::Invalid(format!("KK {e}")))?,
-            )),
+            Some(k) => Some(String::from(Kk::parse(k).map_err(HouseholdError::Kk)?)),
             None => None,
         };
         if p.head_name.trim().is_empty() {
@@ -515,7 +517,8 @@ impl Household {
         )
     }
 
-    fn living_members(&self) -> usize {
+    /// Members who live in the household now (the divisor of per-person criteria).
+    pub fn living_members(&self) -> usize {
         let Some(m) = self.obj("members") else {
             return 0;
         };
@@ -556,8 +559,7 @@ impl Household {
         let mut new_members = Vec::new();
         for nm in &input.new_members {
             let nik = match nm.nik.as_deref() {
-                Some(n) => Nik::parse_optional(n)
-                    .map_err(|e| HouseholdError::Invalid(format!("NIK of a new member: {e}")))?,
+                Some(n) => Nik::parse_optional(n).map_err(HouseholdError::Nik)?,
                 None => None,
             };
             let sex = match nm.sex.as_deref() {

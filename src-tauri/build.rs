@@ -1,0 +1,24 @@
+//! Generates the Tauri context and the permissions of the app's own commands, so the
+//! capability file can list exactly the commands the UI may call.
+
+const COMMANDS: &[&str] = &[
+    "session_status",
+    "login",
+    "logout",
+    "list_households",
+    "get_household",
+    "indicator_set",
+    "score_answers",
+    "record_visit",
+    "propose_household",
+    "sync_now",
+    "sync_status",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));
+}

@@ -1,0 +1,252 @@
+//! Tauri commands: each parses its arguments, calls the device or the worker, and maps
+//! errors to `{code, message}` for the UI (which branches on `code` only).
+
+use std::collections::BTreeMap;
+
+use jemput_client::{Config, DeviceError};
+use jemput_core::household::{Household, Proposal, VisitInput};
+use jemput_core::store::{HouseholdRow, ListFilter};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use crate::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct CommandError {
+    code: String,
+    message: String,
+}
+
+impl From<DeviceError> for CommandError {
+    fn from(e: DeviceError) -> Self {
+        CommandError {
+            code: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+#[derive(Serialize)]
+pub struct SessionStatus {
+    logged_in: bool,
+    user: Option<String>,
+    role: Option<String>,
+    server: Option<String>,
+}
+
+#[tauri::command]
+pub fn session_status(state: State<'_, AppState>) -> Result<SessionStatus> {
+    let cfg = state.device.config()?;
+    Ok(SessionStatus {
+        logged_in: cfg.is_some(),
+        user: cfg.as_ref().map(|c| c.user.clone()),
+        role: cfg.as_ref().map(|c| c.role.clone()),
+        server: cfg.map(|c| c.server),
+    })
+}
+
+#[derive(Serialize)]
+pub struct LoginResult {
+    user: String,
+    role: String,
+}
+
+#[tauri::command]
+pub async fn login(
+    state: State<'_, AppState>,
+    server: String,
+    user: String,
+    password: String,
+) -> Result<LoginResult> {
+    let ok = state
+        .client
+        .login(&server, &user, &password, "jemput-app")
+        .await
+        .map_err(|e| match e {
+            DeviceError::Unauthorized(m) => CommandError {
+                code: "invalid_credentials".into(),
+                message: m,
+            },
+            other => other.into(),
+        })?;
+    state.device.save_config(&Config {
+        server,
+        user: ok.user.clone(),
+        role: ok.role.clone(),
+        token: ok.token,
+        device: ok.device,
+    })?;
+    state.worker.wake.notify_one();
+    Ok(LoginResult {
+        user: ok.user,
+        role: ok.role,
+    })
+}
+
+#[tauri::command]
+pub fn logout(state: State<'_, AppState>) -> Result<()> {
+    Ok(state.device.logout()?)
+}
+
+#[tauri::command]
+pub fn list_households(
+    state: State<'_, AppState>,
+    search: Option<String>,
+    filter: ListFilter,
+) -> Result<Vec<HouseholdRow>> {
+    Ok(state.device.households(search.as_deref(), filter)?)
+}
+
+#[tauri::command]
+pub fn get_household(state: State<'_, AppState>, id: String) -> Result<serde_json::Value> {
+    Ok(state.device.show(&id, &state.set)?)
+}
+
+#[derive(Serialize)]
+pub struct CriterionView {
+    n: u32,
+    id: String,
+    label_id: String,
+    label_en: String,
+    answer: jemput_core::indicators::AnswerShape,
+}
+
+#[derive(Serialize)]
+pub struct IndicatorSetView {
+    id: String,
+    version: String,
+    poor_if_met_at_least: u32,
+    criteria: Vec<CriterionView>,
+}
+
+#[tauri::command]
+pub fn indicator_set(state: State<'_, AppState>) -> IndicatorSetView {
+    let set = &state.set;
+    IndicatorSetView {
+        id: set.id.clone(),
+        version: set.version.clone(),
+        poor_if_met_at_least: set.poor_if_met_at_least,
+        criteria: set
+            .criteria
+            .iter()
+            .map(|c| CriterionView {
+                n: c.n,
+                id: c.id.clone(),
+                label_id: c.label_id.clone(),
+                label_en: c.label_en.clone(),
+                answer: c.shape(),
+            })
+            .collect(),
+    }
+}
+
+/// Live score for the visit form: the household's current size divides criterion 1.
+#[tauri::command]
+pub fn score_answers(
+    state: State<'_, AppState>,
+    household_id: String,
+    answers: BTreeMap<String, serde_json::Value>,
+) -> Result<jemput_core::indicators::Score> {
+    let set = &state.set;
+    let answers = set.validate(&answers).map_err(|e| CommandError {
+        code: "invalid_input".into(),
+        message: e.to_string(),
+    })?;
+    let bytes = state.device.with_store(|s| s.get_doc(&household_id))?;
+    let hh = Household::load(&bytes).map_err(DeviceError::from)?;
+    Ok(set.score(&answers, hh.living_members()))
+}
+
+#[tauri::command]
+pub fn record_visit(
+    state: State<'_, AppState>,
+    id: String,
+    visit: VisitInput,
+) -> Result<serde_json::Value> {
+    state.device.record_visit(&id, &visit, &state.set)?;
+    state.worker.wake.notify_one();
+    Ok(state.device.show(&id, &state.set)?)
+}
+
+#[derive(Deserialize)]
+pub struct ProposalInput {
+    head_name: String,
+    nik: Option<String>,
+    kk: Option<String>,
+    address: String,
+    rw: u16,
+    rt: u16,
+}
+
+#[derive(Serialize)]
+pub struct Proposed {
+    id: String,
+}
+
+#[tauri::command]
+pub fn propose_household(state: State<'_, AppState>, proposal: ProposalInput) -> Result<Proposed> {
+    let id = state.device.propose(
+        &Proposal {
+            head_name: proposal.head_name,
+            nik: proposal.nik,
+            kk: proposal.kk,
+            address: proposal.address,
+            kelurahan: String::new(),
+            rw: proposal.rw,
+            rt: proposal.rt,
+        },
+        &state.set,
+    )?;
+    state.worker.wake.notify_one();
+    Ok(Proposed { id })
+}
+
+#[derive(Serialize)]
+pub struct SyncStatus {
+    online: bool,
+    syncing: bool,
+    last_sync: Option<String>,
+    last_error: Option<crate::worker::ErrorInfo>,
+    pending: u64,
+    rejected: u64,
+    last_bytes_up: u64,
+    last_bytes_down: u64,
+    month_bytes: u64,
+}
+
+fn status(state: &AppState) -> Result<SyncStatus> {
+    let stats = state.device.sync_stats()?;
+    let w = state.worker.snapshot();
+    Ok(SyncStatus {
+        online: w.online,
+        syncing: w.syncing,
+        last_sync: stats.last_sync,
+        last_error: w.last_error,
+        pending: stats.pending,
+        rejected: stats.rejected,
+        last_bytes_up: stats.last_bytes_up,
+        last_bytes_down: stats.last_bytes_down,
+        month_bytes: stats.month_bytes,
+    })
+}
+
+#[tauri::command]
+pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus> {
+    status(&state)
+}
+
+/// Syncs now; an unreachable server is reported in the status, not as a failure,
+/// because offline is a normal state for a kader.
+#[tauri::command]
+pub async fn sync_now(state: State<'_, AppState>) -> Result<SyncStatus> {
+    let result = state
+        .worker
+        .sync_once(&state.device, &state.client, &state.set)
+        .await;
+    match result {
+        Ok(_) | Err(DeviceError::Offline(_)) => status(&state),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,65 @@
+//! The Jemput app shell: opens the device home, registers the commands and starts
+//! the background sync worker. Everything else lives in jemput-core and jemput-client.
+
+mod commands;
+mod worker;
+
+use std::sync::Arc;
+
+use jemput_client::{Device, SyncClient};
+use jemput_core::IndicatorSet;
+use tauri::Manager;
+
+pub struct AppState {
+    pub device: Arc<Device>,
+    pub set: Arc<IndicatorSet>,
+    pub client: Arc<SyncClient>,
+    pub worker: Arc<worker::Worker>,
+}
+
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            // JEMPUT_HOME lets tests and demos run isolated devices side by side.
+            let dir = match std::env::var_os("JEMPUT_HOME") {
+                Some(d) => d.into(),
+                None => app.path().app_data_dir()?,
+            };
+            let device = Arc::new(Device::open(&dir)?);
+            let set = Arc::new(IndicatorSet::bps14());
+            let client = Arc::new(SyncClient::new());
+            let worker = Arc::new(worker::Worker::default());
+            tauri::async_runtime::spawn(worker::run(
+                worker.clone(),
+                device.clone(),
+                client.clone(),
+                set.clone(),
+            ));
+            app.manage(AppState {
+                device,
+                set,
+                client,
+                worker,
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::session_status,
+            commands::login,
+            commands::logout,
+            commands::list_households,
+            commands::get_household,
+            commands::indicator_set,
+            commands::score_answers,
+            commands::record_visit,
+            commands::propose_household,
+            commands::sync_now,
+            commands::sync_status,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("error: Jemput could not start: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,229 @@
+//! Test harness for cross-process tests: runs the real `jemput-sync-server` and
+//! `jemput` binaries from the workspace's target directory.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Directory of the workspace's built binaries (next to the test executable).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let deps = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if deps.ends_with("deps") {
+        deps.parent().map(Path::to_path_buf).unwrap_or(deps)
+    } else {
+        deps
+    }
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// Runs a command to completion; panics with its output when it fails and `ok` is set.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    out
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub struct Server {
+    pub data: PathBuf,
+    pub addr: String,
+    child: Option<Child>,
+}
+
+impl Server {
+    pub fn admin(data: &Path, args: &[&str]) -> Output {
+        let out = run(Command::new(bin("jemput-sync-server"))
+            .arg("--data")
+            .arg(data)
+            .args(args));
+        assert!(
+            out.status.success(),
+            "server admin {args:?} failed: {}",
+            stderr(&out)
+        );
+        out
+    }
+
+    /// Starts `serve` on `listen` (port 0 for any) and waits for `/healthz`.
+    pub fn start(data: &Path, listen: &str) -> Server {
+        let mut child = Command::new(bin("jemput-sync-server"))
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--listen", listen])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start server: {e}"));
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            BufReader::new(out).read_line(&mut line).unwrap_or(0);
+        }
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("server printed `{line}` instead of its address"))
+            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http(&addr, "GET", "/healthz", &[], &[]).map(|r| r.0) != Some(200) {
+            assert!(Instant::now() < deadline, "server never became healthy");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server {
+            data: data.to_path_buf(),
+            addr,
+            child: Some(child),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Kills the server the hard way (SIGKILL): nothing committed may be lost.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        let again = Server::start(&self.data, &self.addr);
+        self.child = Some(again.take_child());
+    }
+
+    fn take_child(mut self) -> Child {
+        self.child
+            .take()
+            .unwrap_or_else(|| panic!("server has no process"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A minimal HTTP/1.1 exchange over a fresh connection: (status, body).
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).ok()?;
+    let text = String::from_utf8_lossy(&resp);
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    Some((status, resp[split..].to_vec()))
+}
+
+/// A headless client with its own device home.
+pub struct Client {
+    pub home: PathBuf,
+}
+
+impl Client {
+    pub fn new(home: PathBuf) -> Client {
+        Client { home }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        run(Command::new(bin("jemput"))
+            .arg("--home")
+            .arg(&self.home)
+            .args(args))
+    }
+
+    /// Runs and insists on success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args);
+        assert!(
+            out.status.success(),
+            "jemput {args:?} failed: {}",
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    pub fn login(&self, url: &str, user: &str, password: &str) {
+        self.ok(&[
+            "login",
+            "--server",
+            url,
+            "--user",
+            user,
+            "--password",
+            password,
+        ]);
+    }
+
+    pub fn sync(&self) -> String {
+        self.ok(&["sync"])
+    }
+
+    pub fn households(&self) -> Vec<serde_json::Value> {
+        let out = self.ok(&["households", "--json"]);
+        serde_json::from_str::<Vec<serde_json::Value>>(&out)
+            .unwrap_or_else(|e| panic!("households JSON: {e}: {out}"))
+    }
+
+    pub fn show(&self, id: &str) -> serde_json::Value {
+        let out = self.ok(&["show", id, "--json"]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("show JSON: {e}"))
+    }
+
+    /// Records a visit with the given result and answers (a JSON object).
+    pub fn visit(&self, id: &str, result: &str, answers: serde_json::Value) -> String {
+        let file = self
+            .home
+            .join(format!("visit-{}.json", rand::random::<u32>()));
+        let body = serde_json::json!({"result": result, "answers": answers});
+        std::fs::write(&file, body.to_string()).unwrap_or_else(|e| panic!("write answers: {e}"));
+        self.ok(&["visit", id, "--answers", file.to_str().unwrap_or_default()])
+    }
+}
+
+/// The number in `... {word} N ...` of a sync summary line, e.g. `pulled 7`.
+pub fn summary_number(line: &str, word: &str) -> u64 {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == word)
+        .and_then(|w| {
+            w[1].trim_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no `{word} N` in `{line}`"))
+}
