@@ -203,7 +203,7 @@ fn run() -> anyhow::Result<()> {
             if *json {
                 println!("{}", serde_json::to_string_pretty(&view)?);
             } else {
-                println!("{}", serde_json::to_string_pretty(&view)?);
+                print_household(&view);
             }
         }
         Command::Propose {
@@ -246,4 +246,47 @@ fn run() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A short human-readable view; `--json` has everything.
+fn print_household(v: &serde_json::Value) {
+    let ident = &v["identity"];
+    println!(
+        "{}  RW {} RT {}  {}  status: {}",
+        v["id"].as_str().unwrap_or(""),
+        ident["rw"],
+        ident["rt"],
+        ident["address"].as_str().unwrap_or(""),
+        v["status"].as_str().unwrap_or("-")
+    );
+    if let Some(members) = v["members"].as_object() {
+        for m in members.values() {
+            println!(
+                "  member: {} ({}, {})",
+                m["name"].as_str().unwrap_or(""),
+                m["relation"].as_str().unwrap_or(""),
+                m["presence"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if let Some(visits) = v["visits"].as_object() {
+        for visit in visits.values() {
+            println!(
+                "  visit {} by {}: {}, score {}",
+                visit["date"].as_str().unwrap_or(""),
+                visit["kader"].as_str().unwrap_or(""),
+                visit["result"].as_str().unwrap_or(""),
+                visit["score"]
+            );
+        }
+    }
+    if let Some(conflicts) = v["conflicts"].as_array() {
+        for c in conflicts {
+            println!(
+                "  conflict on {}: {}",
+                c["path"].as_str().unwrap_or(""),
+                c["values"]
+            );
+        }
+    }
 }

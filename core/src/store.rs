@@ -238,13 +238,17 @@ impl Store {
     }
 
     /// Documents with changes the server has not acknowledged and did not refuse.
-    pub fn pending(&self) -> Result<Vec<(String, Vec<u8>, Vec<ChangeHash>)>, StoreError> {
+    pub fn pending(&self) -> Result<Vec<PendingDoc>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, doc, acked_heads FROM households WHERE pending = 1 AND rejected IS NULL ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
             let acked: Vec<u8> = r.get(2)?;
-            Ok((r.get(0)?, r.get(1)?, decode_heads(&acked)))
+            Ok(PendingDoc {
+                id: r.get(0)?,
+                doc: r.get(1)?,
+                acked: decode_heads(&acked),
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -277,6 +281,14 @@ impl Store {
         }
         Ok(n)
     }
+}
+
+/// A document with changes to push, and the heads the server already holds.
+#[derive(Debug, Clone)]
+pub struct PendingDoc {
+    pub id: String,
+    pub doc: Vec<u8>,
+    pub acked: Vec<ChangeHash>,
 }
 
 #[derive(Debug, Clone, Copy)]

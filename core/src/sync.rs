@@ -163,9 +163,9 @@ pub struct Outgoing {
 /// stored cursors.
 pub fn build_request(store: &Store) -> Result<Outgoing, StoreError> {
     let mut out = Outgoing::default();
-    for (id, bytes, acked) in store.pending()? {
-        let mut doc = AutoCommit::load(&bytes).map_err(crate::household::HouseholdError::from)?;
-        let changes = doc.get_changes(&acked);
+    for p in store.pending()? {
+        let mut doc = AutoCommit::load(&p.doc).map_err(crate::household::HouseholdError::from)?;
+        let changes = doc.get_changes(&p.acked);
         if changes.is_empty() {
             continue;
         }
@@ -174,9 +174,9 @@ pub fn build_request(store: &Store) -> Result<Outgoing, StoreError> {
             buf.extend_from_slice(c.raw_bytes());
         }
         out.changes_pushed += changes.len();
-        out.pushed_heads.insert(id.clone(), doc.get_heads());
+        out.pushed_heads.insert(p.id.clone(), doc.get_heads());
         out.request.push.push(PushDoc {
-            id,
+            id: p.id,
             changes: ByteBuf::from(buf),
         });
     }

@@ -1,4 +1,5 @@
 //! Cross-process tests: the real server binary, real headless clients, real HTTP.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod bad_input;
 mod crash;

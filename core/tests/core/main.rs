@@ -1,3 +1,6 @@
 //! Integration tests of jemput-core: household documents, merge, store, sync logic.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod household;
+mod merge;
+mod store;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Drives the real app window through the real webview: a demo server, tauri-driver
+# (WebKitWebDriver) under Xvfb, and ui/e2e/app.e2e.mjs. Needs a built workspace
+# (`cargo build --workspace`) and ui/node_modules. Cleans up whatever happens.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  # SIGTERM, never SIGKILL, for tauri-driver: a killed driver orphans WebKitWebDriver.
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 1
+  pkill -TERM -f WebKitWebDriver 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+server="$root/target/debug/jemput-sync-server"
+"$server" --data "$work/server" demo --seed 5 >/dev/null
+"$server" --data "$work/server" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$work/serve.out")
+[ -n "$url" ] || { echo "e2e: server did not start"; cat "$work/serve.log"; exit 1; }
+
+tauri_driver=${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}
+export JEMPUT_HOME="$work/app-home"
+export JEMPUT_APP="$root/target/debug/jemput-app"
+export JEMPUT_SERVER="$url" JEMPUT_USER=demo-kader-rw01 JEMPUT_PASSWORD=jemput-demo
+xvfb-run -a -s "-screen 0 1280x800x24" "$tauri_driver" >"$work/driver.log" 2>&1 &
+pids+=($!)
+cd "$root/ui"
+if ! timeout 300 npm run --silent test:e2e; then
+  echo "--- tauri-driver log"; tail -n 40 "$work/driver.log"
+  echo "--- server log"; tail -n 20 "$work/serve.log"
+  exit 1
+fi

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every Jemput test: formatting and lints, the Rust unit and cross-process tests
+# (real server binary, real clients, real HTTP), the UI tests in headless Chromium,
+# and the end-to-end test in the real app window (WebKitWebDriver under Xvfb).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+"$root/scripts/setup.sh"
+export CARGO_TERM_COLOR=never
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo build"
+# Build first: the cross-process tests run the workspace's binaries.
+cargo build --workspace --quiet
+echo "== cargo test"
+cargo test --workspace
+echo "== UI tests (headless Chromium)"
+(cd ui && npm test --silent)
+echo "== end-to-end (real app window)"
+"$root/scripts/e2e.sh"
