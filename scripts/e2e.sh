@@ -7,27 +7,31 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  # SIGTERM, never SIGKILL, for tauri-driver: a killed driver orphans WebKitWebDriver.
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  # SIGTERM to each whole process group (xvfb-run, Xvfb, tauri-driver), never SIGKILL:
+  # a killed tauri-driver orphans WebKitWebDriver and the next run hangs.
+  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true; done
   sleep 1
-  pkill -TERM -f WebKitWebDriver 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 server="$root/target/debug/jemput-sync-server"
 "$server" --data "$work/server" demo --seed 5 >/dev/null
-"$server" --data "$work/server" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
+setsid "$server" --data "$work/server" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
 pids+=($!)
 for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$work/serve.out")
 [ -n "$url" ] || { echo "e2e: server did not start"; cat "$work/serve.log"; exit 1; }
 
+# The drivers use fixed ports; a leftover driver would answer in our place.
+if (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null; then
+  echo "e2e: port 4444 is taken (a leftover tauri-driver?): stop it first"; exit 1
+fi
 tauri_driver=${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}
 export JEMPUT_HOME="$work/app-home"
 export JEMPUT_APP="$root/target/debug/jemput-app"
 export JEMPUT_SERVER="$url" JEMPUT_USER=demo-kader-rw01 JEMPUT_PASSWORD=jemput-demo
-xvfb-run -a -s "-screen 0 1280x800x24" "$tauri_driver" >"$work/driver.log" 2>&1 &
+setsid xvfb-run -a -s "-screen 0 1280x800x24" "$tauri_driver" >"$work/driver.log" 2>&1 &
 pids+=($!)
 cd "$root/ui"
 if ! timeout 300 npm run --silent test:e2e; then
