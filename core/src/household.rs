@@ -653,6 +653,24 @@ impl Household {
         Ok(vid)
     }
 
+    /// Moves the household to another RW/RT of its kelurahan (an office decision; the
+    /// server's area index moves with it).
+    pub fn set_area(
+        &mut self,
+        rw: u16,
+        rt: u16,
+        author: &Author,
+        now_ms: i64,
+    ) -> Result<(), HouseholdError> {
+        let ident = self
+            .obj("identity")
+            .ok_or_else(|| HouseholdError::Schema("no identity".into()))?;
+        self.doc.put(&ident, "rw", i64::from(rw))?;
+        self.doc.put(&ident, "rt", i64::from(rt))?;
+        self.commit(author, now_ms, "move");
+        Ok(())
+    }
+
     /// The whole replicated state as JSON, keys sorted, plus derived scores and the
     /// conflicts. Two devices with the same changes print the same value.
     pub fn view(&self, set: &IndicatorSet) -> serde_json::Value {

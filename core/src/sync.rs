@@ -88,6 +88,9 @@ pub struct SyncResponse {
     pub results: Vec<PushResult>,
     pub docs: Vec<PullDoc>,
     pub cursors: BTreeMap<String, u64>,
+    /// Households that moved out of one of the caller's areas since its cursor.
+    #[serde(default)]
+    pub gone: Vec<String>,
     /// A page limit was hit: sync again to get the rest.
     pub more: bool,
 }
@@ -325,7 +328,24 @@ pub fn apply_response(
             .map(|(id, _, _)| id)
             .collect()
     };
-    for id in outside {
+    // Households moved out of an area: the device never sees the move itself, only
+    // that they left. Kept when they hold unsent work or arrived again in this page.
+    let moved_away = resp
+        .gone
+        .iter()
+        .filter(|id| !pulled.contains_key(id.as_str()));
+    let mut to_delete: BTreeSet<String> = outside.into_iter().collect();
+    for id in moved_away {
+        let pending: Option<bool> = rusqlite::OptionalExtension::optional(tx.query_row(
+            "SELECT pending FROM households WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        ))?;
+        if pending == Some(false) {
+            to_delete.insert(id.clone());
+        }
+    }
+    for id in to_delete {
         delete_household(&tx, &id)?;
         applied.removed += 1;
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use jemput_core::household::Author;
 use jemput_core::sync::Area;
 use jemput_sync_server::storage::Role;
 use jemput_sync_server::{demo, SqliteStorage, Storage};
@@ -45,6 +46,14 @@ enum Command {
     Unassign(AreaArgs),
     /// Revoke a device's token (a lost phone).
     Revoke { device: String },
+    /// Move a household to another RW/RT of its kelurahan.
+    Move {
+        household: String,
+        #[arg(long)]
+        rw: u16,
+        #[arg(long)]
+        rt: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,6 +212,19 @@ fn run() -> anyhow::Result<()> {
                 args.name,
                 keys(&storage.areas(&args.name)?)
             );
+        }
+        Command::Move { household, rw, rt } => {
+            if rw == 0 || rt == 0 {
+                bail!("RW and RT must be 1 or more");
+            }
+            let admin = Author::new("ad000000000000000000000000000001", "admin")?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            if !storage.move_household(&household, rw, rt, &admin, now)? {
+                bail!("no household `{household}`");
+            }
+            println!("household {household} moved to RW {rw} RT {rt}");
         }
         Command::Revoke { device } => {
             if !storage.revoke_device(&device)? {

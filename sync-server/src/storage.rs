@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use automerge::AutoCommit;
-use jemput_core::household::Household;
+use jemput_core::household::{Author, Household};
 use jemput_core::store::{decode_heads, encode_heads};
 use jemput_core::sync::{
     heads_to_wire, Area, PullDoc, PushDoc, PushError, PushResult, SyncRequest, SyncResponse,
@@ -22,7 +22,8 @@ use serde::Serialize;
 
 use crate::auth;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     name          TEXT PRIMARY KEY,
     role          TEXT NOT NULL CHECK (role IN ('kader', 'operator', 'fasilitator', 'admin')),
@@ -64,7 +65,13 @@ CREATE TABLE log (
     device    TEXT
 );
 CREATE INDEX log_household ON log (household, seq);
-"#];
+"#,
+    r#"
+-- where a placement moved the household from, so devices there learn it left
+ALTER TABLE log ADD COLUMN from_kelurahan TEXT;
+ALTER TABLE log ADD COLUMN from_rw INTEGER;
+"#,
+];
 
 /// Rows per sync response page.
 pub const PAGE_LIMIT: usize = 1000;
@@ -152,6 +159,15 @@ pub trait Storage: Send + Sync + 'static {
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError>;
     fn insert_households(&self, households: &[NewHousehold]) -> Result<usize, StorageError>;
     fn household_count(&self) -> Result<u64, StorageError>;
+    /// Moves a household to another RW/RT of its kelurahan; `false` if it does not exist.
+    fn move_household(
+        &self,
+        id: &str,
+        rw: u16,
+        rt: u16,
+        by: &Author,
+        now_ms: i64,
+    ) -> Result<bool, StorageError>;
     fn sync(
         &self,
         session: &Session,
@@ -478,6 +494,53 @@ impl Storage for SqliteStorage {
         Ok(n as u64)
     }
 
+    fn move_household(
+        &self,
+        id: &str,
+        rw: u16,
+        rt: u16,
+        by: &Author,
+        now_ms: i64,
+    ) -> Result<bool, StorageError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row: Option<(String, u16, Vec<u8>)> = tx
+            .query_row(
+                "SELECT kelurahan, rw, doc FROM households WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((kel, old_rw, bytes)) = row else {
+            return Ok(false);
+        };
+        let internal = |e: jemput_core::HouseholdError| StorageError::Internal(e.to_string());
+        let mut hh = Household::load_as(&bytes, by).map_err(internal)?;
+        let before = hh.heads();
+        hh.set_area(rw, rt, by, now_ms).map_err(internal)?;
+        let changes = hh.doc_mut().get_changes(&before);
+        // Changes first, then the placement: devices of the new area get a snapshot
+        // that already holds the move.
+        for c in &changes {
+            tx.execute(
+                "INSERT INTO log (household, kind, hash, bytes) VALUES (?1, 0, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
+                params![id, c.hash().0.to_vec(), c.raw_bytes()],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO log (household, kind, from_kelurahan, from_rw) VALUES (?1, 1, ?2, ?3)",
+            params![id, kel, old_rw],
+        )?;
+        let seq = tx.last_insert_rowid();
+        let heads = hh.heads();
+        tx.execute(
+            "UPDATE households SET rw = ?2, rt = ?3, doc = ?4, heads = ?5, placed_seq = ?6 WHERE id = ?1",
+            params![id, rw, rt, hh.save(), encode_heads(&heads), seq],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     fn sync(
         &self,
         session: &Session,
@@ -556,6 +619,19 @@ impl Storage for SqliteStorage {
                 next = max_seq.max(cursor);
             }
             resp.more |= more;
+            let mut gone = tx.prepare_cached(
+                "SELECT l.household FROM log l JOIN households h ON h.id = l.household
+                 WHERE l.kind = 1 AND l.seq > ?1 AND l.seq <= ?2
+                   AND l.from_kelurahan = ?3 AND (?4 = 0 OR l.from_rw = ?4)
+                   AND NOT (h.kelurahan = ?3 AND (?4 = 0 OR h.rw = ?4))",
+            )?;
+            let ids = gone.query_map(
+                params![cursor, next, area.kelurahan, area.rw.unwrap_or(0)],
+                |r| r.get::<_, String>(0),
+            )?;
+            for id in ids {
+                resp.gone.push(id?);
+            }
             resp.cursors.insert(key, next as u64);
         }
         for d in docs.values_mut() {
