@@ -16,6 +16,12 @@ echo "== cargo build"
 cargo build --workspace --quiet
 echo "== cargo test"
 cargo test --workspace
+echo "== IPC bindings are current"
+# cargo test regenerates ui/src/bindings from the Rust types (ts-rs).
+if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
+  git status --porcelain -- ui/src/bindings
+  echo "ui/src/bindings is stale: run cargo test and commit the generated files"; exit 1
+fi
 echo "== UI tests (headless Chromium)"
 (cd ui && npm test --silent)
 echo "== end-to-end (real app window)"

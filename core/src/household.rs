@@ -168,48 +168,64 @@ pub struct Member {
 }
 
 /// A visit as the kader enters it (form or JSON file); validated before it is written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct VisitInput {
     pub result: String,
     #[serde(default)]
+    #[ts(optional, as = "Option<BTreeMap<String, serde_json::Value>>")]
     pub answers: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
+    #[ts(optional)]
     pub notes: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub documents: Option<Documents>,
     /// member id → new presence (`died`, `moved`, `not_found`, `lives_here`).
     #[serde(default)]
+    #[ts(optional, as = "Option<BTreeMap<String, String>>")]
     pub member_changes: BTreeMap<String, String>,
     #[serde(default)]
+    #[ts(optional, as = "Option<Vec<NewMember>>")]
     pub new_members: Vec<NewMember>,
     #[serde(default)]
+    #[ts(optional)]
     pub gps: Option<Gps>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Documents {
     #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
     pub kk: bool,
     #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
     pub ktp: bool,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Gps {
     pub lat: f64,
     pub lon: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct NewMember {
     pub name: String,
     #[serde(default)]
+    #[ts(optional)]
     pub nik: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub sex: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub birth_date: Option<String>,
     #[serde(default = "default_relation")]
+    #[ts(optional, as = "Option<String>")]
     pub relation: String,
 }
 fn default_relation() -> String {
@@ -250,16 +266,20 @@ pub struct Summary {
     pub search_text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Conflict {
     pub path: String,
     pub values: Vec<ConflictValue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ConflictValue {
     pub value: serde_json::Value,
     pub by: Option<String>,
+    /// Milliseconds since the epoch (JSON number).
+    #[ts(type = "number")]
     pub at: i64,
     pub device: String,
 }

@@ -87,18 +87,24 @@ pub enum Answer {
 }
 
 /// What the UI needs to draw an answer input.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct AnswerShape {
+    #[ts(type = "\"number\" | \"option\" | \"yes_no\" | \"income_source\"")]
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub unit: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<String>>")]
     pub options: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<String>>")]
     pub occupations: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Score {
     /// Criterion ids met, in the set's order.
     pub met: Vec<String>,

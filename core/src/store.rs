@@ -60,7 +60,8 @@ pub enum StoreError {
 }
 
 /// One row of the household list.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
 pub struct HouseholdRow {
     pub id: String,
     pub head_name: Option<String>,
@@ -77,8 +78,9 @@ pub struct HouseholdRow {
     pub rejected: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum ListFilter {
     #[default]
     All,
@@ -86,7 +88,6 @@ pub enum ListFilter {
     NotVisited,
     /// Latest visit scores poor.
     Poor,
-    #[serde(alias = "has_conflict")]
     Conflict,
 }
 

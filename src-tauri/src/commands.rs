@@ -11,7 +11,8 @@ use tauri::State;
 
 use crate::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CommandError {
     code: String,
     message: String,
@@ -28,7 +29,8 @@ impl From<DeviceError> for CommandError {
 
 type Result<T> = std::result::Result<T, CommandError>;
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SessionStatus {
     logged_in: bool,
     user: Option<String>,
@@ -47,7 +49,8 @@ pub fn session_status(state: State<'_, AppState>) -> Result<SessionStatus> {
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct LoginResult {
     user: String,
     role: String,
@@ -104,7 +107,8 @@ pub fn get_household(state: State<'_, AppState>, id: String) -> Result<serde_jso
     Ok(state.device.show(&id, &state.set)?)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CriterionView {
     n: u32,
     id: String,
@@ -113,7 +117,8 @@ pub struct CriterionView {
     answer: jemput_core::indicators::AnswerShape,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct IndicatorSetView {
     id: String,
     version: String,
@@ -170,17 +175,21 @@ pub fn record_visit(
     Ok(state.device.show(&id, &state.set)?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ProposalInput {
     head_name: String,
+    #[ts(optional = nullable)]
     nik: Option<String>,
+    #[ts(optional = nullable)]
     kk: Option<String>,
     address: String,
     rw: u16,
     rt: u16,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Proposed {
     id: String,
 }
@@ -203,16 +212,22 @@ pub fn propose_household(state: State<'_, AppState>, proposal: ProposalInput) ->
     Ok(Proposed { id })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SyncStatus {
     online: bool,
     syncing: bool,
     last_sync: Option<String>,
     last_error: Option<crate::worker::ErrorInfo>,
+    #[ts(type = "number")]
     pending: u64,
+    #[ts(type = "number")]
     rejected: u64,
+    #[ts(type = "number")]
     last_bytes_up: u64,
+    #[ts(type = "number")]
     last_bytes_down: u64,
+    #[ts(type = "number")]
     month_bytes: u64,
 }
 

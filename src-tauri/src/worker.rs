@@ -11,7 +11,8 @@ use rand::Rng;
 use serde::Serialize;
 use tokio::sync::Notify;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ErrorInfo {
     pub code: String,
     pub message: String,

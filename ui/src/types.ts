@@ -1,47 +1,33 @@
-// Owns: every TypeScript type of the Tauri command contract (hand-written for now; to be
-// replaced by types generated from Rust into src/bindings/). Import types only from here.
+// Owns: the TypeScript types of the Tauri command contract. Types that cross IPC are
+// generated from Rust into ./bindings by `cargo test` (ts-rs) and re-exported here; only
+// the household document view (`get_household`, a JSON rendering of the Automerge
+// document whose layout core/src/household.rs documents) is written by hand.
+// Import types only from this module.
 
-export type Filter = 'all' | 'not_visited' | 'poor' | 'conflict';
+export type { CommandError } from './bindings/CommandError';
+export type { SessionStatus } from './bindings/SessionStatus';
+export type { LoginResult } from './bindings/LoginResult';
+export type { HouseholdRow } from './bindings/HouseholdRow';
+export type { Score } from './bindings/Score';
+export type { Conflict } from './bindings/Conflict';
+export type { ConflictValue } from './bindings/ConflictValue';
+export type { Documents } from './bindings/Documents';
+export type { SyncStatus } from './bindings/SyncStatus';
+export type { ListFilter as Filter } from './bindings/ListFilter';
+export type { CriterionView as Criterion } from './bindings/CriterionView';
+export type { IndicatorSetView as IndicatorSet } from './bindings/IndicatorSetView';
+export type { AnswerShape } from './bindings/AnswerShape';
+export type { VisitInput as NewVisit } from './bindings/VisitInput';
+export type { ProposalInput as Proposal } from './bindings/ProposalInput';
+import type { Conflict } from './bindings/Conflict';
+import type { Documents } from './bindings/Documents';
+import type { Score } from './bindings/Score';
 
 export type VisitResult = 'found' | 'not_found' | 'moved' | 'died' | 'duplicate' | 'refused';
 export const VISIT_RESULTS: VisitResult[] = ['found', 'not_found', 'moved', 'died', 'duplicate', 'refused'];
 
 export type Presence = 'lives_here' | 'died' | 'moved' | 'not_found';
 export const PRESENCES: Presence[] = ['lives_here', 'died', 'moved', 'not_found'];
-
-/** Every rejected invoke carries this. */
-export interface CommandError {
-  code: string;
-  message: string;
-}
-
-export interface SessionStatus {
-  logged_in: boolean;
-  user: string | null;
-  role: string | null;
-  server: string | null;
-}
-
-export interface LoginResult {
-  user: string;
-  role: string;
-}
-
-export interface HouseholdRow {
-  id: string;
-  head_name: string | null;
-  address: string | null;
-  rt: number | null;
-  rw: number | null;
-  status: string | null;
-  /** YYYY-MM-DD */
-  last_visit: string | null;
-  score: number | null;
-  poor: boolean;
-  has_conflict: boolean;
-  proposal: boolean;
-  rejected: string | null;
-}
 
 export interface Identity {
   id_dtks?: string;
@@ -75,27 +61,15 @@ export interface Member {
   presence?: string;
 }
 
-export interface Documents {
-  kk?: boolean;
-  ktp?: boolean;
-}
-
-export interface IncomeSourceAnswer {
+export type IncomeSourceAnswer = {
   occupation: string;
   land_m2: number;
   income_rp: number;
-}
+};
 
 /** number → number; option → option text; yes_no → boolean (true = yes); income_source → object. */
 export type AnswerValue = number | string | boolean | IncomeSourceAnswer;
 export type Answers = Record<string, AnswerValue>;
-
-export interface Score {
-  met: string[];
-  score: number;
-  poor: boolean;
-  unanswered: string[];
-}
 
 export interface Visit extends Score {
   date: string;
@@ -105,11 +79,6 @@ export interface Visit extends Score {
   notes?: string;
   documents?: Documents;
   member_changes?: Record<string, string>;
-}
-
-export interface Conflict {
-  path: string;
-  values: unknown[];
 }
 
 export interface HouseholdDetail {
@@ -124,53 +93,3 @@ export interface HouseholdDetail {
 }
 
 export type AnswerKind = 'number' | 'option' | 'yes_no' | 'income_source';
-
-export interface Criterion {
-  n: number;
-  id: string;
-  label_id: string;
-  label_en: string;
-  answer: {
-    kind: AnswerKind;
-    unit?: string;
-    options?: string[];
-    occupations?: string[];
-  };
-}
-
-export interface IndicatorSet {
-  id: string;
-  version: string;
-  poor_if_met_at_least: number;
-  criteria: Criterion[];
-}
-
-export interface NewVisit {
-  result: VisitResult;
-  answers: Answers;
-  notes?: string;
-  documents?: { kk: boolean; ktp: boolean };
-  member_changes?: Record<string, string>;
-}
-
-export interface Proposal {
-  head_name: string;
-  nik: string | null;
-  kk: string | null;
-  address: string;
-  rw: number;
-  rt: number;
-}
-
-export interface SyncStatus {
-  online: boolean;
-  syncing: boolean;
-  /** RFC3339 */
-  last_sync: string | null;
-  last_error: CommandError | null;
-  pending: number;
-  rejected: number;
-  last_bytes_up: number;
-  last_bytes_down: number;
-  month_bytes: number;
-}

@@ -99,7 +99,10 @@ export function installFakeTauri() {
       registry: { desil: 5, programmes: {} },
       members: { m1: member('Keluarga Uji Tiga', 'head', 'L', '1970-07-07', '3573010707700001') },
       visits: {},
-      conflicts: [{ path: 'status', values: ['found', 'moved'] }],
+      conflicts: [{ path: 'status', values: [
+        { value: 'found', by: 'kader_uji', at: 1764000000000, device: 'aa01' },
+        { value: 'moved', by: 'kader_lain', at: 1764000100000, device: 'bb02' },
+      ] }],
     },
     'hh-0004': {
       id: 'hh-0004', proposal: true, status: null,

@@ -221,6 +221,7 @@ describe('household detail and visit', () => {
     assert.match(conflicts, /status/);
     assert.match(conflicts, /Ditemukan/);
     assert.match(conflicts, /Pindah/);
+    assert.match(conflicts, /kader_lain/, 'each value names who wrote it');
     assert.ok(await noHorizontalOverflow(page) <= 360, 'detail fits a 360 px phone');
     await page.screenshot({ path: `${SHOTS}/detail-360x640.png` });
     await context.close();

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header, useCriteriaCount } from '../components';
 import { lang, t, tDyn } from '../i18n';
-import type { CommandError, Criterion, HouseholdDetail, Programmes } from '../types';
+import type { CommandError, ConflictValue, Criterion, HouseholdDetail, Programmes } from '../types';
 import { fmt2 } from './household-list';
 
 const PROGRAMMES: { key: keyof Programmes; label: string }[] = [
@@ -163,7 +163,12 @@ function criterionLabel(criteria: Criterion[], id: string): string {
   return `${c.n}. ${lang() === 'id' ? c.label_id : c.label_en}`;
 }
 
-function conflictValue(path: string, v: unknown): string {
-  if (typeof v === 'string') return path === 'status' || path.endsWith('/result') ? tDyn('result_', v) : v;
-  return JSON.stringify(v);
+/** A concurrent value with who wrote it and when: the fasilitator decides by these. */
+function conflictValue(path: string, c: ConflictValue): string {
+  const v = c.value;
+  const shown = typeof v === 'string'
+    ? (path === 'status' || path.endsWith('.result') ? tDyn('result_', v) : v)
+    : JSON.stringify(v);
+  const when = c.at > 0 ? new Date(c.at).toLocaleString(lang() === 'id' ? 'id-ID' : 'en-GB') : '';
+  return [shown, c.by ?? '', when].filter((x) => x !== '').join(' — ');
 }
