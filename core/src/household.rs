@@ -706,6 +706,16 @@ impl Household {
                 }
             }
         }
+        // A NIK that disagrees with the member's sex or birth date is a warning only:
+        // the registry record may be the wrong side of the disagreement.
+        if let Some(members) = root.get_mut("members").and_then(|m| m.as_object_mut()) {
+            for m in members.values_mut() {
+                let warnings = member_warnings(m);
+                if let (false, Some(o)) = (warnings.is_empty(), m.as_object_mut()) {
+                    o.insert("warnings".into(), json!(warnings));
+                }
+            }
+        }
         if let Some(o) = root.as_object_mut() {
             o.insert("conflicts".into(), json!(self.conflicts()));
         }
@@ -800,6 +810,18 @@ fn put_member(
     doc.put(&o, "relation", m.relation.as_str())?;
     doc.put(&o, "presence", m.presence.as_str())?;
     Ok(())
+}
+
+fn member_warnings(m: &serde_json::Value) -> Vec<String> {
+    let Some(nik) = m
+        .get("nik")
+        .and_then(|n| n.as_str())
+        .and_then(|n| Nik::parse(n).ok())
+    else {
+        return Vec::new();
+    };
+    let sex = m.get("sex").and_then(|s| s.as_str()).and_then(Sex::parse);
+    nik.warnings(sex, m.get("birth_date").and_then(|b| b.as_str()))
 }
 
 fn score_visit(set: &IndicatorSet, visit: &serde_json::Value) -> Score {

@@ -54,6 +54,7 @@ const id = {
 
   detail_identity: 'Identitas',
   detail_members: 'Anggota rumah tangga',
+  nik_mismatch: 'NIK tidak cocok dengan jenis kelamin/tanggal lahir — periksa KTP/KK',
   detail_registry: 'Data registri (impor)',
   detail_visits: 'Riwayat kunjungan',
   detail_conflicts: 'Konflik data',
@@ -189,6 +190,7 @@ const en: Record<Key, string> = {
 
   detail_identity: 'Identity',
   detail_members: 'Household members',
+  nik_mismatch: 'NIK does not match sex/birth date — check the KTP/KK',
   detail_registry: 'Registry data (imported)',
   detail_visits: 'Past visits',
   detail_conflicts: 'Data conflicts',

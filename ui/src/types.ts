@@ -59,6 +59,8 @@ export interface Member {
   birth_date?: string;
   relation?: string;
   presence?: string;
+  /** NIK disagrees with the recorded sex or birth date (advice, never an error). */
+  warnings?: string[];
 }
 
 export type IncomeSourceAnswer = {

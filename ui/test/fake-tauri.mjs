@@ -97,7 +97,11 @@ export function installFakeTauri() {
       id: 'hh-0003', proposal: false, status: 'found',
       identity: { id_dtks: 'DTKS-UJI-0003', kk: '3573010101900003', address: 'Gang Percobaan No. 3', kelurahan: '35.73.01.1007', kelurahan_bps: '3573010007', rw: 4, rt: 1 },
       registry: { desil: 5, programmes: {} },
-      members: { m1: member('Keluarga Uji Tiga', 'head', 'L', '1970-07-07', '3573010707700001') },
+      members: {
+        m1: member('Keluarga Uji Tiga', 'head', 'L', '1970-07-07', '3573010707700001'),
+        m2: { ...member('Anggota Uji Tiga', 'child', 'P', '2001-01-01', '3573010101010002'),
+          warnings: ['NIK encodes a different sex than the record'] },
+      },
       visits: {},
       conflicts: [{ path: 'status', values: [
         { value: 'found', by: 'kader_uji', at: 1764000000000, device: 'aa01' },

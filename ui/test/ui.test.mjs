@@ -222,6 +222,9 @@ describe('household detail and visit', () => {
     assert.match(conflicts, /Ditemukan/);
     assert.match(conflicts, /Pindah/);
     assert.match(conflicts, /kader_lain/, 'each value names who wrote it');
+    const members = await page.textContent('.members');
+    assert.match(members, /NIK tidak cocok/, 'a NIK that disagrees with the record is flagged');
+    assert.equal((members.match(/NIK tidak cocok/g) ?? []).length, 1, 'only on the member it concerns');
     assert.ok(await noHorizontalOverflow(page) <= 360, 'detail fits a 360 px phone');
     await page.screenshot({ path: `${SHOTS}/detail-360x640.png` });
     await context.close();

@@ -197,3 +197,45 @@ fn concurrent_visits_after_an_earlier_shared_visit_still_conflict() {
     let c = a.conflicts();
     assert_eq!(c.len(), 1, "{c:?}");
 }
+
+#[test]
+fn a_nik_that_disagrees_with_the_record_is_a_warning_in_the_view() {
+    let set = IndicatorSet::bps14();
+    // The test household's head: NIK encodes 15 June 1990, a man; the record agrees.
+    let hh = registry_household("hh-4");
+    let view = hh.view(&set);
+    assert!(
+        view["members"]["m-head"].get("warnings").is_none(),
+        "consistent record: no warning"
+    );
+
+    let identity = Identity {
+        kelurahan: "35.73.01.1007".into(),
+        rw: 1,
+        rt: 1,
+        ..Identity::default()
+    };
+    let member = Member {
+        nik: Some("3573011506900002".into()),
+        name: "Anggota Uji".into(),
+        sex: Some(jemput_core::nik::Sex::P),
+        birth_date: Some("1990-06-16".into()),
+        relation: "head".into(),
+        presence: "lives_here".into(),
+    };
+    let hh = Household::create(
+        "hh-5",
+        &identity,
+        &Registry::default(),
+        &[("m-1".into(), member)],
+        &author(0, "import"),
+        0,
+    )
+    .expect("a mismatch does not block");
+    let w = &hh.view(&set)["members"]["m-1"]["warnings"];
+    assert_eq!(
+        w.as_array().map(Vec::len),
+        Some(2),
+        "sex and birth date both disagree: {w}"
+    );
+}

@@ -81,6 +81,9 @@ export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit }: {
                     {m.nik ? <> · <span class="mono">{m.nik}</span></> : ''}
                   </div>
                   {m.presence && <span class={`badge presence-${m.presence}`}>{tDyn('presence_', m.presence)}</span>}
+                  {m.warnings && m.warnings.length > 0 && (
+                    <div class="member-warning small-text" title={m.warnings.join('; ')}>⚠ {t('nik_mismatch')}</div>
+                  )}
                 </li>
               ))}
             </ul>
