@@ -13,6 +13,10 @@ const COMMANDS: &[&str] = &[
     "propose_household",
     "sync_now",
     "sync_status",
+    "list_conflicts",
+    "resolve_conflict",
+    "household_history",
+    "household_as_of",
 ];
 
 fn main() {

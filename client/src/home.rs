@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use jemput_core::conflicts::{ConflictItem, ConflictKind, Decision};
+use jemput_core::history::HistoryEntry;
 use jemput_core::household::{
     random_id, Author, Clock, Household, HouseholdError, Proposal, VisitInput,
 };
@@ -29,6 +31,8 @@ pub enum DeviceError {
     Household(#[from] HouseholdError),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("device home: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -42,12 +46,16 @@ impl DeviceError {
             DeviceError::NotLoggedIn => "not_logged_in",
             DeviceError::Server(_) => "server",
             DeviceError::Store(StoreError::NotFound(_)) => "not_found",
+            DeviceError::Store(StoreError::Household(HouseholdError::Nik(_))) => "invalid_nik",
             DeviceError::Store(_) => "storage",
+            DeviceError::Household(HouseholdError::Nik(_)) => "invalid_nik",
+            DeviceError::Household(HouseholdError::Kk(_)) => "invalid_kk",
             DeviceError::Household(HouseholdError::Invalid(_) | HouseholdError::Indicator(_)) => {
-                "invalid"
+                "invalid_input"
             }
             DeviceError::Household(_) => "document",
-            DeviceError::Invalid(_) => "invalid",
+            DeviceError::Invalid(_) => "invalid_input",
+            DeviceError::Forbidden(_) => "forbidden",
             DeviceError::Io(_) => "storage",
         }
     }
@@ -105,7 +113,8 @@ impl Device {
         clock: Box<dyn Clock + Send + Sync>,
     ) -> Result<Device, DeviceError> {
         std::fs::create_dir_all(dir)?;
-        let store = Store::open(&dir.join("jemput.db"))?;
+        let mut store = Store::open(&dir.join("jemput.db"))?;
+        store.reindex_if_needed(&IndicatorSet::bps14())?;
         if store.kv_get("actor")?.is_none() {
             // A stable Automerge actor per install: every change names this device.
             let actor: [u8; 16] = rand::random();
@@ -239,6 +248,80 @@ impl Device {
         let mut hh = Household::propose(&id, &p, &author, self.clock.now_ms(), &mut rng)?;
         self.with_store_mut(|s| s.save_local(&mut hh, set))?;
         Ok(id)
+    }
+
+    /// Open conflicts held on this device.
+    pub fn conflicts(
+        &self,
+        rw: Option<u16>,
+        kind: Option<ConflictKind>,
+    ) -> Result<Vec<ConflictItem>, DeviceError> {
+        self.with_store(|s| s.list_conflicts(rw, kind))
+    }
+
+    /// Only the office decides: fasilitator and operator. The server checks it too.
+    fn office_author(&self) -> Result<Author, DeviceError> {
+        let (cfg, author) = self.logged_in()?;
+        if cfg.role != "fasilitator" && cfg.role != "operator" {
+            return Err(DeviceError::Forbidden(format!(
+                "only a fasilitator or operator may do this; you are signed in as {}",
+                cfg.role
+            )));
+        }
+        Ok(author)
+    }
+
+    pub fn resolve(
+        &self,
+        conflict: &str,
+        decision: &Decision,
+        note: Option<&str>,
+        set: &IndicatorSet,
+    ) -> Result<(), DeviceError> {
+        let author = self.office_author()?;
+        let item = self
+            .conflicts(None, None)?
+            .into_iter()
+            .find(|c| c.id == conflict)
+            .ok_or_else(|| {
+                DeviceError::Invalid(format!("no open conflict `{conflict}` on this device"))
+            })?;
+        let mut store = self.store.lock().map_err(|_| lock_err())?;
+        let mut hh = Household::load_as(&store.get_doc(&item.household)?, &author)?;
+        hh.resolve(&item, decision, note, &author, self.clock.now_ms())?;
+        store.save_local(&mut hh, set)?;
+        Ok(())
+    }
+
+    pub fn edit(
+        &self,
+        id: &str,
+        path: &str,
+        value: &str,
+        set: &IndicatorSet,
+    ) -> Result<(), DeviceError> {
+        let author = self.office_author()?;
+        let mut store = self.store.lock().map_err(|_| lock_err())?;
+        let mut hh = Household::load_as(&store.get_doc(id)?, &author)?;
+        hh.edit(path, value, &author, self.clock.now_ms())?;
+        store.save_local(&mut hh, set)?;
+        Ok(())
+    }
+
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, DeviceError> {
+        let mut hh = Household::load(&self.with_store(|s| s.get_doc(id))?)?;
+        Ok(hh.history())
+    }
+
+    /// The household as it stood at `until_ms` (milliseconds since the epoch).
+    pub fn as_of(
+        &self,
+        id: &str,
+        until_ms: i64,
+        set: &IndicatorSet,
+    ) -> Result<serde_json::Value, DeviceError> {
+        let mut hh = Household::load(&self.with_store(|s| s.get_doc(id))?)?;
+        Ok(hh.as_of(until_ms)?.view(set))
     }
 
     pub fn record_sync(&self, report: &SyncReport) -> Result<(), DeviceError> {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use jemput_client::{Device, SyncClient};
+use jemput_core::conflicts::{ConflictKind, Decision};
 use jemput_core::household::{Proposal, VisitInput};
 use jemput_core::store::ListFilter;
 use jemput_core::IndicatorSet;
@@ -68,6 +69,9 @@ enum Command {
         nik: Option<String>,
         #[arg(long)]
         kk: Option<String>,
+        /// Head's birth date, YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: Option<String>,
         #[arg(long)]
         address: String,
         #[arg(long)]
@@ -79,6 +83,44 @@ enum Command {
     },
     /// Print a complete example answers file for `visit`.
     AnswersTemplate,
+    /// Open conflicts: field conflicts, divergent visits, possible duplicates.
+    Conflicts {
+        #[arg(long)]
+        rw: Option<u16>,
+        /// field, divergent_visits or possible_duplicate
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide a conflict (fasilitator or operator).
+    Resolve {
+        conflict: String,
+        /// Choice number, from 1.
+        #[arg(long, conflicts_with = "value", required_unless_present = "value")]
+        pick: Option<u32>,
+        /// A corrected value instead of one of the choices (field conflicts).
+        #[arg(long)]
+        value: Option<String>,
+        /// A note to the kader; travels with the decision.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Correct one field of a household (office): e.g. `identity.address "Jl. X 1"`.
+    Edit {
+        household: String,
+        path: String,
+        value: String,
+    },
+    /// Every change of a household, or (--as-of) the household as it stood then.
+    History {
+        household: String,
+        /// YYYY-MM-DD (end of that day, UTC) or an RFC 3339 time.
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Sync statistics: last sync, bytes, pending and rejected work.
     Status,
     /// Check the local store: every document loads and matches its query columns.
@@ -92,6 +134,21 @@ fn main() {
         eprintln!("error: {msg}");
         std::process::exit(1);
     }
+}
+
+/// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.
+fn parse_when(s: &str) -> anyhow::Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    let d = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| anyhow::anyhow!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))?;
+    let end = d
+        .with_hms_milli(23, 59, 59, 999)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .assume_utc();
+    Ok((end.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 fn home(cli: &Cli) -> anyhow::Result<Device> {
@@ -210,6 +267,7 @@ fn run() -> anyhow::Result<()> {
             head_name,
             nik,
             kk,
+            birth_date,
             address,
             rw,
             rt,
@@ -219,6 +277,7 @@ fn run() -> anyhow::Result<()> {
             let id = device.propose(
                 &Proposal {
                     head_name: head_name.clone(),
+                    head_birth_date: birth_date.clone(),
                     nik: nik.clone(),
                     kk: kk.clone(),
                     address: address.clone(),
@@ -229,6 +288,84 @@ fn run() -> anyhow::Result<()> {
                 &set,
             )?;
             println!("{id}");
+        }
+        Command::Conflicts { rw, kind, json } => {
+            let device = home(&cli)?;
+            let kind = match kind {
+                Some(k) => Some(ConflictKind::parse(k).ok_or_else(|| {
+                    anyhow::anyhow!("kind must be field, divergent_visits or possible_duplicate")
+                })?),
+                None => None,
+            };
+            let list = device.conflicts(*rw, kind)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for c in list {
+                    println!(
+                        "{}  {}  {}  RW {:02} RT {:02}  {}  {} choices",
+                        c.id,
+                        c.kind.code(),
+                        c.household,
+                        c.rw,
+                        c.rt,
+                        c.path.unwrap_or_default(),
+                        c.choices.len()
+                    );
+                }
+            }
+        }
+        Command::Resolve {
+            conflict,
+            pick,
+            value,
+            note,
+        } => {
+            let device = home(&cli)?;
+            let decision = match (pick, value) {
+                (Some(n), None) => Decision::Pick(*n),
+                (None, Some(v)) => Decision::Value(v.clone()),
+                _ => bail!("give either --pick N or --value V"),
+            };
+            device.resolve(conflict, &decision, note.as_deref(), &set)?;
+            println!("conflict {conflict} resolved offline; sync to send the decision");
+        }
+        Command::Edit {
+            household,
+            path,
+            value,
+        } => {
+            let device = home(&cli)?;
+            device.edit(household, path, value, &set)?;
+            println!("{household}: {path} corrected offline");
+        }
+        Command::History {
+            household,
+            as_of,
+            json,
+        } => {
+            let device = home(&cli)?;
+            match as_of {
+                Some(when) => {
+                    let view = device.as_of(household, parse_when(when)?, &set)?;
+                    println!("{}", serde_json::to_string_pretty(&view)?);
+                }
+                None => {
+                    let entries = device.history(household)?;
+                    if *json {
+                        println!("{}", serde_json::to_string_pretty(&entries)?);
+                    } else {
+                        for e in entries {
+                            println!(
+                                "{}  {}  {}",
+                                e.at,
+                                e.by.unwrap_or_default(),
+                                e.changes.join("; ")
+                            );
+                        }
+                    }
+                }
+            }
         }
         Command::Check => {
             let device = home(&cli)?;

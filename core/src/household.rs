@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use automerge::{
     transaction::{CommitOptions, Transactable},
-    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ValueRef, ROOT,
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -236,6 +236,9 @@ fn default_relation() -> String {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Proposal {
     pub head_name: String,
+    /// YYYY-MM-DD; with the name, finds a proposal that duplicates a registry household.
+    #[serde(default)]
+    pub head_birth_date: Option<String>,
     #[serde(default)]
     pub nik: Option<String>,
     #[serde(default)]
@@ -266,26 +269,8 @@ pub struct Summary {
     pub search_text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
-#[ts(export)]
-pub struct Conflict {
-    pub path: String,
-    pub values: Vec<ConflictValue>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
-#[ts(export)]
-pub struct ConflictValue {
-    pub value: serde_json::Value,
-    pub by: Option<String>,
-    /// Milliseconds since the epoch (JSON number).
-    #[ts(type = "number")]
-    pub at: i64,
-    pub device: String,
-}
-
 pub struct Household {
-    doc: AutoCommit,
+    pub(crate) doc: AutoCommit,
 }
 
 impl std::fmt::Debug for Household {
@@ -294,7 +279,7 @@ impl std::fmt::Debug for Household {
     }
 }
 
-fn str_of(v: &Value<'_>) -> Option<String> {
+pub(crate) fn str_of(v: &Value<'_>) -> Option<String> {
     match v {
         Value::Scalar(s) => match s.as_ref() {
             ScalarValue::Str(s) => Some(s.to_string()),
@@ -304,7 +289,7 @@ fn str_of(v: &Value<'_>) -> Option<String> {
     }
 }
 
-fn int_of(v: &Value<'_>) -> Option<i64> {
+pub(crate) fn int_of(v: &Value<'_>) -> Option<i64> {
     match v {
         Value::Scalar(s) => match s.as_ref() {
             ScalarValue::Int(i) => Some(*i),
@@ -316,7 +301,7 @@ fn int_of(v: &Value<'_>) -> Option<i64> {
     }
 }
 
-fn scalar_json(s: &ScalarValue) -> serde_json::Value {
+pub(crate) fn scalar_json(s: &ScalarValue) -> serde_json::Value {
     match s {
         ScalarValue::Str(s) => json!(s.as_str()),
         ScalarValue::Int(i) => json!(i),
@@ -378,6 +363,10 @@ impl Household {
             put_member(&mut doc, &mobj, mid, m)?;
         }
         doc.put_object(ROOT, "visits", ObjType::Map)?;
+        // Created with the document, never lazily: two devices creating the same map
+        // concurrently would leave two maps, one hiding the other's entries.
+        doc.put_object(ROOT, "resolutions", ObjType::Map)?;
+        doc.put_object(ROOT, "notes", ObjType::Map)?;
         let mut hh = Household { doc };
         hh.commit(author, now_ms, "create");
         Ok(hh)
@@ -412,11 +401,14 @@ impl Household {
             rt: p.rt,
             ..Identity::default()
         };
+        if let Some(bd) = &p.head_birth_date {
+            parse_date(bd)?;
+        }
         let head = Member {
             nik,
             name: p.head_name.trim().to_string(),
             sex: None,
-            birth_date: None,
+            birth_date: p.head_birth_date.clone(),
             relation: "head".into(),
             presence: "new".into(),
         };
@@ -488,7 +480,7 @@ impl Household {
         self.doc.get_heads()
     }
 
-    fn commit(&mut self, author: &Author, now_ms: i64, what: &str) {
+    pub(crate) fn commit(&mut self, author: &Author, now_ms: i64, what: &str) {
         self.doc.commit_with(
             CommitOptions::default()
                 .with_message(format!("{what} by {}", author.user))
@@ -496,14 +488,14 @@ impl Household {
         );
     }
 
-    fn obj(&self, key: &str) -> Option<ObjId> {
+    pub(crate) fn obj(&self, key: &str) -> Option<ObjId> {
         match self.doc.get(ROOT, key) {
             Ok(Some((Value::Object(_), id))) => Some(id),
             _ => None,
         }
     }
 
-    fn get_str(&self, obj: &ObjId, key: &str) -> Option<String> {
+    pub(crate) fn get_str(&self, obj: &ObjId, key: &str) -> Option<String> {
         self.doc
             .get(obj, key)
             .ok()
@@ -590,11 +582,7 @@ impl Household {
                 None => None,
             };
             if let Some(bd) = &nm.birth_date {
-                time::Date::parse(
-                    bd,
-                    time::macros::format_description!("[year]-[month]-[day]"),
-                )
-                .map_err(|_| HouseholdError::Invalid("birth date must be YYYY-MM-DD".into()))?;
+                parse_date(bd)?;
             }
             new_members.push(Member {
                 nik: nik.map(String::from),
@@ -722,11 +710,45 @@ impl Household {
         root
     }
 
-    /// Every field that holds concurrent values, with all the values and who wrote them.
-    pub fn conflicts(&self) -> Vec<Conflict> {
-        let mut out = Vec::new();
-        collect_conflicts(&self.doc, &ROOT, "", &mut out);
-        out
+    /// Every member, for the store's member index.
+    pub fn members_index(&self) -> Vec<(String, Member)> {
+        let Some(m) = self.obj("members") else {
+            return Vec::new();
+        };
+        self.doc
+            .map_range(&m, ..)
+            .map(|item| {
+                let id = item.id();
+                let get = |k: &str| self.get_str(&id, k);
+                (
+                    item.key.to_string(),
+                    Member {
+                        nik: get("nik"),
+                        name: get("name").unwrap_or_default(),
+                        sex: get("sex").as_deref().and_then(Sex::parse),
+                        birth_date: get("birth_date"),
+                        relation: get("relation").unwrap_or_default(),
+                        presence: get("presence").unwrap_or_default(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The household head's name and NIK.
+    pub fn head(&self) -> (Option<String>, Option<String>) {
+        let Some(m) = self.obj("members") else {
+            return (None, None);
+        };
+        self.doc
+            .map_range(&m, ..)
+            .find(|item| self.get_str(&item.id(), "relation").as_deref() == Some("head"))
+            .map_or((None, None), |item| {
+                (
+                    self.get_str(&item.id(), "name"),
+                    self.get_str(&item.id(), "nik"),
+                )
+            })
     }
 
     pub fn summary(&self, set: &IndicatorSet) -> Summary {
@@ -780,7 +802,7 @@ impl Household {
             last_visit: last.map(|(d, _, _)| d),
             poor: score.as_ref().is_some_and(|s| s.poor),
             score: score.map(|s| s.score),
-            has_conflict: !self.conflicts().is_empty(),
+            has_conflict: !self.open_conflicts(set).is_empty(),
             proposal: matches!(
                 self.doc.get(ROOT, "proposal"),
                 Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
@@ -824,7 +846,7 @@ fn member_warnings(m: &serde_json::Value) -> Vec<String> {
     nik.warnings(sex, m.get("birth_date").and_then(|b| b.as_str()))
 }
 
-fn score_visit(set: &IndicatorSet, visit: &serde_json::Value) -> Score {
+pub(crate) fn score_visit(set: &IndicatorSet, visit: &serde_json::Value) -> Score {
     let answers: BTreeMap<String, Answer> = visit
         .get("answers")
         .and_then(|a| serde_json::from_value(a.clone()).ok())
@@ -833,7 +855,7 @@ fn score_visit(set: &IndicatorSet, visit: &serde_json::Value) -> Score {
     set.score(&answers, size)
 }
 
-fn obj_json(doc: &AutoCommit, obj: &ObjId) -> serde_json::Value {
+pub(crate) fn obj_json(doc: &AutoCommit, obj: &ObjId) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for item in doc.map_range(obj, ..) {
         map.insert(
@@ -844,7 +866,7 @@ fn obj_json(doc: &AutoCommit, obj: &ObjId) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-fn value_json(doc: &AutoCommit, v: &Value<'_>, id: &ObjId) -> serde_json::Value {
+pub(crate) fn value_json(doc: &AutoCommit, v: &Value<'_>, id: &ObjId) -> serde_json::Value {
     match v {
         Value::Scalar(s) => scalar_json(s.as_ref()),
         Value::Object(ObjType::Map) => obj_json(doc, id),
@@ -852,40 +874,7 @@ fn value_json(doc: &AutoCommit, v: &Value<'_>, id: &ObjId) -> serde_json::Value 
     }
 }
 
-fn collect_conflicts(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<Conflict>) {
-    for item in doc.map_range(obj, ..) {
-        let key = item.key.to_string();
-        let p = if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}.{key}")
-        };
-        let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
-        if all.len() > 1 {
-            let values = all
-                .iter()
-                .map(|(v, id)| {
-                    let meta = doc
-                        .hash_for_opid(id)
-                        .and_then(|h| doc.get_change_by_hash(&h));
-                    ConflictValue {
-                        value: value_json(doc, v, id),
-                        by: meta.as_ref().and_then(|c| {
-                            c.message()
-                                .map(|m| m.rsplit(" by ").next().unwrap_or(m).to_string())
-                        }),
-                        at: meta.as_ref().map_or(0, |c| c.timestamp()),
-                        device: meta.map_or_else(String::new, |c| c.actor_id().to_hex_string()),
-                    }
-                })
-                .collect();
-            out.push(Conflict {
-                path: p.clone(),
-                values,
-            });
-        }
-        if let ValueRef::Object(ObjType::Map) = item.value {
-            collect_conflicts(doc, &item.id(), &p, out);
-        }
-    }
+pub(crate) fn parse_date(s: &str) -> Result<time::Date, HouseholdError> {
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| HouseholdError::Invalid(format!("`{s}` is not a date (YYYY-MM-DD)")))
 }

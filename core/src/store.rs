@@ -12,10 +12,12 @@ use automerge::ChangeHash;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
+use crate::conflicts::{conflict_id, Choice, ChoiceAction, ConflictItem, ConflictKind};
 use crate::household::{Household, Summary};
 use crate::indicators::IndicatorSet;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE households (
     id           TEXT PRIMARY KEY,
     doc          BLOB NOT NULL,
@@ -43,7 +45,32 @@ CREATE INDEX households_area ON households (kelurahan, rw, rt);
 CREATE VIRTUAL TABLE households_fts USING fts5 (id UNINDEXED, text);
 CREATE TABLE cursors (area TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#];
+"#,
+    r#"
+-- open conflicts inside one household (field conflicts, divergent visits)
+CREATE TABLE household_conflicts (
+    id        TEXT PRIMARY KEY,
+    household TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    item      TEXT NOT NULL  -- the ConflictItem as JSON
+);
+CREATE INDEX household_conflicts_household ON household_conflicts (household);
+-- members of every household, to find one person (or family) in two households
+CREATE TABLE member_index (
+    household  TEXT NOT NULL,
+    member     TEXT NOT NULL,
+    nik        TEXT,
+    name       TEXT,
+    birth_date TEXT,
+    relation   TEXT,
+    PRIMARY KEY (household, member)
+);
+CREATE INDEX member_index_nik ON member_index (nik);
+-- conflict ids decided in each household's document
+CREATE TABLE resolved (household TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (household, id));
+INSERT INTO kv (key, value) VALUES ('reindex', '1');
+"#,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -254,6 +281,145 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Rebuilds query columns and indexes from the documents after a migration added
+    /// some (the documents are the truth; everything else is derived).
+    pub fn reindex_if_needed(&mut self, set: &IndicatorSet) -> Result<usize, StoreError> {
+        if self.kv_get("reindex")?.is_none() {
+            return Ok(0);
+        }
+        let tx = self.conn.transaction()?;
+        let docs: Vec<Vec<u8>> = {
+            let mut stmt = tx.prepare("SELECT doc FROM households")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for bytes in &docs {
+            let mut hh = Household::load(bytes)?;
+            write_household(&tx, &mut hh, set)?;
+        }
+        tx.execute("DELETE FROM kv WHERE key = 'reindex'", [])?;
+        tx.commit()?;
+        Ok(docs.len())
+    }
+
+    /// Open conflicts on this device, optionally of one RW and one kind: those inside a
+    /// household and possible duplicates across households.
+    pub fn list_conflicts(
+        &self,
+        rw: Option<u16>,
+        kind: Option<ConflictKind>,
+    ) -> Result<Vec<ConflictItem>, StoreError> {
+        let mut out = Vec::new();
+        if kind.is_none_or(|k| k != ConflictKind::PossibleDuplicate) {
+            let mut stmt = self.conn.prepare(
+                "SELECT c.item FROM household_conflicts c JOIN households h ON h.id = c.household
+                 WHERE (?1 IS NULL OR h.rw = ?1) AND (?2 IS NULL OR c.kind = ?2)
+                 ORDER BY h.rw, h.rt, c.household, c.id",
+            )?;
+            let rows = stmt.query_map(params![rw, kind.map(ConflictKind::code)], |r| {
+                r.get::<_, String>(0)
+            })?;
+            for item in rows {
+                if let Ok(c) = serde_json::from_str(&item?) {
+                    out.push(c);
+                }
+            }
+        }
+        if kind.is_none_or(|k| k == ConflictKind::PossibleDuplicate) {
+            out.extend(self.possible_duplicates(rw)?);
+        }
+        Ok(out)
+    }
+
+    /// One NIK in two households; a proposed household with the KK, or the head's name
+    /// and birth date, of another household.
+    fn possible_duplicates(&self, rw: Option<u16>) -> Result<Vec<ConflictItem>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT a.household, b.household, 'nik' FROM member_index a
+               JOIN member_index b ON a.nik = b.nik AND a.household < b.household
+              WHERE a.nik IS NOT NULL
+             UNION
+             SELECT p.id, h.id, 'kk' FROM households p JOIN households h ON p.kk = h.kk AND p.id != h.id
+              WHERE p.proposal = 1 AND p.kk IS NOT NULL AND (h.proposal = 0 OR p.id < h.id)
+             UNION
+             SELECT p.household, h.household, 'head' FROM member_index p
+               JOIN households ph ON ph.id = p.household AND ph.proposal = 1
+               JOIN member_index h ON lower(h.name) = lower(p.name) AND h.birth_date = p.birth_date
+                                  AND h.household != p.household AND h.relation = 'head'
+              WHERE p.relation = 'head' AND p.birth_date IS NOT NULL",
+        )?;
+        let pairs: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (a, b, reason) in pairs {
+            let (x, y) = if a <= b { (&a, &b) } else { (&b, &a) };
+            let id = conflict_id(&[x, y, "duplicate"]);
+            if !seen.insert(id.clone()) || self.is_resolved(&id)? {
+                continue;
+            }
+            // The proposal (or, between registry households, the second) is the one
+            // that may be the duplicate.
+            let row = |h: &str| -> Result<(u16, u16, Option<String>, bool), StoreError> {
+                Ok(self.conn.query_row(
+                    "SELECT rw, rt, head_name, proposal FROM households WHERE id = ?1",
+                    [h],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?)
+            };
+            let (ra, rb) = (row(&a)?, row(&b)?);
+            let (subject, other, info) = if rb.3 && !ra.3 {
+                (&b, &a, rb)
+            } else {
+                (&a, &b, ra)
+            };
+            if rw.is_some_and(|w| w != info.0) {
+                continue;
+            }
+            out.push(ConflictItem {
+                id,
+                kind: ConflictKind::PossibleDuplicate,
+                household: subject.clone(),
+                rw: info.0,
+                rt: info.1,
+                head_name: info.2,
+                path: Some(reason),
+                choices: vec![
+                    Choice {
+                        n: 1,
+                        action: ChoiceAction::KeepBoth,
+                        value: serde_json::Value::Null,
+                        by: None,
+                        at: 0,
+                        device: None,
+                        visit: None,
+                        other_household: None,
+                    },
+                    Choice {
+                        n: 2,
+                        action: ChoiceAction::DuplicateOf,
+                        value: serde_json::json!(other),
+                        by: None,
+                        at: 0,
+                        device: None,
+                        visit: None,
+                        other_household: Some(other.clone()),
+                    },
+                ],
+            });
+        }
+        Ok(out)
+    }
+
+    fn is_resolved(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM resolved WHERE id = ?1", [id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// Consistency check used after crashes: every document loads and its columns match.
     pub fn verify(&self, set: &IndicatorSet) -> Result<usize, String> {
         let mut stmt = self
@@ -354,11 +520,48 @@ pub fn write_household(
         "INSERT INTO households_fts (id, text) VALUES (?1, ?2)",
         params![id, s.search_text],
     )?;
+    write_indexes(tx, &id, hh, set)
+}
+
+/// Conflicts, members and decisions of one household, for listing conflicts of a whole
+/// kelurahan without loading every document.
+fn write_indexes(
+    tx: &Transaction<'_>,
+    id: &str,
+    hh: &Household,
+    set: &IndicatorSet,
+) -> Result<(), StoreError> {
+    for table in ["household_conflicts", "member_index", "resolved"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE household = ?1"), [id])?;
+    }
+    for c in hh.open_conflicts(set) {
+        let item = serde_json::to_string(&c).unwrap_or_default();
+        tx.execute(
+            "INSERT OR REPLACE INTO household_conflicts (id, household, kind, item) VALUES (?1, ?2, ?3, ?4)",
+            params![c.id, id, c.kind.code(), item],
+        )?;
+    }
+    for (mid, m) in hh.members_index() {
+        tx.execute(
+            "INSERT INTO member_index (household, member, nik, name, birth_date, relation)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, mid, m.nik, m.name, m.birth_date, m.relation],
+        )?;
+    }
+    for r in hh.resolved_ids() {
+        tx.execute(
+            "INSERT OR IGNORE INTO resolved (household, id) VALUES (?1, ?2)",
+            params![id, r],
+        )?;
+    }
     Ok(())
 }
 
 pub fn delete_household(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
     tx.execute("DELETE FROM households WHERE id = ?1", [id])?;
     tx.execute("DELETE FROM households_fts WHERE id = ?1", [id])?;
+    for table in ["household_conflicts", "member_index", "resolved"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE household = ?1"), [id])?;
+    }
     Ok(())
 }

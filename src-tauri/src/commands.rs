@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use jemput_client::{Config, DeviceError};
+use jemput_core::conflicts::{ConflictItem, ConflictKind, Decision};
+use jemput_core::history::HistoryEntry;
 use jemput_core::household::{Household, Proposal, VisitInput};
 use jemput_core::store::{HouseholdRow, ListFilter};
 use serde::{Deserialize, Serialize};
@@ -179,6 +181,9 @@ pub fn record_visit(
 #[ts(export)]
 pub struct ProposalInput {
     head_name: String,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    birth_date: Option<String>,
     #[ts(optional = nullable)]
     nik: Option<String>,
     #[ts(optional = nullable)]
@@ -199,6 +204,7 @@ pub fn propose_household(state: State<'_, AppState>, proposal: ProposalInput) ->
     let id = state.device.propose(
         &Proposal {
             head_name: proposal.head_name,
+            head_birth_date: proposal.birth_date,
             nik: proposal.nik,
             kk: proposal.kk,
             address: proposal.address,
@@ -264,4 +270,71 @@ pub async fn sync_now(state: State<'_, AppState>) -> Result<SyncStatus> {
         Ok(_) | Err(DeviceError::Offline(_)) => status(&state),
         Err(e) => Err(e.into()),
     }
+}
+
+#[tauri::command]
+pub fn list_conflicts(
+    state: State<'_, AppState>,
+    rw: Option<u16>,
+    kind: Option<String>,
+) -> Result<Vec<ConflictItem>> {
+    let kind = kind.as_deref().and_then(ConflictKind::parse);
+    Ok(state.device.conflicts(rw, kind)?)
+}
+
+#[tauri::command]
+pub fn resolve_conflict(
+    state: State<'_, AppState>,
+    id: String,
+    pick: Option<u32>,
+    value: Option<String>,
+    note: Option<String>,
+) -> Result<()> {
+    let decision = match (pick, value) {
+        (Some(n), None) => Decision::Pick(n),
+        (None, Some(v)) => Decision::Value(v),
+        _ => {
+            return Err(CommandError {
+                code: "invalid_input".into(),
+                message: "choose one value or type one".into(),
+            })
+        }
+    };
+    state
+        .device
+        .resolve(&id, &decision, note.as_deref(), &state.set)?;
+    state.worker.wake.notify_one();
+    Ok(())
+}
+
+#[tauri::command]
+pub fn household_history(state: State<'_, AppState>, id: String) -> Result<Vec<HistoryEntry>> {
+    Ok(state.device.history(&id)?)
+}
+
+/// `when` is a date (YYYY-MM-DD): the household at the end of that day, UTC.
+#[tauri::command]
+pub fn household_as_of(
+    state: State<'_, AppState>,
+    id: String,
+    when: String,
+) -> Result<serde_json::Value> {
+    let invalid = || CommandError {
+        code: "invalid_input".into(),
+        message: format!("`{when}` is not a date (YYYY-MM-DD)"),
+    };
+    let date = time::Date::parse(
+        &when,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| invalid())?;
+    let end = date
+        .with_hms_milli(23, 59, 59, 999)
+        .map_err(|_| invalid())?
+        .assume_utc();
+    Ok(state.device.as_of(
+        &id,
+        (end.unix_timestamp_nanos() / 1_000_000) as i64,
+        &state.set,
+    )?)
 }

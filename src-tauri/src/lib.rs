@@ -56,6 +56,10 @@ pub fn run() {
             commands::propose_household,
             commands::sync_now,
             commands::sync_status,
+            commands::list_conflicts,
+            commands::resolve_conflict,
+            commands::household_history,
+            commands::household_as_of,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

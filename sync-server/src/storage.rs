@@ -251,6 +251,7 @@ fn apply_push(
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
+    let mut office_before = None;
     let (mut doc, old_heads) = match &existing {
         Some((kel, rw, bytes)) => {
             if !scope.iter().any(|a| a.covers(kel, *rw)) {
@@ -263,6 +264,11 @@ fn apply_push(
             let mut doc =
                 AutoCommit::load(bytes).map_err(|e| StorageError::Internal(e.to_string()))?;
             let heads = doc.get_heads();
+            if session.role == Role::Kader {
+                office_before = Household::from_doc(doc.clone())
+                    .ok()
+                    .map(|h| h.office_state());
+            }
             (doc, heads)
         }
         None => (AutoCommit::new(), Vec::new()),
@@ -289,6 +295,15 @@ fn apply_push(
     };
     if hh.id().as_deref() != Some(push.id.as_str()) {
         return Ok(reject(&push.id, "schema", "document id does not match"));
+    }
+    // Identity, imports and decisions belong to the office: a kader's change to them
+    // (a resolution, a correction) is refused.
+    if office_before.is_some_and(|before| before != hh.office_state()) {
+        return Ok(reject(
+            &push.id,
+            "forbidden",
+            "only a fasilitator or operator may resolve conflicts or correct household records",
+        ));
     }
     match &existing {
         Some(_) => {

@@ -5,3 +5,4 @@ mod bad_input;
 mod crash;
 mod field_sync;
 mod moves;
+mod review;

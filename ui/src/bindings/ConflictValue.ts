@@ -5,4 +5,8 @@ export type ConflictValue = { value: JsonValue, by: string | null,
 /**
  * Milliseconds since the epoch (JSON number).
  */
-at: number, device: string, };
+at: number, device: string, 
+/**
+ * The visit recorded in the same change, when a visit wrote this value.
+ */
+visit: string | null, };
