@@ -438,7 +438,10 @@ impl Household {
                     }
                     _ => return Err(HouseholdError::Invalid("nothing chosen".into())),
                 };
-                // Putting over every concurrent value leaves exactly one.
+                // Delete (every concurrent value) then put: exactly one value remains, and
+                // the decision shows in the history as a value set, even when it repeats
+                // the value Automerge had picked as the winner.
+                self.doc.delete(&obj, *key)?;
                 put_json(&mut self.doc, &obj, key, &value)?;
             }
             (ConflictKind::DivergentVisits, Decision::Pick(_), Some(c)) => {

@@ -2,9 +2,10 @@
 //! when, from which device and what it did, in words; and the household as it stood at
 //! a moment.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use automerge::{ChangeHash, PatchAction, Prop, Value};
+use automerge::legacy::{Key, ObjectId, OpId, OpType};
+use automerge::{ChangeHash, ScalarValue};
 use serde::Serialize;
 
 use crate::household::{Household, HouseholdError};
@@ -22,47 +23,56 @@ pub struct HistoryEntry {
     pub changes: Vec<String>,
 }
 
-fn words(v: &Value<'_>) -> String {
+fn scalar_words(v: &ScalarValue) -> String {
     match v {
-        Value::Object(_) => "{…}".to_string(),
-        Value::Scalar(s) => match s.as_ref() {
-            automerge::ScalarValue::Str(t) => format!("\"{t}\""),
-            other => other.to_string(),
-        },
+        ScalarValue::Str(t) => format!("\"{t}\""),
+        other => other.to_string(),
     }
 }
 
 impl Household {
-    /// Every change, oldest first (causal order).
+    /// Every change, oldest first (causal order). Read from the changes' operations,
+    /// not by diffing document states, so it stays linear in the history's size.
     pub fn history(&mut self) -> Vec<HistoryEntry> {
-        let changes = self.doc.get_changes(&[]);
-        let mut out = Vec::with_capacity(changes.len());
-        for c in changes {
-            let deps: Vec<ChangeHash> = c.deps().to_vec();
-            let patches = self.doc.diff(&deps, &[c.hash()]);
+        // Path of every map created so far, keyed by the operation that created it.
+        let mut paths: HashMap<OpId, String> = HashMap::new();
+        let mut out = Vec::new();
+        for c in self.doc.get_changes(&[]) {
+            let expanded = c.decode();
             let mut lines = Vec::new();
-            for p in patches {
-                let mut path: Vec<String> = p
-                    .path
-                    .iter()
-                    .map(|(_, prop)| match prop {
-                        Prop::Map(k) => k.to_string(),
-                        Prop::Seq(i) => i.to_string(),
-                    })
-                    .collect();
-                match p.action {
-                    PatchAction::PutMap { key, value, .. } => {
-                        path.push(key);
-                        lines.push(match value.0 {
-                            Value::Object(_) => format!("{} added", path.join(".")),
-                            v => format!("{} = {}", path.join("."), words(&v)),
-                        });
+            let ops = &expanded.operations;
+            for (i, op) in ops.iter().enumerate() {
+                let parent = match &op.obj {
+                    ObjectId::Root => String::new(),
+                    ObjectId::Id(id) => paths.get(id).cloned().unwrap_or_else(|| "?".into()),
+                };
+                let key = match &op.key {
+                    Key::Map(k) => k.to_string(),
+                    Key::Seq(_) => "[…]".to_string(),
+                };
+                let path = if parent.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{parent}.{key}")
+                };
+                match &op.action {
+                    OpType::Make(_) => {
+                        let id = OpId::new(expanded.start_op.get() + i as u64, &expanded.actor_id);
+                        paths.insert(id, path.clone());
+                        lines.push(format!("{path} added"));
                     }
-                    PatchAction::DeleteMap { key } => {
-                        path.push(key);
-                        lines.push(format!("{} removed", path.join(".")));
+                    OpType::Put(v) => lines.push(format!("{path} = {}", scalar_words(v))),
+                    // A delete right before a put of the same key is how a visit rewrites
+                    // the status; the put says it all.
+                    OpType::Delete => {
+                        let rewritten = ops
+                            .get(i + 1)
+                            .is_some_and(|next| next.obj == op.obj && next.key == op.key);
+                        if !rewritten {
+                            lines.push(format!("{path} removed"));
+                        }
                     }
-                    other => lines.push(format!("{}: {other:?}", path.join("."))),
+                    other => lines.push(format!("{path}: {other:?}")),
                 }
             }
             out.push(HistoryEntry {

@@ -153,18 +153,27 @@ fn person(
 /// About 350 registry households, spread over the 24 RWs.
 pub fn households(seed: u64) -> Result<Vec<NewHousehold>, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let count = 340 + rng.gen_range(0..21);
+    households_n(&mut rng, seed, count)
+}
+
+/// `count` registry households (benchmarks use thousands).
+pub fn households_n(
+    rng: &mut ChaCha8Rng,
+    seed: u64,
+    count: usize,
+) -> Result<Vec<NewHousehold>, String> {
     let author =
         Author::new(&format!("de30{seed:012x}"), "import-dinsos").map_err(|e| e.to_string())?;
     let mut used = BTreeSet::new();
     let mut out = Vec::new();
-    let count = 340 + rng.gen_range(0..21);
     for i in 0..count {
         let rw: u16 = rng.gen_range(1..=24);
         let rt: u16 = rng.gen_range(1..=rts_in_rw(rw));
-        let family = pick(&mut rng, FAMILY);
+        let family = pick(rng, FAMILY);
         let head_sex = if rng.gen_bool(0.8) { Sex::L } else { Sex::P };
         let mut members = vec![person(
-            &mut rng,
+            rng,
             &mut used,
             head_sex,
             family,
@@ -173,7 +182,7 @@ pub fn households(seed: u64) -> Result<Vec<NewHousehold>, String> {
         )];
         if head_sex == Sex::L && rng.gen_bool(0.75) {
             members.push(person(
-                &mut rng,
+                rng,
                 &mut used,
                 Sex::P,
                 family,
@@ -183,14 +192,7 @@ pub fn households(seed: u64) -> Result<Vec<NewHousehold>, String> {
         }
         for _ in 0..rng.gen_range(0..=4) {
             let sex = if rng.gen_bool(0.5) { Sex::L } else { Sex::P };
-            members.push(person(
-                &mut rng,
-                &mut used,
-                sex,
-                family,
-                "child",
-                (1995, 2024),
-            ));
+            members.push(person(rng, &mut used, sex, family, "child", (1995, 2024)));
         }
         let kk = loop {
             let s = format!(
@@ -210,7 +212,7 @@ pub fn households(seed: u64) -> Result<Vec<NewHousehold>, String> {
             kk: Some(kk),
             address: Some(format!(
                 "{} No. {}",
-                pick(&mut rng, STREETS),
+                pick(rng, STREETS),
                 rng.gen_range(1..=250)
             )),
             kelurahan: KELURAHAN.into(),

@@ -1,8 +1,8 @@
 // Owns: every Tauri command call (typed). Screens call these, never `invoke` directly.
 import { invoke } from '@tauri-apps/api/core';
 import type {
-  Answers, CommandError, Filter, HouseholdDetail, HouseholdRow, IndicatorSet, LoginResult,
-  NewVisit, Proposal, Score, SessionStatus, SyncStatus,
+  Answers, CommandError, ConflictItem, ConflictKind, Filter, HistoryEntry, HouseholdDetail,
+  HouseholdRow, IndicatorSet, LoginResult, NewVisit, Proposal, Score, SessionStatus, SyncStatus,
 } from './types';
 
 /** Normalise whatever a rejected invoke carries into `{code, message}`. */
@@ -52,3 +52,17 @@ export const proposeHousehold = (proposal: Proposal) =>
 
 export const syncNow = () => call<SyncStatus>('sync_now');
 export const syncStatus = () => call<SyncStatus>('sync_status');
+
+export const listConflicts = (rw: number | null, kind: ConflictKind | null) =>
+  call<ConflictItem[]>('list_conflicts', { rw, kind });
+/** Decide a conflict: exactly one of `pick` (a choice's `n`, from 1) or `value` (a corrected value, kind "field"). */
+export const resolveConflict = (id: string, decision: { pick: number } | { value: string }, note: string | null) =>
+  call<null>('resolve_conflict', {
+    id,
+    pick: 'pick' in decision ? decision.pick : null,
+    value: 'value' in decision ? decision.value : null,
+    note,
+  });
+export const householdHistory = (id: string) => call<HistoryEntry[]>('household_history', { id });
+/** The household as it was at the end of `when` (YYYY-MM-DD). */
+export const householdAsOf = (id: string, when: string) => call<HouseholdDetail>('household_as_of', { id, when });

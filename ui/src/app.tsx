@@ -8,12 +8,19 @@ import { HouseholdList } from './screens/household-list';
 import { HouseholdDetailScreen } from './screens/household-detail';
 import { VisitForm } from './screens/visit-form';
 import { ProposeForm } from './screens/propose-form';
+import { ReviewScreen } from './screens/review';
+import { HistoryScreen } from './screens/history';
 
 export type Route =
   | { screen: 'list' }
-  | { screen: 'detail'; id: string; initial?: HouseholdDetail }
-  | { screen: 'visit'; id: string; household: HouseholdDetail }
-  | { screen: 'propose' };
+  | { screen: 'detail'; id: string; initial?: HouseholdDetail; from?: 'review' }
+  | { screen: 'visit'; id: string; household: HouseholdDetail; from?: 'review' }
+  | { screen: 'history'; id: string; household: HouseholdDetail; from?: 'review' }
+  | { screen: 'propose' }
+  | { screen: 'review' };
+
+/** Roles that see the conflict review (the backend still decides who may resolve). */
+const REVIEW_ROLES = ['fasilitator', 'operator'];
 
 export function App() {
   const [, setLangTick] = useState(lang());
@@ -56,6 +63,7 @@ export function App() {
           onOpen={(id) => setRoute({ screen: 'detail', id })}
           onPropose={() => setRoute({ screen: 'propose' })}
           onLogout={logout}
+          onReview={REVIEW_ROLES.includes(session.role ?? '') ? () => setRoute({ screen: 'review' }) : undefined}
         />
       );
     case 'detail':
@@ -63,16 +71,32 @@ export function App() {
         <HouseholdDetailScreen
           id={route.id}
           initial={route.initial}
-          onBack={() => setRoute({ screen: 'list' })}
-          onRecordVisit={(household) => setRoute({ screen: 'visit', id: route.id, household })}
+          onBack={() => setRoute({ screen: route.from ?? 'list' })}
+          onRecordVisit={(household) => setRoute({ screen: 'visit', id: route.id, household, from: route.from })}
+          onOpenHistory={(household) => setRoute({ screen: 'history', id: route.id, household, from: route.from })}
         />
       );
     case 'visit':
       return (
         <VisitForm
           household={route.household}
-          onCancel={() => setRoute({ screen: 'detail', id: route.id, initial: route.household })}
-          onSaved={(detail) => setRoute({ screen: 'detail', id: route.id, initial: detail })}
+          onCancel={() => setRoute({ screen: 'detail', id: route.id, initial: route.household, from: route.from })}
+          onSaved={(detail) => setRoute({ screen: 'detail', id: route.id, initial: detail, from: route.from })}
+        />
+      );
+    case 'history':
+      return (
+        <HistoryScreen
+          id={route.id}
+          household={route.household}
+          onBack={() => setRoute({ screen: 'detail', id: route.id, initial: route.household, from: route.from })}
+        />
+      );
+    case 'review':
+      return (
+        <ReviewScreen
+          onBack={() => setRoute({ screen: 'list' })}
+          onOpenHousehold={(id) => setRoute({ screen: 'detail', id, from: 'review' })}
         />
       );
     case 'propose':

@@ -6,9 +6,13 @@ import { errorText, lang, setLang, t } from './i18n';
 import type { CommandError } from './types';
 
 /** A localized error by code, with the backend's own message as detail when it adds something. */
-export function ErrorBox({ err, id }: { err: CommandError | null; id?: string }) {
+export function ErrorBox({ err, id, text }: {
+  err: CommandError | null; id?: string;
+  /** Overrides the localized message for this error (e.g. a screen-specific wording). */
+  text?: string;
+}) {
   if (!err) return null;
-  const main = errorText(err);
+  const main = text ?? errorText(err);
   return (
     <div class="error" id={id} role="alert">
       <div>{main}</div>

@@ -19,8 +19,15 @@ export type { IndicatorSetView as IndicatorSet } from './bindings/IndicatorSetVi
 export type { AnswerShape } from './bindings/AnswerShape';
 export type { VisitInput as NewVisit } from './bindings/VisitInput';
 export type { ProposalInput as Proposal } from './bindings/ProposalInput';
+export type { ConflictItem } from './bindings/ConflictItem';
+export type { Choice } from './bindings/Choice';
+export type { HistoryEntry } from './bindings/HistoryEntry';
+export type { Note } from './bindings/Note';
+export type { JsonValue } from './bindings/serde_json/JsonValue';
 import type { Conflict } from './bindings/Conflict';
+import type { ConflictItem } from './bindings/ConflictItem';
 import type { Documents } from './bindings/Documents';
+import type { Note } from './bindings/Note';
 import type { Score } from './bindings/Score';
 
 export type VisitResult = 'found' | 'not_found' | 'moved' | 'died' | 'duplicate' | 'refused';
@@ -92,6 +99,11 @@ export interface HouseholdDetail {
   members: Record<string, Member>;
   visits: Record<string, Visit>;
   conflicts: Conflict[];
+  /** The fasilitator's notes to the field (note id → note), e.g. why a conflict was decided so. */
+  notes?: Record<string, Note>;
 }
+
+export type ConflictKind = ConflictItem['kind'];
+export const CONFLICT_KINDS: ConflictKind[] = ['field', 'divergent_visits', 'possible_duplicate'];
 
 export type AnswerKind = 'number' | 'option' | 'yes_no' | 'income_source';

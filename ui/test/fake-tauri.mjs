@@ -126,7 +126,63 @@ export function installFakeTauri() {
     { floor_material: 'tanah', toilet: 'umum', lighting: 'bukan listrik', meals_per_day: 2, savings: 0 });
   addVisit(households['hh-0003'], 'v2', '2025-01-21', 'kader_lain', 'moved', {});
 
+  // Open conflicts for the fasilitator (synthetic): RW 3 has c-002, c-005, c-006; RW 4 has
+  // c-001, c-003, c-004. Kinds: field ×4, divergent_visits ×1, possible_duplicate ×1.
+  const value = (n, v, by, at, device, visit = null) =>
+    ({ n, action: 'value', value: v, by, at, device, visit, other_household: null });
+  const item = (id, kind, hid, path, choices) => {
+    const h = households[hid];
+    const head = Object.values(h.members).find((m) => m.relation === 'head');
+    return { id, kind, household: hid, rw: h.identity.rw, rt: h.identity.rt, head_name: head?.name ?? null, path, choices };
+  };
+  let conflicts = [
+    item('c-001', 'field', 'hh-0003', 'status', [
+      value(1, 'found', 'kader_uji', 1764000000000, 'aa01c0ffee000001', 'v1'),
+      value(2, 'moved', 'kader_lain', 1764000100000, 'bb02deadbeef0002', 'v2'),
+    ]),
+    item('c-002', 'field', 'hh-0001', 'members.m2.name', [
+      value(1, 'Istri Uji Satu', 'kader_uji', 1764100000000, 'aa01c0ffee000001'),
+      value(2, 'Istri Uji Satoe', 'kader_lain', 1764100200000, 'bb02deadbeef0002'),
+    ]),
+    item('c-003', 'divergent_visits', 'hh-0003', null, [
+      { n: 1, action: 'visit', value: { result: 'found', score: 5, poor: false, met: ['floor_material', 'toilet', 'lighting', 'meals_per_day', 'savings'] },
+        by: 'kader_uji', at: 1764000000000, device: 'aa01c0ffee000001', visit: 'v1', other_household: null },
+      { n: 2, action: 'visit', value: { result: 'moved', score: 0, poor: false, met: [] },
+        by: 'kader_lain', at: 1764000100000, device: 'bb02deadbeef0002', visit: 'v2', other_household: null },
+    ]),
+    item('c-004', 'possible_duplicate', 'hh-0004', null, [
+      { n: 1, action: 'keep_both', value: null, by: null, at: 0, device: null, visit: null, other_household: null },
+      { n: 2, action: 'duplicate_of', value: 'hh-0001', by: null, at: 0, device: null, visit: null, other_household: 'hh-0001' },
+    ]),
+    item('c-005', 'field', 'hh-0002', 'identity.address', [
+      value(1, 'Jl. Contoh Dua No. 2', 'kader_uji', 1764200000000, 'aa01c0ffee000001'),
+      value(2, 'Jl. Contoh Dua No. 2A, belakang masjid contoh, dekat pos ronda uji', 'kader_lain', 1764200300000, 'bb02deadbeef0002'),
+    ]),
+    item('c-006', 'field', 'hh-0002', 'registry.custom_flag', [
+      value(1, true, 'operator_uji', 1764300000000, 'cc03'),
+      value(2, false, null, 1764300500000, 'dd04'),
+    ]),
+  ];
+
+  // Change history per household, oldest first; `state` is the fake's snapshot for household_as_of.
+  const snapshot = (h, patch) => ({ ...JSON.parse(JSON.stringify(h)), ...patch });
+  const history = {};
+  const addHistory = (hid, at, by, device, changes, state) => {
+    const list = (history[hid] ??= []);
+    list.push({ hash: `${hid}-h${list.length + 1}-0123456789abcdef`, at, by, device, changes, state });
+  };
+  {
+    const h3 = households['hh-0003'];
+    addHistory('hh-0003', Date.parse('2025-01-02T12:00:00Z'), null, 'dinsos-import-0000', ['identitas diimpor dari DTKS', 'anggota: 2 ditambahkan'],
+      snapshot(h3, { status: null, visits: {}, conflicts: [] }));
+    addHistory('hh-0003', Date.parse('2025-01-20T12:00:00Z'), 'kader_uji', 'aa01c0ffee000001', ['kunjungan v1: found', 'status: — → found'],
+      snapshot(h3, { status: 'found', visits: { v1: h3.visits.v1 }, conflicts: [] }));
+    addHistory('hh-0003', Date.parse('2025-01-21T12:00:00Z'), 'kader_lain', 'bb02deadbeef0002', ['kunjungan v2: moved', 'status: found / moved (konflik)'],
+      snapshot(h3, {}));
+  }
+
   let session = { logged_in: false, user: null, role: null, server: null };
+  const users = { kader_uji: 'kader', fasilitator_uji: 'fasilitator', operator_uji: 'operator' };
   const sync = { online: true, syncing: false, last_sync: '2025-01-21T08:30:00+07:00', last_error: null, pending: 0, rejected: 1, last_bytes_up: 1200, last_bytes_down: 3400, month_bytes: 56000 };
 
   function latest(h) {
@@ -150,9 +206,9 @@ export function installFakeTauri() {
   const commands = {
     session_status: () => session,
     login: ({ server, user, password }) => {
-      if (user !== 'kader_uji' || password !== 'rahasia') throw err('invalid_credentials', 'login rejected by server');
-      session = { logged_in: true, user, role: 'kader', server };
-      return { user, role: 'kader' };
+      if (!users[user] || password !== 'rahasia') throw err('invalid_credentials', 'login rejected by server');
+      session = { logged_in: true, user, role: users[user], server };
+      return { user, role: users[user] };
     },
     logout: () => { session = { ...session, logged_in: false, user: null, role: null }; return null; },
     list_households: ({ search, filter }) => {
@@ -195,6 +251,49 @@ export function installFakeTauri() {
       };
       sync.pending += 1;
       return { id };
+    },
+    list_conflicts: ({ rw, kind }) => {
+      if (!['fasilitator', 'operator', 'admin'].includes(session.role)) throw err('forbidden', 'role may not review conflicts');
+      return conflicts.filter((c) => (rw == null || c.rw === rw) && (kind == null || c.kind === kind));
+    },
+    resolve_conflict: ({ id, pick, value, note }) => {
+      // As on the real device: only the office decides (fasilitator, operator).
+      if (!['fasilitator', 'operator'].includes(session.role)) throw err('forbidden', `role ${session.role} may not resolve conflicts`);
+      // c-002 was decided on another device; this one learns it at the next sync.
+      if (id === 'c-002') throw err('invalid_input', 'no open conflict `c-002` on this device');
+      const c = conflicts.find((x) => x.id === id);
+      if (!c) throw err('not_found', 'conflict not found');
+      if ((pick == null) === (value == null)) throw err('invalid_input', 'give exactly one of pick and value');
+      if (value != null && c.kind !== 'field') throw err('invalid_input', 'a typed value only decides a field conflict');
+      const choice = pick != null ? c.choices.find((x) => x.n === pick) : null;
+      if (pick != null && !choice) throw err('invalid_input', 'no such choice');
+      const h = households[c.household];
+      const decided = value ?? choice.value;
+      if (c.kind === 'field') {
+        h.conflicts = h.conflicts.filter((x) => x.path !== c.path);
+        if (c.path === 'status') h.status = decided;
+        if (c.path === 'identity.address') h.identity.address = decided;
+      }
+      if (c.kind === 'divergent_visits') h.status = choice.value.result;
+      if (note != null) {
+        h.notes ??= {};
+        h.notes[`note-${Object.keys(h.notes).length + 1}`] = { text: note, by: session.user, at: Date.now(), conflict: id };
+      }
+      addHistory(h.id, Date.now(), session.user, 'fasil-device-0001', [`konflik ${id} diputuskan`], snapshot(h, {}));
+      conflicts = conflicts.filter((x) => x.id !== id);
+      return null;
+    },
+    household_history: ({ id }) => {
+      need(households[id]);
+      return (history[id] ?? []).map(({ state, ...e }) => e);
+    },
+    household_as_of: ({ id, when }) => {
+      need(households[id]);
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(when)) throw err('invalid_input', 'date must be YYYY-MM-DD');
+      const end = new Date(`${when}T23:59:59.999`).getTime();
+      const e = (history[id] ?? []).filter((x) => x.at <= end).at(-1);
+      if (!e) throw err('not_found', 'the household did not exist yet on that date');
+      return e.state;
     },
     sync_status: () => sync,
     sync_now: () => {

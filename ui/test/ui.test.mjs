@@ -31,20 +31,22 @@ after(async () => {
 });
 
 /** A fresh page (fresh fake backend, empty localStorage) on a phone-sized viewport. */
-async function openApp({ loggedIn = true, viewport = PHONE } = {}) {
+async function openApp({ loggedIn = true, viewport = PHONE, user = 'kader_uji' } = {}) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
   await page.addInitScript(installFakeTauri);
   await page.goto(server.url);
-  if (loggedIn) {
-    await page.fill('#login-user', 'kader_uji');
-    await page.fill('#login-password', 'rahasia');
-    await page.click('#login-submit');
-    await page.waitForSelector('.household-row');
-  }
+  if (loggedIn) await logIn(page, user);
   return { page, context, errors };
+}
+
+async function logIn(page, user) {
+  await page.fill('#login-user', user);
+  await page.fill('#login-password', 'rahasia');
+  await page.click('#login-submit');
+  await page.waitForSelector('.household-row');
 }
 
 const rowIds = (page) => page.$$eval('.household-row', (els) => els.map((e) => e.dataset.id));
@@ -296,6 +298,217 @@ describe('language, errors', () => {
     await page.click('#filter-conflict');
     const msg = await (await page.waitForSelector('#list-error')).textContent();
     assert.match(msg, /store is busy/);
+    await context.close();
+  });
+});
+
+const conflictIds = (page) => page.$$eval('.conflict-item', (els) => els.map((e) => e.dataset.id));
+const lastCall = (page, cmd) =>
+  page.evaluate((c) => window.__fake.calls.filter((x) => x.cmd === c).at(-1), cmd);
+const waitCount = (page, n) =>
+  page.waitForFunction((k) => document.querySelectorAll('.conflict-item').length === k, n);
+
+async function openReview(page) {
+  await page.click('#open-review');
+  await page.waitForSelector('#review .conflict-item');
+}
+
+describe('conflict review', () => {
+  test('a kader does not see the review entry', async () => {
+    const { page, context } = await openApp();
+    assert.equal(await page.$('#open-review'), null);
+    await context.close();
+  });
+
+  test('fasilitator: list, filters, pick with a note, corrected value; the kader sees the note', async () => {
+    const { page, context, errors } = await openApp({ user: 'fasilitator_uji' });
+    await openReview(page);
+    assert.deepEqual(await conflictIds(page), ['c-001', 'c-002', 'c-003', 'c-004', 'c-005', 'c-006']);
+    assert.match(await page.textContent('#review-count'), /6 konflik terbuka/);
+
+    const c1 = await page.textContent('.conflict-item[data-id="c-001"]');
+    assert.match(c1, /Keluarga Uji Tiga/);
+    assert.match(c1, /RW 004\/RT 001/);
+    assert.match(c1, /Isian berbeda/, 'kind localized');
+    assert.match(c1, /Status rumah tangga/, 'path in words');
+    assert.match(c1, /Ditemukan/);
+    assert.match(c1, /Pindah/, 'values localized like the detail screen');
+    assert.match(c1, /kader_uji/);
+    assert.match(c1, /kader_lain/);
+    assert.match(c1, /2025/, 'time of each value');
+    assert.match(c1, /bb02dead/, 'device, short');
+    assert.doesNotMatch(c1, /bb02deadbeef/, 'device shortened to 8 characters');
+    assert.match(await page.textContent('.conflict-item[data-id="c-001"] .choice[data-n="2"] .choice-visit'), /^v2$/);
+    assert.match(await page.textContent('.conflict-item[data-id="c-002"] .conflict-path'), /Nama anggota \(m2\)/);
+    assert.match(await page.textContent('.conflict-item[data-id="c-005"] .conflict-path'), /^Alamat$/);
+    const c6 = await page.textContent('.conflict-item[data-id="c-006"]');
+    assert.match(c6, /registry\.custom_flag/, 'unknown path shown raw');
+    assert.match(c6, /Ya/);
+    assert.match(c6, /Tidak/);
+    const c3 = await page.textContent('.conflict-item[data-id="c-003"]');
+    assert.match(c3, /Kunjungan berbeda/);
+    assert.match(c3, /5\/14/, 'score of each visit');
+    assert.equal(await page.$('.conflict-item[data-id="c-003"] .choice-custom'), null, 'typed value only for field conflicts');
+    const c4 = '.conflict-item[data-id="c-004"]';
+    await page.waitForFunction((sel) => /Keluarga Uji Satu/.test(document.querySelector(sel).textContent), c4);
+    const dup = await page.textContent(c4);
+    assert.match(dup, /Mungkin ganda/);
+    assert.match(dup, /simpan keduanya/);
+    assert.match(dup, /Keluarga Uji Empat/, 'the household itself');
+    assert.match(dup, /Jl\. Contoh Satu/, 'the other household, to compare');
+
+    // Filters: kind chips and RW select; each asks the backend with the filter.
+    await page.click('#review-kind-field');
+    await waitCount(page, 4);
+    assert.deepEqual((await lastCall(page, 'list_conflicts')).args, { rw: null, kind: 'field' });
+    await page.click('#review-kind-divergent_visits');
+    await waitCount(page, 1);
+    assert.deepEqual(await conflictIds(page), ['c-003']);
+    await page.click('#review-kind-possible_duplicate');
+    await page.waitForSelector('.conflict-item[data-id="c-004"]:only-child');
+    assert.deepEqual(await conflictIds(page), ['c-004']);
+    await page.click('#review-kind-all');
+    await waitCount(page, 6);
+    assert.deepEqual(await page.$$eval('#review-rw option', (os) => os.map((o) => o.value)), ['', '3', '4']);
+    await page.selectOption('#review-rw', '4');
+    await waitCount(page, 3);
+    await page.click('#review-kind-field');
+    await waitCount(page, 1);
+    assert.deepEqual((await lastCall(page, 'list_conflicts')).args, { rw: 4, kind: 'field' });
+    assert.equal(await page.getAttribute('#review-kind-field', 'aria-pressed'), 'true');
+
+    // Pick choice 2 with a note.
+    await page.fill('.conflict-item[data-id="c-001"] .resolve-note', 'Keluarga sudah pindah, dicek ke RT.');
+    await page.click('.conflict-item[data-id="c-001"] .choice-pick[data-n="2"]');
+    await waitCount(page, 0);
+    assert.deepEqual((await lastCall(page, 'resolve_conflict')).args,
+      { id: 'c-001', pick: 2, value: null, note: 'Keluarga sudah pindah, dicek ke RT.' });
+    await page.waitForSelector('#review-resolved');
+    assert.match(await page.textContent('#review'), /Tidak ada konflik terbuka/);
+    assert.equal(await page.inputValue('#review-rw'), '4', 'the chosen RW stays selected');
+
+    // A corrected value typed by the fasilitator (no note → null).
+    await page.selectOption('#review-rw', '');
+    await page.click('#review-kind-all');
+    await waitCount(page, 5);
+    const c5 = '.conflict-item[data-id="c-005"]';
+    assert.equal(await page.isDisabled(`${c5} .choice-custom-save`), true, 'nothing typed, nothing to save');
+    await page.fill(`${c5} .choice-custom`, '  Jl. Contoh Dua No. 2B ');
+    await page.click(`${c5} .choice-custom-save`);
+    await waitCount(page, 4);
+    assert.equal(await page.$(c5), null);
+    assert.deepEqual((await lastCall(page, 'resolve_conflict')).args,
+      { id: 'c-005', pick: null, value: 'Jl. Contoh Dua No. 2B', note: null });
+
+    // The decision and the note show on the household; the kader sees them too.
+    await page.click('.conflict-item[data-id="c-003"] .conflict-household');
+    await page.waitForSelector('#household-detail #notes');
+    assert.match(await page.textContent('#notes'), /Catatan fasilitator/);
+    assert.match(await page.textContent('#notes'), /Keluarga sudah pindah, dicek ke RT\./);
+    assert.match(await page.textContent('#notes'), /fasilitator_uji/);
+    assert.equal(await page.$('#conflicts'), null, 'the status conflict is gone');
+    await page.click('#back');
+    await page.waitForSelector('#review .conflict-item');
+    await page.click('#back');
+    await page.click('#logout');
+    await logIn(page, 'kader_uji');
+    assert.equal(await page.$('#open-review'), null);
+    await page.click('.household-row[data-id="hh-0003"]');
+    await page.waitForSelector('#household-detail #notes');
+    assert.match(await page.textContent('#notes'), /Keluarga sudah pindah/);
+    assert.match(await page.textContent('#household-detail .markers'), /Pindah/, 'the picked status');
+    assert.equal(await page.$('#household-detail #notes .note-item:nth-child(2)'), null);
+    await page.click('#back');
+    await page.click('.household-row[data-id="hh-0002"]');
+    await page.waitForSelector('#household-detail #visits');
+    assert.equal(await page.$('#notes'), null, 'no notes section without notes');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('an operator sees the review; a refused decision keeps the note and the typed value', async () => {
+    const { page, context } = await openApp({ user: 'operator_uji' });
+    await openReview(page);
+    const c2 = '.conflict-item[data-id="c-002"]';
+    await page.fill(`${c2} .resolve-note`, 'Nama ditulis sesuai KK.');
+    await page.fill(`${c2} .choice-custom`, 'Istri Uji Satu');
+    await page.click(`${c2} .choice-pick[data-n="1"]`);
+    const e = await (await page.waitForSelector(`${c2} .resolve-error .error`)).textContent();
+    assert.match(e, /Isian tidak valid/);
+    assert.match(e, /no open conflict/, "backend's message kept as detail");
+    assert.equal(await page.inputValue(`${c2} .resolve-note`), 'Nama ditulis sesuai KK.');
+    assert.equal(await page.inputValue(`${c2} .choice-custom`), 'Istri Uji Satu');
+    assert.equal(await page.isDisabled(`${c2} .choice-pick[data-n="1"]`), false, 'can try again');
+    assert.equal((await conflictIds(page)).length, 6, 'nothing removed');
+    // English labels.
+    await page.click('#lang-toggle');
+    await page.waitForFunction(() => document.querySelector('#review-kind-field').textContent === 'Differing entries');
+    assert.match(await page.textContent(`${c2} .resolve-error`), /Invalid input/);
+    assert.match(await page.textContent(`${c2} .conflict-path`), /Member name \(m2\)/);
+    await context.close();
+  });
+
+  test('at 360x640 the review does not overflow and choices stack; side by side when wide (screenshots)', async () => {
+    const { page, context } = await openApp({ user: 'fasilitator_uji' });
+    await openReview(page);
+    await page.waitForFunction(() => /Keluarga Uji Satu/.test(document.querySelector('.conflict-item[data-id="c-004"]').textContent));
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'review fits a 360 px phone');
+    const tops = (p) => p.$$eval('.conflict-item[data-id="c-001"] .choice', (els) => els.map((e) => e.getBoundingClientRect().top));
+    const [a, b] = await tops(page);
+    assert.ok(b > a, 'choices stacked on a phone');
+    const small = await page.$$eval('#review button, #review select, #review input, #review textarea',
+      (els) => els.filter((e) => e.getBoundingClientRect().height < 44).map((e) => e.outerHTML.slice(0, 80)));
+    assert.deepEqual(small, [], 'touch targets at least 44 px');
+    await page.screenshot({ path: `${SHOTS}/review-360x640.png` });
+    await page.screenshot({ path: `${SHOTS}/review-360-full.png`, fullPage: true });
+    await page.setViewportSize({ width: 900, height: 800 });
+    const [c, d] = await tops(page);
+    assert.equal(c, d, 'choices side by side on a wide screen');
+    await page.screenshot({ path: `${SHOTS}/review-900.png` });
+    await context.close();
+  });
+});
+
+describe('household history', () => {
+  test('timeline lists the changes; the state on a date shows the older status', async () => {
+    const { page, context, errors } = await openApp();
+    await page.click('.household-row[data-id="hh-0003"]');
+    await page.click('#open-history');
+    await page.waitForSelector('#history .history-entry');
+    assert.deepEqual((await lastCall(page, 'household_history')).args, { id: 'hh-0003' });
+    const entries = await page.$$eval('.history-entry', (els) => els.map((e) => e.textContent));
+    assert.equal(entries.length, 3);
+    assert.match(entries[0], /kader_lain/, 'newest first');
+    assert.match(entries[0], /bb02dead/);
+    assert.doesNotMatch(entries[0], /bb02deadbeef/);
+    assert.match(entries[0], /status: found \/ moved \(konflik\)/);
+    assert.match(entries[0], /2025/);
+    assert.match(entries[2], /sistem/, 'an import has no author');
+    assert.match(entries[2], /anggota: 2 ditambahkan/);
+    assert.equal(await page.$$eval('.history-entry:first-child .history-changes li', (l) => l.length), 2);
+
+    assert.equal(await page.isDisabled('#as-of-show'), true, 'no date yet');
+    await page.fill('#as-of-date', '2025-01-10');
+    await page.click('#as-of-show');
+    await page.waitForSelector('#as-of-view[data-date="2025-01-10"]');
+    assert.deepEqual((await lastCall(page, 'household_as_of')).args, { id: 'hh-0003', when: '2025-01-10' });
+    assert.equal(await page.textContent('#as-of-status'), 'Belum dikunjungi');
+    assert.equal(await page.textContent('#as-of-visits'), '0');
+    assert.match(await page.textContent('#as-of-view'), /Keluarga Uji Tiga/);
+    await page.fill('#as-of-date', '2025-01-20');
+    await page.click('#as-of-show');
+    await page.waitForSelector('#as-of-view[data-date="2025-01-20"]');
+    assert.equal(await page.textContent('#as-of-status'), 'Ditemukan');
+    assert.equal(await page.textContent('#as-of-visits'), '1');
+    await page.fill('#as-of-date', '2024-12-01');
+    await page.click('#as-of-show');
+    assert.match(await (await page.waitForSelector('#as-of-error')).textContent(), /Data tidak ditemukan/);
+    assert.equal(await page.$('#as-of-view'), null);
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'history fits a 360 px phone');
+    await page.screenshot({ path: `${SHOTS}/history-360x640.png`, fullPage: true });
+    await page.click('#back');
+    await page.waitForSelector('#household-detail #visits');
+    assert.deepEqual(errors, []);
     await context.close();
   });
 });

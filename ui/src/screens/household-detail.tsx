@@ -1,9 +1,9 @@
-// Owns: the household detail screen — identity, members, imported registry data, past
-// visits and conflicts; entry to recording a visit.
+// Owns: the household detail screen — the fasilitator's notes, identity, members, imported
+// registry data, past visits and conflicts; entries to recording a visit and to the history.
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header, useCriteriaCount } from '../components';
-import { lang, t, tDyn } from '../i18n';
+import { formatMs, lang, t, tDyn } from '../i18n';
 import type { CommandError, ConflictValue, Criterion, HouseholdDetail, Programmes } from '../types';
 import { fmt2 } from './household-list';
 
@@ -14,8 +14,9 @@ const PROGRAMMES: { key: keyof Programmes; label: string }[] = [
   { key: 'kip', label: 'KIP' },
 ];
 
-export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit }: {
+export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOpenHistory }: {
   id: string; initial?: HouseholdDetail; onBack: () => void; onRecordVisit: (h: HouseholdDetail) => void;
+  onOpenHistory: (h: HouseholdDetail) => void;
 }) {
   const [h, setH] = useState<HouseholdDetail | null>(initial ?? null);
   const [err, setErr] = useState<CommandError | null>(null);
@@ -38,7 +39,26 @@ export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit }: {
             <span class={`badge status-${h.status ?? 'none'}`}>{h.status ? tDyn('result_', h.status) : t('status_none')}</span>
             {h.proposal && <span class="marker proposal">{t('marker_proposal')}</span>}
             {h.conflicts.length > 0 && <span class="marker conflict">⚠ {t('marker_conflict')}</span>}
+            <button id="open-history" class="small push-right" onClick={() => onOpenHistory(h)}>
+              {t('open_history')}
+            </button>
           </div>
+
+          {h.notes && Object.keys(h.notes).length > 0 && (
+            <section class="card notes-card" id="notes">
+              <h2>{t('notes_title')}</h2>
+              <ul class="note-list">
+                {Object.entries(h.notes)
+                  .sort(([, a], [, b]) => b.at - a.at)
+                  .map(([nid, n]) => (
+                    <li key={nid} class="note-item" data-id={nid}>
+                      <div class="note-text">{n.text}</div>
+                      <div class="muted small-text">{n.by} · {formatMs(n.at)}</div>
+                    </li>
+                  ))}
+              </ul>
+            </section>
+          )}
 
           {h.conflicts.length > 0 && (
             <section class="card conflicts" id="conflicts">

@@ -1,5 +1,5 @@
 // Owns: the household list of the kader's RWs — search, filter chips, rows, and the
-// entry to proposing a new household.
+// entries to proposing a new household and (fasilitator, operator) to reviewing conflicts.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header, useCriteriaCount } from '../components';
@@ -14,8 +14,10 @@ const SEARCH_DEBOUNCE_MS = 250;
 let savedSearch = '';
 let savedFilter: Filter = 'all';
 
-export function HouseholdList({ user, onOpen, onPropose, onLogout }: {
+export function HouseholdList({ user, onOpen, onPropose, onLogout, onReview }: {
   user: string | null; onOpen: (id: string) => void; onPropose: () => void; onLogout: () => void;
+  /** Given only to roles that review conflicts. */
+  onReview?: () => void;
 }) {
   const [search, setSearch] = useState(savedSearch);
   const [filter, setFilter] = useState<Filter>(savedFilter);
@@ -47,6 +49,9 @@ export function HouseholdList({ user, onOpen, onPropose, onLogout }: {
       <Header title={user ? `${t('app_name')} · ${user}` : t('app_name')} onLogout={onLogout} />
       <SyncBar onSynced={() => setReload((n) => n + 1)} />
       <div class="list-tools">
+        {onReview && (
+          <button id="open-review" class="secondary wide" onClick={onReview}>⚖ {t('open_review')}</button>
+        )}
         <input id="search" type="search" placeholder={t('search_placeholder')} value={search}
           onInput={(e) => setSearch(e.currentTarget.value)} aria-label={t('search_placeholder')} />
         <div class="chips" role="group">
