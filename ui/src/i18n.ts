@@ -53,6 +53,7 @@ const id = {
   poor_by_score: 'Miskin menurut skor',
 
   detail_identity: 'Identitas',
+  head_birth_date_optional: 'Tanggal lahir kepala keluarga (opsional)',
   detail_members: 'Anggota rumah tangga',
   nik_mismatch: 'NIK tidak cocok dengan jenis kelamin/tanggal lahir — periksa KTP/KK',
   detail_registry: 'Data registri (impor)',
@@ -235,6 +236,7 @@ const en: Record<Key, string> = {
   poor_by_score: 'Poor by score',
 
   detail_identity: 'Identity',
+  head_birth_date_optional: "Head's birth date (optional)",
   detail_members: 'Household members',
   nik_mismatch: 'NIK does not match sex/birth date — check the KTP/KK',
   detail_registry: 'Registry data (imported)',

@@ -246,8 +246,11 @@ describe('household detail and visit', () => {
     assert.match(e, /NIK tidak valid/);
     assert.match(e, /16 digits/, "backend's own message kept as detail");
     await page.fill('#propose-nik', '3573015505950001');
+    await page.fill('#propose-birth-date', '1995-05-15');
     await page.click('#save-proposal');
     await page.waitForSelector('#household-detail #visits');
+    const sent = (await page.evaluate(() => window.__fake.calls)).filter((c) => c.cmd === 'propose_household').at(-1);
+    assert.equal(sent.args.proposal.birth_date, '1995-05-15', "the head's birth date finds duplicates");
     assert.match(await page.textContent('#household-detail'), /Keluarga Uji Lima/);
     assert.match(await page.textContent('#household-detail'), /Usulan/);
     await context.close();

@@ -9,6 +9,7 @@ export function ProposeForm({ onCancel, onSaved }: { onCancel: () => void; onSav
   const [name, setName] = useState('');
   const [nik, setNik] = useState('');
   const [kk, setKk] = useState('');
+  const [birthDate, setBirthDate] = useState('');
   const [address, setAddress] = useState('');
   const [rw, setRw] = useState('');
   const [rt, setRt] = useState('');
@@ -30,6 +31,7 @@ export function ProposeForm({ onCancel, onSaved }: { onCancel: () => void; onSav
         head_name: name.trim(),
         nik: nik.replace(/\s/g, '') || null,
         kk: kk.replace(/\s/g, '') || null,
+        birth_date: birthDate || null,
         address: address.trim(),
         rw: rwN,
         rt: rtN,
@@ -55,6 +57,10 @@ export function ProposeForm({ onCancel, onSaved }: { onCancel: () => void; onSav
         <Field label={t('kk_optional')} for="propose-kk">
           <input id="propose-kk" inputMode="numeric" maxLength={16} autoComplete="off" class="mono" value={kk}
             onInput={(e) => setKk(e.currentTarget.value)} />
+        </Field>
+        <Field label={t('head_birth_date_optional')} for="propose-birth-date">
+          <input id="propose-birth-date" type="date" value={birthDate}
+            onInput={(e) => setBirthDate(e.currentTarget.value)} />
         </Field>
         <Field label={t('address')} for="propose-address">
           <input id="propose-address" value={address} onInput={(e) => setAddress(e.currentTarget.value)} />
