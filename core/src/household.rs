@@ -476,6 +476,12 @@ impl Household {
         self.doc.save()
     }
 
+    /// Without Automerge's internal deflate: for the wire, where zstd compresses a whole
+    /// response of documents far better than each document alone.
+    pub fn save_nocompress(&mut self) -> Vec<u8> {
+        self.doc.save_nocompress()
+    }
+
     pub fn heads(&mut self) -> Vec<ChangeHash> {
         self.doc.get_heads()
     }

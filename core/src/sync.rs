@@ -85,7 +85,9 @@ pub struct PushDoc {
 pub struct SyncResponse {
     /// Area keys the user holds now; the client drops what falls outside.
     pub scope: Vec<String>,
-    pub results: Vec<PushResult>,
+    /// Pushed documents the server refused. Every other pushed document was accepted
+    /// whole: acknowledgements cost nothing on the wire.
+    pub rejected: Vec<Rejected>,
     pub docs: Vec<PullDoc>,
     pub cursors: BTreeMap<String, u64>,
     /// Households that moved out of one of the caller's areas since its cursor.
@@ -95,17 +97,10 @@ pub struct SyncResponse {
     pub more: bool,
 }
 
+/// A refused document: a stable code and a reason a person can read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PushResult {
+pub struct Rejected {
     pub id: String,
-    /// `None` when accepted; otherwise a stable code and a reason.
-    pub error: Option<PushError>,
-    /// The server's heads for the document after the push.
-    pub heads: Vec<ByteBuf>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PushError {
     pub code: String,
     pub reason: String,
 }
@@ -213,26 +208,21 @@ pub fn apply_response(
         .collect();
     let tx = store.transaction()?;
 
-    // Server heads per document, from acknowledgements and pulls.
+    // Server heads per document: what was pushed and accepted, and what was pulled.
     let mut server_heads: BTreeMap<&str, Vec<ChangeHash>> = BTreeMap::new();
     let mut accepted: BTreeSet<&str> = BTreeSet::new();
-    for r in &resp.results {
-        match &r.error {
-            None => {
-                accepted.insert(&r.id);
-                server_heads
-                    .entry(&r.id)
-                    .or_default()
-                    .extend(heads_from_wire(&r.heads));
-                applied.accepted += 1;
-            }
-            Some(e) => {
-                tx.execute(
-                    "UPDATE households SET rejected = ?2 WHERE id = ?1",
-                    rusqlite::params![r.id, format!("{}: {}", e.code, e.reason)],
-                )?;
-                applied.rejected += 1;
-            }
+    for r in &resp.rejected {
+        tx.execute(
+            "UPDATE households SET rejected = ?2 WHERE id = ?1",
+            rusqlite::params![r.id, format!("{}: {}", r.code, r.reason)],
+        )?;
+        applied.rejected += 1;
+    }
+    for p in &out.request.push {
+        if resp.rejected.iter().all(|r| r.id != p.id) {
+            accepted.insert(&p.id);
+            server_heads.entry(&p.id).or_default();
+            applied.accepted += 1;
         }
     }
     for d in &resp.docs {

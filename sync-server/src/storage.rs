@@ -15,7 +15,7 @@ use automerge::AutoCommit;
 use jemput_core::household::{Author, Household};
 use jemput_core::store::{decode_heads, encode_heads};
 use jemput_core::sync::{
-    heads_to_wire, Area, PullDoc, PushDoc, PushError, PushResult, SyncRequest, SyncResponse,
+    heads_to_wire, Area, PullDoc, PushDoc, Rejected, SyncRequest, SyncResponse,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
@@ -225,15 +225,12 @@ fn user_areas(conn: &Connection, user: &str) -> Result<Vec<Area>, StorageError> 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn reject(id: &str, code: &str, reason: impl Into<String>) -> PushResult {
-    PushResult {
+fn reject(id: &str, code: &str, reason: impl Into<String>) -> Option<Rejected> {
+    Some(Rejected {
         id: id.to_string(),
-        error: Some(PushError {
-            code: code.to_string(),
-            reason: reason.into(),
-        }),
-        heads: Vec::new(),
-    }
+        code: code.to_string(),
+        reason: reason.into(),
+    })
 }
 
 /// Applies one pushed document inside the request's transaction. A refusal stores
@@ -243,7 +240,7 @@ fn apply_push(
     session: &Session,
     scope: &[Area],
     push: &PushDoc,
-) -> Result<PushResult, StorageError> {
+) -> Result<Option<Rejected>, StorageError> {
     let existing: Option<(String, u16, Vec<u8>)> = tx
         .query_row(
             "SELECT kelurahan, rw, doc FROM households WHERE id = ?1",
@@ -309,7 +306,7 @@ fn apply_push(
         Some(_) => {
             tx.execute(
                 "UPDATE households SET doc = ?2, heads = ?3 WHERE id = ?1",
-                params![push.id, hh.save(), encode_heads(&heads)],
+                params![push.id, hh.save_nocompress(), encode_heads(&heads)],
             )?;
         }
         None => {
@@ -330,7 +327,15 @@ fn apply_push(
             tx.execute(
                 "INSERT INTO households (id, kelurahan, rw, rt, doc, heads, placed_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![push.id, kel, rw, rt, hh.save(), encode_heads(&heads), seq],
+                params![
+                    push.id,
+                    kel,
+                    rw,
+                    rt,
+                    hh.save_nocompress(),
+                    encode_heads(&heads),
+                    seq
+                ],
             )?;
         }
     }
@@ -341,11 +346,7 @@ fn apply_push(
             params![push.id, c.hash().0.to_vec(), c.raw_bytes(), session.device],
         )?;
     }
-    Ok(PushResult {
-        id: push.id.clone(),
-        error: None,
-        heads: heads_to_wire(&heads),
-    })
+    Ok(None)
 }
 
 struct PageRow {
@@ -478,9 +479,10 @@ impl Storage for SqliteStorage {
             if exists {
                 continue;
             }
-            let heads = AutoCommit::load(&h.doc)
-                .map_err(|e| StorageError::Invalid(format!("household {}: {e}", h.id)))?
-                .get_heads();
+            let mut doc = AutoCommit::load(&h.doc)
+                .map_err(|e| StorageError::Invalid(format!("household {}: {e}", h.id)))?;
+            let heads = doc.get_heads();
+            let bytes = doc.save_nocompress();
             tx.execute("INSERT INTO log (household, kind) VALUES (?1, 1)", [&h.id])?;
             let seq = tx.last_insert_rowid();
             tx.execute(
@@ -491,7 +493,7 @@ impl Storage for SqliteStorage {
                     h.kelurahan,
                     h.rw,
                     h.rt,
-                    h.doc,
+                    bytes,
                     encode_heads(&heads),
                     seq
                 ],
@@ -550,7 +552,7 @@ impl Storage for SqliteStorage {
         let heads = hh.heads();
         tx.execute(
             "UPDATE households SET rw = ?2, rt = ?3, doc = ?4, heads = ?5, placed_seq = ?6 WHERE id = ?1",
-            params![id, rw, rt, hh.save(), encode_heads(&heads), seq],
+            params![id, rw, rt, hh.save_nocompress(), encode_heads(&heads), seq],
         )?;
         tx.commit()?;
         Ok(true)
@@ -570,7 +572,8 @@ impl Storage for SqliteStorage {
             ..SyncResponse::default()
         };
         for push in &req.push {
-            resp.results.push(apply_push(&tx, session, &scope, push)?);
+            resp.rejected
+                .extend(apply_push(&tx, session, &scope, push)?);
         }
         let max_seq: i64 =
             tx.query_row("SELECT coalesce(max(seq), 0) FROM log", [], |r| r.get(0))?;
