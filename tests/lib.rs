@@ -60,7 +60,21 @@ impl Server {
 
     /// Starts `serve` on `listen` (port 0 for any) and waits for `/healthz`.
     pub fn start(data: &Path, listen: &str) -> Server {
-        let mut child = Command::new(bin("jemput-sync-server"))
+        Server::start_in(None, data, listen)
+    }
+
+    /// Starts the server inside network namespace `netns` (or here), waiting until it
+    /// listens (and, outside a namespace, answers `/healthz`).
+    pub fn start_in(netns: Option<&str>, data: &Path, listen: &str) -> Server {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin("jemput-sync-server"));
+                c
+            }
+            None => Command::new(bin("jemput-sync-server")),
+        };
+        let mut child = cmd
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", listen])
@@ -78,7 +92,8 @@ impl Server {
             .unwrap_or_else(|| panic!("server printed `{line}` instead of its address"))
             .to_string();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while http(&addr, "GET", "/healthz", &[], &[]).map(|r| r.0) != Some(200) {
+        while netns.is_none() && http(&addr, "GET", "/healthz", &[], &[]).map(|r| r.0) != Some(200)
+        {
             assert!(Instant::now() < deadline, "server never became healthy");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -151,18 +166,32 @@ pub fn http(
 /// A headless client with its own device home.
 pub struct Client {
     pub home: PathBuf,
+    pub netns: Option<String>,
 }
 
 impl Client {
     pub fn new(home: PathBuf) -> Client {
-        Client { home }
+        Client { home, netns: None }
+    }
+
+    /// A client whose commands run inside network namespace `netns`.
+    pub fn in_netns(home: PathBuf, netns: &str) -> Client {
+        Client {
+            home,
+            netns: Some(netns.to_string()),
+        }
     }
 
     pub fn cmd(&self, args: &[&str]) -> Output {
-        run(Command::new(bin("jemput"))
-            .arg("--home")
-            .arg(&self.home)
-            .args(args))
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin("jemput"));
+                c
+            }
+            None => Command::new(bin("jemput")),
+        };
+        run(cmd.arg("--home").arg(&self.home).args(args))
     }
 
     /// Runs and insists on success.
@@ -226,4 +255,42 @@ pub fn summary_number(line: &str, word: &str) -> u64 {
                 .ok()
         })
         .unwrap_or_else(|| panic!("no `{word} N` in `{line}`"))
+}
+
+/// A weak link between the client namespace `jwc` and the server namespace `jws`
+/// (`weaknet/weaknet.py`, needs root). Taken down when dropped, whatever happened.
+pub struct WeakNet;
+
+pub const WEAK_SERVER_IP: &str = "10.231.0.2";
+
+fn weaknet(args: &[&str]) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("weaknet/weaknet.py");
+    run(Command::new("python3").arg(script).args(args))
+}
+
+impl WeakNet {
+    pub fn up(profile: &str) -> WeakNet {
+        let out = weaknet(&["up", profile]);
+        assert!(
+            out.status.success(),
+            "weak link `{profile}` did not come up: {}",
+            stderr(&out)
+        );
+        WeakNet
+    }
+
+    /// Drops every frame until `restore`.
+    pub fn cut(&self) {
+        assert!(weaknet(&["cut"]).status.success(), "cut the link");
+    }
+
+    pub fn restore(&self) {
+        assert!(weaknet(&["restore"]).status.success(), "restore the link");
+    }
+}
+
+impl Drop for WeakNet {
+    fn drop(&mut self) {
+        weaknet(&["down"]);
+    }
 }

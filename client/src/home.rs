@@ -250,6 +250,19 @@ impl Device {
         Ok(id)
     }
 
+    /// Household id → heads of its document, as hex, sorted.
+    pub fn heads(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>, DeviceError> {
+        let rows = self.with_store(|s| s.list(None, ListFilter::All, "0000-00-00"))?;
+        let mut out = std::collections::BTreeMap::new();
+        for r in rows {
+            let mut hh = Household::load(&self.with_store(|s| s.get_doc(&r.id))?)?;
+            let mut heads: Vec<String> = hh.heads().iter().map(|h| h.to_string()).collect();
+            heads.sort();
+            out.insert(r.id, heads);
+        }
+        Ok(out)
+    }
+
     /// Open conflicts held on this device.
     pub fn conflicts(
         &self,

@@ -24,13 +24,15 @@ pub struct SyncReport {
     pub removed: usize,
     pub bytes_up: u64,
     pub bytes_down: u64,
+    /// Sync attempts it took (more than 1 after a lost connection).
+    pub tries: u32,
 }
 
 impl std::fmt::Display for SyncReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "sync: pushed {} changes in {} households, accepted {}, rejected {}, pulled {} households, removed {}; requests {}, up {} B, down {} B",
+            "sync: pushed {} changes in {} households, accepted {}, rejected {}, pulled {} households, removed {}; requests {}, up {} B, down {} B, tries {}",
             self.changes_pushed,
             self.docs_pushed,
             self.accepted,
@@ -39,7 +41,8 @@ impl std::fmt::Display for SyncReport {
             self.removed,
             self.requests,
             self.bytes_up,
-            self.bytes_down
+            self.bytes_down,
+            self.tries.max(1)
         )
     }
 }
@@ -123,6 +126,39 @@ impl SyncClient {
             .map_err(|e| DeviceError::Offline(root_cause(&e)))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| DeviceError::Server(format!("bad login response: {e}")))
+    }
+
+    /// Like [`SyncClient::sync`], retrying after a lost connection or a server error
+    /// until `deadline`, waiting 1 s, 2 s, 4 s … (at most 30 s, ±50% jitter) between
+    /// tries. A cycle cut anywhere is safe to repeat: changes are keyed by hash and
+    /// cursors move only after a page is committed.
+    pub async fn sync_until(
+        &self,
+        device: &Device,
+        set: &IndicatorSet,
+        deadline: std::time::Instant,
+    ) -> Result<SyncReport, DeviceError> {
+        let mut wait = Duration::from_secs(1);
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            match self.sync(device, set).await {
+                Ok(mut r) => {
+                    r.tries = tries;
+                    return Ok(r);
+                }
+                Err(e @ (DeviceError::Offline(_) | DeviceError::Server(_))) => {
+                    let jittered =
+                        wait.mul_f64(rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..1.5));
+                    if std::time::Instant::now() + jittered > deadline {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(jittered).await;
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Pushes everything pending and pulls until the server has nothing more.

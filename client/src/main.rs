@@ -35,7 +35,12 @@ enum Command {
         password: String,
     },
     /// Push pending work and pull the areas' changes.
-    Sync,
+    Sync {
+        /// Keep retrying a failed sync (exponential backoff with jitter) for this many
+        /// seconds: resumes by itself when the link returns.
+        #[arg(long, default_value_t = 0)]
+        retry_for: u64,
+    },
     /// List the households on this device.
     Households {
         #[arg(long)]
@@ -125,6 +130,11 @@ enum Command {
     Status,
     /// Check the local store: every document loads and matches its query columns.
     Check,
+    /// Heads of every household's document (hex), to compare replicas.
+    Heads {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -193,9 +203,10 @@ fn run() -> anyhow::Result<()> {
             })?;
             println!("logged in as {} ({})", ok.user, ok.role);
         }
-        Command::Sync => {
+        Command::Sync { retry_for } => {
             let device = home(&cli)?;
-            let report = rt()?.block_on(SyncClient::new().sync(&device, &set))?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(*retry_for);
+            let report = rt()?.block_on(SyncClient::new().sync_until(&device, &set, deadline))?;
             println!("{report}");
         }
         Command::Households {
@@ -366,6 +377,10 @@ fn run() -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        Command::Heads { json: _ } => {
+            let device = home(&cli)?;
+            println!("{}", serde_json::to_string_pretty(&device.heads()?)?);
         }
         Command::Check => {
             let device = home(&cli)?;

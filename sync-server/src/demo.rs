@@ -154,21 +154,22 @@ fn person(
 pub fn households(seed: u64) -> Result<Vec<NewHousehold>, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let count = 340 + rng.gen_range(0..21);
-    households_n(&mut rng, seed, count)
+    households_n(&mut rng, seed, count, 24)
 }
 
-/// `count` registry households (benchmarks use thousands).
+/// `count` registry households spread over RW 1..=`rws` (benchmarks use thousands).
 pub fn households_n(
     rng: &mut ChaCha8Rng,
     seed: u64,
     count: usize,
+    rws: u16,
 ) -> Result<Vec<NewHousehold>, String> {
     let author =
         Author::new(&format!("de30{seed:012x}"), "import-dinsos").map_err(|e| e.to_string())?;
     let mut used = BTreeSet::new();
     let mut out = Vec::new();
     for i in 0..count {
-        let rw: u16 = rng.gen_range(1..=24);
+        let rw: u16 = rng.gen_range(1..=rws.clamp(1, 24));
         let rt: u16 = rng.gen_range(1..=rts_in_rw(rw));
         let family = pick(rng, FAMILY);
         let head_sex = if rng.gen_bool(0.8) { Sex::L } else { Sex::P };

@@ -34,6 +34,12 @@ enum Command {
     Demo {
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// For load tests: this many households instead of about 350 …
+        #[arg(long)]
+        households: Option<usize>,
+        /// … spread over RW 1 to this one.
+        #[arg(long, default_value_t = 24)]
+        rws: u16,
     },
     /// Manage users.
     User {
@@ -46,6 +52,8 @@ enum Command {
     Unassign(AreaArgs),
     /// Revoke a device's token (a lost phone).
     Revoke { device: String },
+    /// Print every household's document heads as JSON (to compare replicas).
+    Heads,
     /// Move a household to another RW/RT of its kelurahan.
     Move {
         household: String,
@@ -149,8 +157,20 @@ fn run() -> anyhow::Result<()> {
                 Ok::<_, anyhow::Error>(())
             })?;
         }
-        Command::Demo { seed } => {
-            let hh = demo::households(seed).map_err(anyhow::Error::msg)?;
+        Command::Demo {
+            seed,
+            households,
+            rws,
+        } => {
+            let hh = match households {
+                Some(n) => {
+                    let mut rng =
+                        <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+                    demo::households_n(&mut rng, seed, n, rws)
+                }
+                None => demo::households(seed),
+            }
+            .map_err(anyhow::Error::msg)?;
             let added = storage.insert_households(&hh)?;
             println!(
                 "demo: Kelurahan Purwantoro ({}), {} households ({} new), 24 RW, 155 RT",
@@ -225,6 +245,9 @@ fn run() -> anyhow::Result<()> {
                 bail!("no household `{household}`");
             }
             println!("household {household} moved to RW {rw} RT {rt}");
+        }
+        Command::Heads => {
+            println!("{}", serde_json::to_string_pretty(&storage.heads()?)?);
         }
         Command::Revoke { device } => {
             if !storage.revoke_device(&device)? {

@@ -159,6 +159,8 @@ pub trait Storage: Send + Sync + 'static {
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError>;
     fn insert_households(&self, households: &[NewHousehold]) -> Result<usize, StorageError>;
     fn household_count(&self) -> Result<u64, StorageError>;
+    /// Household id → the heads of its document (hex, sorted), to compare replicas.
+    fn heads(&self) -> Result<BTreeMap<String, Vec<String>>, StorageError>;
     /// Moves a household to another RW/RT of its kelurahan; `false` if it does not exist.
     fn move_household(
         &self,
@@ -502,6 +504,22 @@ impl Storage for SqliteStorage {
         }
         tx.commit()?;
         Ok(n)
+    }
+
+    fn heads(&self) -> Result<BTreeMap<String, Vec<String>>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT id, heads FROM households ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (id, heads) = row?;
+            let mut hex: Vec<String> = decode_heads(&heads).iter().map(|h| h.to_string()).collect();
+            hex.sort();
+            out.insert(id, hex);
+        }
+        Ok(out)
     }
 
     fn household_count(&self) -> Result<u64, StorageError> {

@@ -48,7 +48,8 @@ fn main() {
     let b = Author::new("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "kader-b")
         .unwrap_or_else(|e| panic!("{e}"));
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-    let households = demo::households_n(&mut rng, 5, 5000).unwrap_or_else(|e| panic!("demo: {e}"));
+    let households =
+        demo::households_n(&mut rng, 5, 5000, 24).unwrap_or_else(|e| panic!("demo: {e}"));
     let build = Instant::now();
     // Every 20th household gets two concurrent visits with different results: a status
     // conflict and a divergent-visits conflict. The rest get one visit or none.

@@ -6,3 +6,4 @@ mod crash;
 mod field_sync;
 mod moves;
 mod review;
+mod weak_network;

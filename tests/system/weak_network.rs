@@ -1,0 +1,103 @@
+//! Sync over weak links built in network namespaces (2G, slow 3G, 2G with 10% and 30%
+//! packet loss, a link cut mid-transfer): several kaders with a backlog of offline
+//! visits sync through the real server; every replica ends with the server's heads, and
+//! no visit is lost or duplicated. Runs as root (CI does).
+
+use std::collections::BTreeMap;
+use std::thread;
+use std::time::Duration;
+
+use jemput_tests::{Client, Server, WeakNet, WEAK_SERVER_IP};
+use serde_json::json;
+
+fn heads_of(out: &str) -> BTreeMap<String, Vec<String>> {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("heads JSON: {e}: {out}"))
+}
+
+/// Syncs every client at once (each retrying for up to 3 minutes), returns their lines.
+fn sync_all(clients: &[Client]) -> Vec<String> {
+    thread::scope(|s| {
+        let handles: Vec<_> = clients
+            .iter()
+            .map(|c| s.spawn(move || c.ok(&["sync", "--retry-for", "180"])))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+fn run_profile(profile: &str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    Server::admin(&data, &["demo", "--seed", "31"]);
+    let net = WeakNet::up(if profile == "cut" { "2g" } else { profile });
+    let _server = Server::start_in(Some("jws"), &data, &format!("{WEAK_SERVER_IP}:8080"));
+    let url = format!("http://{WEAK_SERVER_IP}:8080");
+    let users = ["demo-kader-rw01", "demo-kader-rw01", "demo-kader-rw02"];
+    let clients: Vec<Client> = users
+        .iter()
+        .enumerate()
+        .map(|(i, _)| Client::in_netns(tmp.path().join(format!("k{i}")), "jwc"))
+        .collect();
+    for (c, user) in clients.iter().zip(users) {
+        c.login(&url, user, "jemput-demo");
+    }
+    sync_all(&clients);
+
+    // A backlog: every kader visits each of its households (up to 8) offline; the two
+    // RW 1 devices visit the same households.
+    let mut expected: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &clients {
+        for row in c.households().iter().take(8) {
+            let id = row["id"].as_str().expect("id").to_string();
+            c.visit(&id, "found", json!({"meals_per_day": 2, "toilet": "umum"}));
+            *expected.entry(id).or_default() += 1;
+        }
+    }
+
+    if profile == "cut" {
+        thread::scope(|s| {
+            let syncing = s.spawn(|| sync_all(&clients));
+            thread::sleep(Duration::from_millis(1500));
+            net.cut();
+            thread::sleep(Duration::from_secs(6));
+            net.restore();
+            syncing.join().expect("syncs finish after the link returns");
+        });
+    } else {
+        sync_all(&clients);
+    }
+    // Everyone pulls what the others pushed.
+    sync_all(&clients);
+
+    let server = heads_of(&String::from_utf8_lossy(
+        &Server::admin(&data, &["heads"]).stdout,
+    ));
+    for (i, c) in clients.iter().enumerate() {
+        let mine = heads_of(&c.ok(&["heads", "--json"]));
+        assert!(!mine.is_empty(), "{profile}: device {i} holds its RW");
+        for (id, heads) in &mine {
+            assert_eq!(
+                Some(heads),
+                server.get(id),
+                "{profile}: device {i}, {id} converged with the server"
+            );
+            let visits = c.show(id)["visits"].as_object().map_or(0, |v| v.len());
+            let want = expected.get(id).copied().unwrap_or(0);
+            assert_eq!(
+                visits, want,
+                "{profile}: device {i}, {id}: no visit lost or duplicated"
+            );
+        }
+    }
+}
+
+#[test]
+fn sync_converges_on_weak_and_broken_links() {
+    // One test, profiles in turn: the namespaces have fixed names.
+    for profile in ["2g", "slow3g", "2g-loss10", "2g-loss30", "cut"] {
+        run_profile(profile);
+    }
+}
