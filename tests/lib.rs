@@ -257,40 +257,59 @@ pub fn summary_number(line: &str, word: &str) -> u64 {
         .unwrap_or_else(|| panic!("no `{word} N` in `{line}`"))
 }
 
-/// A weak link between the client namespace `jwc` and the server namespace `jws`
+/// A weak link between a client namespace and a server namespace
 /// (`weaknet/weaknet.py`, needs root). Taken down when dropped, whatever happened.
-pub struct WeakNet;
+/// Names carry this process's id, so parallel runs never share a link.
+pub struct WeakNet {
+    pub id: String,
+}
 
 pub const WEAK_SERVER_IP: &str = "10.231.0.2";
 
-fn weaknet(args: &[&str]) -> Output {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("weaknet/weaknet.py");
-    run(Command::new("python3").arg(script).args(args))
-}
-
 impl WeakNet {
+    fn run(&self, args: &[&str]) -> Output {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("weaknet/weaknet.py");
+        run(Command::new("python3")
+            .arg(script)
+            .args(["--id", &self.id])
+            .args(args))
+    }
+
     pub fn up(profile: &str) -> WeakNet {
-        let out = weaknet(&["up", profile]);
+        let net = WeakNet {
+            id: format!("{}", std::process::id() % 100_000_000),
+        };
+        let out = net.run(&["up", profile]);
         assert!(
             out.status.success(),
             "weak link `{profile}` did not come up: {}",
             stderr(&out)
         );
-        WeakNet
+        net
+    }
+
+    /// The namespace the clients run in.
+    pub fn client_ns(&self) -> String {
+        format!("jwc{}", self.id)
+    }
+
+    /// The namespace the server runs in.
+    pub fn server_ns(&self) -> String {
+        format!("jws{}", self.id)
     }
 
     /// Drops every frame until `restore`.
     pub fn cut(&self) {
-        assert!(weaknet(&["cut"]).status.success(), "cut the link");
+        assert!(self.run(&["cut"]).status.success(), "cut the link");
     }
 
     pub fn restore(&self) {
-        assert!(weaknet(&["restore"]).status.success(), "restore the link");
+        assert!(self.run(&["restore"]).status.success(), "restore the link");
     }
 }
 
 impl Drop for WeakNet {
     fn drop(&mut self) {
-        weaknet(&["down"]);
+        self.run(&["down"]);
     }
 }

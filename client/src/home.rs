@@ -69,6 +69,12 @@ pub struct Config {
     pub role: String,
     pub token: String,
     pub device: String,
+    /// Hex of the server's public key: bundles from other devices are checked with it.
+    #[serde(default)]
+    pub server_key: Option<String>,
+    /// Hex of the server's signature over this device's key: travels in its bundles.
+    #[serde(default)]
+    pub certificate: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -115,6 +121,11 @@ impl Device {
         std::fs::create_dir_all(dir)?;
         let mut store = Store::open(&dir.join("jemput.db"))?;
         store.reindex_if_needed(&IndicatorSet::bps14())?;
+        if store.kv_get("signing_key")?.is_none() {
+            // Signs this device's bundles (sync by file); the server certifies it at login.
+            let secret: [u8; 32] = rand::random();
+            store.kv_set("signing_key", &hex::encode(secret))?;
+        }
         if store.kv_get("actor")?.is_none() {
             // A stable Automerge actor per install: every change names this device.
             let actor: [u8; 16] = rand::random();
@@ -125,6 +136,97 @@ impl Device {
             store: Mutex::new(store),
             clock,
         })
+    }
+
+    /// Logs in (registering this device and its signing key) and saves the config.
+    pub async fn login(
+        &self,
+        client: &crate::SyncClient,
+        server: &str,
+        user: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<Config, DeviceError> {
+        let key = hex::encode(self.signing_key()?.verifying_key().to_bytes());
+        let ok = client
+            .login(server, user, password, device_name, &key)
+            .await?;
+        let cfg = Config {
+            server: server.to_string(),
+            user: ok.user,
+            role: ok.role,
+            token: ok.token,
+            device: ok.device,
+            server_key: Some(ok.server_key),
+            certificate: ok.certificate,
+        };
+        self.save_config(&cfg)?;
+        Ok(cfg)
+    }
+
+    fn signing_key(&self) -> Result<ed25519_dalek::SigningKey, DeviceError> {
+        let hexkey = self
+            .with_store(|s| s.kv_get("signing_key"))?
+            .ok_or_else(|| DeviceError::Invalid("device has no signing key".into()))?;
+        let bytes: [u8; 32] = hex::decode(hexkey)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| DeviceError::Invalid("device signing key is damaged".into()))?;
+        Ok(ed25519_dalek::SigningKey::from_bytes(&bytes))
+    }
+
+    /// Writes everything the server has not acknowledged to `path` as a signed bundle
+    /// (to carry by USB stick or a messaging app). Returns the number of households.
+    pub fn bundle_export(&self, path: &Path) -> Result<usize, DeviceError> {
+        let cfg = self.config()?.ok_or(DeviceError::NotLoggedIn)?;
+        let certificate = cfg
+            .certificate
+            .as_deref()
+            .and_then(|c| hex::decode(c).ok())
+            .ok_or_else(|| {
+                DeviceError::Invalid(
+                    "log in again: this device has no certificate for bundles".into(),
+                )
+            })?;
+        let key = self.signing_key()?;
+        let out = self.with_store(jemput_core::sync::build_request)?;
+        let n = out.request.push.len();
+        let payload = jemput_core::bundle::BundlePayload {
+            device: cfg.device.clone(),
+            user: cfg.user.clone(),
+            device_key: serde_bytes::ByteBuf::from(key.verifying_key().to_bytes().to_vec()),
+            certificate: serde_bytes::ByteBuf::from(certificate),
+            created_at: self.clock.now_ms(),
+            docs: out.request.push,
+        };
+        let bytes = jemput_core::bundle::write(&payload, &key);
+        let tmp = path.with_extension("partial");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(n)
+    }
+
+    /// Checks a bundle's signatures and applies it, all or nothing. The imported work is
+    /// relayed to the server at this device's next sync.
+    pub fn bundle_import(
+        &self,
+        path: &Path,
+        set: &IndicatorSet,
+    ) -> Result<jemput_core::bundle::Imported, DeviceError> {
+        let cfg = self.config()?.ok_or(DeviceError::NotLoggedIn)?;
+        let server_key = cfg
+            .server_key
+            .as_deref()
+            .and_then(|k| hex::decode(k).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+            .ok_or_else(|| {
+                DeviceError::Invalid("log in again: the server's key is unknown".into())
+            })?;
+        let bytes = std::fs::read(path)?;
+        let payload = jemput_core::bundle::read(&bytes, &server_key)
+            .map_err(|e| DeviceError::Invalid(e.to_string()))?;
+        self.with_store_mut(|s| jemput_core::bundle::apply(s, &payload, set))
     }
 
     pub fn config(&self) -> Result<Option<Config>, DeviceError> {

@@ -59,6 +59,8 @@ pub struct LoginResponse {
     pub device: String,
     pub user: String,
     pub role: String,
+    pub server_key: String,
+    pub certificate: Option<String>,
 }
 
 /// Safety stop for one `sync()` call: pages beyond this wait for the next cycle.
@@ -100,10 +102,12 @@ impl SyncClient {
         user: &str,
         password: &str,
         device_name: &str,
+        device_key: &str,
     ) -> Result<LoginResponse, DeviceError> {
         let url = format!("{}/v1/login", server.trim_end_matches('/'));
-        let body =
-            serde_json::json!({"user": user, "password": password, "device_name": device_name});
+        let body = serde_json::json!({
+            "user": user, "password": password, "device_name": device_name, "device_key": device_key
+        });
         let resp = self
             .http
             .post(&url)

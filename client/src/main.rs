@@ -130,11 +130,24 @@ enum Command {
     Status,
     /// Check the local store: every document loads and matches its query columns.
     Check,
+    /// Sync by file: `bundle export FILE` or `bundle import FILE`.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
     /// Heads of every household's document (hex), to compare replicas.
     Heads {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Write everything the server has not acknowledged to a signed file.
+    Export { file: PathBuf },
+    /// Check a bundle's signatures and apply it (all or nothing).
+    Import { file: PathBuf },
 }
 
 fn main() {
@@ -192,15 +205,13 @@ fn run() -> anyhow::Result<()> {
             password,
         } => {
             let device = home(&cli)?;
-            let ok =
-                rt()?.block_on(SyncClient::new().login(server, user, password, "jemput-cli"))?;
-            device.save_config(&jemput_client::Config {
-                server: server.clone(),
-                user: ok.user.clone(),
-                role: ok.role.clone(),
-                token: ok.token,
-                device: ok.device,
-            })?;
+            let ok = rt()?.block_on(device.login(
+                &SyncClient::new(),
+                server,
+                user,
+                password,
+                "jemput-cli",
+            ))?;
             println!("logged in as {} ({})", ok.user, ok.role);
         }
         Command::Sync { retry_for } => {
@@ -381,6 +392,25 @@ fn run() -> anyhow::Result<()> {
         Command::Heads { json: _ } => {
             let device = home(&cli)?;
             println!("{}", serde_json::to_string_pretty(&device.heads()?)?);
+        }
+        Command::Bundle { command } => {
+            let device = home(&cli)?;
+            match command {
+                BundleCommand::Export { file } => {
+                    let n = device.bundle_export(file)?;
+                    println!(
+                        "bundle written: {} ({n} households with unsent changes)",
+                        file.display()
+                    );
+                }
+                BundleCommand::Import { file } => {
+                    let r = device.bundle_import(file, &set)?;
+                    println!(
+                        "bundle applied: {} households ({} new), {} left out (outside your areas or missing earlier history)",
+                        r.households, r.new_households, r.skipped
+                    );
+                }
+            }
         }
         Command::Check => {
             let device = home(&cli)?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use jemput_client::{Config, DeviceError};
+use jemput_client::DeviceError;
 use jemput_core::conflicts::{ConflictItem, ConflictKind, Decision};
 use jemput_core::history::HistoryEntry;
 use jemput_core::household::{Household, Proposal, VisitInput};
@@ -66,8 +66,8 @@ pub async fn login(
     password: String,
 ) -> Result<LoginResult> {
     let ok = state
-        .client
-        .login(&server, &user, &password, "jemput-app")
+        .device
+        .login(&state.client, &server, &user, &password, "jemput-app")
         .await
         .map_err(|e| match e {
             DeviceError::Unauthorized(m) => CommandError {
@@ -76,13 +76,6 @@ pub async fn login(
             },
             other => other.into(),
         })?;
-    state.device.save_config(&Config {
-        server,
-        user: ok.user.clone(),
-        role: ok.role.clone(),
-        token: ok.token,
-        device: ok.device,
-    })?;
     state.worker.wake.notify_one();
     Ok(LoginResult {
         user: ok.user,

@@ -111,6 +111,9 @@ struct LoginBody {
     password: String,
     #[serde(default)]
     device_name: String,
+    /// Hex of the device's Ed25519 public key, certified in the response.
+    #[serde(default)]
+    device_key: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -123,7 +126,23 @@ async fn login(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Respon
         )
     })?;
     let storage = state.storage.clone();
-    let ok = blocking(move || storage.login(&b.user, &b.password, &b.device_name)).await?;
+    let device_key = match &b.device_key {
+        Some(k) => Some(
+            hex::decode(k)
+                .ok()
+                .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        "device_key must be 32 bytes of hex",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let ok =
+        blocking(move || storage.login(&b.user, &b.password, &b.device_name, device_key)).await?;
     match ok {
         Some(ok) => Ok(Json(ok).into_response()),
         None => Err(ApiError::new(

@@ -54,6 +54,8 @@ enum Command {
     Revoke { device: String },
     /// Print every household's document heads as JSON (to compare replicas).
     Heads,
+    /// Apply a device's bundle file (sync by file), with the same checks as a sync.
+    BundleImport { file: PathBuf },
     /// Move a household to another RW/RT of its kelurahan.
     Move {
         household: String,
@@ -245,6 +247,21 @@ fn run() -> anyhow::Result<()> {
                 bail!("no household `{household}`");
             }
             println!("household {household} moved to RW {rw} RT {rt}");
+        }
+        Command::BundleImport { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let r = storage.import_bundle(&bytes)?;
+            println!(
+                "bundle from {} ({}): {} households accepted, {} refused",
+                r.device,
+                r.user,
+                r.accepted,
+                r.rejected.len()
+            );
+            for rej in r.rejected {
+                println!("refused {}: {} ({})", rej.id, rej.reason, rej.code);
+            }
         }
         Command::Heads => {
             println!("{}", serde_json::to_string_pretty(&storage.heads()?)?);

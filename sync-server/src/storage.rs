@@ -21,6 +21,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use crate::auth;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use jemput_core::bundle;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -70,6 +72,12 @@ CREATE INDEX log_household ON log (household, seq);
 -- where a placement moved the household from, so devices there learn it left
 ALTER TABLE log ADD COLUMN from_kelurahan TEXT;
 ALTER TABLE log ADD COLUMN from_rw INTEGER;
+"#,
+    r#"
+-- a device's Ed25519 public key, certified by the server at login (sync by file)
+ALTER TABLE devices ADD COLUMN public_key BLOB;
+-- the server's own signing key: it certifies device keys
+CREATE TABLE server_key (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL);
 "#,
 ];
 
@@ -133,6 +141,19 @@ pub struct LoginOk {
     pub device: String,
     pub user: String,
     pub role: Role,
+    /// Hex of the server's public key.
+    pub server_key: String,
+    /// Hex of the server's signature over the device's key, when one was given.
+    pub certificate: Option<String>,
+}
+
+/// What importing a bundle on the server did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleImport {
+    pub device: String,
+    pub user: String,
+    pub accepted: usize,
+    pub rejected: Vec<Rejected>,
 }
 
 /// A household for the index, as the registry import or the demo creates it.
@@ -149,12 +170,19 @@ pub trait Storage: Send + Sync + 'static {
     fn assign(&self, user: &str, area: &Area) -> Result<(), StorageError>;
     fn unassign(&self, user: &str, area: &Area) -> Result<(), StorageError>;
     fn areas(&self, user: &str) -> Result<Vec<Area>, StorageError>;
+    /// Checks the password and registers a new device (with its public key, which the
+    /// server certifies, when given).
     fn login(
         &self,
         user: &str,
         password: &str,
         device_name: &str,
+        device_key: Option<[u8; 32]>,
     ) -> Result<Option<LoginOk>, StorageError>;
+    /// The server's public key: devices check bundles' certificates with it.
+    fn server_key(&self) -> Result<VerifyingKey, StorageError>;
+    /// Applies a device's bundle as if that device had synced it (same scope checks).
+    fn import_bundle(&self, bytes: &[u8]) -> Result<BundleImport, StorageError>;
     fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError>;
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError>;
     fn insert_households(&self, households: &[NewHousehold]) -> Result<usize, StorageError>;
@@ -205,6 +233,31 @@ impl SqliteStorage {
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// The server's signing key, made on first use and kept in the database.
+    fn signing_key(&self) -> Result<SigningKey, StorageError> {
+        let conn = self.conn()?;
+        let existing: Option<Vec<u8>> = conn
+            .query_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let secret: [u8; 32] = match existing {
+            Some(s) => s
+                .as_slice()
+                .try_into()
+                .map_err(|_| StorageError::Internal("server key damaged".into()))?,
+            None => {
+                let s: [u8; 32] = rand::random();
+                conn.execute(
+                    "INSERT INTO server_key (id, secret) VALUES (1, ?1)",
+                    [s.to_vec()],
+                )?;
+                s
+            }
+        };
+        Ok(SigningKey::from_bytes(&secret))
     }
 
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
@@ -411,6 +464,7 @@ impl Storage for SqliteStorage {
         user: &str,
         password: &str,
         device_name: &str,
+        device_key: Option<[u8; 32]>,
     ) -> Result<Option<LoginOk>, StorageError> {
         let row: Option<(String, String)> = self
             .conn()?
@@ -432,15 +486,76 @@ impl Storage for SqliteStorage {
         let token = auth::new_token();
         let device = format!("d-{}", &auth::new_token()[..16]);
         self.conn()?.execute(
-            "INSERT INTO devices (id, user, name, token_hash) VALUES (?1, ?2, ?3, ?4)",
-            params![device, user, device_name, auth::token_hash(&token)],
+            "INSERT INTO devices (id, user, name, token_hash, public_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![device, user, device_name, auth::token_hash(&token), device_key.map(|k| k.to_vec())],
         )?;
+        let server = self.signing_key()?;
+        let certificate =
+            device_key.map(|k| hex::encode(bundle::certify(&server, &device, user, &k)));
         Ok(Some(LoginOk {
             token,
             device,
             user: user.to_string(),
             role,
+            server_key: hex::encode(server.verifying_key().to_bytes()),
+            certificate,
         }))
+    }
+
+    fn server_key(&self) -> Result<VerifyingKey, StorageError> {
+        Ok(self.signing_key()?.verifying_key())
+    }
+
+    fn import_bundle(&self, bytes: &[u8]) -> Result<BundleImport, StorageError> {
+        let payload = bundle::read(bytes, &self.server_key()?)
+            .map_err(|e| StorageError::Invalid(e.to_string()))?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row: Option<(String, String, Option<Vec<u8>>, bool)> = tx
+            .query_row(
+                "SELECT u.name, u.role, d.public_key, d.revoked FROM devices d JOIN users u ON u.name = d.user
+                 WHERE d.id = ?1",
+                [&payload.device],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((user, role, key, revoked)) = row else {
+            return Err(StorageError::Invalid(
+                "the bundle's device is unknown to this server".into(),
+            ));
+        };
+        if revoked {
+            return Err(StorageError::Invalid(
+                "the bundle's device was revoked: refused".into(),
+            ));
+        }
+        if key.as_deref() != Some(payload.device_key.as_slice()) {
+            return Err(StorageError::Invalid(
+                "the bundle's key is not the device's registered key".into(),
+            ));
+        }
+        let role =
+            Role::parse(&role).ok_or_else(|| StorageError::Internal("unknown role".into()))?;
+        let session = Session {
+            user: user.clone(),
+            role,
+            device: payload.device.clone(),
+        };
+        let scope = user_areas(&tx, &session.user)?;
+        let mut out = BundleImport {
+            device: payload.device.clone(),
+            user,
+            accepted: 0,
+            rejected: Vec::new(),
+        };
+        for doc in &payload.docs {
+            match apply_push(&tx, &session, &scope, doc)? {
+                Some(r) => out.rejected.push(r),
+                None => out.accepted += 1,
+            }
+        }
+        tx.commit()?;
+        Ok(out)
     }
 
     fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError> {

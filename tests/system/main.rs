@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod bad_input;
+mod bundles;
 mod crash;
 mod field_sync;
 mod moves;

@@ -33,13 +33,17 @@ fn run_profile(profile: &str) {
     let data = tmp.path().join("server");
     Server::admin(&data, &["demo", "--seed", "31"]);
     let net = WeakNet::up(if profile == "cut" { "2g" } else { profile });
-    let _server = Server::start_in(Some("jws"), &data, &format!("{WEAK_SERVER_IP}:8080"));
+    let _server = Server::start_in(
+        Some(&net.server_ns()),
+        &data,
+        &format!("{WEAK_SERVER_IP}:8080"),
+    );
     let url = format!("http://{WEAK_SERVER_IP}:8080");
     let users = ["demo-kader-rw01", "demo-kader-rw01", "demo-kader-rw02"];
     let clients: Vec<Client> = users
         .iter()
         .enumerate()
-        .map(|(i, _)| Client::in_netns(tmp.path().join(format!("k{i}")), "jwc"))
+        .map(|(i, _)| Client::in_netns(tmp.path().join(format!("k{i}")), &net.client_ns()))
         .collect();
     for (c, user) in clients.iter().zip(users) {
         c.login(&url, user, "jemput-demo");
@@ -96,7 +100,7 @@ fn run_profile(profile: &str) {
 
 #[test]
 fn sync_converges_on_weak_and_broken_links() {
-    // One test, profiles in turn: the namespaces have fixed names.
+    // One test, profiles in turn: one link at a time per process.
     for profile in ["2g", "slow3g", "2g-loss10", "2g-loss30", "cut"] {
         run_profile(profile);
     }

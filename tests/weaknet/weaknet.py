@@ -14,7 +14,10 @@ The kernel here has no netem, so the link is built from what it has:
   forwarder, not a TCP relay: the connection stays end to end, loss costs a real RTT);
 - a cut link: SIGUSR1 to the forwarder drops every frame, SIGUSR2 restores.
 
-Usage: weaknet.py up PROFILE | down | cut | restore
+Usage: weaknet.py [--id ID] up PROFILE | down | cut | restore
+
+`--id` (default 0) suffixes every namespace and interface name, so several harnesses
+(a developer's run and a CI run on one machine) never touch each other's link.
 """
 
 import heapq
@@ -26,10 +29,16 @@ import subprocess
 import sys
 import time
 
-NS_C, NS_W, NS_S = "jwc", "jww", "jws"
-IF_C, IF_WC, IF_WS, IF_S = "jwc0", "jwwc", "jwws", "jws0"
+NS_C = NS_W = NS_S = IF_C = IF_WC = IF_WS = IF_S = PIDFILE = ""
 CLIENT_IP, SERVER_IP = "10.231.0.1", "10.231.0.2"
-PIDFILE = "/run/jemput-weaknet.pid"
+
+
+def names(ident):
+    """Namespace and interface names for harness `ident` (interface names ≤ 15 bytes)."""
+    global NS_C, NS_W, NS_S, IF_C, IF_WC, IF_WS, IF_S, PIDFILE
+    NS_C, NS_W, NS_S = f"jwc{ident}", f"jww{ident}", f"jws{ident}"
+    IF_C, IF_WC, IF_WS, IF_S = f"jc{ident}", f"jwc{ident}", f"jws{ident}", f"js{ident}"
+    PIDFILE = f"/run/jemput-weaknet-{ident}.pid"
 
 # name: (rate kbit/s, one-way delay ms, loss %)
 PROFILES = {
@@ -107,7 +116,7 @@ def up(profile):
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.execvp("ip", ["ip", "netns", "exec", NS_W, sys.executable, os.path.abspath(__file__),
-                         "forward", str(delay_ms)])
+                         "--id", IDENT, "forward", str(delay_ms)])
     with open(PIDFILE, "w") as f:
         f.write(str(pid))
     # Wait until the link carries packets (a new veth needs a moment).
@@ -170,7 +179,18 @@ def signal_forwarder(sig):
     os.kill(pid, sig)
 
 
+IDENT = "0"
+
+
 def main():
+    global IDENT
+    args = sys.argv[1:]
+    if len(args) >= 2 and args[0] == "--id":
+        IDENT, args = args[1], args[2:]
+    if not IDENT.isalnum() or len(IDENT) > 8:
+        sys.exit("weaknet: --id must be at most 8 letters or digits")
+    names(IDENT)
+    sys.argv = [sys.argv[0]] + args
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cmd = sys.argv[1]

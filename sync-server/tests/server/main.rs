@@ -26,7 +26,7 @@ struct Device {
 impl Device {
     fn new(storage: &SqliteStorage, user: &str, actor: u8) -> Device {
         let ok = storage
-            .login(user, "kata-sandi-uji", "test")
+            .login(user, "kata-sandi-uji", "test", None)
             .unwrap()
             .expect("login");
         Device {

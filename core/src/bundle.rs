@@ -1,0 +1,250 @@
+//! Sync by file, for when no network works: a bundle carries a device's unacknowledged
+//! changes, signed by the device, with the server's certificate for the device's key.
+//! Any device of the same server (or the server itself) checks both signatures before
+//! applying anything; changes are content-addressed, so bundles merge in any order and
+//! any number of times.
+//!
+//! File: `JEMPUTB1` then zstd(CBOR {payload, signature}); the payload is the CBOR of
+//! [`BundlePayload`], the signature the device key's Ed25519 signature over it.
+
+use std::io::Read;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::sync::PushDoc;
+
+pub const MAGIC: &[u8; 8] = b"JEMPUTB1";
+const MAX_BUNDLE: u64 = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BundleError {
+    #[error("not a Jemput bundle")]
+    NotABundle,
+    #[error("the bundle file is damaged (truncated or corrupted)")]
+    Damaged,
+    #[error("the bundle was altered after its device signed it: refused, nothing applied")]
+    Tampered,
+    #[error("the bundle comes from a device this server never certified (another server, or a forged key): refused, nothing applied")]
+    Foreign,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BundlePayload {
+    /// The server's id for the device that made the bundle.
+    pub device: String,
+    pub user: String,
+    /// The device's Ed25519 public key.
+    pub device_key: ByteBuf,
+    /// The server's signature over (device, user, device_key): see [`certificate_message`].
+    pub certificate: ByteBuf,
+    pub created_at: i64,
+    pub docs: Vec<PushDoc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BundleFile {
+    payload: ByteBuf,
+    signature: ByteBuf,
+}
+
+/// What the server signs when it certifies a device's key at login.
+pub fn certificate_message(device: &str, user: &str, device_key: &[u8]) -> Vec<u8> {
+    let mut m = b"jemput-device-certificate-v1\0".to_vec();
+    m.extend_from_slice(device.as_bytes());
+    m.push(0);
+    m.extend_from_slice(user.as_bytes());
+    m.push(0);
+    m.extend_from_slice(device_key);
+    m
+}
+
+pub fn certify(server: &SigningKey, device: &str, user: &str, device_key: &[u8]) -> Vec<u8> {
+    server
+        .sign(&certificate_message(device, user, device_key))
+        .to_bytes()
+        .to_vec()
+}
+
+pub fn write(payload: &BundlePayload, device_key: &SigningKey) -> Vec<u8> {
+    let mut cbor = Vec::new();
+    // Serialising into memory cannot fail.
+    #[allow(clippy::expect_used)]
+    ciborium::into_writer(payload, &mut cbor).expect("CBOR into memory");
+    let signature = device_key.sign(&cbor).to_bytes().to_vec();
+    let file = BundleFile {
+        payload: ByteBuf::from(cbor),
+        signature: ByteBuf::from(signature),
+    };
+    let mut body = Vec::new();
+    #[allow(clippy::expect_used)]
+    ciborium::into_writer(&file, &mut body).expect("CBOR into memory");
+    let mut out = MAGIC.to_vec();
+    #[allow(clippy::expect_used)]
+    out.extend(zstd::encode_all(&body[..], 9).expect("zstd into memory"));
+    out
+}
+
+/// Reads and checks a bundle: the device's signature over the payload, and the
+/// server's certificate for the device's key (`server_key` is the server's public key).
+pub fn read(bytes: &[u8], server_key: &VerifyingKey) -> Result<BundlePayload, BundleError> {
+    let body = bytes.strip_prefix(MAGIC).ok_or(BundleError::NotABundle)?;
+    let mut cbor = Vec::new();
+    zstd::Decoder::new(body)
+        .map_err(|_| BundleError::Damaged)?
+        .take(MAX_BUNDLE)
+        .read_to_end(&mut cbor)
+        .map_err(|_| BundleError::Damaged)?;
+    let file: BundleFile = ciborium::from_reader(&cbor[..]).map_err(|_| BundleError::Damaged)?;
+    let payload: BundlePayload =
+        ciborium::from_reader(&file.payload[..]).map_err(|_| BundleError::Damaged)?;
+    let key_bytes: [u8; 32] = payload
+        .device_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| BundleError::Tampered)?;
+    let device_key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| BundleError::Tampered)?;
+    let sig = Signature::from_slice(&file.signature).map_err(|_| BundleError::Tampered)?;
+    device_key
+        .verify(&file.payload, &sig)
+        .map_err(|_| BundleError::Tampered)?;
+    let cert = Signature::from_slice(&payload.certificate).map_err(|_| BundleError::Foreign)?;
+    server_key
+        .verify(
+            &certificate_message(&payload.device, &payload.user, &payload.device_key),
+            &cert,
+        )
+        .map_err(|_| BundleError::Foreign)?;
+    Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(b: u8) -> SigningKey {
+        SigningKey::from_bytes(&[b; 32])
+    }
+
+    fn bundle(server: &SigningKey, device: &SigningKey) -> Vec<u8> {
+        let dk = device.verifying_key().to_bytes().to_vec();
+        let payload = BundlePayload {
+            device: "d-1".into(),
+            user: "kader-a".into(),
+            certificate: ByteBuf::from(certify(server, "d-1", "kader-a", &dk)),
+            device_key: ByteBuf::from(dk),
+            created_at: 1,
+            docs: vec![PushDoc {
+                id: "hh-1".into(),
+                changes: ByteBuf::from(vec![1, 2, 3]),
+            }],
+        };
+        write(&payload, device)
+    }
+
+    #[test]
+    fn a_signed_certified_bundle_reads_back() {
+        let (server, device) = (key(1), key(2));
+        let p = read(&bundle(&server, &device), &server.verifying_key()).expect("valid");
+        assert_eq!(p.docs[0].id, "hh-1");
+    }
+
+    #[test]
+    fn altered_foreign_and_broken_bundles_are_refused() {
+        let (server, device) = (key(1), key(2));
+        let good = bundle(&server, &device);
+        assert_eq!(
+            read(&good, &key(9).verifying_key()),
+            Err(BundleError::Foreign),
+            "another server"
+        );
+        let forged = bundle(&key(9), &device);
+        assert_eq!(
+            read(&forged, &server.verifying_key()),
+            Err(BundleError::Foreign),
+            "self-made certificate"
+        );
+        assert_eq!(
+            read(&good[..good.len() - 5], &server.verifying_key()),
+            Err(BundleError::Damaged)
+        );
+        assert_eq!(
+            read(b"PK\x03\x04 a zip", &server.verifying_key()),
+            Err(BundleError::NotABundle)
+        );
+        // Change one byte of the payload and re-wrap it: the device signature fails.
+        let body = zstd::decode_all(&good[8..]).expect("zstd");
+        let mut file: BundleFile = ciborium::from_reader(&body[..]).expect("cbor");
+        let n = file.payload.len();
+        file.payload[n - 1] ^= 1;
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&file, &mut cbor).expect("cbor");
+        let mut tampered = MAGIC.to_vec();
+        tampered.extend(zstd::encode_all(&cbor[..], 3).expect("zstd"));
+        assert_eq!(
+            read(&tampered, &server.verifying_key()),
+            Err(BundleError::Tampered)
+        );
+    }
+}
+
+/// What applying a bundle did on a device.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct Imported {
+    pub households: usize,
+    pub new_households: usize,
+    /// Documents left out: outside this device's areas, or missing earlier history.
+    pub skipped: usize,
+}
+
+/// Applies a checked bundle to a device's store in one transaction. Imported work is
+/// marked pending, so this device relays it to the server at its next sync.
+pub fn apply(
+    store: &mut crate::store::Store,
+    payload: &BundlePayload,
+    set: &crate::IndicatorSet,
+) -> Result<Imported, crate::store::StoreError> {
+    use crate::household::Household;
+    use crate::sync::Area;
+    let scope: Vec<Area> = store
+        .cursors()?
+        .iter()
+        .filter_map(|(k, _)| Area::parse_key(k))
+        .collect();
+    let mut out = Imported::default();
+    let tx = store.transaction()?;
+    for d in &payload.docs {
+        let existing: Option<Vec<u8>> = rusqlite::OptionalExtension::optional(tx.query_row(
+            "SELECT doc FROM households WHERE id = ?1",
+            [&d.id],
+            |r| r.get(0),
+        ))?;
+        let mut doc = match &existing {
+            Some(bytes) => automerge::AutoCommit::load(bytes)
+                .map_err(crate::household::HouseholdError::from)?,
+            None => automerge::AutoCommit::new(),
+        };
+        if doc.load_incremental(&d.changes).is_err() || !doc.get_missing_deps(&[]).is_empty() {
+            out.skipped += 1;
+            continue;
+        }
+        let Ok(mut hh) = Household::from_doc(doc) else {
+            out.skipped += 1;
+            continue;
+        };
+        let (kel, rw, _) = hh.area();
+        if hh.id().as_deref() != Some(d.id.as_str()) || !scope.iter().any(|a| a.covers(&kel, rw)) {
+            out.skipped += 1;
+            continue;
+        }
+        crate::store::write_household(&tx, &mut hh, set)?;
+        tx.execute("UPDATE households SET pending = 1 WHERE id = ?1", [&d.id])?;
+        out.households += 1;
+        if existing.is_none() {
+            out.new_households += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
