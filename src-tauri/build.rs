@@ -17,6 +17,8 @@ const COMMANDS: &[&str] = &[
     "resolve_conflict",
     "household_history",
     "household_as_of",
+    "bundle_export",
+    "bundle_import",
 ];
 
 fn main() {

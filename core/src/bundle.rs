@@ -190,7 +190,8 @@ mod tests {
 }
 
 /// What applying a bundle did on a device.
-#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Imported {
     pub households: usize,
     pub new_households: usize,

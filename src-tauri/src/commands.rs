@@ -331,3 +331,43 @@ pub fn household_as_of(
         &state.set,
     )?)
 }
+
+#[derive(Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct BundleExported {
+    path: String,
+    households: usize,
+}
+
+/// Writes this device's unsent work to a signed bundle file, in `dir` or the app's
+/// `bundles` folder, to share through a messaging app or a USB stick.
+#[tauri::command]
+pub fn bundle_export(state: State<'_, AppState>, dir: Option<String>) -> Result<BundleExported> {
+    let dir = match dir {
+        Some(d) => std::path::PathBuf::from(d),
+        None => state.bundle_dir.clone(),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| CommandError {
+        code: "storage".into(),
+        message: e.to_string(),
+    })?;
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let path = dir.join(format!("jemput-{stamp}.jemput"));
+    let households = state.device.bundle_export(&path)?;
+    Ok(BundleExported {
+        path: path.display().to_string(),
+        households,
+    })
+}
+
+#[tauri::command]
+pub fn bundle_import(
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<jemput_core::bundle::Imported> {
+    let r = state
+        .device
+        .bundle_import(std::path::Path::new(&path), &state.set)?;
+    state.worker.wake.notify_one();
+    Ok(r)
+}

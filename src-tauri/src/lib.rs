@@ -15,6 +15,8 @@ pub struct AppState {
     pub set: Arc<IndicatorSet>,
     pub client: Arc<SyncClient>,
     pub worker: Arc<worker::Worker>,
+    /// Where bundle files are written by default.
+    pub bundle_dir: std::path::PathBuf,
 }
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
@@ -27,6 +29,7 @@ pub fn run() {
                 None => app.path().app_data_dir()?,
             };
             let device = Arc::new(Device::open(&dir)?);
+            let bundle_dir = dir.join("bundles");
             let set = Arc::new(IndicatorSet::bps14());
             let client = Arc::new(SyncClient::new());
             let worker = Arc::new(worker::Worker::default());
@@ -41,6 +44,7 @@ pub fn run() {
                 set,
                 client,
                 worker,
+                bundle_dir,
             });
             Ok(())
         })
@@ -60,6 +64,8 @@ pub fn run() {
             commands::resolve_conflict,
             commands::household_history,
             commands::household_as_of,
+            commands::bundle_export,
+            commands::bundle_import,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

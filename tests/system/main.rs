@@ -4,6 +4,7 @@
 mod bad_input;
 mod bundles;
 mod crash;
+mod crash_sync;
 mod field_sync;
 mod moves;
 mod review;

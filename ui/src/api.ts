@@ -1,7 +1,7 @@
 // Owns: every Tauri command call (typed). Screens call these, never `invoke` directly.
 import { invoke } from '@tauri-apps/api/core';
 import type {
-  Answers, CommandError, ConflictItem, ConflictKind, Filter, HistoryEntry, HouseholdDetail,
+  Answers, BundleExported, CommandError, ConflictItem, ConflictKind, Filter, HistoryEntry, HouseholdDetail, Imported,
   HouseholdRow, IndicatorSet, LoginResult, NewVisit, Proposal, Score, SessionStatus, SyncStatus,
 } from './types';
 
@@ -51,6 +51,8 @@ export const proposeHousehold = (proposal: Proposal) =>
   call<{ id: string }>('propose_household', { proposal });
 
 export const syncNow = () => call<SyncStatus>('sync_now');
+export const bundleExport = () => call<BundleExported>('bundle_export', { dir: null });
+export const bundleImport = (path: string) => call<Imported>('bundle_import', { path });
 export const syncStatus = () => call<SyncStatus>('sync_status');
 
 export const listConflicts = (rw: number | null, kind: ConflictKind | null) =>

@@ -13,6 +13,8 @@ export type { Conflict } from './bindings/Conflict';
 export type { ConflictValue } from './bindings/ConflictValue';
 export type { Documents } from './bindings/Documents';
 export type { SyncStatus } from './bindings/SyncStatus';
+export type { BundleExported } from './bindings/BundleExported';
+export type { Imported } from './bindings/Imported';
 export type { ListFilter as Filter } from './bindings/ListFilter';
 export type { CriterionView as Criterion } from './bindings/CriterionView';
 export type { IndicatorSetView as IndicatorSet } from './bindings/IndicatorSetView';

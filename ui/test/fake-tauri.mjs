@@ -296,6 +296,16 @@ export function installFakeTauri() {
       return e.state;
     },
     sync_status: () => sync,
+    bundle_export: ({ dir }) => {
+      if (dir !== null) throw err('invalid_input', 'the app writes bundles to its own folder');
+      return { path: '/data/jemput/bundles/jemput-1764000000.jemput', households: sync.pending };
+    },
+    bundle_import: ({ path }) => {
+      if (!path.endsWith('.jemput')) throw err('invalid_input', 'not a Jemput bundle');
+      if (path.includes('altered')) throw err('invalid_input', 'the bundle was altered after its device signed it: refused, nothing applied');
+      sync.pending += 2;
+      return { households: 2, new_households: 0, skipped: 1 };
+    },
     sync_now: () => {
       sync.pending = 0;
       sync.last_sync = new Date().toISOString();

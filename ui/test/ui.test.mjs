@@ -257,6 +257,27 @@ describe('household detail and visit', () => {
   });
 });
 
+describe('sync by file', () => {
+  test('a kader without signal writes a bundle, and an altered one is refused with the path kept', async () => {
+    const { page, context } = await openApp();
+    await page.click('#sync-status details.bundle summary');
+    assert.match(await page.textContent('#sync-month'), /Bulan ini/);
+    await page.click('#bundle-export');
+    assert.match(await (await page.waitForSelector('#bundle-result')).textContent(), /jemput-1764000000\.jemput/);
+    await page.fill('#bundle-path', '/sdcard/Download/altered.jemput');
+    await page.click('#bundle-import');
+    assert.match(await (await page.waitForSelector('#bundle-error')).textContent(), /altered/);
+    assert.equal(await page.inputValue('#bundle-path'), '/sdcard/Download/altered.jemput', 'the path stays to correct');
+    await page.fill('#bundle-path', '/sdcard/Download/kader-b.jemput');
+    await page.click('#bundle-import');
+    await page.waitForFunction(() => /2 rumah tangga/.test(document.querySelector('#bundle-result')?.textContent ?? ''));
+    const sent = (await page.evaluate(() => window.__fake.calls)).filter((c) => c.cmd === 'bundle_import').at(-1);
+    assert.equal(sent.args.path, '/sdcard/Download/kader-b.jemput');
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'fits a 360 px phone');
+    await context.close();
+  });
+});
+
 describe('language, errors', () => {
   test('switching to English relabels the UI and is remembered', async () => {
     const { page, context } = await openApp();

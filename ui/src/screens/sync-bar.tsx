@@ -1,5 +1,6 @@
-// Owns: the sync status bar — online/offline, last sync, pending changes, bytes used,
-// "Sync now", and polling `sync_status` every 5 s.
+// Owns: the sync status bar — online/offline, last sync, pending changes, bytes used
+// (last sync and this month), "Sync now", polling `sync_status` every 5 s, and sync by
+// file (bundle export/import) for when no network works.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox } from '../components';
@@ -45,6 +46,30 @@ export function SyncBar({ onSynced }: { onSynced: () => void }) {
     }
   };
 
+  const [bundlePath, setBundlePath] = useState('');
+  const [bundleMsg, setBundleMsg] = useState<string | null>(null);
+  const [bundleErr, setBundleErr] = useState<CommandError | null>(null);
+  const exportBundle = async () => {
+    setBundleErr(null);
+    try {
+      const r = await api.bundleExport();
+      setBundleMsg(t('bundle_written', { path: r.path, n: r.households }));
+    } catch (e) {
+      setBundleErr(api.toCommandError(e));
+    }
+  };
+  const importBundle = async () => {
+    setBundleErr(null);
+    try {
+      const r = await api.bundleImport(bundlePath.trim());
+      setBundleMsg(t('bundle_applied', { n: r.households, skipped: r.skipped }));
+      onSyncedRef.current();
+    } catch (e) {
+      // The path stays so the kader can correct it; nothing was applied.
+      setBundleErr(api.toCommandError(e));
+    }
+  };
+
   const online = status?.online ?? false;
   const syncing = busy || (status?.syncing ?? false);
   return (
@@ -60,8 +85,20 @@ export function SyncBar({ onSynced }: { onSynced: () => void }) {
           <span class={status.pending > 0 ? 'pending' : ''}>{t('sync_pending', { n: status.pending })}</span>
           {status.rejected > 0 && <span class="bad">{t('sync_rejected', { n: status.rejected })}</span>}
           <span title={`↑${formatBytes(status.last_bytes_up)} ↓${formatBytes(status.last_bytes_down)}`}>{t('sync_bytes', { b: formatBytes(status.last_bytes_up + status.last_bytes_down) })}</span>
+          <span id="sync-month">{t('sync_month', { b: formatBytes(status.month_bytes) })}</span>
         </div>
       )}
+      <details class="bundle">
+        <summary>{t('bundle_title')}</summary>
+        <button id="bundle-export" class="small" onClick={exportBundle}>{t('bundle_export')}</button>
+        {bundleMsg && <div id="bundle-result" class="muted">{bundleMsg}</div>}
+        <div class="bundle-import">
+          <input id="bundle-path" placeholder={t('bundle_path')} value={bundlePath}
+            onInput={(e) => setBundlePath(e.currentTarget.value)} />
+          <button id="bundle-import" class="small" onClick={importBundle} disabled={!bundlePath.trim()}>{t('bundle_import')}</button>
+        </div>
+        <ErrorBox err={bundleErr} id="bundle-error" />
+      </details>
       {!err && status?.last_error && <ErrorBox err={status.last_error} />}
       <ErrorBox err={err} id="sync-error" />
     </section>
