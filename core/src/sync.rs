@@ -112,6 +112,11 @@ pub struct PullDoc {
     pub rw: u16,
     /// A saved document (first delivery) or concatenated changes.
     pub data: ByteBuf,
+    /// `data` is a whole saved document: its heads are the server's, and travel inside
+    /// it (32 B per household saved on a first sync).
+    #[serde(default)]
+    pub snapshot: bool,
+    /// The server's heads, for changes (empty for a snapshot).
     pub heads: Vec<ByteBuf>,
 }
 
@@ -126,9 +131,10 @@ pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     // the dictionary compiled in (its validity is tested).
     #[allow(clippy::expect_used)]
     ciborium::into_writer(msg, &mut cbor).expect("CBOR into memory");
-    // Small messages (a cycle's pushes, incremental pulls) get the strongest level; big
-    // first syncs a cheaper one, so the server's CPU is not the bottleneck.
-    let level = if cbor.len() < 64 * 1024 { 19 } else { 9 };
+    // Bytes cost the kader money and time on 2G; server CPU is cheap at these sizes
+    // (a 1,000-household first sync is ~1 MB of CBOR). Only very large pages (an
+    // operator's first sync of a big kelurahan) get a cheaper level.
+    let level = if cbor.len() < 4 * 1024 * 1024 { 19 } else { 12 };
     #[allow(clippy::expect_used)]
     let mut z =
         zstd::bulk::Compressor::with_dictionary(level, DICTIONARY).expect("zstd dictionary");
@@ -238,10 +244,14 @@ pub fn apply_response(
         }
     }
     for d in &resp.docs {
-        server_heads
-            .entry(&d.id)
-            .or_default()
-            .extend(heads_from_wire(&d.heads));
+        let heads = if d.snapshot {
+            AutoCommit::load(&d.data)
+                .map_err(crate::household::HouseholdError::from)?
+                .get_heads()
+        } else {
+            heads_from_wire(&d.heads)
+        };
+        server_heads.entry(&d.id).or_default().extend(heads);
     }
     let pulled: BTreeMap<&str, &PullDoc> = resp.docs.iter().map(|d| (d.id.as_str(), d)).collect();
 

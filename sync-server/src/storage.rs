@@ -758,10 +758,12 @@ impl Storage for SqliteStorage {
                         kelurahan: kel,
                         rw,
                         data: serde_bytes::ByteBuf::new(),
+                        snapshot: false,
                         heads: Vec::new(),
                     });
                 if row.kind == 1 {
                     entry.data = serde_bytes::ByteBuf::from(current_doc);
+                    entry.snapshot = true;
                 } else if let Some(b) = row.bytes {
                     entry.data.extend_from_slice(&b);
                 }
@@ -785,7 +787,7 @@ impl Storage for SqliteStorage {
             }
             resp.cursors.insert(key, next as u64);
         }
-        for d in docs.values_mut() {
+        for d in docs.values_mut().filter(|d| !d.snapshot) {
             let heads: Vec<u8> =
                 tx.query_row("SELECT heads FROM households WHERE id = ?1", [&d.id], |r| {
                     r.get(0)

@@ -204,6 +204,7 @@ fn main() {
             kelurahan: h.kelurahan.clone(),
             rw: h.rw,
             data: ByteBuf::from(data),
+            snapshot: false,
             heads,
         };
         let heads = jemput_core::sync::heads_to_wire(&hh.heads());
