@@ -78,8 +78,27 @@ def down():
         sh("ip", "netns", "del", ns, check=False)
 
 
+def sweep():
+    """Removes links left by harnesses that died without cleaning up (killed with
+    SIGKILL): their forwarder is gone."""
+    listing = sh("ip", "netns", "list", check=False).stdout.split()
+    for ns in listing:
+        if not (ns.startswith("jww") and ns[3:].isalnum()) or ns[3:] == IDENT:
+            continue
+        ident = ns[3:]
+        try:
+            with open(f"/run/jemput-weaknet-{ident}.pid") as f:
+                os.kill(int(f.read().strip()), 0)
+            continue  # its forwarder still runs: someone is using it
+        except (OSError, ValueError):
+            pass
+        for prefix in ("jwc", "jww", "jws"):
+            sh("ip", "netns", "del", prefix + ident, check=False)
+
+
 def up(profile):
     rate, delay_ms, loss = PROFILES[profile]
+    sweep()
     down()
     for ns in (NS_C, NS_W, NS_S):
         sh("ip", "netns", "add", ns)
