@@ -466,12 +466,19 @@ pub enum CountOf {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    apply_migrations(conn, MIGRATIONS)
+}
+
+/// Runs the append-only `migrations` not yet applied (`PRAGMA user_version` counts
+/// them), each in its own transaction; refuses a database newer than this binary.
+/// Shared by the device store and the server's storage.
+pub fn apply_migrations(conn: &mut Connection, migrations: &[&str]) -> Result<(), StoreError> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let known = MIGRATIONS.len() as i64;
+    let known = migrations.len() as i64;
     if found > known {
         return Err(StoreError::TooNew { found, known });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for (i, sql) in migrations.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;

@@ -219,17 +219,13 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let known = MIGRATIONS.len() as i64;
-        if found > known {
-            return Err(StorageError::TooNew { found, known });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
-            tx.commit()?;
-        }
+        jemput_core::store::apply_migrations(&mut conn, MIGRATIONS).map_err(|e| match e {
+            jemput_core::store::StoreError::TooNew { found, known } => {
+                StorageError::TooNew { found, known }
+            }
+            jemput_core::store::StoreError::Sqlite(e) => StorageError::Sqlite(e),
+            other => StorageError::Internal(other.to_string()),
+        })?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
         })
