@@ -81,3 +81,60 @@ fn a_database_from_a_newer_jemput_is_refused() {
         other => panic!("expected TooNew, got {:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn possible_duplicates_by_nik_and_by_a_proposals_head() {
+    use jemput_core::conflicts::ConflictKind;
+    use jemput_core::household::{Household, Proposal};
+    let set = IndicatorSet::bps14();
+    let mut store = Store::open_in_memory().expect("store");
+    // Two registry households that both list the same person (same NIK).
+    let mut a = registry_household("hh-a");
+    let mut b = registry_household("hh-b");
+    store.save_local(&mut a, &set).expect("save");
+    store.save_local(&mut b, &set).expect("save");
+    // A proposal whose head has the name and birth date of a registry head.
+    let proposal = Proposal {
+        head_name: "kepala uji".into(),
+        head_birth_date: Some("1990-06-15".into()),
+        nik: None,
+        kk: None,
+        address: "Jl. Usulan".into(),
+        kelurahan: "35.73.01.1007".into(),
+        rw: 1,
+        rt: 2,
+    };
+    let mut p = Household::propose(
+        "hh-p",
+        &proposal,
+        &author(3, "kader-c"),
+        0,
+        &mut rand::rngs::StdRng::seed_from_u64(4),
+    )
+    .expect("propose");
+    store.save_local(&mut p, &set).expect("save");
+    let dups = store
+        .list_conflicts(None, Some(ConflictKind::PossibleDuplicate))
+        .expect("list");
+    let mut found: Vec<(String, String, String)> = dups
+        .iter()
+        .map(|c| {
+            let other = c.choices[1].other_household.clone().unwrap_or_default();
+            (
+                c.path.clone().unwrap_or_default(),
+                c.household.clone(),
+                other,
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("head".to_string(), "hh-p".to_string(), "hh-a".to_string()),
+            ("head".to_string(), "hh-p".to_string(), "hh-b".to_string()),
+            ("nik".to_string(), "hh-a".to_string(), "hh-b".to_string()),
+        ],
+        "the proposal is the one that may be a duplicate"
+    );
+}
