@@ -20,6 +20,7 @@ export type { CriterionView as Criterion } from './bindings/CriterionView';
 export type { IndicatorSetView as IndicatorSet } from './bindings/IndicatorSetView';
 export type { AnswerShape } from './bindings/AnswerShape';
 export type { VisitInput as NewVisit } from './bindings/VisitInput';
+export type { NewMember } from './bindings/NewMember';
 export type { ProposalInput as Proposal } from './bindings/ProposalInput';
 export type { ConflictItem } from './bindings/ConflictItem';
 export type { Choice } from './bindings/Choice';

@@ -234,6 +234,10 @@ export function installFakeTauri() {
       const h = need(households[id]);
       if (!visit.result) throw err('invalid_input', 'result missing');
       for (const [mid, p] of Object.entries(visit.member_changes ?? {})) h.members[mid].presence = p;
+      // As the backend does: each new member joins with presence "new".
+      (visit.new_members ?? []).forEach((m, i) => {
+        h.members[`m-new-${Object.keys(h.members).length + i + 1}`] = { ...m, presence: 'new' };
+      });
       const vid = `v${Object.keys(h.visits).length + 1}`;
       h.visits[vid] = { date: today(), kader: session.user, ...visit, ...score(h, visit.answers) };
       h.status = visit.result;

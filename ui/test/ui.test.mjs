@@ -257,6 +257,28 @@ describe('household detail and visit', () => {
   });
 });
 
+describe('births', () => {
+  test('a visit records a newborn as a new member', async () => {
+    const { page, context } = await openApp();
+    await page.click('.household-row[data-id="hh-0002"]');
+    await page.click('#record-visit');
+    await page.click('#result-found');
+    await page.click('#add-member');
+    await page.fill('.new-member-name', 'Bayi Uji Dua');
+    await page.selectOption('.new-member-sex', 'P');
+    await page.fill('.new-member-birth', '2026-10-01');
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'the new-member row fits a phone');
+    await page.click('#save-visit');
+    await page.waitForSelector('#household-detail');
+    const sent = (await page.evaluate(() => window.__fake.calls)).filter((c) => c.cmd === 'record_visit').at(-1);
+    assert.deepEqual(sent.args.visit.new_members, [
+      { name: 'Bayi Uji Dua', sex: 'P', birth_date: '2026-10-01', relation: 'child' },
+    ]);
+    assert.match(await page.textContent('.members'), /Bayi Uji Dua/);
+    await context.close();
+  });
+});
+
 describe('sync by file', () => {
   test('a kader without signal writes a bundle, and an altered one is refused with the path kept', async () => {
     const { page, context } = await openApp();

@@ -1,5 +1,6 @@
 // Owns: the visit form — result, the indicator-set criteria by answer kind, live score,
-// member presence changes, documents shown, notes; saving through `record_visit`.
+// member presence changes and new members (births), documents shown, notes; saving
+// through `record_visit`.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header } from '../components';
@@ -7,7 +8,7 @@ import { lang, t, tDyn } from '../i18n';
 import {
   PRESENCES, VISIT_RESULTS,
   type Answers, type AnswerValue, type CommandError, type Criterion, type HouseholdDetail,
-  type IndicatorSet, type NewVisit, type Score, type VisitResult,
+  type IndicatorSet, type NewMember, type NewVisit, type Score, type VisitResult,
 } from '../types';
 import { headName } from './household-detail';
 
@@ -65,6 +66,11 @@ export function VisitForm({ household, onCancel, onSaved }: {
     });
   };
   const setDraft = (key: string, v: string) => setDrafts((d) => ({ ...d, [key]: v }));
+  // Members found on the visit who are not on the record yet (a birth, someone who
+  // moved in): saved as `new_members`, each becoming a member with presence "new".
+  const [newMembers, setNewMembers] = useState<NewMember[]>([]);
+  const editNewMember = (i: number, patch: Partial<NewMember>) =>
+    setNewMembers((list) => list.map((m, j) => (j === i ? { ...m, ...patch } : m)));
 
   const save = async () => {
     if (!result) { setErr({ code: 'pick_result', message: t('visit_pick_result') }); return; }
@@ -82,6 +88,15 @@ export function VisitForm({ household, onCancel, onSaved }: {
     };
     if (notes.trim()) visit.notes = notes.trim();
     if (Object.keys(member_changes).length) visit.member_changes = member_changes;
+    const added = found ? newMembers.filter((m) => m.name.trim()) : [];
+    if (added.length) {
+      visit.new_members = added.map((m) => ({
+        name: m.name.trim(),
+        sex: m.sex || undefined,
+        birth_date: m.birth_date || undefined,
+        relation: m.relation || 'child',
+      }));
+    }
     setSaving(true);
     setErr(null);
     try {
@@ -137,8 +152,8 @@ export function VisitForm({ household, onCancel, onSaved }: {
         </section>
       )}
 
-      {found && Object.keys(household.members).length > 0 && (
-        <section class="card">
+      {found && (
+        <section class="card" id="visit-members">
           <h2>{t('visit_members')}</h2>
           {Object.entries(household.members).map(([mid, m]) => (
             <div class="field" key={mid}>
@@ -149,6 +164,26 @@ export function VisitForm({ household, onCancel, onSaved }: {
               </select>
             </div>
           ))}
+          {newMembers.map((m, i) => (
+            <div class="new-member" key={i}>
+              <input class="new-member-name" placeholder={t('new_member_name')} value={m.name}
+                onInput={(e) => editNewMember(i, { name: e.currentTarget.value })} />
+              <select class="new-member-sex" value={m.sex ?? ''}
+                onChange={(e) => editNewMember(i, { sex: e.currentTarget.value || undefined })}>
+                <option value="">{t('new_member_sex')}</option>
+                <option value="L">{t('sex_L')}</option>
+                <option value="P">{t('sex_P')}</option>
+              </select>
+              <input class="new-member-birth" type="date" value={m.birth_date ?? ''}
+                onInput={(e) => editNewMember(i, { birth_date: e.currentTarget.value || undefined })} />
+              <select class="new-member-relation" value={m.relation ?? 'child'}
+                onChange={(e) => editNewMember(i, { relation: e.currentTarget.value })}>
+                {['child', 'spouse', 'parent', 'other'].map((r) => <option key={r} value={r}>{tDyn('relation_', r)}</option>)}
+              </select>
+            </div>
+          ))}
+          <button id="add-member" class="small" type="button"
+            onClick={() => setNewMembers((l) => [...l, { name: '', relation: 'child' }])}>{t('add_member')}</button>
         </section>
       )}
 
