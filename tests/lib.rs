@@ -205,6 +205,31 @@ impl Client {
         stdout(&out)
     }
 
+    /// Logs in, trying again on a lossy link (a TCP connect can lose every SYN within
+    /// the client's connect timeout at 30% loss), as a person would tap again.
+    pub fn login_patiently(&self, url: &str, user: &str, password: &str) {
+        for _ in 0..5 {
+            let out = self.cmd(&[
+                "login",
+                "--server",
+                url,
+                "--user",
+                user,
+                "--password",
+                password,
+            ]);
+            if out.status.success() {
+                return;
+            }
+            assert!(
+                !stderr(&out).contains("wrong user name"),
+                "login refused: {}",
+                stderr(&out)
+            );
+        }
+        self.login(url, user, password);
+    }
+
     pub fn login(&self, url: &str, user: &str, password: &str) {
         self.ok(&[
             "login",

@@ -159,21 +159,6 @@ fn main() {
     }
 }
 
-/// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.
-fn parse_when(s: &str) -> anyhow::Result<i64> {
-    use time::format_description::well_known::Rfc3339;
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
-    }
-    let d = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| anyhow::anyhow!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))?;
-    let end = d
-        .with_hms_milli(23, 59, 59, 999)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .assume_utc();
-    Ok((end.unix_timestamp_nanos() / 1_000_000) as i64)
-}
-
 fn home(cli: &Cli) -> anyhow::Result<Device> {
     let dir = cli
         .home
@@ -369,7 +354,7 @@ fn run() -> anyhow::Result<()> {
             let device = home(&cli)?;
             match as_of {
                 Some(when) => {
-                    let view = device.as_of(household, parse_when(when)?, &set)?;
+                    let view = device.as_of_when(household, when, &set)?;
                     println!("{}", serde_json::to_string_pretty(&view)?);
                 }
                 None => {

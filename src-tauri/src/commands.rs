@@ -312,24 +312,7 @@ pub fn household_as_of(
     id: String,
     when: String,
 ) -> Result<serde_json::Value> {
-    let invalid = || CommandError {
-        code: "invalid_input".into(),
-        message: format!("`{when}` is not a date (YYYY-MM-DD)"),
-    };
-    let date = time::Date::parse(
-        &when,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| invalid())?;
-    let end = date
-        .with_hms_milli(23, 59, 59, 999)
-        .map_err(|_| invalid())?
-        .assume_utc();
-    Ok(state.device.as_of(
-        &id,
-        (end.unix_timestamp_nanos() / 1_000_000) as i64,
-        &state.set,
-    )?)
+    Ok(state.device.as_of_when(&id, &when, &state.set)?)
 }
 
 #[derive(Serialize, ts_rs::TS)]

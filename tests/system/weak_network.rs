@@ -46,7 +46,7 @@ fn run_profile(profile: &str) {
         .map(|(i, _)| Client::in_netns(tmp.path().join(format!("k{i}")), &net.client_ns()))
         .collect();
     for (c, user) in clients.iter().zip(users) {
-        c.login(&url, user, "jemput-demo");
+        c.login_patiently(&url, user, "jemput-demo");
     }
     sync_all(&clients);
 

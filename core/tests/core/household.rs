@@ -1,3 +1,4 @@
+//! Household documents: visits, concurrent conflicts, NIK warnings; shared fixtures.
 use jemput_core::household::{Author, Clock, Household, Identity, Member, Registry, VisitInput};
 use jemput_core::IndicatorSet;
 use rand::SeedableRng;
