@@ -757,6 +757,23 @@ impl Household {
             })
     }
 
+    /// The latest visit (by date, then id) and its date.
+    pub(crate) fn last_visit(&self) -> Option<(String, serde_json::Value)> {
+        let v = self.obj("visits")?;
+        let mut last: Option<(String, String, ObjId)> = None;
+        for item in self.doc.map_range(&v, ..) {
+            let date = self.get_str(&item.id(), "date").unwrap_or_default();
+            let key = (date, item.key.to_string());
+            if last
+                .as_ref()
+                .is_none_or(|(d, k, _)| (d, k) < (&key.0, &key.1))
+            {
+                last = Some((key.0, key.1, item.id()));
+            }
+        }
+        last.map(|(d, _, id)| (d, obj_json(&self.doc, &id)))
+    }
+
     pub fn summary(&self, set: &IndicatorSet) -> Summary {
         let (kelurahan, rw, rt) = self.area();
         let ident = self.obj("identity").unwrap_or(ROOT);
@@ -777,20 +794,8 @@ impl Household {
                 search.extend(nik);
             }
         }
-        let mut last: Option<(String, String, serde_json::Value)> = None;
-        if let Some(v) = self.obj("visits") {
-            for item in self.doc.map_range(&v, ..) {
-                let date = self.get_str(&item.id(), "date").unwrap_or_default();
-                let key = (date, item.key.to_string());
-                if last
-                    .as_ref()
-                    .is_none_or(|(d, k, _)| (d, k) < (&key.0, &key.1))
-                {
-                    last = Some((key.0, key.1, obj_json(&self.doc, &item.id())));
-                }
-            }
-        }
-        let score = last.as_ref().map(|(_, _, v)| score_visit(set, v));
+        let last = self.last_visit();
+        let score = last.as_ref().map(|(_, v)| score_visit(set, v));
         let kk = self.get_str(&ident, "kk");
         let address = self.get_str(&ident, "address");
         search.extend(kk.clone());
@@ -805,7 +810,7 @@ impl Household {
             kk,
             address,
             status: self.status(),
-            last_visit: last.map(|(d, _, _)| d),
+            last_visit: last.map(|(d, _)| d),
             poor: score.as_ref().is_some_and(|s| s.poor),
             score: score.map(|s| s.score),
             has_conflict: !self.open_conflicts(set).is_empty(),
@@ -818,7 +823,7 @@ impl Household {
     }
 }
 
-fn put_member(
+pub(crate) fn put_member(
     doc: &mut AutoCommit,
     members: &ObjId,
     mid: &str,
@@ -852,7 +857,7 @@ fn member_warnings(m: &serde_json::Value) -> Vec<String> {
     nik.warnings(sex, m.get("birth_date").and_then(|b| b.as_str()))
 }
 
-pub(crate) fn score_visit(set: &IndicatorSet, visit: &serde_json::Value) -> Score {
+pub fn score_visit(set: &IndicatorSet, visit: &serde_json::Value) -> Score {
     let answers: BTreeMap<String, Answer> = visit
         .get("answers")
         .and_then(|a| serde_json::from_value(a.clone()).ok())

@@ -7,6 +7,7 @@ pub mod history;
 pub mod household;
 pub mod indicators;
 pub mod nik;
+pub mod registry;
 pub mod store;
 pub mod sync;
 

@@ -247,6 +247,137 @@ pub fn households_n(
     Ok(out)
 }
 
+/// Column names of the demo registry file, as Dinas Sosial exports name them.
+pub const REGISTRY_COLUMNS: [&str; 18] = [
+    "ID DTKS",
+    "IDBDT",
+    "ID ART",
+    "NIK",
+    "No KK",
+    "Nama",
+    "Hubungan dengan KRT/KK",
+    "Jenis Kelamin",
+    "Tanggal Lahir",
+    "Alamat",
+    "RT",
+    "RW",
+    "Kode Wilayah",
+    "Desil",
+    "PKH",
+    "BPNT",
+    "PBI",
+    "KIP",
+];
+
+/// A registry file of `count` households of Kelurahan Purwantoro as Dinas Sosial
+/// hands it over: a header and one row per member (about four per household), every
+/// cell text. Deterministic for a seed; the people are invented.
+pub fn registry_rows(seed: u64, count: usize, rws: u16) -> Vec<Vec<String>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut used = BTreeSet::new();
+    let mut out = vec![REGISTRY_COLUMNS.iter().map(|c| c.to_string()).collect()];
+    let yes = |b: bool| if b { "Ya" } else { "Tidak" }.to_string();
+    for i in 0..count {
+        let rw: u16 = rng.gen_range(1..=rws.clamp(1, 24));
+        let rt: u16 = rng.gen_range(1..=rts_in_rw(rw));
+        let family = pick(&mut rng, FAMILY);
+        let head_sex = if rng.gen_bool(0.8) { Sex::L } else { Sex::P };
+        let mut members = vec![person(
+            &mut rng,
+            &mut used,
+            head_sex,
+            family,
+            "head",
+            (1950, 1990),
+        )];
+        if head_sex == Sex::L && rng.gen_bool(0.75) {
+            members.push(person(
+                &mut rng,
+                &mut used,
+                Sex::P,
+                family,
+                "spouse",
+                (1955, 1995),
+            ));
+        }
+        for _ in 0..rng.gen_range(0..=4) {
+            let sex = if rng.gen_bool(0.5) { Sex::L } else { Sex::P };
+            members.push(person(
+                &mut rng,
+                &mut used,
+                sex,
+                family,
+                "child",
+                (1995, 2024),
+            ));
+        }
+        let kk = loop {
+            let s = format!(
+                "{REGION}{:02}{:02}{:02}{:04}",
+                rng.gen_range(1..=28),
+                rng.gen_range(1..=12),
+                rng.gen_range(5..=25),
+                rng.gen_range(1..=9999)
+            );
+            if Kk::parse(&s).is_ok() && used.insert(s.clone()) {
+                break s;
+            }
+        };
+        let id_dtks = format!("{KELURAHAN_BPS}{:07}", i + 1);
+        let idbdt = format!("BDT{:09}", i + 1);
+        let address = format!("{} No. {}", pick(&mut rng, STREETS), rng.gen_range(1..=250));
+        let desil = rng.gen_range(1..=4).to_string();
+        let progs = [
+            rng.gen_bool(0.35),
+            rng.gen_bool(0.5),
+            rng.gen_bool(0.7),
+            rng.gen_bool(0.2),
+        ];
+        for (j, m) in members.into_iter().enumerate() {
+            let relation = match m.relation.as_str() {
+                "head" => "1. Kepala Rumah Tangga",
+                "spouse" => "2. Istri/Suami",
+                _ => "3. Anak",
+            };
+            out.push(vec![
+                id_dtks.clone(),
+                idbdt.clone(),
+                format!("{idbdt}{:02}", j + 1),
+                m.nik.unwrap_or_default(),
+                kk.clone(),
+                m.name,
+                relation.into(),
+                if m.sex == Some(Sex::L) {
+                    "Laki-laki"
+                } else {
+                    "Perempuan"
+                }
+                .into(),
+                m.birth_date.unwrap_or_default(),
+                address.clone(),
+                format!("{rt:03}"),
+                format!("{rw:03}"),
+                KELURAHAN_BPS.into(),
+                desil.clone(),
+                yes(progs[0]),
+                yes(progs[1]),
+                yes(progs[2]),
+                yes(progs[3]),
+            ]);
+        }
+    }
+    out
+}
+
+/// Writes rows as CSV (`;`-separated, as Excel writes it on Indonesian Windows).
+pub fn write_csv(path: &std::path::Path, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut w = csv::WriterBuilder::new().delimiter(b';').from_path(path)?;
+    for r in rows {
+        w.write_record(r)?;
+    }
+    w.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod demo;
+pub mod registry;
 pub mod storage;
 
 use std::sync::Arc;

@@ -1,11 +1,13 @@
 //! `jemput-sync-server`: serve the sync API, or administer users, areas and demo data.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use jemput_core::history::parse_when;
 use jemput_core::household::Author;
+use jemput_core::registry::{export, ImportOptions, Mapping};
 use jemput_core::sync::Area;
 use jemput_sync_server::storage::Role;
 use jemput_sync_server::{demo, SqliteStorage, Storage};
@@ -41,6 +43,15 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         rws: u16,
     },
+    /// Write a synthetic registry file (CSV) of Kelurahan Purwantoro, to try `import`.
+    DemoRegistry {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 350)]
+        households: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -56,6 +67,45 @@ enum Command {
     Heads,
     /// Apply a device's bundle file (sync by file), with the same checks as a sync.
     BundleImport { file: PathBuf },
+    /// Import the registry file from Dinas Sosial (CSV or XLSX) into a kelurahan.
+    /// Rejected rows are written beside the file as `<file>.rejected.csv`.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        kelurahan: String,
+        /// The file covers only part of the kelurahan: households it does not list are
+        /// left alone (a whole-registry file marks them missing).
+        #[arg(long)]
+        partial: bool,
+        /// The kelurahan's BPS code, when rows carry it as their region code.
+        #[arg(long)]
+        bps: Option<String>,
+        /// `HEADER=FIELD` for a column Jemput does not recognise (repeatable; saved for
+        /// later imports). FIELD is one of id_dtks, idbdt, id_art, nik, kk, name,
+        /// relation, sex, birth_date, address, rt, rw, region_code, desil, pkh, bpnt,
+        /// pbi, kip, or `ignore`.
+        #[arg(long)]
+        map: Vec<String>,
+        /// Recorded as the author of the import's changes.
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+    /// Export the periodic update: every household of the kelurahan as it stood at the
+    /// cut-off (by when changes arrived here), with a summary per RW.
+    Export {
+        #[arg(long)]
+        kelurahan: String,
+        /// `YYYY-MM-DD` (end of that day, UTC) or an RFC 3339 time.
+        #[arg(long)]
+        cutoff: String,
+        /// First day of the period for "visited this period" (default: the first day
+        /// of the cut-off's month).
+        #[arg(long)]
+        since: Option<String>,
+        /// `FILE.xlsx` (two sheets) or `FILE.csv` (plus `FILE.summary.csv`).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Move a household to another RW/RT of its kelurahan.
     Move {
         household: String,
@@ -201,6 +251,20 @@ fn run() -> anyhow::Result<()> {
                 );
             }
         }
+        Command::DemoRegistry {
+            out,
+            households,
+            seed,
+        } => {
+            let rows = demo::registry_rows(seed, households, 24);
+            demo::write_csv(&out, &rows)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "demo registry: {households} households, {} member rows in {}",
+                rows.len() - 1,
+                out.display()
+            );
+        }
         Command::User {
             command:
                 UserCommand::Add {
@@ -263,6 +327,42 @@ fn run() -> anyhow::Result<()> {
                 println!("refused {}: {} ({})", rej.id, rej.reason, rej.code);
             }
         }
+        Command::Import {
+            file,
+            kelurahan,
+            partial,
+            bps,
+            map,
+            user,
+        } => import(
+            &storage, &cli.data, &file, &kelurahan, partial, bps, &map, &user,
+        )?,
+        Command::Export {
+            kelurahan,
+            cutoff,
+            since,
+            out,
+        } => {
+            let kelurahan = kelurahan_code(&kelurahan)?;
+            let cutoff_ms = parse_when(&cutoff).map_err(anyhow::Error::msg)?;
+            let until = date_of(cutoff_ms);
+            let since = match since {
+                Some(s) => {
+                    parse_when(&s).map_err(anyhow::Error::msg)?;
+                    s
+                }
+                None => format!("{}-01", &until[..7]),
+            };
+            let rows = storage.export_rows(&kelurahan, cutoff_ms)?;
+            let summary = export::summarise(&rows, &since, &until);
+            let files = export::write(&out, &rows, &summary)?;
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            println!(
+                "export: {} households of {kelurahan} as of {cutoff}, visits since {since}: {}",
+                rows.len(),
+                names.join(", ")
+            );
+        }
         Command::Heads => {
             println!("{}", serde_json::to_string_pretty(&storage.heads()?)?);
         }
@@ -274,6 +374,125 @@ fn run() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn import(
+    storage: &SqliteStorage,
+    data: &Path,
+    file: &Path,
+    kelurahan: &str,
+    partial: bool,
+    bps: Option<String>,
+    map: &[String],
+    user: &str,
+) -> anyhow::Result<()> {
+    let kelurahan = kelurahan_code(kelurahan)?;
+    let mapping_file = data.join("import-mapping.json");
+    let mut mapping: Mapping = match std::fs::read(&mapping_file) {
+        Ok(b) => serde_json::from_slice(&b)
+            .with_context(|| format!("{} is damaged", mapping_file.display()))?,
+        Err(_) => Mapping::default(),
+    };
+    for m in map {
+        let (header, field) = m
+            .split_once('=')
+            .with_context(|| format!("--map takes HEADER=FIELD, got `{m}`"))?;
+        mapping
+            .set(header, field.trim())
+            .map_err(anyhow::Error::msg)?;
+    }
+    if !map.is_empty() {
+        std::fs::write(&mapping_file, serde_json::to_vec_pretty(&mapping)?)
+            .with_context(|| format!("cannot save {}", mapping_file.display()))?;
+    }
+    let opts = ImportOptions {
+        kelurahan: kelurahan.clone(),
+        kelurahan_bps: bps,
+        partial,
+        mapping,
+        today: date_of(jemput_sync_server::registry::now_ms()),
+    };
+    eprintln!("reading {} …", file.display());
+    let parsed = jemput_core::registry::parse_file(file, &opts)?;
+    let rejected_file = jemput_core::registry::write_rejected(file, &parsed)?;
+    if !parsed.unrecognised.is_empty() {
+        eprintln!(
+            "columns not read: {} (map one with --map 'HEADER=FIELD')",
+            parsed.unrecognised.join(", ")
+        );
+    }
+    let (rows, members, rejected, households) = (
+        parsed.rows,
+        parsed.members,
+        parsed.rejected.len(),
+        parsed.households.len(),
+    );
+    let mut bar = ProgressBar::new("import");
+    let counts = storage.import_registry(parsed, &kelurahan, partial, user, &mut |d, t| {
+        bar.show(d, t)
+    })?;
+    bar.finish();
+    println!(
+        "import: {households} households, {members} members from {rows} rows: {} created, {} updated, {} unchanged, {} marked missing; {rejected} rows rejected",
+        counts.created, counts.updated, counts.unchanged, counts.missing
+    );
+    if let Some(p) = rejected_file {
+        println!("rejected rows: {}", p.display());
+    }
+    Ok(())
+}
+
+/// A bar on a terminal (redrawn at most ten times a second), a line per tenth on a
+/// pipe.
+struct ProgressBar {
+    what: &'static str,
+    tty: bool,
+    last: std::time::Instant,
+    tenth: usize,
+}
+
+impl ProgressBar {
+    fn new(what: &'static str) -> ProgressBar {
+        use std::io::IsTerminal;
+        ProgressBar {
+            what,
+            tty: std::io::stderr().is_terminal(),
+            last: std::time::Instant::now(),
+            tenth: 0,
+        }
+    }
+    fn show(&mut self, done: usize, total: usize) -> bool {
+        let total = total.max(1);
+        if self.tty {
+            if self.last.elapsed().as_millis() >= 100 || done == total {
+                self.last = std::time::Instant::now();
+                let filled = done * 30 / total;
+                eprint!(
+                    "\r{} [{}{}] {:>3}% {done}/{total}",
+                    self.what,
+                    "#".repeat(filled),
+                    ".".repeat(30 - filled),
+                    done * 100 / total
+                );
+            }
+        } else if done * 10 / total > self.tenth {
+            self.tenth = done * 10 / total;
+            eprintln!("{}: {}% ({done}/{total})", self.what, self.tenth * 10);
+        }
+        true
+    }
+    fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
+
+fn date_of(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .map(|t| t.date().to_string())
+        .unwrap_or_default()
 }
 
 fn keys(areas: &[Area]) -> String {

@@ -79,6 +79,18 @@ ALTER TABLE devices ADD COLUMN public_key BLOB;
 -- the server's own signing key: it certifies device keys
 CREATE TABLE server_key (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL);
 "#,
+    r#"
+-- each household's export row (JSON) every time its document changed here, with the
+-- time the change arrived: an export at a cut-off reads the last row by then
+CREATE TABLE export_rows (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    household  TEXT NOT NULL,
+    kelurahan  TEXT NOT NULL,
+    arrived_ms INTEGER NOT NULL,
+    row        TEXT NOT NULL
+);
+CREATE INDEX export_rows_cutoff ON export_rows (kelurahan, household, arrived_ms);
+"#,
 ];
 
 /// Rows per sync response page.
@@ -226,6 +238,7 @@ impl SqliteStorage {
             jemput_core::store::StoreError::Sqlite(e) => StorageError::Sqlite(e),
             other => StorageError::Internal(other.to_string()),
         })?;
+        backfill_export_rows(&mut conn)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
         })
@@ -256,11 +269,29 @@ impl SqliteStorage {
         Ok(SigningKey::from_bytes(&secret))
     }
 
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
+    pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
         self.conn
             .lock()
             .map_err(|_| StorageError::Internal("storage lock poisoned".into()))
     }
+}
+
+/// Households stored before export rows existed get one, as arrived at time 0.
+fn backfill_export_rows(conn: &mut Connection) -> Result<(), StorageError> {
+    let tx = conn.transaction()?;
+    let docs: Vec<Vec<u8>> = {
+        let mut stmt = tx.prepare(
+            "SELECT doc FROM households WHERE id NOT IN (SELECT household FROM export_rows)",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for bytes in docs {
+        let hh = Household::load(&bytes).map_err(|e| StorageError::Internal(e.to_string()))?;
+        crate::registry::project(&tx, &hh, 0)?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn user_areas(conn: &Connection, user: &str) -> Result<Vec<Area>, StorageError> {
@@ -396,6 +427,9 @@ fn apply_push(
              ON CONFLICT (hash) DO NOTHING",
             params![push.id, c.hash().0.to_vec(), c.raw_bytes(), session.device],
         )?;
+    }
+    if !new_changes.is_empty() {
+        crate::registry::project(tx, &hh, crate::registry::now_ms())?;
     }
     Ok(None)
 }
@@ -611,6 +645,9 @@ impl Storage for SqliteStorage {
                     seq
                 ],
             )?;
+            let hh = Household::from_doc(doc)
+                .map_err(|e| StorageError::Invalid(format!("household {}: {e}", h.id)))?;
+            crate::registry::project(&tx, &hh, crate::registry::now_ms())?;
             n += 1;
         }
         tx.commit()?;
@@ -683,6 +720,7 @@ impl Storage for SqliteStorage {
             "UPDATE households SET rw = ?2, rt = ?3, doc = ?4, heads = ?5, placed_seq = ?6 WHERE id = ?1",
             params![id, rw, rt, hh.save_nocompress(), encode_heads(&heads), seq],
         )?;
+        crate::registry::project(&tx, &hh, crate::registry::now_ms())?;
         tx.commit()?;
         Ok(true)
     }

@@ -3,4 +3,5 @@
 
 mod household;
 mod merge;
+mod registry;
 mod store;

@@ -1,0 +1,403 @@
+//! The periodic update for Dinas Sosial: one flat row per household, projected from
+//! its document whenever it changes (so an export never loads a document), and the
+//! CSV and XLSX writers with a summary per RW.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use automerge::{ReadDoc, ScalarValue, Value, ROOT};
+use serde::{Deserialize, Serialize};
+
+use super::RegistryError;
+use crate::household::{score_visit, Household};
+use crate::indicators::IndicatorSet;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExportRow {
+    pub id: String,
+    pub id_dtks: Option<String>,
+    pub idbdt: Option<String>,
+    pub kk: Option<String>,
+    pub head_name: Option<String>,
+    pub head_nik: Option<String>,
+    pub address: Option<String>,
+    pub rw: u16,
+    pub rt: u16,
+    pub desil: Option<i64>,
+    pub pkh: bool,
+    pub bpnt: bool,
+    pub pbi: bool,
+    pub kip: bool,
+    /// The household's status (the last visit's result), `None` if never visited.
+    pub status: Option<String>,
+    pub last_visit: Option<String>,
+    /// Numbers (1–14) of the criteria the last visit met.
+    pub met: Vec<u32>,
+    pub score: Option<u32>,
+    pub poor: bool,
+    /// "Name (NIK)" of members by what happened to them.
+    pub died: Vec<String>,
+    pub moved: Vec<String>,
+    pub not_found: Vec<String>,
+    pub new_members: Vec<String>,
+    pub proposal: bool,
+    pub in_registry: bool,
+    pub open_conflicts: usize,
+}
+
+impl ExportRow {
+    pub fn of(hh: &Household, set: &IndicatorSet) -> ExportRow {
+        let s = hh.summary(set);
+        let ident = hh.obj("identity");
+        let reg = hh.obj("registry");
+        let get = |o: &Option<automerge::ObjId>, k: &str| o.as_ref().and_then(|o| hh.get_str(o, k));
+        let scalar = |o: &Option<automerge::ObjId>, k: &str| -> Option<ScalarValue> {
+            match hh.doc.get(o.as_ref()?, k).ok().flatten() {
+                Some((Value::Scalar(v), _)) => Some(v.into_owned()),
+                _ => None,
+            }
+        };
+        let progs = reg
+            .as_ref()
+            .and_then(|r| match hh.doc.get(r, "programmes") {
+                Ok(Some((Value::Object(_), id))) => Some(id),
+                _ => None,
+            });
+        let flag = |k: &str| scalar(&progs, k) == Some(ScalarValue::Boolean(true));
+        let met = hh
+            .last_visit()
+            .map(|(_, v)| score_visit(set, &v).met)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|id| set.criteria.iter().find(|c| &c.id == id).map(|c| c.n))
+            .collect();
+        let mut row = ExportRow {
+            id: hh.id().unwrap_or_default(),
+            id_dtks: get(&ident, "id_dtks"),
+            idbdt: get(&ident, "idbdt"),
+            kk: s.kk,
+            head_name: s.head_name,
+            head_nik: s.head_nik,
+            address: s.address,
+            rw: s.rw,
+            rt: s.rt,
+            desil: match scalar(&reg, "desil") {
+                Some(ScalarValue::Int(i)) => Some(i),
+                Some(ScalarValue::Uint(u)) => i64::try_from(u).ok(),
+                _ => None,
+            },
+            pkh: flag("pkh"),
+            bpnt: flag("bpnt"),
+            pbi: flag("pbi_jk"),
+            kip: flag("kip"),
+            status: s.status,
+            last_visit: s.last_visit,
+            met,
+            score: s.score,
+            poor: s.poor,
+            proposal: s.proposal,
+            in_registry: scalar(&reg, "in_registry") != Some(ScalarValue::Boolean(false)),
+            open_conflicts: hh.open_conflicts(set).len(),
+            ..ExportRow::default()
+        };
+        for (_, m) in hh.members_index() {
+            let who = match &m.nik {
+                Some(n) => format!("{} ({n})", m.name),
+                None => m.name.clone(),
+            };
+            match m.presence.as_str() {
+                "died" => row.died.push(who),
+                "moved" => row.moved.push(who),
+                "not_found" => row.not_found.push(who),
+                "new" => row.new_members.push(who),
+                _ => {}
+            }
+        }
+        let _ = ROOT;
+        row
+    }
+
+    /// Addition (a household found in the field) or removal (died, moved away, not
+    /// found, a duplicate), as Dinas Sosial's update form asks.
+    pub fn proposal_label(&self) -> &'static str {
+        if self.proposal {
+            "Usulan tambah"
+        } else if matches!(
+            self.status.as_deref(),
+            Some("died" | "moved" | "not_found" | "duplicate")
+        ) {
+            "Usulan hapus"
+        } else {
+            ""
+        }
+    }
+}
+
+pub fn status_label(status: Option<&str>) -> &'static str {
+    match status {
+        None => "Belum dikunjungi",
+        Some("found") => "Ditemukan",
+        Some("not_found") => "Tidak ditemukan",
+        Some("moved") => "Pindah",
+        Some("died") => "Meninggal",
+        Some("duplicate") => "Ganda",
+        Some("refused") => "Menolak",
+        Some(_) => "Lainnya",
+    }
+}
+
+pub const COLUMNS: [&str; 26] = [
+    "ID DTKS",
+    "IDBDT",
+    "No KK",
+    "Nama Kepala Keluarga",
+    "NIK Kepala Keluarga",
+    "Alamat",
+    "RT",
+    "RW",
+    "Desil",
+    "PKH",
+    "BPNT",
+    "PBI",
+    "KIP",
+    "Hasil Kunjungan",
+    "Tanggal Kunjungan",
+    "Kriteria Terpenuhi",
+    "Skor",
+    "Miskin Menurut Skor",
+    "Anggota Meninggal",
+    "Anggota Pindah",
+    "Anggota Tidak Ditemukan",
+    "Anggota Baru",
+    "Usulan",
+    "Ada di Registri",
+    "Konflik Terbuka",
+    "ID Jemput",
+];
+
+fn ya(b: bool) -> &'static str {
+    if b {
+        "Ya"
+    } else {
+        "Tidak"
+    }
+}
+
+/// Cells of one row, in [`COLUMNS`] order, as text (identifiers stay text).
+pub fn cells(r: &ExportRow) -> [String; 26] {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    [
+        opt(&r.id_dtks),
+        opt(&r.idbdt),
+        opt(&r.kk),
+        opt(&r.head_name),
+        opt(&r.head_nik),
+        opt(&r.address),
+        format!("{:03}", r.rt),
+        format!("{:03}", r.rw),
+        r.desil.map(|d| d.to_string()).unwrap_or_default(),
+        ya(r.pkh).into(),
+        ya(r.bpnt).into(),
+        ya(r.pbi).into(),
+        ya(r.kip).into(),
+        status_label(r.status.as_deref()).into(),
+        opt(&r.last_visit),
+        r.met
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        r.score.map(|s| s.to_string()).unwrap_or_default(),
+        if r.score.is_some() {
+            ya(r.poor).into()
+        } else {
+            String::new()
+        },
+        r.died.join("; "),
+        r.moved.join("; "),
+        r.not_found.join("; "),
+        r.new_members.join("; "),
+        r.proposal_label().into(),
+        ya(r.in_registry).into(),
+        r.open_conflicts.to_string(),
+        r.id.clone(),
+    ]
+}
+
+/// Per-RW counts for the summary sheet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RwSummary {
+    pub rw: u16,
+    pub households: u32,
+    pub visited: u32,
+    pub poor: u32,
+    pub moved: u32,
+    pub died: u32,
+    pub not_found: u32,
+    pub proposals: u32,
+}
+
+pub const SUMMARY_COLUMNS: [&str; 8] = [
+    "RW",
+    "Rumah Tangga",
+    "Dikunjungi Periode Ini",
+    "Miskin Menurut Skor",
+    "Pindah",
+    "Meninggal",
+    "Tidak Ditemukan",
+    "Usulan Baru",
+];
+
+/// Counts per RW, plus a last line for the whole kelurahan (RW 0). A household was
+/// visited this period when its last visit is dated from `since` to `until` (dates).
+pub fn summarise(rows: &[ExportRow], since: &str, until: &str) -> Vec<RwSummary> {
+    let mut by: BTreeMap<u16, RwSummary> = BTreeMap::new();
+    let mut total = RwSummary::default();
+    for r in rows {
+        for s in [
+            by.entry(r.rw).or_insert_with(|| RwSummary {
+                rw: r.rw,
+                ..RwSummary::default()
+            }),
+            &mut total,
+        ] {
+            s.households += 1;
+            if r.last_visit
+                .as_deref()
+                .is_some_and(|d| d >= since && d <= until)
+            {
+                s.visited += 1;
+            }
+            s.poor += u32::from(r.poor);
+            match r.status.as_deref() {
+                Some("moved") => s.moved += 1,
+                Some("died") => s.died += 1,
+                Some("not_found") => s.not_found += 1,
+                _ => {}
+            }
+            s.proposals += u32::from(r.proposal);
+        }
+    }
+    let mut out: Vec<RwSummary> = by.into_values().collect();
+    out.push(total);
+    out
+}
+
+fn summary_cells(s: &RwSummary) -> [String; 8] {
+    [
+        if s.rw == 0 {
+            "Jumlah".into()
+        } else {
+            format!("{:03}", s.rw)
+        },
+        s.households.to_string(),
+        s.visited.to_string(),
+        s.poor.to_string(),
+        s.moved.to_string(),
+        s.died.to_string(),
+        s.not_found.to_string(),
+        s.proposals.to_string(),
+    ]
+}
+
+/// `out.csv` gets the households, `out.summary.csv` the summary (UTF-8 with BOM).
+/// `out.xlsx` gets both, as two sheets. Each file is written whole, then renamed.
+pub fn write(
+    out: &Path,
+    rows: &[ExportRow],
+    summary: &[RwSummary],
+) -> Result<Vec<std::path::PathBuf>, RegistryError> {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" => {
+            let summary_path = out.with_extension("summary.csv");
+            write_csv(out, &COLUMNS, rows.iter().map(cells))?;
+            write_csv(
+                &summary_path,
+                &SUMMARY_COLUMNS,
+                summary.iter().map(summary_cells),
+            )?;
+            Ok(vec![out.to_path_buf(), summary_path])
+        }
+        "xlsx" => {
+            write_xlsx(out, rows, summary)?;
+            Ok(vec![out.to_path_buf()])
+        }
+        _ => Err(RegistryError::Unreadable(format!(
+            "export file `{}` must end in .xlsx or .csv",
+            out.display()
+        ))),
+    }
+}
+
+fn replace(tmp: &Path, path: &Path) -> Result<(), RegistryError> {
+    std::fs::rename(tmp, path).map_err(|e| RegistryError::Io(format!("{}: {e}", path.display())))
+}
+
+fn write_csv<const N: usize>(
+    path: &Path,
+    header: &[&str; N],
+    rows: impl Iterator<Item = [String; N]>,
+) -> Result<(), RegistryError> {
+    let io = |e: &dyn std::fmt::Display| RegistryError::Io(format!("{}: {e}", path.display()));
+    let tmp = path.with_extension("tmp");
+    let file = std::fs::File::create(&tmp).map_err(|e| io(&e))?;
+    let mut buf = std::io::BufWriter::new(file);
+    std::io::Write::write_all(&mut buf, b"\xEF\xBB\xBF").map_err(|e| io(&e))?;
+    let mut w = csv::Writer::from_writer(buf);
+    w.write_record(header).map_err(|e| io(&e))?;
+    for r in rows {
+        w.write_record(&r).map_err(|e| io(&e))?;
+    }
+    let buf = w.into_inner().map_err(|e| io(&e))?;
+    buf.into_inner()
+        .map_err(|e| io(&e))?
+        .sync_all()
+        .map_err(|e| io(&e))?;
+    replace(&tmp, path)
+}
+
+fn write_xlsx(path: &Path, rows: &[ExportRow], summary: &[RwSummary]) -> Result<(), RegistryError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let x = |e: rust_xlsxwriter::XlsxError| RegistryError::Io(format!("{}: {e}", path.display()));
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    {
+        let ws = wb.add_worksheet_with_constant_memory();
+        ws.set_name("Rumah Tangga").map_err(x)?;
+        for (c, h) in COLUMNS.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)
+                .map_err(x)?;
+        }
+        for (i, r) in rows.iter().enumerate() {
+            for (c, v) in cells(r).iter().enumerate() {
+                if !v.is_empty() {
+                    ws.write_string(i as u32 + 1, c as u16, v).map_err(x)?;
+                }
+            }
+        }
+    }
+    {
+        let ws = wb.add_worksheet();
+        ws.set_name("Ringkasan per RW").map_err(x)?;
+        for (c, h) in SUMMARY_COLUMNS.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)
+                .map_err(x)?;
+        }
+        for (i, s) in summary.iter().enumerate() {
+            let cells = summary_cells(s);
+            ws.write_string(i as u32 + 1, 0, &cells[0]).map_err(x)?;
+            for (c, v) in cells.iter().enumerate().skip(1) {
+                ws.write_number(i as u32 + 1, c as u16, v.parse::<f64>().unwrap_or(0.0))
+                    .map_err(x)?;
+            }
+        }
+    }
+    let tmp = path.with_extension("xlsx.tmp");
+    wb.save(&tmp).map_err(x)?;
+    replace(&tmp, path)
+}

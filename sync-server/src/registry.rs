@@ -1,0 +1,215 @@
+//! The registry on the server: importing a Dinas Sosial file into the households and
+//! change log, and the periodic export at a cut-off of *arrival* time.
+//!
+//! Every time a household's document changes on the server (a sync, a bundle, a
+//! move, an import) its export row is projected and stored with the time it arrived.
+//! An export at a cut-off reads, per household, the last row that arrived by then: a
+//! change arriving later never alters a re-export of the same cut-off, and no
+//! document is loaded.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use automerge::ActorId;
+use jemput_core::household::{Author, Household};
+use jemput_core::registry::export::ExportRow;
+use jemput_core::registry::{self, apply::Outcome, Counts, ImportContext, Parsed, RegistryError};
+use jemput_core::store::encode_heads;
+use jemput_core::IndicatorSet;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use crate::storage::{SqliteStorage, StorageError};
+
+pub(crate) fn indicator_set() -> &'static IndicatorSet {
+    static SET: OnceLock<IndicatorSet> = OnceLock::new();
+    SET.get_or_init(IndicatorSet::bps14)
+}
+
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Stores the household's export row as of now (inside the caller's transaction).
+pub(crate) fn project(
+    tx: &Transaction<'_>,
+    hh: &Household,
+    arrived_ms: i64,
+) -> Result<(), StorageError> {
+    let row = ExportRow::of(hh, indicator_set());
+    let (kelurahan, _, _) = hh.area();
+    insert_row(tx, &row, &kelurahan, arrived_ms)
+}
+
+fn insert_row(
+    tx: &Transaction<'_>,
+    row: &ExportRow,
+    kelurahan: &str,
+    arrived_ms: i64,
+) -> Result<(), StorageError> {
+    let json = serde_json::to_string(row).map_err(|e| StorageError::Internal(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO export_rows (household, kelurahan, arrived_ms, row) VALUES (?1, ?2, ?3, ?4)",
+        params![row.id, kelurahan, arrived_ms, json],
+    )?;
+    Ok(())
+}
+
+/// A document built by an import worker, ready to write.
+struct Prepared {
+    id: String,
+    outcome: Outcome,
+    kelurahan: String,
+    rw: u16,
+    rt: u16,
+    doc: Vec<u8>,
+    heads: Vec<u8>,
+    changes: Vec<(Vec<u8>, Vec<u8>)>,
+    row: ExportRow,
+}
+
+impl SqliteStorage {
+    /// Imports a checked registry file into `kelurahan` in one transaction: all or
+    /// nothing, also when `progress` cancels. Households of the kelurahan that a
+    /// whole-registry file no longer lists are marked missing, never deleted.
+    pub fn import_registry(
+        &self,
+        parsed: Parsed,
+        kelurahan: &str,
+        partial: bool,
+        user: &str,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<Counts, StorageError> {
+        let author = Author {
+            actor: ActorId::random(),
+            user: user.to_string(),
+        };
+        let now = now_ms();
+        let ctx = ImportContext {
+            kelurahan,
+            author: &author,
+            now_ms: now,
+        };
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let existing: HashSet<String> = {
+            let mut stmt = tx.prepare("SELECT id FROM households WHERE kelurahan = ?1")?;
+            let ids = stmt.query_map([kelurahan], |r| r.get(0))?;
+            ids.collect::<Result<_, _>>()?
+        };
+        let work = registry::plan(parsed, kelurahan, &existing, partial);
+        let set = indicator_set();
+        let finish = |b: registry::Built| -> Result<Prepared, String> {
+            let mut hh = b.household;
+            let (kelurahan, rw, rt) = hh.area();
+            let heads = encode_heads(&hh.heads());
+            let changes = if b.before.is_empty() {
+                Vec::new()
+            } else {
+                hh.doc_mut()
+                    .get_changes(&b.before)
+                    .iter()
+                    .map(|c| (c.hash().0.to_vec(), c.raw_bytes().to_vec()))
+                    .collect()
+            };
+            Ok(Prepared {
+                id: b.id,
+                outcome: b.outcome,
+                row: ExportRow::of(&hh, set),
+                doc: hh.save_nocompress(),
+                kelurahan,
+                rw,
+                rt,
+                heads,
+                changes,
+            })
+        };
+        let mut load = |id: &str| -> Result<Option<Vec<u8>>, String> {
+            if !existing.contains(id) {
+                return Ok(None);
+            }
+            tx.query_row("SELECT doc FROM households WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| e.to_string())
+        };
+        let mut sink = |p: Prepared| -> Result<(), String> {
+            write_prepared(&tx, p, now).map_err(|e| e.to_string())
+        };
+        let counts = registry::run(work, &ctx, &mut load, &finish, &mut sink, progress).map_err(
+            |e| match e {
+                RegistryError::Cancelled => StorageError::Invalid(e.to_string()),
+                other => StorageError::Internal(other.to_string()),
+            },
+        )?;
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    /// Export rows of the kelurahan's households as they stood when the last change
+    /// that arrived by `cutoff_ms` had arrived, ordered by RW, RT and id.
+    pub fn export_rows(
+        &self,
+        kelurahan: &str,
+        cutoff_ms: i64,
+    ) -> Result<Vec<ExportRow>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT row, max(id) FROM export_rows WHERE kelurahan = ?1 AND arrived_ms <= ?2
+             GROUP BY household",
+        )?;
+        let rows = stmt.query_map(params![kelurahan, cutoff_ms], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for json in rows {
+            let row: ExportRow = serde_json::from_str(&json?)
+                .map_err(|e| StorageError::Internal(format!("export row: {e}")))?;
+            out.push(row);
+        }
+        out.sort_by(|a, b| (a.rw, a.rt, &a.id).cmp(&(b.rw, b.rt, &b.id)));
+        Ok(out)
+    }
+}
+
+fn write_prepared(tx: &Transaction<'_>, p: Prepared, now: i64) -> Result<(), StorageError> {
+    if p.outcome == Outcome::Created {
+        tx.execute("INSERT INTO log (household, kind) VALUES (?1, 1)", [&p.id])?;
+        let seq = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO households (id, kelurahan, rw, rt, doc, heads, placed_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![p.id, p.kelurahan, p.rw, p.rt, p.doc, p.heads, seq],
+        )?;
+    } else {
+        for (hash, bytes) in &p.changes {
+            tx.execute(
+                "INSERT INTO log (household, kind, hash, bytes) VALUES (?1, 0, ?2, ?3)
+                 ON CONFLICT (hash) DO NOTHING",
+                params![p.id, hash, bytes],
+            )?;
+        }
+        let (old_rw, old_rt): (u16, u16) = tx.query_row(
+            "SELECT rw, rt FROM households WHERE id = ?1",
+            [&p.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        tx.execute(
+            "UPDATE households SET doc = ?2, heads = ?3, rt = ?4 WHERE id = ?1",
+            params![p.id, p.doc, p.heads, p.rt],
+        )?;
+        if old_rw != p.rw {
+            // The registry moved it to another RW: a placement, as `move` makes, so
+            // devices of the new RW get it whole and those of the old one drop it.
+            tx.execute(
+                "INSERT INTO log (household, kind, from_kelurahan, from_rw) VALUES (?1, 1, ?2, ?3)",
+                params![p.id, p.kelurahan, old_rw],
+            )?;
+            let seq = tx.last_insert_rowid();
+            tx.execute(
+                "UPDATE households SET rw = ?2, placed_seq = ?3 WHERE id = ?1",
+                params![p.id, p.rw, seq],
+            )?;
+        }
+        let _ = old_rt;
+    }
+    insert_row(tx, &p.row, &p.kelurahan, now)
+}
