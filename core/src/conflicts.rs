@@ -543,7 +543,13 @@ fn collect(
         } else {
             format!("{path}.{key}")
         };
-        let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
+        // `conflict` says whether the key holds concurrent values: only then is it
+        // worth reading them all.
+        let all = if item.conflict {
+            doc.get_all(obj, key.as_str()).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         if all.len() > 1 {
             let values: Vec<ConflictValue> = all
                 .iter()

@@ -775,6 +775,11 @@ impl Household {
     }
 
     pub fn summary(&self, set: &IndicatorSet) -> Summary {
+        self.summary_with(set, !self.open_conflicts(set).is_empty())
+    }
+
+    /// The summary, when the caller already knows whether conflicts are open.
+    pub fn summary_with(&self, set: &IndicatorSet, has_conflict: bool) -> Summary {
         let (kelurahan, rw, rt) = self.area();
         let ident = self.obj("identity").unwrap_or(ROOT);
         let mut head_name = None;
@@ -813,7 +818,7 @@ impl Household {
             last_visit: last.map(|(d, _)| d),
             poor: score.as_ref().is_some_and(|s| s.poor),
             score: score.map(|s| s.score),
-            has_conflict: !self.open_conflicts(set).is_empty(),
+            has_conflict,
             proposal: matches!(
                 self.doc.get(ROOT, "proposal"),
                 Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))

@@ -99,6 +99,7 @@ impl SqliteStorage {
         let work = registry::plan(parsed, kelurahan, &existing, partial);
         let set = indicator_set();
         let finish = |b: registry::Built| -> Result<Prepared, String> {
+            let row = b.export_row(set);
             let mut hh = b.household;
             let (kelurahan, rw, rt) = hh.area();
             let heads = encode_heads(&hh.heads());
@@ -114,7 +115,7 @@ impl SqliteStorage {
             Ok(Prepared {
                 id: b.id,
                 outcome: b.outcome,
-                row: ExportRow::of(&hh, set),
+                row,
                 doc: hh.save_nocompress(),
                 kelurahan,
                 rw,

@@ -101,6 +101,18 @@ pub struct Built {
     /// Heads before the import (empty for a new document).
     pub before: Vec<ChangeHash>,
     pub outcome: Outcome,
+    /// For a new document: the registry household it was made from.
+    pub created_from: Option<RegistryHousehold>,
+}
+
+impl Built {
+    /// The household's export row (cheap for a new document).
+    pub fn export_row(&self, set: &crate::IndicatorSet) -> super::export::ExportRow {
+        match &self.created_from {
+            Some(r) => super::export::ExportRow::of_new(&self.id, r),
+            None => super::export::ExportRow::of(&self.household, set),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
@@ -173,6 +185,7 @@ pub fn build(
                 household: hh,
                 before: Vec::new(),
                 outcome: Outcome::Created,
+                created_from: Some(household),
             })
         }
         (
@@ -198,6 +211,7 @@ pub fn build(
                 household: hh,
                 before,
                 outcome,
+                created_from: None,
             })
         }
         (Work::Missing(_), Some(bytes)) => {
@@ -225,6 +239,7 @@ pub fn build(
                 household: hh,
                 before,
                 outcome,
+                created_from: None,
             })
         }
         (Work::Missing(_), None) => Err(err(&"is not in the store")),

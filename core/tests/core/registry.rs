@@ -607,3 +607,33 @@ fn cancelling_writes_nothing() {
     assert!(matches!(r, Err(RegistryError::Cancelled)), "{r:?}");
     assert!(written < 300, "the caller rolls back what was handed over");
 }
+
+#[test]
+fn export_row_of_a_new_household_matches_its_document() {
+    let set = IndicatorSet::bps14();
+    let text = format!(
+        "ID DTKS;NIK;No KK;Nama;Hubungan dengan KRT/KK;RW;RT;Alamat;Desil;PKH;KIP\n\
+         N1;{};{};Kepala Baru;Kepala Keluarga;4;2;Jl. Baru;3;Ya;Tidak\n\
+         N1;;{};Anak Baru;Anak;4;2;Jl. Baru;3;Ya;Tidak\n",
+        nik(false, 4, 4, 74, 51),
+        kk(7),
+        kk(7)
+    );
+    let parsed = parse_csv(&text, &opts(false)).expect("parsed");
+    let author = Author::new("cc03", "operator").expect("author");
+    let ctx = ImportContext {
+        kelurahan: KEL,
+        author: &author,
+        now_ms: 5,
+    };
+    for w in registry::plan(parsed, KEL, &HashSet::new(), false) {
+        let built = registry::apply::build(w, None, &ctx).expect("build");
+        let fast = built.export_row(&set);
+        assert_eq!(fast, ExportRow::of(&built.household, &set));
+        assert_eq!(fast.head_name.as_deref(), Some("Kepala Baru"));
+        assert_eq!(
+            (fast.rw, fast.desil, fast.pkh, fast.kip),
+            (4, Some(3), true, false)
+        );
+    }
+}
