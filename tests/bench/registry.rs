@@ -6,6 +6,9 @@
 //! Peak memory is the process's high-water mark (VmHWM), reset after the file is
 //! generated; CPU is user+system time over wall time (2.0 = both cores busy).
 
+
+// A benchmark stops loudly at the first failure.
+#![allow(clippy::expect_used)]
 use std::path::Path;
 use std::time::Instant;
 
