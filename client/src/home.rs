@@ -101,8 +101,8 @@ pub struct SyncStats {
 
 pub struct Device {
     dir: PathBuf,
-    store: Mutex<Store>,
-    clock: Box<dyn Clock + Send + Sync>,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) clock: Box<dyn Clock + Send + Sync>,
 }
 
 fn lock_err() -> DeviceError {
@@ -285,7 +285,7 @@ impl Device {
         Author::new(&actor, &cfg.user)
     }
 
-    fn logged_in(&self) -> Result<(Config, Author), DeviceError> {
+    pub(crate) fn logged_in(&self) -> Result<(Config, Author), DeviceError> {
         let cfg = self.config()?.ok_or(DeviceError::NotLoggedIn)?;
         let author = self.author(&cfg)?;
         Ok((cfg, author))

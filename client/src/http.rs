@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use jemput_core::registry::export::ExportRow;
 use jemput_core::sync::{self, SyncResponse};
 use jemput_core::IndicatorSet;
 use serde::{Deserialize, Serialize};
@@ -219,6 +220,61 @@ impl SyncClient {
         device.record_sync(&report)?;
         Ok(report)
     }
+}
+
+impl SyncClient {
+    /// The kelurahan's export rows at a cut-off, from the server (which alone knows
+    /// when each change arrived).
+    pub async fn export_rows(
+        &self,
+        cfg: &Config,
+        kelurahan: &str,
+        cutoff: &str,
+    ) -> Result<Vec<ExportRow>, DeviceError> {
+        let url = format!(
+            "{}/v1/export?kelurahan={}&cutoff={}",
+            cfg.server.trim_end_matches('/'),
+            url_encode(kelurahan),
+            url_encode(cutoff)
+        );
+        let resp = self
+            .http
+            .get(&url)
+            .bearer_auth(&cfg.token)
+            .send()
+            .await
+            .map_err(|e| {
+                DeviceError::Offline(format!(
+                    "cannot reach server at {}: {}",
+                    cfg.server,
+                    root_cause(&e)
+                ))
+            })?;
+        if !resp.status().is_success() {
+            return Err(Self::error_from(resp).await);
+        }
+        let bytes = resp.bytes().await.map_err(|e| {
+            DeviceError::Offline(format!("connection lost during export: {}", root_cause(&e)))
+        })?;
+        #[derive(Deserialize)]
+        struct Body {
+            rows: Vec<ExportRow>,
+        }
+        let body: Body = serde_json::from_slice(&bytes)
+            .map_err(|e| DeviceError::Server(format!("bad export response: {e}")))?;
+        Ok(body.rows)
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn root_cause(e: &dyn std::error::Error) -> String {

@@ -4,6 +4,7 @@
 
 pub mod home;
 pub mod http;
+pub mod registry;
 
 pub use home::{Config, Device, DeviceError};
 pub use http::{SyncClient, SyncReport};

@@ -135,6 +135,28 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
+    /// Operator: import the registry file (CSV or XLSX) into this device; it reaches
+    /// the server at the next sync. Rejected rows go to `<file>.rejected.csv`.
+    Import {
+        file: PathBuf,
+        /// The file covers only part of the kelurahan.
+        #[arg(long)]
+        partial: bool,
+        /// `HEADER=FIELD` for a column Jemput does not recognise (saved on the device).
+        #[arg(long)]
+        map: Vec<String>,
+    },
+    /// Office: write the periodic update at a cut-off (by arrival at the server).
+    Export {
+        /// `YYYY-MM-DD` (end of that day, UTC) or an RFC 3339 time.
+        #[arg(long)]
+        cutoff: String,
+        #[arg(long)]
+        since: Option<String>,
+        /// `FILE.xlsx` or `FILE.csv`.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Heads of every household's document (hex), to compare replicas.
     Heads {
         #[arg(long)]
@@ -396,6 +418,51 @@ fn run() -> anyhow::Result<()> {
                     );
                 }
             }
+        }
+        Command::Import { file, partial, map } => {
+            let device = home(&cli)?;
+            let pairs: Vec<(String, String)> = map
+                .iter()
+                .map(|m| {
+                    m.split_once('=')
+                        .map(|(h, f)| (h.to_string(), f.trim().to_string()))
+                        .with_context(|| format!("--map takes HEADER=FIELD, got `{m}`"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            if !pairs.is_empty() {
+                device.save_registry_mapping(&pairs)?;
+            }
+            let mut last = 0;
+            let r = device.import_registry(file, *partial, &set, &mut |done, total| {
+                if done * 10 / total.max(1) > last {
+                    last = done * 10 / total.max(1);
+                    eprintln!("import: {}% ({done}/{total})", last * 10);
+                }
+                true
+            })?;
+            println!(
+                "import: {} households, {} members from {} rows: {} created, {} updated, {} unchanged, {} marked missing; {} rows rejected",
+                r.households, r.members, r.rows, r.counts.created, r.counts.updated,
+                r.counts.unchanged, r.counts.missing, r.rejected
+            );
+            if let Some(p) = r.rejected_file {
+                println!("rejected rows: {p}");
+            }
+        }
+        Command::Export { cutoff, since, out } => {
+            let device = home(&cli)?;
+            let done = rt()?.block_on(device.export_update(
+                &SyncClient::new(),
+                cutoff,
+                since.as_deref(),
+                out,
+            ))?;
+            println!(
+                "export: {} households of {}: {}",
+                done.households,
+                done.kelurahan,
+                done.files.join(", ")
+            );
         }
         Command::Check => {
             let device = home(&cli)?;

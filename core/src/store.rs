@@ -242,6 +242,16 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Any one stored household (the registry import reads the kelurahan's codes).
+    pub fn first_household_id(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT id FROM households ORDER BY id LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
     pub fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn

@@ -75,6 +75,7 @@ pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> R
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/login", post(login))
         .route("/v1/sync", post(sync_handler))
+        .route("/v1/export", get(export_handler))
         .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
         .with_state(state)
 }
@@ -199,4 +200,59 @@ async fn sync_handler(
         sync::encode(&resp),
     )
         .into_response())
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    kelurahan: String,
+    /// `YYYY-MM-DD` (end of that day, UTC) or an RFC 3339 time.
+    cutoff: String,
+}
+
+/// The export rows of a kelurahan at a cut-off, as JSON, for an office device to write
+/// the periodic update. Only the RWs the user holds; never for a kader.
+#[tracing::instrument(skip_all, fields(user))]
+async fn export_handler(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    tracing::Span::current().record("user", session.user.as_str());
+    if session.role == storage::Role::Kader {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the periodic export is office work",
+        ));
+    }
+    let cutoff_ms = jemput_core::history::parse_when(&q.cutoff)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e))?;
+    let storage = state.storage.clone();
+    let user = session.user.clone();
+    let kelurahan = q.kelurahan.clone();
+    let (areas, rows) = blocking(move || {
+        let areas = storage.areas(&user)?;
+        let rows = storage.export_rows(&kelurahan, cutoff_ms)?;
+        Ok((areas, rows))
+    })
+    .await?;
+    if !areas.iter().any(|a| a.kelurahan == q.kelurahan) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "outside_area",
+            "you hold no area of this kelurahan",
+        ));
+    }
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| areas.iter().any(|a| a.covers(&q.kelurahan, r.rw)))
+        .collect();
+    tracing::info!(rows = rows.len(), "export");
+    Ok(Json(serde_json::json!({
+        "kelurahan": q.kelurahan,
+        "cutoff_ms": cutoff_ms,
+        "rows": rows,
+    }))
+    .into_response())
 }

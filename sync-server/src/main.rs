@@ -49,6 +49,9 @@ enum Command {
         out: PathBuf,
         #[arg(long, default_value_t = 350)]
         households: usize,
+        /// Spread over RW 1 to this one.
+        #[arg(long, default_value_t = 24)]
+        rws: u16,
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -254,9 +257,10 @@ fn run() -> anyhow::Result<()> {
         Command::DemoRegistry {
             out,
             households,
+            rws,
             seed,
         } => {
-            let rows = demo::registry_rows(seed, households, 24);
+            let rows = demo::registry_rows(seed, households, rws);
             demo::write_csv(&out, &rows)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!(

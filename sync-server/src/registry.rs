@@ -149,7 +149,7 @@ impl SqliteStorage {
 
     /// Export rows of the kelurahan's households as they stood when the last change
     /// that arrived by `cutoff_ms` had arrived, ordered by RW, RT and id.
-    pub fn export_rows(
+    pub(crate) fn export_rows_at(
         &self,
         kelurahan: &str,
         cutoff_ms: i64,

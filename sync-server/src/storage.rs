@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use automerge::AutoCommit;
 use jemput_core::household::{Author, Household};
+use jemput_core::registry::export::ExportRow;
 use jemput_core::store::{decode_heads, encode_heads};
 use jemput_core::sync::{
     heads_to_wire, Area, PullDoc, PushDoc, Rejected, SyncRequest, SyncResponse,
@@ -216,6 +217,9 @@ pub trait Storage: Send + Sync + 'static {
         req: &SyncRequest,
         page_limit: usize,
     ) -> Result<SyncResponse, StorageError>;
+    /// Every household of the kelurahan as it stood when the last change that
+    /// arrived by `cutoff_ms` had arrived (see `registry`), ordered by RW, RT, id.
+    fn export_rows(&self, kelurahan: &str, cutoff_ms: i64) -> Result<Vec<ExportRow>, StorageError>;
 }
 
 pub struct SqliteStorage {
@@ -442,6 +446,10 @@ struct PageRow {
 }
 
 impl Storage for SqliteStorage {
+    fn export_rows(&self, kelurahan: &str, cutoff_ms: i64) -> Result<Vec<ExportRow>, StorageError> {
+        self.export_rows_at(kelurahan, cutoff_ms)
+    }
+
     fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), StorageError> {
         if name.trim().is_empty() || password.len() < 8 {
             return Err(StorageError::Invalid(
@@ -753,7 +761,7 @@ impl Storage for SqliteStorage {
                 "SELECT l.seq, l.household, l.kind, l.bytes FROM log l JOIN households h ON h.id = l.household
                  WHERE l.seq > ?1 AND h.kelurahan = ?2 AND (?3 = 0 OR h.rw = ?3)
                    AND ((l.kind = 1 AND l.seq = h.placed_seq AND (l.device IS NULL OR l.device != ?4))
-                     OR (l.kind = 0 AND h.placed_seq <= ?1 AND l.device != ?4))
+                     OR (l.kind = 0 AND h.placed_seq <= ?1 AND (l.device IS NULL OR l.device != ?4)))
                  ORDER BY l.seq LIMIT ?5",
             )?;
             let rows: Vec<PageRow> = stmt

@@ -1,11 +1,10 @@
 //! `jemput-bench-registry`: importing a generated registry file of 100,000 households
-//! (≈ 380,000 member rows, CSV) into the server's storage, re-importing it, and
+//! (≈ 360,000 member rows, CSV) into the server's storage, re-importing it, and
 //! exporting the kelurahan at a cut-off as CSV and XLSX. Real files, a real SQLite
 //! database, real Automerge documents; prints a Markdown table.
 //!
 //! Peak memory is the process's high-water mark (VmHWM), reset after the file is
 //! generated; CPU is user+system time over wall time (2.0 = both cores busy).
-
 
 // A benchmark stops loudly at the first failure.
 #![allow(clippy::expect_used)]
@@ -13,7 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use jemput_core::registry::{self, export, ImportOptions, Mapping};
-use jemput_sync_server::{demo, SqliteStorage};
+use jemput_sync_server::{demo, SqliteStorage, Storage};
 
 fn status_kb(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -7,5 +7,6 @@ mod crash;
 mod crash_sync;
 mod field_sync;
 mod moves;
+mod registry;
 mod review;
 mod weak_network;

@@ -1,0 +1,329 @@
+//! The operator's registry import on the device: the file is read and checked, shown
+//! as a preview (columns recognised, rows rejected), then imported into the local
+//! store in one transaction, with progress and cancel, and synced up like any other
+//! office work. The column mapping the operator adjusts is kept on the device.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use automerge::ActorId;
+use jemput_core::household::Author;
+use jemput_core::registry::{
+    self, Counts, Field, ImportContext, ImportOptions, Mapping, RegistryError,
+};
+use jemput_core::store::write_household;
+use jemput_core::IndicatorSet;
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+
+use crate::home::{Device, DeviceError};
+
+const MAPPING_KEY: &str = "registry.mapping";
+
+/// One column of the file as Jemput reads it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct PreviewColumn {
+    pub name: String,
+    pub field: Option<Field>,
+}
+
+/// What importing the file would do, before anything is written.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ImportPreview {
+    pub kelurahan: String,
+    pub columns: Vec<PreviewColumn>,
+    pub rows: u32,
+    pub households: u32,
+    pub members: u32,
+    pub rejected: u32,
+    /// The first rejected rows: (row, reason).
+    pub examples: Vec<(u32, String)>,
+    pub unrecognised: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ImportReport {
+    pub kelurahan: String,
+    pub counts: Counts,
+    pub rows: u32,
+    pub households: u32,
+    pub members: u32,
+    pub rejected: u32,
+    /// `<input>.rejected.csv`, when rows were rejected.
+    pub rejected_file: Option<String>,
+}
+
+impl From<RegistryError> for DeviceError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Io(m) => DeviceError::Invalid(format!("cannot read the file: {m}")),
+            other => DeviceError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl Device {
+    pub fn registry_mapping(&self) -> Result<Mapping, DeviceError> {
+        let raw = self.with_store(|s| s.kv_get(MAPPING_KEY))?;
+        Ok(raw
+            .and_then(|r| serde_json::from_str(&r).ok())
+            .unwrap_or_default())
+    }
+
+    /// Saves the operator's column names (`header` → field code or `ignore`).
+    pub fn save_registry_mapping(
+        &self,
+        columns: &[(String, String)],
+    ) -> Result<Mapping, DeviceError> {
+        let mut m = self.registry_mapping()?;
+        for (header, field) in columns {
+            m.set(header, field).map_err(DeviceError::Invalid)?;
+        }
+        let json = serde_json::to_string(&m).map_err(|e| DeviceError::Invalid(e.to_string()))?;
+        self.with_store(|s| s.kv_set(MAPPING_KEY, &json))?;
+        Ok(m)
+    }
+
+    /// The whole kelurahan this operator holds, from the areas the server has sent;
+    /// the device must have synced once, so households already on the server are
+    /// updated rather than created twice.
+    fn import_kelurahan(&self) -> Result<String, DeviceError> {
+        let (cfg, _) = self.logged_in()?;
+        if !matches!(cfg.role.as_str(), "operator" | "admin") {
+            return Err(DeviceError::Forbidden(
+                "only an operator imports the registry".into(),
+            ));
+        }
+        let whole: Vec<String> = self
+            .with_store(|s| s.cursors())?
+            .into_iter()
+            .map(|(area, _)| area)
+            .filter(|a| !a.contains('/'))
+            .collect();
+        match whole.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(DeviceError::Invalid(
+                "sync once first: the device does not know your kelurahan yet".into(),
+            )),
+            _ => Err(DeviceError::Invalid(format!(
+                "you hold several kelurahan ({}); import from the server's command line",
+                whole.join(", ")
+            ))),
+        }
+    }
+
+    fn import_options(&self, kelurahan: &str, partial: bool) -> Result<ImportOptions, DeviceError> {
+        // Rows may carry the BPS code of the kelurahan: the stored households know it.
+        let first = self.with_store(|s| s.first_household_id())?;
+        let kelurahan_bps = match first {
+            Some(id) => {
+                let bytes = self.with_store(|s| s.get_doc(&id))?;
+                jemput_core::Household::load(&bytes).ok().and_then(|h| {
+                    h.view(&IndicatorSet::bps14())["identity"]["kelurahan_bps"]
+                        .as_str()
+                        .map(String::from)
+                })
+            }
+            None => None,
+        };
+        Ok(ImportOptions {
+            kelurahan: kelurahan.to_string(),
+            kelurahan_bps,
+            partial,
+            mapping: self.registry_mapping()?,
+            today: self.clock.today(),
+        })
+    }
+
+    pub fn registry_preview(
+        &self,
+        path: &Path,
+        partial: bool,
+    ) -> Result<ImportPreview, DeviceError> {
+        let kelurahan = self.import_kelurahan()?;
+        let opts = self.import_options(&kelurahan, partial)?;
+        let sheets = registry::read::read_file(path)?;
+        let columns = sheets
+            .iter()
+            .find_map(|s| registry::columns::find_header(&s.rows, &opts.mapping))
+            .map(|h| {
+                h.names
+                    .iter()
+                    .zip(&h.fields)
+                    .map(|(n, f)| PreviewColumn {
+                        name: n.clone(),
+                        field: *f,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let parsed = registry::parse_sheets(&sheets, &opts)?;
+        Ok(ImportPreview {
+            kelurahan,
+            columns,
+            rows: parsed.rows as u32,
+            households: parsed.households.len() as u32,
+            members: parsed.members as u32,
+            rejected: parsed.rejected.len() as u32,
+            examples: parsed
+                .rejected
+                .iter()
+                .take(20)
+                .map(|r| (r.row as u32, r.reason.clone()))
+                .collect(),
+            unrecognised: parsed.unrecognised,
+        })
+    }
+
+    /// Imports the file into the local store: all of it or, when it fails or
+    /// `progress` cancels, nothing. The rejected rows are written beside the file.
+    pub fn import_registry(
+        &self,
+        path: &Path,
+        partial: bool,
+        set: &IndicatorSet,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<ImportReport, DeviceError> {
+        let kelurahan = self.import_kelurahan()?;
+        let (cfg, _) = self.logged_in()?;
+        let opts = self.import_options(&kelurahan, partial)?;
+        let parsed = registry::parse_file(path, &opts)?;
+        let rejected_file: Option<PathBuf> = registry::write_rejected(path, &parsed)?;
+        let (rows, members, rejected, households) = (
+            parsed.rows as u32,
+            parsed.members as u32,
+            parsed.rejected.len() as u32,
+            parsed.households.len() as u32,
+        );
+        // A new actor for each import: the import writes on a fork of older state.
+        let author = Author {
+            actor: ActorId::random(),
+            user: cfg.user.clone(),
+        };
+        let ctx = ImportContext {
+            kelurahan: &kelurahan,
+            author: &author,
+            now_ms: self.clock.now_ms(),
+        };
+        let mut store = self
+            .store
+            .lock()
+            .map_err(|_| DeviceError::Invalid("local store lock poisoned".into()))?;
+        let tx = store.transaction()?;
+        let existing: HashSet<String> = {
+            let mut stmt = tx
+                .prepare("SELECT id FROM households WHERE kelurahan = ?1")
+                .map_err(jemput_core::store::StoreError::from)?;
+            let ids = stmt
+                .query_map([&kelurahan], |r| r.get(0))
+                .map_err(jemput_core::store::StoreError::from)?;
+            ids.collect::<Result<_, _>>()
+                .map_err(jemput_core::store::StoreError::from)?
+        };
+        let work = registry::plan(parsed, &kelurahan, &existing, partial);
+        let mut load = |id: &str| -> Result<Option<Vec<u8>>, String> {
+            if !existing.contains(id) {
+                return Ok(None);
+            }
+            tx.query_row("SELECT doc FROM households WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| e.to_string())
+        };
+        let finish = |b: registry::Built| Ok(b.household);
+        let mut sink = |mut hh: jemput_core::Household| -> Result<(), String> {
+            write_household(&tx, &mut hh, set).map_err(|e| e.to_string())?;
+            tx.execute(
+                "UPDATE households SET pending = 1 WHERE id = ?1",
+                [hh.id().unwrap_or_default()],
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(())
+        };
+        let counts = registry::run(work, &ctx, &mut load, &finish, &mut sink, progress)?;
+        tx.commit().map_err(jemput_core::store::StoreError::from)?;
+        Ok(ImportReport {
+            kelurahan,
+            counts,
+            rows,
+            households,
+            members,
+            rejected,
+            rejected_file: rejected_file.map(|p| p.display().to_string()),
+        })
+    }
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ExportDone {
+    pub kelurahan: String,
+    pub households: u32,
+    pub files: Vec<String>,
+}
+
+impl Device {
+    /// The kelurahan this office user works in, from the areas the server has sent.
+    fn office_kelurahan(&self) -> Result<String, DeviceError> {
+        let (cfg, _) = self.logged_in()?;
+        if cfg.role == "kader" {
+            return Err(DeviceError::Forbidden(
+                "the periodic export is office work".into(),
+            ));
+        }
+        let mut kel: Vec<String> = self
+            .with_store(|s| s.cursors())?
+            .into_iter()
+            .map(|(area, _)| area.split('/').next().unwrap_or_default().to_string())
+            .collect();
+        kel.dedup();
+        match kel.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(DeviceError::Invalid(
+                "sync once first: the device does not know your kelurahan yet".into(),
+            )),
+            _ => Err(DeviceError::Invalid(format!(
+                "you hold several kelurahan ({}); export from the server's command line",
+                kel.join(", ")
+            ))),
+        }
+    }
+
+    /// Writes the periodic update at `cutoff` (by arrival at the server) to `out`
+    /// (`.xlsx`, or `.csv` plus `.summary.csv`). "Visited this period" counts visits
+    /// from `since` (default: the first day of the cut-off's month).
+    pub async fn export_update(
+        &self,
+        client: &crate::SyncClient,
+        cutoff: &str,
+        since: Option<&str>,
+        out: &Path,
+    ) -> Result<ExportDone, DeviceError> {
+        let kelurahan = self.office_kelurahan()?;
+        let (cfg, _) = self.logged_in()?;
+        let cutoff_ms = crate::home::parse_when(cutoff)?;
+        let until = time::OffsetDateTime::from_unix_timestamp(cutoff_ms.div_euclid(1000))
+            .map(|t| t.date().to_string())
+            .map_err(|e| DeviceError::Invalid(e.to_string()))?;
+        let since = match since {
+            Some(s) => {
+                crate::home::parse_when(s)?;
+                s.to_string()
+            }
+            None => format!("{}-01", &until[..7]),
+        };
+        let rows = client.export_rows(&cfg, &kelurahan, cutoff).await?;
+        let summary = registry::export::summarise(&rows, &since, &until);
+        let files = registry::export::write(out, &rows, &summary)?;
+        Ok(ExportDone {
+            kelurahan,
+            households: rows.len() as u32,
+            files: files.iter().map(|f| f.display().to_string()).collect(),
+        })
+    }
+}
