@@ -19,6 +19,11 @@ const COMMANDS: &[&str] = &[
     "household_as_of",
     "bundle_export",
     "bundle_import",
+    "registry_preview",
+    "registry_save_mapping",
+    "registry_import",
+    "registry_cancel",
+    "registry_export",
 ];
 
 fn main() {

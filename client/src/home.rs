@@ -35,6 +35,8 @@ pub enum DeviceError {
     Forbidden(String),
     #[error("device home: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cancelled: nothing was changed")]
+    Cancelled,
 }
 
 impl DeviceError {
@@ -57,6 +59,7 @@ impl DeviceError {
             DeviceError::Invalid(_) => "invalid_input",
             DeviceError::Forbidden(_) => "forbidden",
             DeviceError::Io(_) => "storage",
+            DeviceError::Cancelled => "cancelled",
         }
     }
 }

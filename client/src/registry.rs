@@ -60,6 +60,7 @@ impl From<RegistryError> for DeviceError {
     fn from(e: RegistryError) -> Self {
         match e {
             RegistryError::Io(m) => DeviceError::Invalid(format!("cannot read the file: {m}")),
+            RegistryError::Cancelled => DeviceError::Cancelled,
             other => DeviceError::Invalid(other.to_string()),
         }
     }

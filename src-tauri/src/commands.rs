@@ -354,3 +354,104 @@ pub fn bundle_import(
     state.worker.wake.notify_one();
     Ok(r)
 }
+
+/// What importing the registry file would do (operator only); nothing is written.
+#[tauri::command]
+pub fn registry_preview(
+    state: State<'_, AppState>,
+    path: String,
+    partial: bool,
+) -> Result<jemput_client::registry::ImportPreview> {
+    Ok(state
+        .device
+        .registry_preview(std::path::Path::new(&path), partial)?)
+}
+
+/// Saves the operator's column mapping: header → field code (or `ignore`).
+#[tauri::command]
+pub fn registry_save_mapping(
+    state: State<'_, AppState>,
+    columns: Vec<(String, String)>,
+) -> Result<()> {
+    state.device.save_registry_mapping(&columns)?;
+    Ok(())
+}
+
+#[derive(Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ImportProgress {
+    done: u32,
+    total: u32,
+}
+
+/// Imports the registry file off the UI thread, emitting `registry-progress` events;
+/// `registry_cancel` stops it and leaves the store as it was.
+#[tauri::command]
+pub async fn registry_import(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    path: String,
+    partial: bool,
+) -> Result<jemput_client::registry::ImportReport> {
+    use std::sync::atomic::Ordering;
+    use tauri::Emitter;
+    let device = state.device.clone();
+    let set = state.set.clone();
+    let cancel = state.cancel_import.clone();
+    cancel.store(false, Ordering::SeqCst);
+    let report = tauri::async_runtime::spawn_blocking(move || {
+        let mut last = std::time::Instant::now();
+        device.import_registry(
+            std::path::Path::new(&path),
+            partial,
+            &set,
+            &mut |done, total| {
+                if done == total || last.elapsed().as_millis() >= 100 {
+                    last = std::time::Instant::now();
+                    let _ = app.emit(
+                        "registry-progress",
+                        ImportProgress {
+                            done: done as u32,
+                            total: total as u32,
+                        },
+                    );
+                }
+                !cancel.load(Ordering::SeqCst)
+            },
+        )
+    })
+    .await
+    .map_err(|e| CommandError {
+        code: "internal".into(),
+        message: e.to_string(),
+    })??;
+    state.worker.wake.notify_one();
+    Ok(report)
+}
+
+#[tauri::command]
+pub fn registry_cancel(state: State<'_, AppState>) {
+    state
+        .cancel_import
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Writes the periodic update at `cutoff` (YYYY-MM-DD or RFC 3339) to `path`
+/// (`.xlsx`, or `.csv` plus `.summary.csv`), from the server's rows.
+#[tauri::command]
+pub async fn registry_export(
+    state: State<'_, AppState>,
+    cutoff: String,
+    since: Option<String>,
+    path: String,
+) -> Result<jemput_client::registry::ExportDone> {
+    Ok(state
+        .device
+        .export_update(
+            &state.client,
+            &cutoff,
+            since.as_deref(),
+            std::path::Path::new(&path),
+        )
+        .await?)
+}

@@ -17,6 +17,8 @@ pub struct AppState {
     pub worker: Arc<worker::Worker>,
     /// Where bundle files are written by default.
     pub bundle_dir: std::path::PathBuf,
+    /// Set to cancel the registry import that is running.
+    pub cancel_import: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
@@ -45,6 +47,7 @@ pub fn run() {
                 client,
                 worker,
                 bundle_dir,
+                cancel_import: Arc::default(),
             });
             Ok(())
         })
@@ -66,6 +69,11 @@ pub fn run() {
             commands::household_as_of,
             commands::bundle_export,
             commands::bundle_import,
+            commands::registry_preview,
+            commands::registry_save_mapping,
+            commands::registry_import,
+            commands::registry_cancel,
+            commands::registry_export,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

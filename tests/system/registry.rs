@@ -330,3 +330,102 @@ fn import_field_work_reimport_and_export_at_a_cutoff() {
     let heads: serde_json::Value = serde_json::from_str(&heads).expect("heads");
     assert_eq!(heads.as_object().map(|o| o.len()), Some(60));
 }
+
+/// An import killed half-way (a closed laptop, Ctrl-C) leaves the server's store
+/// exactly as before; the same import then runs whole.
+#[test]
+fn a_killed_import_changes_nothing() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    let file = tmp.path().join("besar.csv");
+    let file_arg = file.to_str().expect("path");
+    Server::admin(
+        &data,
+        &[
+            "demo-registry",
+            "--out",
+            file_arg,
+            "--households",
+            "3000",
+            "--seed",
+            "8",
+        ],
+    );
+    Server::admin(
+        &data,
+        &[
+            "demo-registry",
+            "--out",
+            tmp.path().join("kecil.csv").to_str().expect("path"),
+            "--households",
+            "5",
+            "--seed",
+            "2",
+        ],
+    );
+    Server::admin(
+        &data,
+        &[
+            "import",
+            tmp.path().join("kecil.csv").to_str().expect("path"),
+            "--kelurahan",
+            KEL,
+            "--bps",
+            "3573010007",
+        ],
+    );
+    let before = stdout(&Server::admin(&data, &["heads"]));
+
+    let mut child = std::process::Command::new(jemput_tests::bin("jemput-sync-server"))
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "import",
+            file_arg,
+            "--kelurahan",
+            KEL,
+            "--bps",
+            "3573010007",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn import");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let progress = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("import: "))
+        .expect("a progress line");
+    child.kill().expect("kill");
+    let _ = child.wait();
+    assert!(
+        !progress.contains("100%"),
+        "killed before the end: {progress}"
+    );
+    assert_eq!(
+        stdout(&Server::admin(&data, &["heads"])),
+        before,
+        "nothing of the killed import was kept"
+    );
+
+    // The demo numbers ID DTKS from 1 in every file: the five earlier households are the
+    // first five of this file, updated; the rest are new.
+    let line = stdout(&Server::admin(
+        &data,
+        &[
+            "import",
+            file_arg,
+            "--kelurahan",
+            KEL,
+            "--bps",
+            "3573010007",
+        ],
+    ));
+    assert!(
+        line.contains("2995 created") && line.contains("5 updated"),
+        "{line}"
+    );
+}
