@@ -401,24 +401,26 @@ pub async fn registry_import(
     cancel.store(false, Ordering::SeqCst);
     let report = tauri::async_runtime::spawn_blocking(move || {
         let mut last = std::time::Instant::now();
-        device.import_registry(
-            std::path::Path::new(&path),
-            partial,
-            &set,
-            &mut |done, total| {
-                if done == total || last.elapsed().as_millis() >= 100 {
-                    last = std::time::Instant::now();
-                    let _ = app.emit(
-                        "registry-progress",
-                        ImportProgress {
-                            done: done as u32,
-                            total: total as u32,
-                        },
-                    );
-                }
-                !cancel.load(Ordering::SeqCst)
-            },
-        )
+        device
+            .import_registry(
+                std::path::Path::new(&path),
+                partial,
+                &set,
+                &mut |done, total| {
+                    if done == total || last.elapsed().as_millis() >= 100 {
+                        last = std::time::Instant::now();
+                        let _ = app.emit(
+                            "registry-progress",
+                            ImportProgress {
+                                done: done as u32,
+                                total: total as u32,
+                            },
+                        );
+                    }
+                    !cancel.load(Ordering::SeqCst)
+                },
+            )
+            .map_err(CommandError::from)
     })
     .await
     .map_err(|e| CommandError {
