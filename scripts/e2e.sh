@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Drives the real app window through the real webview: a demo server, tauri-driver
-# (WebKitWebDriver) under Xvfb, and ui/e2e/app.e2e.mjs. Needs a built workspace
+# (WebKitWebDriver) under Xvfb, and ui/e2e/app.e2e.mjs (a kader's visit, then the
+# operator's registry import of a generated file). Needs a built workspace
 # (`cargo build --workspace`) and ui/node_modules. Cleans up whatever happens.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,8 @@ trap cleanup EXIT
 
 server="$root/target/debug/jemput-sync-server"
 "$server" --data "$work/server" demo --seed 5 >/dev/null
+# A registry file of 30 households new to the demo, for the operator's import (second e2e part).
+"$server" --data "$work/server" demo-registry --out "$work/dtks.csv" --households 30 --seed 9 >/dev/null
 setsid "$server" --data "$work/server" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
 pids+=($!)
 for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
@@ -31,6 +34,7 @@ tauri_driver=${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin
 export JEMPUT_HOME="$work/app-home"
 export JEMPUT_APP="$root/target/debug/jemput-app"
 export JEMPUT_SERVER="$url" JEMPUT_USER=demo-kader-rw01 JEMPUT_PASSWORD=jemput-demo
+export JEMPUT_OPERATOR=demo-operator JEMPUT_REGISTRY_FILE="$work/dtks.csv" JEMPUT_REGISTRY_HOUSEHOLDS=30
 setsid xvfb-run -a -s "-screen 0 1280x800x24" "$tauri_driver" >"$work/driver.log" 2>&1 &
 pids+=($!)
 cd "$root/ui"

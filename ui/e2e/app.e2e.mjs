@@ -1,16 +1,22 @@
 // Owns: the end-to-end test of the real Jemput app window through tauri-driver
-// (WebKitWebDriver): log in, open a household, record a visit, see it in the list.
+// (WebKitWebDriver): log in, open a household, record a visit, see it in the list; then
+// (when configured) the operator imports a registry file through the Registri screen.
 //
 // Needs: tauri-driver listening on 127.0.0.1:4444 (under Xvfb), a running sync server,
 // and env JEMPUT_APP (path to the built app binary), JEMPUT_SERVER, JEMPUT_USER,
-// JEMPUT_PASSWORD. Run: npm run test:e2e
+// JEMPUT_PASSWORD. The registry part runs only with JEMPUT_OPERATOR (an operator of the
+// same kelurahan, same password) and JEMPUT_REGISTRY_FILE (a registry CSV/XLSX of new
+// households; JEMPUT_REGISTRY_HOUSEHOLDS of them, default 30). Run: npm run test:e2e
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { remote } from 'webdriverio';
 
 const TIMEOUT = 20_000;
-const { JEMPUT_APP, JEMPUT_SERVER, JEMPUT_USER, JEMPUT_PASSWORD } = process.env;
+/** The operator's first sync and the import itself may each take this long. */
+const IMPORT_TIMEOUT = 60_000;
+const { JEMPUT_APP, JEMPUT_SERVER, JEMPUT_USER, JEMPUT_PASSWORD, JEMPUT_OPERATOR, JEMPUT_REGISTRY_FILE } = process.env;
+const REGISTRY_HOUSEHOLDS = Number(process.env.JEMPUT_REGISTRY_HOUSEHOLDS || 30);
 
 /** Resolve once something accepts TCP connections on 127.0.0.1:port. */
 async function waitForPort(port, timeout = TIMEOUT) {
@@ -70,6 +76,31 @@ async function text(selector) {
   return (await el.isExisting()) ? el.getText() : '';
 }
 
+/** Fill the login form (server, user, the shared password) and submit it. */
+async function logIn(user) {
+  await browser.$('#login-user').waitForExist({ timeout: TIMEOUT });
+  await browser.$('#login-server').setValue(JEMPUT_SERVER);
+  await browser.$('#login-user').setValue(user);
+  await browser.$('#login-password').setValue(JEMPUT_PASSWORD);
+  await tap('#login-submit');
+}
+
+/** Wait for household rows after a login (bootstrap sync); nudge a sync if they are slow. */
+async function waitForRows() {
+  let nudged = false;
+  const started = Date.now();
+  await browser.waitUntil(async () => {
+    const loginError = await text('#login-error');
+    if (loginError) throw new Error(`login failed: ${loginError}`);
+    if ((await browser.$$('.household-row')).length > 0) return true;
+    if (!nudged && Date.now() - started > 5_000 && (await browser.$('#sync-now').isExisting())) {
+      nudged = true;
+      await browser.$('#sync-now').click();
+    }
+    return false;
+  }, { timeout: TIMEOUT, interval: 250, timeoutMsg: 'no household rows after login' });
+}
+
 async function pickOption(selectId, preferred) {
   const select = await browser.$(`#${selectId}`);
   await select.waitForExist({ timeout: TIMEOUT });
@@ -88,26 +119,10 @@ test('kader logs in, records a visit, and the list shows it with today and the s
   await browser.waitUntil(async () =>
     (await browser.$('#login-user').isExisting()) || (await browser.$('.household-row').isExisting()),
   { timeout: TIMEOUT, timeoutMsg: 'neither the login screen nor the list appeared' });
-  if (await browser.$('#login-user').isExisting()) {
-    await browser.$('#login-server').setValue(JEMPUT_SERVER);
-    await browser.$('#login-user').setValue(JEMPUT_USER);
-    await browser.$('#login-password').setValue(JEMPUT_PASSWORD);
-    await tap('#login-submit');
-  }
+  if (await browser.$('#login-user').isExisting()) await logIn(JEMPUT_USER);
 
   // 2. The kader's households arrive (bootstrap sync); nudge a sync if they are slow.
-  let nudged = false;
-  const started = Date.now();
-  await browser.waitUntil(async () => {
-    const loginError = await text('#login-error');
-    if (loginError) throw new Error(`login failed: ${loginError}`);
-    if ((await browser.$$('.household-row')).length > 0) return true;
-    if (!nudged && Date.now() - started > 5_000 && (await browser.$('#sync-now').isExisting())) {
-      nudged = true;
-      await browser.$('#sync-now').click();
-    }
-    return false;
-  }, { timeout: TIMEOUT, interval: 250, timeoutMsg: 'no household rows after login' });
+  await waitForRows();
 
   const first = await browser.$('.household-row');
   const id = await first.getAttribute('data-id');
@@ -152,4 +167,52 @@ test('kader logs in, records a visit, and the list shows it with today and the s
     return dates.some((d) => t.includes(d)) && t.includes(scoreText);
   }, { timeout: TIMEOUT, timeoutMsg: `row ${id} does not show today's visit with ${scoreText}` });
   assert.match(await row.$('.score').getText(), new RegExp(`^${scoreText.replace('/', '\\/')}$`));
+});
+
+test('operator imports the registry file in Registri and sees the households created', {
+  skip: JEMPUT_OPERATOR && JEMPUT_REGISTRY_FILE ? false : 'set JEMPUT_OPERATOR and JEMPUT_REGISTRY_FILE to run',
+}, async () => {
+  // 1. Log out the kader (back to the list first, wherever the last test stopped).
+  for (let i = 0; i < 5 && !(await browser.$('#logout').isExisting()) && (await browser.$('#back').isExisting()); i++) {
+    await tap('#back');
+  }
+  if (!(await browser.$('#login-user').isExisting())) await tap('#logout');
+
+  // 2. Log in as the operator on the same device and server; the list fills after the sync.
+  await logIn(JEMPUT_OPERATOR);
+  await waitForRows();
+
+  // 3. Registri: check the file. Until the operator's first sync has finished the device
+  //    does not know its kelurahan ("sync once first"), so check again until a preview shows.
+  await tap('[data-testid="nav-registry"]');
+  const path = browser.$('[data-testid="registry-path"]');
+  await path.waitForExist({ timeout: TIMEOUT });
+  await path.setValue(JEMPUT_REGISTRY_FILE);
+  const check = browser.$('[data-testid="registry-check"]');
+  const preview = browser.$('[data-testid="registry-preview"]');
+  let checkError = '';
+  await browser.waitUntil(async () => {
+    if (await preview.isExisting()) return true;
+    if (await check.isEnabled()) {
+      checkError = await text('#registry-error');
+      await tap('[data-testid="registry-check"]');
+    }
+    return false;
+  }, {
+    timeout: IMPORT_TIMEOUT, interval: 1_500,
+    timeoutMsg: () => `no preview of ${JEMPUT_REGISTRY_FILE}; last error: ${checkError || '(none)'}`,
+  });
+  assert.equal(await text('[data-testid="registry-households"]'), String(REGISTRY_HOUSEHOLDS),
+    'the preview counts the households of the file');
+
+  // 4. Import; the result shows every household of the file created.
+  await tap('[data-testid="registry-import"]');
+  let importError = '';
+  await browser.waitUntil(async () => {
+    importError = await text('#registry-error');
+    return importError !== '' || browser.$('[data-testid="registry-result"]').isExisting();
+  }, { timeout: IMPORT_TIMEOUT, interval: 250, timeoutMsg: 'no import result within 60 s' });
+  assert.equal(importError, '', `the import failed: ${importError}`);
+  assert.equal(await text('[data-testid="registry-created"]'), String(REGISTRY_HOUSEHOLDS),
+    `${REGISTRY_HOUSEHOLDS} households created; result: ${await text('[data-testid="registry-result"]')}`);
 });

@@ -1,9 +1,14 @@
-// Owns: every Tauri command call (typed). Screens call these, never `invoke` directly.
+// Owns: every Tauri command call and event subscription (typed). Screens call these,
+// never `invoke` or `listen` directly.
 import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
-  Answers, BundleExported, CommandError, ConflictItem, ConflictKind, Filter, HistoryEntry, HouseholdDetail, Imported,
-  HouseholdRow, IndicatorSet, LoginResult, NewVisit, Proposal, Score, SessionStatus, SyncStatus,
+  Answers, BundleExported, ColumnTarget, CommandError, ConflictItem, ConflictKind, ExportDone, Filter, HistoryEntry,
+  HouseholdDetail, Imported, HouseholdRow, ImportPreview, ImportProgress, ImportReport, IndicatorSet, LoginResult,
+  NewVisit, Proposal, Score, SessionStatus, SyncStatus,
 } from './types';
+
+export type { UnlistenFn };
 
 /** Normalise whatever a rejected invoke carries into `{code, message}`. */
 export function toCommandError(e: unknown): CommandError {
@@ -68,3 +73,23 @@ export const resolveConflict = (id: string, decision: { pick: number } | { value
 export const householdHistory = (id: string) => call<HistoryEntry[]>('household_history', { id });
 /** The household as it was at the end of `when` (YYYY-MM-DD). */
 export const householdAsOf = (id: string, when: string) => call<HouseholdDetail>('household_as_of', { id, when });
+
+/** What importing the registry file at `path` would do; reads and checks it, writes nothing. */
+export const registryPreview = (path: string, partial: boolean) =>
+  call<ImportPreview>('registry_preview', { path, partial });
+/** Saves the operator's names for columns: [header as in the file, field code or "ignore"]. */
+export const registrySaveMapping = (columns: [string, ColumnTarget][]) =>
+  call<null>('registry_save_mapping', { columns });
+/** Imports the file (long running; progress through `onRegistryProgress`). Rejects with
+ *  code `cancelled` after `registryCancel`, the store unchanged. */
+export const registryImport = (path: string, partial: boolean) =>
+  call<ImportReport>('registry_import', { path, partial });
+export const registryCancel = () => call<null>('registry_cancel');
+/** Writes the periodic update at `cutoff` (YYYY-MM-DD) to `path` (.xlsx, or .csv plus a summary). */
+export const registryExport = (cutoff: string, since: string | null, path: string) =>
+  call<ExportDone>('registry_export', { cutoff, since, path });
+
+/** Calls `f` with each `registry-progress` event of a running import; resolves to the unsubscribe. */
+export function onRegistryProgress(f: (p: ImportProgress) => void): Promise<UnlistenFn> {
+  return listen<ImportProgress>('registry-progress', (e) => f(e.payload));
+}

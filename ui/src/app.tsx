@@ -10,6 +10,7 @@ import { VisitForm } from './screens/visit-form';
 import { ProposeForm } from './screens/propose-form';
 import { ReviewScreen } from './screens/review';
 import { HistoryScreen } from './screens/history';
+import { RegistryScreen } from './screens/registry';
 
 export type Route =
   | { screen: 'list' }
@@ -17,10 +18,13 @@ export type Route =
   | { screen: 'visit'; id: string; household: HouseholdDetail; from?: 'review' }
   | { screen: 'history'; id: string; household: HouseholdDetail; from?: 'review' }
   | { screen: 'propose' }
-  | { screen: 'review' };
+  | { screen: 'review' }
+  | { screen: 'registry' };
 
 /** Roles that see the conflict review (the backend still decides who may resolve). */
 const REVIEW_ROLES = ['fasilitator', 'operator'];
+/** Roles that see the registry import/export screen (the backend checks again). */
+const REGISTRY_ROLES = ['operator', 'admin'];
 
 export function App() {
   const [, setLangTick] = useState(lang());
@@ -64,6 +68,7 @@ export function App() {
           onPropose={() => setRoute({ screen: 'propose' })}
           onLogout={logout}
           onReview={REVIEW_ROLES.includes(session.role ?? '') ? () => setRoute({ screen: 'review' }) : undefined}
+          onRegistry={REGISTRY_ROLES.includes(session.role ?? '') ? () => setRoute({ screen: 'registry' }) : undefined}
         />
       );
     case 'detail':
@@ -99,6 +104,8 @@ export function App() {
           onOpenHousehold={(id) => setRoute({ screen: 'detail', id, from: 'review' })}
         />
       );
+    case 'registry':
+      return <RegistryScreen onBack={() => setRoute({ screen: 'list' })} />;
     case 'propose':
       return (
         <ProposeForm

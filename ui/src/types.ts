@@ -27,11 +27,21 @@ export type { Choice } from './bindings/Choice';
 export type { HistoryEntry } from './bindings/HistoryEntry';
 export type { Note } from './bindings/Note';
 export type { JsonValue } from './bindings/serde_json/JsonValue';
+export type { Field } from './bindings/Field';
+export type { PreviewColumn } from './bindings/PreviewColumn';
+export type { ImportPreview } from './bindings/ImportPreview';
+export type { Counts as ImportCounts } from './bindings/Counts';
+export type { ImportReport } from './bindings/ImportReport';
+export type { ExportDone } from './bindings/ExportDone';
+export type { Mapping } from './bindings/Mapping';
+/** Payload of the `registry-progress` event while `registry_import` runs (households done of total). */
+export type { ImportProgress } from './bindings/ImportProgress';
 import type { Conflict } from './bindings/Conflict';
 import type { ConflictItem } from './bindings/ConflictItem';
 import type { Documents } from './bindings/Documents';
 import type { Note } from './bindings/Note';
 import type { Score } from './bindings/Score';
+import type { Field } from './bindings/Field';
 
 export type VisitResult = 'found' | 'not_found' | 'moved' | 'died' | 'duplicate' | 'refused';
 export const VISIT_RESULTS: VisitResult[] = ['found', 'not_found', 'moved', 'died', 'duplicate', 'refused'];
@@ -110,3 +120,11 @@ export type ConflictKind = ConflictItem['kind'];
 export const CONFLICT_KINDS: ConflictKind[] = ['field', 'divergent_visits', 'possible_duplicate'];
 
 export type AnswerKind = 'number' | 'option' | 'yes_no' | 'income_source';
+
+/** Every column Jemput reads from a registry file, in the order the mapping select offers them. */
+export const FIELDS: Field[] = [
+  'id_dtks', 'idbdt', 'id_art', 'nik', 'kk', 'name', 'relation', 'sex', 'birth_date',
+  'address', 'rt', 'rw', 'region_code', 'desil', 'pkh', 'bpnt', 'pbi', 'kip',
+];
+/** What an unrecognised column may be mapped to: a field, or left out of the import. */
+export type ColumnTarget = Field | 'ignore';

@@ -1,6 +1,9 @@
 // Owns: the in-memory fake of the Jemput Tauri backend, installed in the page as
 // window.__TAURI_INTERNALS__ (what @tauri-apps/api/core `invoke` calls). All people are
-// synthetic. Tests steer it through window.__fake (failures to inject, call log).
+// synthetic. Tests steer it through window.__fake (failures to inject, call log, the
+// registry import's step delay and the saved column mapping). Events (`registry-progress`)
+// reach `listen` handlers the way Tauri delivers them: `plugin:event|listen` registers the
+// handler id from `transformCallback`, and the fake calls window[`_${id}`]({event, id, payload}).
 
 /** Runs inside the page (serialised by page.addInitScript); must be self-contained. */
 export function installFakeTauri() {
@@ -182,8 +185,51 @@ export function installFakeTauri() {
   }
 
   let session = { logged_in: false, user: null, role: null, server: null };
-  const users = { kader_uji: 'kader', fasilitator_uji: 'fasilitator', operator_uji: 'operator' };
+  const users = { kader_uji: 'kader', fasilitator_uji: 'fasilitator', operator_uji: 'operator', admin_uji: 'admin' };
   const sync = { online: true, syncing: false, last_sync: '2025-01-21T08:30:00+07:00', last_error: null, pending: 0, rejected: 1, last_bytes_up: 1200, last_bytes_down: 3400, month_bytes: 56000 };
+
+
+  // The registry file the fake "reads" (any path ending in .xlsx or .csv; a path with
+  // "tidak-ada" in it does not exist). Dinas Sosial's headers, two of which it does not
+  // know until the operator names them: "Hub. dgn KRT" (relation) and "Keterangan".
+  // A path with "banyak-salah" has 25 rejected rows (the backend sends the first 20).
+  const KELURAHAN = '35.73.01.1007';
+  const FILE_HEADERS = ['ID DTKS', 'IDBDT', 'ID ART', 'NIK', 'No KK', 'Nama', 'Hub. dgn KRT', 'Jenis Kelamin',
+    'Tanggal Lahir', 'Alamat', 'RT', 'RW', 'Kode Wilayah', 'Desil', 'PKH', 'BPNT', 'PBI', 'KIP', 'Keterangan'];
+  const KNOWN = {
+    iddtks: 'id_dtks', idbdt: 'idbdt', idart: 'id_art', nik: 'nik', nokk: 'kk', nama: 'name',
+    hubungandengankrtkk: 'relation', jeniskelamin: 'sex', tanggallahir: 'birth_date', alamat: 'address',
+    rt: 'rt', rw: 'rw', kodewilayah: 'region_code', desil: 'desil', pkh: 'pkh', bpnt: 'bpnt', pbi: 'pbi', kip: 'kip',
+  };
+  const FIELD_CODES = Object.values(KNOWN);
+  // As core/src/registry/columns.rs `normalise`: letters and digits only, lower case.
+  const normalise = (h) => h.replace(/[^\p{L}\p{N}]/gu, '').toLowerCase();
+  const registry = { mapping: {}, running: null, imported: false };
+  const IMPORT_TOTAL = 30;
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  function readRegistryFile(path) {
+    if (!['operator', 'admin'].includes(session.role)) throw err('forbidden', 'only an operator imports the registry');
+    if (!/\.(xlsx|csv)$/i.test(path) || path.includes('tidak-ada')) {
+      throw err('invalid_input', `cannot read the file: ${path}: No such file or directory (os error 2)`);
+    }
+    const fieldOf = (name) => {
+      const m = registry.mapping[normalise(name)];
+      if (m === 'ignore') return null;
+      return m ?? KNOWN[normalise(name)] ?? null;
+    };
+    const columns = FILE_HEADERS.map((name) => ({ name, field: fieldOf(name) }));
+    const unrecognised = FILE_HEADERS.filter((n) => !KNOWN[normalise(n)] && !registry.mapping[normalise(n)]);
+    const many = path.includes('banyak-salah');
+    const reasons = ['NIK must have 16 digits', 'no household ID (ID DTKS or IDBDT)',
+      'birth date `31-02-1980` is not a date', 'RW `x` is not a number'];
+    const rejected = many ? 25 : 4;
+    const examples = Array.from({ length: Math.min(rejected, 20) }, (_, i) => [17 + i * 9, reasons[i % reasons.length]]);
+    return {
+      kelurahan: KELURAHAN, columns, rows: 120 + rejected, households: IMPORT_TOTAL, members: 120, rejected,
+      examples, unrecognised,
+    };
+  }
 
   function latest(h) {
     const vs = Object.values(h.visits).sort((a, b) => a.date.localeCompare(b.date));
@@ -315,10 +361,112 @@ export function installFakeTauri() {
       sync.last_sync = new Date().toISOString();
       return sync;
     },
+    registry_preview: ({ path }) => readRegistryFile(path),
+    registry_save_mapping: ({ columns }) => {
+      if (!['operator', 'admin'].includes(session.role)) throw err('forbidden', 'only an operator imports the registry');
+      for (const [header, field] of columns) {
+        if (field !== 'ignore' && !FIELD_CODES.includes(field)) {
+          throw err('invalid_input', `\`${field}\` is not a column Jemput reads; use one of ${FIELD_CODES.join(', ')} or \`ignore\``);
+        }
+        if (!normalise(header)) throw err('invalid_input', 'a column name must have letters or digits');
+      }
+      for (const [header, field] of columns) registry.mapping[normalise(header)] = field;
+      return null;
+    },
+    // Long running: `registry-progress` every 3 households, `fake.importStepMs` apart;
+    // `registry_cancel` makes it reject with `cancelled` and change nothing.
+    registry_import: async ({ path, partial }) => {
+      const p = readRegistryFile(path);
+      if (registry.running) throw err('invalid_input', 'an import is already running');
+      const run = { cancel: false };
+      registry.running = run;
+      try {
+        for (let done = 0; done < p.households;) {
+          await sleep(fake.importStepMs);
+          if (run.cancel) throw err('cancelled', 'the import was cancelled; nothing was written');
+          done = Math.min(p.households, done + 3);
+          emit('registry-progress', { done, total: p.households });
+        }
+      } finally {
+        registry.running = null;
+      }
+      // The file holds hh-0001 (changed) and hh-0003 (unchanged) and 28 new households;
+      // hh-0002 is not in it (marked missing unless the file is partial). Again: unchanged.
+      let counts = { created: 0, updated: 0, unchanged: p.households, missing: 0 };
+      if (!registry.imported) {
+        registry.imported = true;
+        counts = { created: p.households - 2, updated: 1, unchanged: 1, missing: partial ? 0 : 1 };
+        for (let i = 1; i <= counts.created; i++) {
+          const n = String(i).padStart(2, '0');
+          const id = `hh-imp-${n}`;
+          households[id] = {
+            id, proposal: false, status: null,
+            identity: { id_dtks: `DTKS-UJI-01${n}`, kk: `35730101019001${n}`, address: `Jl. Impor No. ${i}`, kelurahan: KELURAHAN, rw: 5, rt: 1 + (i % 3) },
+            registry: { desil: 1 + (i % 4), programmes: {} },
+            members: { m1: member(`Keluarga Impor ${n}`, 'head', i % 2 ? 'L' : 'P', '1980-01-01', `35730101018000${n}`) },
+            visits: {}, conflicts: [],
+          };
+        }
+        households['hh-0001'].registry.desil = 2;
+        sync.pending += counts.created + counts.updated + counts.missing;
+      }
+      return {
+        kelurahan: KELURAHAN, counts, rows: p.rows, households: p.households, members: p.members, rejected: p.rejected,
+        rejected_file: p.rejected > 0 ? `${path.replace(/\.(xlsx|csv)$/i, '')}.rejected.csv` : null,
+      };
+    },
+    registry_cancel: () => {
+      if (registry.running) registry.running.cancel = true;
+      return null;
+    },
+    registry_export: ({ cutoff, since, path }) => {
+      if (session.role === 'kader') throw err('forbidden', 'the periodic export is office work');
+      const date = /^\d{4}-\d{2}-\d{2}$/;
+      if (!date.test(cutoff)) throw err('invalid_input', 'the cut-off must be YYYY-MM-DD or RFC 3339');
+      if (since !== null && !date.test(since)) throw err('invalid_input', '`since` must be YYYY-MM-DD or RFC 3339');
+      if (!/\.(xlsx|csv)$/i.test(path)) throw err('invalid_input', 'the export file must end in .xlsx or .csv');
+      if (path.includes('tidak-ada')) throw err('invalid_input', `cannot write ${path}: No such file or directory (os error 2)`);
+      const files = /\.csv$/i.test(path) ? [path, path.replace(/\.csv$/i, '.summary.csv')] : [path];
+      return { kelurahan: KELURAHAN, households: Object.values(households).filter((h) => !h.proposal).length, files };
+    },
+    'plugin:event|listen': ({ event, handler }) => {
+      const id = nextEventId++;
+      eventListeners.set(id, { event, handler });
+      return id;
+    },
+    'plugin:event|unlisten': ({ eventId }) => {
+      eventListeners.delete(eventId);
+      return null;
+    },
   };
 
-  const fake = { fail: {}, calls: [] };
+  // Event listeners by event id, as the Rust side keeps them.
+  const eventListeners = new Map();
+  let nextEventId = 1;
+  function emit(event, payload) {
+    for (const [id, l] of eventListeners) {
+      if (l.event === event) window[`_${l.handler}`]?.({ event, id, payload });
+    }
+  }
+
+  const fake = {
+    fail: {},
+    calls: [],
+    /** Delay between two progress steps of registry_import (ms). */
+    importStepMs: 40,
+    /** The saved column mapping (normalised header → field code or "ignore"). */
+    registryMapping: registry.mapping,
+    /** How many listeners the page holds for `event`. */
+    listening: (event) => [...eventListeners.values()].filter((l) => l.event === event).length,
+  };
   window.__fake = fake;
+  // What @tauri-apps/api/event `_unlisten` calls before invoking `plugin:event|unlisten`.
+  window.__TAURI_EVENT_PLUGIN_INTERNALS__ = {
+    unregisterListener(event, eventId) {
+      const l = eventListeners.get(eventId);
+      if (l) delete window[`_${l.handler}`];
+    },
+  };
   window.__TAURI_INTERNALS__ = {
     async invoke(cmd, args = {}) {
       fake.calls.push({ cmd, args: clone(args) });
@@ -326,7 +474,7 @@ export function installFakeTauri() {
       if (fake.fail[cmd]) throw fake.fail[cmd];
       const f = commands[cmd];
       if (!f) throw err('unknown_command', `no such command: ${cmd}`);
-      return clone(f(clone(args)));
+      return clone(await f(clone(args)));
     },
     transformCallback(cb) {
       const id = Math.floor(Math.random() * 1e9);

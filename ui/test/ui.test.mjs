@@ -558,3 +558,279 @@ describe('household history', () => {
     await context.close();
   });
 });
+
+const REG_PATH = '/home/operator/DTKS-2026-11.xlsx';
+const tid = (id) => `[data-testid="${id}"]`;
+const mapSelect = (column) => `${tid('registry-map')}[data-column="${column}"]`;
+const calls = (page, cmd) => page.evaluate((c) => window.__fake.calls.filter((x) => x.cmd === c), cmd);
+const progressValue = () => document.querySelector('[data-testid="registry-progress"]')?.value ?? 0;
+
+async function openRegistry(page) {
+  await page.click(tid('nav-registry'));
+  await page.waitForSelector('#registry #registry-import');
+}
+
+async function checkFile(page, path = REG_PATH) {
+  await page.fill(tid('registry-path'), path);
+  await page.click(tid('registry-check'));
+  await page.waitForSelector(tid('registry-preview'));
+}
+
+describe('registry (office)', () => {
+  test('only an operator or an admin sees the Registri entry; back returns to the list', async () => {
+    for (const [user, sees] of [['kader_uji', false], ['fasilitator_uji', false], ['operator_uji', true], ['admin_uji', true]]) {
+      const { page, context } = await openApp({ user });
+      assert.equal(Boolean(await page.$(tid('nav-registry'))), sees, `${user} ${sees ? 'sees' : 'does not see'} Registri`);
+      if (sees) {
+        assert.match(await page.textContent(tid('nav-registry')), /Registri/);
+        await openRegistry(page);
+        assert.match(await page.textContent('#registry .topbar h1'), /Registri DTKS/);
+        assert.ok(await page.$('#registry #registry-export'), 'import and export on one screen');
+        await page.click('#back');
+        await page.waitForSelector('.household-row');
+      }
+      await context.close();
+    }
+  });
+
+  test('preview shows the counts and columns; naming an unrecognised column saves it and checks again', async () => {
+    const { page, context, errors } = await openApp({ user: 'operator_uji' });
+    await openRegistry(page);
+    assert.equal(await page.isDisabled(tid('registry-check')), true, 'no path, nothing to check');
+    assert.equal(await page.getAttribute(tid('registry-path'), 'placeholder'), REG_PATH);
+    assert.equal(await page.$(tid('registry-import')), null, 'no import before a check');
+    await checkFile(page);
+    assert.deepEqual((await lastCall(page, 'registry_preview')).args, { path: REG_PATH, partial: false });
+    assert.equal(await page.textContent(tid('registry-kelurahan')), '35.73.01.1007');
+    assert.equal(await page.textContent(tid('registry-rows')), '124');
+    assert.equal(await page.textContent(tid('registry-households')), '30');
+    assert.equal(await page.textContent(tid('registry-members')), '120');
+    assert.equal(await page.textContent(tid('registry-rejected')), '4');
+    const examples = await page.$$eval(`${tid('registry-examples')} li`, (els) => els.map((e) => e.textContent));
+    assert.equal(examples.length, 4);
+    assert.equal(examples[0], 'Baris 17: NIK must have 16 digits');
+
+    // Each column with what it maps to; the unknown ones are flagged and get a select.
+    const column = (name) => page.textContent(`${tid('registry-columns')} li[data-column="${name}"]`);
+    assert.match(await column('NIK'), /NIK\s*→\s*NIK/);
+    assert.match(await column('Nama'), /Nama\s*→\s*Nama/);
+    assert.match(await column('Tanggal Lahir'), /Tanggal lahir/);
+    assert.match(await column('Hub. dgn KRT'), /Tidak dikenali/);
+    assert.ok(await page.$(`${tid('registry-columns')} li.unrecognised[data-column="Hub. dgn KRT"]`));
+    assert.deepEqual(await page.$$eval(tid('registry-map'), (els) => els.map((e) => e.dataset.column)),
+      ['Hub. dgn KRT', 'Keterangan']);
+    const options = await page.$$eval(`${mapSelect('Hub. dgn KRT')} option`, (os) => os.map((o) => [o.value, o.textContent]));
+    assert.equal(options.length, 20, 'choose, 18 fields, ignore');
+    assert.deepEqual(options.find(([v]) => v === 'relation'), ['relation', 'Hubungan dengan KRT/KK']);
+    assert.deepEqual(options.find(([v]) => v === 'birth_date'), ['birth_date', 'Tanggal lahir']);
+    assert.deepEqual(options.at(-1), ['ignore', 'Abaikan']);
+    assert.equal(await page.isDisabled(tid('registry-map-save')), true, 'nothing chosen, nothing to save');
+
+    await page.selectOption(mapSelect('Hub. dgn KRT'), 'relation');
+    await page.selectOption(mapSelect('Keterangan'), 'ignore');
+    await page.click(tid('registry-map-save'));
+    await page.waitForFunction(() => !document.querySelector('[data-testid="registry-mapping"]'));
+    assert.deepEqual((await lastCall(page, 'registry_save_mapping')).args,
+      { columns: [['Hub. dgn KRT', 'relation'], ['Keterangan', 'ignore']] });
+    assert.deepEqual(await page.evaluate(() => window.__fake.registryMapping),
+      { hubdgnkrt: 'relation', keterangan: 'ignore' }, 'the fake backend kept the mapping');
+    assert.equal((await calls(page, 'registry_preview')).length, 2, 'checked again after saving');
+    assert.match(await column('Hub. dgn KRT'), /Hubungan dengan KRT\/KK/);
+    assert.equal(await page.$(`${tid('registry-columns')} li.unrecognised`), null);
+    assert.match(await column('Keterangan'), /Diabaikan/);
+
+    await page.click('#lang-toggle');
+    await page.waitForFunction(() => /Check file/.test(document.querySelector('[data-testid="registry-check"]').textContent));
+    assert.match(await column('Hub. dgn KRT'), /Relation to the household\/family head/);
+    assert.match(await page.textContent(tid('registry-examples')), /Row 17: NIK must have 16 digits/);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('import shows a progress bar, locks the screen, then the result; the list has the new households', async () => {
+    const { page, context, errors } = await openApp({ user: 'operator_uji' });
+    await openRegistry(page);
+    await page.fill(tid('export-path'), '/home/operator/pemutakhiran.xlsx');
+    await checkFile(page);
+    await page.evaluate(() => { window.__fake.importStepMs = 80; });
+    await page.click(tid('registry-import'));
+    await page.waitForFunction(progressValue, null, { polling: 20 });
+    const bar = await page.$eval(tid('registry-progress'), (e) => ({ tag: e.tagName, value: e.value, max: e.max }));
+    assert.equal(bar.tag, 'PROGRESS');
+    assert.equal(bar.max, 30);
+    assert.ok(bar.value >= 3, `progress moved: ${bar.value}`);
+    assert.match(await page.textContent(tid('registry-progress-text')), /^\d+ \/ 30 rumah tangga$/);
+    for (const b of ['registry-check', 'registry-import', 'export-run']) {
+      assert.equal(await page.isDisabled(tid(b)), true, `${b} disabled while importing`);
+    }
+    assert.equal(await page.isDisabled(tid('registry-path')), true);
+    assert.equal(await page.$('#back'), null, 'no leaving mid-import (cancel instead)');
+    assert.equal(await page.evaluate(() => window.__fake.listening('registry-progress')), 1);
+
+    const result = await (await page.waitForSelector(tid('registry-result'))).textContent();
+    assert.equal(await page.textContent(tid('registry-created')), '28');
+    assert.equal(await page.textContent(tid('registry-updated')), '1');
+    assert.equal(await page.textContent(tid('registry-unchanged')), '1');
+    assert.equal(await page.textContent(tid('registry-missing')), '1');
+    assert.equal(await page.textContent(tid('registry-result-rejected')), '4');
+    assert.equal(await page.textContent(tid('registry-rejected-file')), '/home/operator/DTKS-2026-11.rejected.csv');
+    assert.match(result, /Rumah tangga baru/);
+    assert.match(result, /Ditandai tidak ada di berkas/);
+    assert.match(result, /sinkron berikutnya/, 'the changes go up at the next sync');
+    assert.equal(await page.$(tid('registry-progress')), null);
+    await page.waitForFunction(() => window.__fake.listening('registry-progress') === 0);
+    assert.equal((await calls(page, 'plugin:event|unlisten')).length, 1, 'unsubscribed once');
+    assert.deepEqual((await lastCall(page, 'registry_import')).args, { path: REG_PATH, partial: false });
+    assert.equal(await page.isDisabled(tid('registry-check')), false, 'unlocked again');
+    assert.equal(await page.isDisabled(tid('export-run')), false);
+
+    await page.click('#back');
+    await page.waitForFunction(() => document.querySelectorAll('.household-row').length === 32);
+    assert.match(await page.textContent('#list-count'), /32 rumah tangga/);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('cancel mid-import: nothing changes, and the file and choice are kept', async () => {
+    const { page, context, errors } = await openApp({ user: 'operator_uji' });
+    await openRegistry(page);
+    await page.check(tid('registry-partial'));
+    await checkFile(page);
+    assert.equal((await lastCall(page, 'registry_preview')).args.partial, true);
+    await page.evaluate(() => { window.__fake.importStepMs = 150; });
+    await page.click(tid('registry-import'));
+    await page.waitForFunction(progressValue, null, { polling: 20 });
+    await page.click(tid('registry-cancel'));
+    const msg = await (await page.waitForSelector(tid('registry-cancelled'))).textContent();
+    assert.match(msg, /Impor dibatalkan; tidak ada yang berubah/);
+    assert.equal((await calls(page, 'registry_cancel')).length, 1);
+    assert.deepEqual((await lastCall(page, 'registry_import')).args, { path: REG_PATH, partial: true });
+    assert.equal(await page.$(tid('registry-result')), null);
+    assert.equal(await page.$(tid('registry-progress')), null);
+    assert.equal(await page.$('#registry-error'), null, 'a cancel is not an error');
+    assert.equal(await page.inputValue(tid('registry-path')), REG_PATH);
+    assert.equal(await page.isChecked(tid('registry-partial')), true);
+    assert.equal(await page.isDisabled(tid('registry-import')), false, 'can import again');
+    await page.waitForFunction(() => window.__fake.listening('registry-progress') === 0);
+    await page.click('#back');
+    await page.waitForSelector('.household-row');
+    assert.deepEqual(await rowIds(page), ['hh-0001', 'hh-0002', 'hh-0003', 'hh-0004'], 'nothing imported');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('a file that cannot be read is reported with the path kept; a failed import keeps the preview', async () => {
+    const { page, context, errors } = await openApp({ user: 'operator_uji' });
+    await openRegistry(page);
+    const bad = '/home/operator/tidak-ada.xlsx';
+    await page.fill(tid('registry-path'), bad);
+    await page.click(tid('registry-check'));
+    const e = await (await page.waitForSelector('#registry-error')).textContent();
+    assert.match(e, /Berkas tidak dapat diproses/);
+    assert.match(e, /cannot read the file/, "backend's message kept as detail");
+    assert.equal(await page.inputValue(tid('registry-path')), bad, 'the path stays to correct it');
+    assert.equal(await page.$(tid('registry-preview')), null);
+
+    await checkFile(page);
+    assert.equal(await page.$('#registry-error'), null, 'the error goes with a good check');
+    await page.evaluate(() => { window.__fake.fail.registry_import = { code: 'storage', message: 'disk full' }; });
+    await page.click(tid('registry-import'));
+    const e2 = await (await page.waitForSelector('#registry-error')).textContent();
+    assert.match(e2, /Gagal menyimpan data/);
+    assert.match(e2, /disk full/);
+    assert.ok(await page.$(tid('registry-preview')), 'the preview stays');
+    assert.equal(await page.inputValue(tid('registry-path')), REG_PATH);
+    assert.equal(await page.isDisabled(tid('registry-import')), false, 'can try again');
+    await page.waitForFunction(() => window.__fake.listening('registry-progress') === 0);
+
+    // Editing the path makes the preview stale.
+    await page.fill(tid('registry-path'), '/home/operator/DTKS-banyak-salah.csv');
+    assert.equal(await page.$(tid('registry-preview')), null);
+    await page.click(tid('registry-check'));
+    await page.waitForSelector(tid('registry-preview'));
+    assert.equal(await page.$$eval(`${tid('registry-examples')} li`, (l) => l.length), 20, 'at most 20 examples');
+    assert.match(await page.textContent(tid('registry-examples')), /dan 5 baris lain/);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('export: cut-off defaults to today, the files written are listed; errors keep the inputs', async () => {
+    const { page, context, errors } = await openApp({ user: 'operator_uji' });
+    await openRegistry(page);
+    const today = await page.evaluate(() => {
+      const d = new Date(); const p = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+    });
+    assert.equal(await page.inputValue(tid('export-cutoff')), today);
+    assert.equal(await page.isDisabled(tid('export-run')), true, 'no path yet');
+    assert.match(await page.getAttribute(tid('export-path'), 'placeholder'), new RegExp(`pemutakhiran-${today}\\.xlsx$`));
+
+    const csv = '/home/operator/pemutakhiran-2026-11.csv';
+    await page.fill(tid('export-path'), csv);
+    assert.equal(await page.inputValue(tid('export-format')), 'csv', 'the format follows the extension');
+    await page.fill(tid('export-since'), '2026-10-01');
+    await page.click(tid('export-run'));
+    const result = await (await page.waitForSelector(tid('export-result'))).textContent();
+    assert.deepEqual((await lastCall(page, 'registry_export')).args, { cutoff: today, since: '2026-10-01', path: csv });
+    assert.deepEqual(await page.$$eval(tid('export-file'), (els) => els.map((e) => e.textContent)),
+      [csv, '/home/operator/pemutakhiran-2026-11.summary.csv']);
+    assert.match(result, /3 rumah tangga/);
+
+    // The format select changes the extension; a path without one gets the format's.
+    await page.selectOption(tid('export-format'), 'xlsx');
+    assert.equal(await page.inputValue(tid('export-path')), '/home/operator/pemutakhiran-2026-11.xlsx');
+    await page.fill(tid('export-path'), '/home/operator/laporan');
+    await page.fill(tid('export-since'), '');
+    await page.fill(tid('export-cutoff'), '2026-11-30');
+    await page.click(tid('export-run'));
+    await page.waitForFunction(() => window.__fake.calls.filter((c) => c.cmd === 'registry_export').length === 2);
+    assert.deepEqual((await lastCall(page, 'registry_export')).args,
+      { cutoff: '2026-11-30', since: null, path: '/home/operator/laporan.xlsx' });
+    await page.waitForSelector(tid('export-result'));
+
+    await page.fill(tid('export-since'), '2026-12-01');
+    assert.match(await page.textContent(tid('export-since-error')), /sebelum tanggal batas/);
+    assert.equal(await page.isDisabled(tid('export-run')), true);
+    await page.fill(tid('export-since'), '2026-11-01');
+
+    await page.evaluate(() => { window.__fake.fail.registry_export = { code: 'offline', message: 'no route to host' }; });
+    await page.click(tid('export-run'));
+    assert.match(await (await page.waitForSelector('#export-error')).textContent(), /Tidak ada koneksi/);
+    assert.equal(await page.$(tid('export-result')), null);
+    assert.equal(await page.inputValue(tid('export-path')), '/home/operator/laporan');
+    assert.equal(await page.inputValue(tid('export-cutoff')), '2026-11-30');
+    assert.equal(await page.inputValue(tid('export-since')), '2026-11-01');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('at 360x640 the registry screen does not overflow; touch targets are 44 px (screenshots)', async () => {
+    const { page, context } = await openApp({ user: 'operator_uji' });
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'list with the office buttons fits');
+    await page.screenshot({ path: `${SHOTS}/list-operator-360x640.png` });
+    await openRegistry(page);
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'empty registry screen fits');
+    await checkFile(page, '/home/operator/Data Terpadu Kesejahteraan Sosial/DTKS-Kelurahan-Purwantoro-2026-11-final-revisi.xlsx');
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'preview with the mapping fits');
+    const small = await page.$$eval('#registry button, #registry select, #registry input:not([type=checkbox])',
+      (els) => els.filter((e) => e.getBoundingClientRect().height < 44).map((e) => e.outerHTML.slice(0, 80)));
+    assert.deepEqual(small, [], 'touch targets at least 44 px');
+    await page.screenshot({ path: `${SHOTS}/registry-preview-360-full.png`, fullPage: true });
+
+    await page.evaluate(() => { window.__fake.importStepMs = 120; });
+    await page.click(tid('registry-import'));
+    await page.waitForFunction(progressValue, null, { polling: 20 });
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'progress fits');
+    await (await page.$(tid('registry-progress-box'))).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SHOTS}/registry-progress-360x640.png` });
+    await page.waitForSelector(tid('registry-result'), { timeout: 10_000 });
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'result with a long rejected-file path fits');
+
+    await page.fill(tid('export-path'), '/home/operator/Laporan Pemutakhiran DTKS/pemutakhiran-kelurahan-purwantoro.csv');
+    await page.click(tid('export-run'));
+    await page.waitForSelector(tid('export-result'));
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'export result fits');
+    await page.screenshot({ path: `${SHOTS}/registry-done-360-full.png`, fullPage: true });
+    await context.close();
+  });
+});

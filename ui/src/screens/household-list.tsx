@@ -1,5 +1,6 @@
 // Owns: the household list of the kader's RWs — search, filter chips, rows, and the
-// entries to proposing a new household and (fasilitator, operator) to reviewing conflicts.
+// entries to proposing a new household, (fasilitator, operator) to reviewing conflicts and
+// (operator, admin) to the registry import/export.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header, useCriteriaCount } from '../components';
@@ -14,10 +15,12 @@ const SEARCH_DEBOUNCE_MS = 250;
 let savedSearch = '';
 let savedFilter: Filter = 'all';
 
-export function HouseholdList({ user, onOpen, onPropose, onLogout, onReview }: {
+export function HouseholdList({ user, onOpen, onPropose, onLogout, onReview, onRegistry }: {
   user: string | null; onOpen: (id: string) => void; onPropose: () => void; onLogout: () => void;
   /** Given only to roles that review conflicts. */
   onReview?: () => void;
+  /** Given only to roles that import and export the registry. */
+  onRegistry?: () => void;
 }) {
   const [search, setSearch] = useState(savedSearch);
   const [filter, setFilter] = useState<Filter>(savedFilter);
@@ -49,8 +52,17 @@ export function HouseholdList({ user, onOpen, onPropose, onLogout, onReview }: {
       <Header title={user ? `${t('app_name')} · ${user}` : t('app_name')} onLogout={onLogout} />
       <SyncBar onSynced={() => setReload((n) => n + 1)} />
       <div class="list-tools">
-        {onReview && (
-          <button id="open-review" class="secondary wide" onClick={onReview}>⚖ {t('open_review')}</button>
+        {(onReview || onRegistry) && (
+          <div class="office-actions">
+            {onReview && (
+              <button id="open-review" class="secondary wide" onClick={onReview}>⚖ {t('open_review')}</button>
+            )}
+            {onRegistry && (
+              <button id="open-registry" data-testid="nav-registry" class="secondary wide" onClick={onRegistry}>
+                ▤ {t('open_registry')}
+              </button>
+            )}
+          </div>
         )}
         <input id="search" type="search" placeholder={t('search_placeholder')} value={search}
           onInput={(e) => setSearch(e.currentTarget.value)} aria-label={t('search_placeholder')} />
