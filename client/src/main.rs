@@ -421,16 +421,8 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Import { file, partial, map } => {
             let device = home(&cli)?;
-            let pairs: Vec<(String, String)> = map
-                .iter()
-                .map(|m| {
-                    m.split_once('=')
-                        .map(|(h, f)| (h.to_string(), f.trim().to_string()))
-                        .with_context(|| format!("--map takes HEADER=FIELD, got `{m}`"))
-                })
-                .collect::<anyhow::Result<_>>()?;
-            if !pairs.is_empty() {
-                device.save_registry_mapping(&pairs)?;
+            if !map.is_empty() {
+                device.save_registry_mapping(map)?;
             }
             let mut last = 0;
             let r = device.import_registry(file, *partial, &set, &mut |done, total| {

@@ -3,7 +3,6 @@
 //! store in one transaction, with progress and cancel, and synced up like any other
 //! office work. The column mapping the operator adjusts is kept on the device.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use automerge::ActorId;
@@ -11,9 +10,8 @@ use jemput_core::household::Author;
 use jemput_core::registry::{
     self, Counts, Field, ImportContext, ImportOptions, Mapping, RegistryError,
 };
-use jemput_core::store::write_household;
+use jemput_core::store::{write_household, StoreError};
 use jemput_core::IndicatorSet;
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use crate::home::{Device, DeviceError};
@@ -74,14 +72,11 @@ impl Device {
             .unwrap_or_default())
     }
 
-    /// Saves the operator's column names (`header` → field code or `ignore`).
-    pub fn save_registry_mapping(
-        &self,
-        columns: &[(String, String)],
-    ) -> Result<Mapping, DeviceError> {
+    /// Saves the operator's column names: `HEADER=FIELD` (a field code or `ignore`).
+    pub fn save_registry_mapping(&self, pairs: &[String]) -> Result<Mapping, DeviceError> {
         let mut m = self.registry_mapping()?;
-        for (header, field) in columns {
-            m.set(header, field).map_err(DeviceError::Invalid)?;
+        for pair in pairs {
+            m.set_pair(pair).map_err(DeviceError::Invalid)?;
         }
         let json = serde_json::to_string(&m).map_err(|e| DeviceError::Invalid(e.to_string()))?;
         self.with_store(|s| s.kv_set(MAPPING_KEY, &json))?;
@@ -214,27 +209,9 @@ impl Device {
             .lock()
             .map_err(|_| DeviceError::Invalid("local store lock poisoned".into()))?;
         let tx = store.transaction()?;
-        let existing: HashSet<String> = {
-            let mut stmt = tx
-                .prepare("SELECT id FROM households WHERE kelurahan = ?1")
-                .map_err(jemput_core::store::StoreError::from)?;
-            let ids = stmt
-                .query_map([&kelurahan], |r| r.get(0))
-                .map_err(jemput_core::store::StoreError::from)?;
-            ids.collect::<Result<_, _>>()
-                .map_err(jemput_core::store::StoreError::from)?
-        };
+        let existing = registry::stored_ids(&tx, &kelurahan).map_err(StoreError::from)?;
         let work = registry::plan(parsed, &kelurahan, &existing, partial);
-        let mut load = |id: &str| -> Result<Option<Vec<u8>>, String> {
-            if !existing.contains(id) {
-                return Ok(None);
-            }
-            tx.query_row("SELECT doc FROM households WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| e.to_string())
-        };
+        let mut load = registry::load_stored(&tx, &existing);
         let finish = |b: registry::Built| Ok(b.household);
         let mut sink = |mut hh: jemput_core::Household| -> Result<(), String> {
             write_household(&tx, &mut hh, set).map_err(|e| e.to_string())?;
@@ -246,6 +223,7 @@ impl Device {
             Ok(())
         };
         let counts = registry::run(work, &ctx, &mut load, &finish, &mut sink, progress)?;
+        drop(load);
         tx.commit().map_err(jemput_core::store::StoreError::from)?;
         Ok(ImportReport {
             kelurahan,

@@ -373,7 +373,8 @@ pub fn registry_save_mapping(
     state: State<'_, AppState>,
     columns: Vec<(String, String)>,
 ) -> Result<()> {
-    state.device.save_registry_mapping(&columns)?;
+    let pairs: Vec<String> = columns.iter().map(|(h, f)| format!("{h}={f}")).collect();
+    state.device.save_registry_mapping(&pairs)?;
     Ok(())
 }
 

@@ -150,6 +150,33 @@ fn person(
     }
 }
 
+/// One family: a head, often a spouse, up to four children, and its KK number.
+fn family(rng: &mut ChaCha8Rng, used: &mut BTreeSet<String>) -> (Vec<Member>, String) {
+    let family = pick(rng, FAMILY);
+    let head_sex = if rng.gen_bool(0.8) { Sex::L } else { Sex::P };
+    let mut members = vec![person(rng, used, head_sex, family, "head", (1950, 1990))];
+    if head_sex == Sex::L && rng.gen_bool(0.75) {
+        members.push(person(rng, used, Sex::P, family, "spouse", (1955, 1995)));
+    }
+    for _ in 0..rng.gen_range(0..=4) {
+        let sex = if rng.gen_bool(0.5) { Sex::L } else { Sex::P };
+        members.push(person(rng, used, sex, family, "child", (1995, 2024)));
+    }
+    let kk = loop {
+        let s = format!(
+            "{REGION}{:02}{:02}{:02}{:04}",
+            rng.gen_range(1..=28),
+            rng.gen_range(1..=12),
+            rng.gen_range(5..=25),
+            rng.gen_range(1..=9999)
+        );
+        if Kk::parse(&s).is_ok() && used.insert(s.clone()) {
+            break s;
+        }
+    };
+    (members, kk)
+}
+
 /// About 350 registry households, spread over the 24 RWs.
 pub fn households(seed: u64) -> Result<Vec<NewHousehold>, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -171,42 +198,7 @@ pub fn households_n(
     for i in 0..count {
         let rw: u16 = rng.gen_range(1..=rws.clamp(1, 24));
         let rt: u16 = rng.gen_range(1..=rts_in_rw(rw));
-        let family = pick(rng, FAMILY);
-        let head_sex = if rng.gen_bool(0.8) { Sex::L } else { Sex::P };
-        let mut members = vec![person(
-            rng,
-            &mut used,
-            head_sex,
-            family,
-            "head",
-            (1950, 1990),
-        )];
-        if head_sex == Sex::L && rng.gen_bool(0.75) {
-            members.push(person(
-                rng,
-                &mut used,
-                Sex::P,
-                family,
-                "spouse",
-                (1955, 1995),
-            ));
-        }
-        for _ in 0..rng.gen_range(0..=4) {
-            let sex = if rng.gen_bool(0.5) { Sex::L } else { Sex::P };
-            members.push(person(rng, &mut used, sex, family, "child", (1995, 2024)));
-        }
-        let kk = loop {
-            let s = format!(
-                "{REGION}{:02}{:02}{:02}{:04}",
-                rng.gen_range(1..=28),
-                rng.gen_range(1..=12),
-                rng.gen_range(5..=25),
-                rng.gen_range(1..=9999)
-            );
-            if Kk::parse(&s).is_ok() && used.insert(s.clone()) {
-                break s;
-            }
-        };
+        let (members, kk) = family(rng, &mut used);
         let identity = Identity {
             id_dtks: Some(format!("{KELURAHAN_BPS}{:06}", 100_000 + i)),
             idbdt: Some(format!("BDT{:08}", rng.gen_range(0..100_000_000u32))),
@@ -280,49 +272,7 @@ pub fn registry_rows(seed: u64, count: usize, rws: u16) -> Vec<Vec<String>> {
     for i in 0..count {
         let rw: u16 = rng.gen_range(1..=rws.clamp(1, 24));
         let rt: u16 = rng.gen_range(1..=rts_in_rw(rw));
-        let family = pick(&mut rng, FAMILY);
-        let head_sex = if rng.gen_bool(0.8) { Sex::L } else { Sex::P };
-        let mut members = vec![person(
-            &mut rng,
-            &mut used,
-            head_sex,
-            family,
-            "head",
-            (1950, 1990),
-        )];
-        if head_sex == Sex::L && rng.gen_bool(0.75) {
-            members.push(person(
-                &mut rng,
-                &mut used,
-                Sex::P,
-                family,
-                "spouse",
-                (1955, 1995),
-            ));
-        }
-        for _ in 0..rng.gen_range(0..=4) {
-            let sex = if rng.gen_bool(0.5) { Sex::L } else { Sex::P };
-            members.push(person(
-                &mut rng,
-                &mut used,
-                sex,
-                family,
-                "child",
-                (1995, 2024),
-            ));
-        }
-        let kk = loop {
-            let s = format!(
-                "{REGION}{:02}{:02}{:02}{:04}",
-                rng.gen_range(1..=28),
-                rng.gen_range(1..=12),
-                rng.gen_range(5..=25),
-                rng.gen_range(1..=9999)
-            );
-            if Kk::parse(&s).is_ok() && used.insert(s.clone()) {
-                break s;
-            }
-        };
+        let (members, kk) = family(&mut rng, &mut used);
         let id_dtks = format!("{KELURAHAN_BPS}{:07}", i + 1);
         let idbdt = format!("BDT{:09}", i + 1);
         let address = format!("{} No. {}", pick(&mut rng, STREETS), rng.gen_range(1..=250));

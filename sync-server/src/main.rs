@@ -399,12 +399,7 @@ fn import(
         Err(_) => Mapping::default(),
     };
     for m in map {
-        let (header, field) = m
-            .split_once('=')
-            .with_context(|| format!("--map takes HEADER=FIELD, got `{m}`"))?;
-        mapping
-            .set(header, field.trim())
-            .map_err(anyhow::Error::msg)?;
+        mapping.set_pair(m).map_err(anyhow::Error::msg)?;
     }
     if !map.is_empty() {
         std::fs::write(&mapping_file, serde_json::to_vec_pretty(&mapping)?)

@@ -7,7 +7,6 @@
 //! change arriving later never alters a re-export of the same cut-off, and no
 //! document is loaded.
 
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use automerge::ActorId;
@@ -16,7 +15,7 @@ use jemput_core::registry::export::ExportRow;
 use jemput_core::registry::{self, apply::Outcome, Counts, ImportContext, Parsed, RegistryError};
 use jemput_core::store::encode_heads;
 use jemput_core::IndicatorSet;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 
 use crate::storage::{SqliteStorage, StorageError};
 
@@ -91,11 +90,7 @@ impl SqliteStorage {
         };
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let existing: HashSet<String> = {
-            let mut stmt = tx.prepare("SELECT id FROM households WHERE kelurahan = ?1")?;
-            let ids = stmt.query_map([kelurahan], |r| r.get(0))?;
-            ids.collect::<Result<_, _>>()?
-        };
+        let existing = registry::stored_ids(&tx, kelurahan)?;
         let work = registry::plan(parsed, kelurahan, &existing, partial);
         let set = indicator_set();
         let finish = |b: registry::Built| -> Result<Prepared, String> {
@@ -124,16 +119,7 @@ impl SqliteStorage {
                 changes,
             })
         };
-        let mut load = |id: &str| -> Result<Option<Vec<u8>>, String> {
-            if !existing.contains(id) {
-                return Ok(None);
-            }
-            tx.query_row("SELECT doc FROM households WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| e.to_string())
-        };
+        let mut load = registry::load_stored(&tx, &existing);
         let mut sink = |p: Prepared| -> Result<(), String> {
             write_prepared(&tx, p, now).map_err(|e| e.to_string())
         };
@@ -143,6 +129,7 @@ impl SqliteStorage {
                 other => StorageError::Internal(other.to_string()),
             },
         )?;
+        drop(load);
         tx.commit()?;
         Ok(counts)
     }
@@ -188,11 +175,10 @@ fn write_prepared(tx: &Transaction<'_>, p: Prepared, now: i64) -> Result<(), Sto
                 params![p.id, hash, bytes],
             )?;
         }
-        let (old_rw, old_rt): (u16, u16) = tx.query_row(
-            "SELECT rw, rt FROM households WHERE id = ?1",
-            [&p.id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let old_rw: u16 =
+            tx.query_row("SELECT rw FROM households WHERE id = ?1", [&p.id], |r| {
+                r.get(0)
+            })?;
         tx.execute(
             "UPDATE households SET doc = ?2, heads = ?3, rt = ?4 WHERE id = ?1",
             params![p.id, p.doc, p.heads, p.rt],
@@ -210,7 +196,6 @@ fn write_prepared(tx: &Transaction<'_>, p: Prepared, now: i64) -> Result<(), Sto
                 params![p.id, p.rw, seq],
             )?;
         }
-        let _ = old_rt;
     }
     insert_row(tx, &p.row, &p.kelurahan, now)
 }

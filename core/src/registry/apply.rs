@@ -195,55 +195,55 @@ pub fn build(
             },
             Some(bytes),
         ) => {
-            let mut hh = Household::load(bytes).map_err(|e| err(&e))?;
-            let before = hh.heads();
-            on_previous_import(&mut hh, ctx, |fork| {
-                update(fork, &household, &id, uncertain)
-            })
-            .map_err(|e| err(&e))?;
-            let outcome = if hh.heads() == before {
-                Outcome::Unchanged
-            } else {
-                Outcome::Updated
-            };
-            Ok(Built {
-                id,
-                household: hh,
-                before,
-                outcome,
-                created_from: None,
+            let hh = Household::load(bytes).map_err(|e| err(&e))?;
+            let hid = id.clone();
+            edit_on_previous_import(id, hh, ctx, Outcome::Updated, |fork| {
+                update(fork, &household, &hid, uncertain)
             })
         }
         (Work::Missing(_), Some(bytes)) => {
-            let mut hh = Household::load(bytes).map_err(|e| err(&e))?;
-            let before = hh.heads();
-            if !is_proposal(&hh.doc) {
-                on_previous_import(&mut hh, ctx, |fork| {
-                    let reg = map_at(fork, &ROOT, "registry")?;
-                    Ok(put_if_changed(
-                        fork,
-                        &reg,
-                        "in_registry",
-                        ScalarValue::Boolean(false),
-                    )?)
-                })
-                .map_err(|e| err(&e))?;
+            let hh = Household::load(bytes).map_err(|e| err(&e))?;
+            if is_proposal(&hh.doc) {
+                // A household found in the field was never in the registry.
+                return edit_on_previous_import(id, hh, ctx, Outcome::Unchanged, |_| Ok(()));
             }
-            let outcome = if hh.heads() == before {
-                Outcome::Unchanged
-            } else {
-                Outcome::MarkedMissing
-            };
-            Ok(Built {
-                id,
-                household: hh,
-                before,
-                outcome,
-                created_from: None,
+            edit_on_previous_import(id, hh, ctx, Outcome::MarkedMissing, |fork| {
+                let reg = map_at(fork, &ROOT, "registry")?;
+                Ok(put_if_changed(
+                    fork,
+                    &reg,
+                    "in_registry",
+                    ScalarValue::Boolean(false),
+                )?)
             })
         }
         (Work::Missing(_), None) => Err(err(&"is not in the store")),
     }
+}
+
+/// Runs `edit` on the previous import's state and merges it; `changed` if that moved
+/// the document's heads.
+fn edit_on_previous_import(
+    id: String,
+    mut hh: Household,
+    ctx: &ImportContext<'_>,
+    changed: Outcome,
+    edit: impl FnOnce(&mut AutoCommit) -> Result<(), HouseholdError>,
+) -> Result<Built, String> {
+    let before = hh.heads();
+    on_previous_import(&mut hh, ctx, edit).map_err(|e| format!("household {id}: {e}"))?;
+    let outcome = if hh.heads() == before {
+        Outcome::Unchanged
+    } else {
+        changed
+    };
+    Ok(Built {
+        id,
+        household: hh,
+        before,
+        outcome,
+        created_from: None,
+    })
 }
 
 fn is_proposal(doc: &AutoCommit) -> bool {

@@ -163,6 +163,14 @@ impl Mapping {
         Ok(())
     }
 
+    /// Adds `HEADER=FIELD`, as typed on a command line.
+    pub fn set_pair(&mut self, pair: &str) -> Result<(), String> {
+        let (header, field) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("a mapping is HEADER=FIELD, got `{pair}`"))?;
+        self.set(header, field.trim())
+    }
+
     /// What a header means: the operator's mapping first, then the known names.
     pub fn recognise(&self, header: &str) -> Option<Field> {
         let key = normalise(header);
@@ -252,6 +260,9 @@ mod tests {
         m.set("Nomor Induk", "nik").expect("valid");
         assert_eq!(m.recognise("NOMOR INDUK"), Some(Field::Nik));
         assert!(m.set("X", "shoe_size").is_err());
+        m.set_pair("Tgl. Pendataan = ignore").expect("pair");
+        assert_eq!(m.recognise("tgl pendataan"), None);
+        assert!(m.set_pair("no equals sign").is_err());
     }
 
     #[test]

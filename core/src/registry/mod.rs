@@ -37,6 +37,37 @@ pub enum RegistryError {
     Failed(String),
 }
 
+/// Ids of the households a store (device or server: both name the table
+/// `households`) holds in a kelurahan.
+pub fn stored_ids(
+    conn: &rusqlite::Connection,
+    kelurahan: &str,
+) -> Result<std::collections::HashSet<String>, rusqlite::Error> {
+    let mut stmt = conn.prepare("SELECT id FROM households WHERE kelurahan = ?1")?;
+    let ids = stmt.query_map([kelurahan], |r| r.get(0))?;
+    ids.collect()
+}
+
+/// Reads a stored household document for [`run`], if `existing` lists it.
+pub fn load_stored<'a>(
+    conn: &'a rusqlite::Connection,
+    existing: &'a std::collections::HashSet<String>,
+) -> impl FnMut(&str) -> Result<Option<Vec<u8>>, String> + 'a {
+    move |id| {
+        if !existing.contains(id) {
+            return Ok(None);
+        }
+        conn.query_row("SELECT doc FROM households WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            other => Err(other.to_string()),
+        })
+    }
+}
+
 /// Reads and checks a registry file.
 pub fn parse_file(path: &Path, opts: &ImportOptions) -> Result<Parsed, RegistryError> {
     let sheets = read::read_file(path)?;

@@ -535,12 +535,13 @@ fn birth_date(c: &Cell, today: &str) -> Result<Option<String>, String> {
     let month = u8::try_from(m)
         .ok()
         .and_then(|m| time::Month::try_from(m).ok());
-    let date = month.and_then(|mo| time::Date::from_calendar_date(y, mo, d as u8).ok());
-    let Some(date) = date.filter(|_| d <= 31) else {
+    let real =
+        d <= 31 && month.is_some_and(|mo| time::Date::from_calendar_date(y, mo, d as u8).is_ok());
+    if !real {
         return Err(format!(
             "Tanggal Lahir {d:02}-{m:02}-{y:04} is not a real date"
         ));
-    };
+    }
     let iso = format!("{y:04}-{m:02}-{d:02}");
     if y < 1900 {
         return Err(format!("Tanggal Lahir {iso} is before 1900"));
@@ -548,6 +549,5 @@ fn birth_date(c: &Cell, today: &str) -> Result<Option<String>, String> {
     if iso.as_str() > today {
         return Err(format!("Tanggal Lahir {iso} is in the future"));
     }
-    let _ = date;
     Ok(Some(iso))
 }
