@@ -11,6 +11,8 @@ data="$root/.demo"
 listen=${JEMPUT_LISTEN:-127.0.0.1:8080}
 server="$root/target/debug/jemput-sync-server"
 "$server" --data "$data/server" demo --seed 1
+# A registry file to try the operator's import with (log in as demo-operator, Registri).
+"$server" --data "$data/server" demo-registry --out "$data/dtks-demo.csv" --households 40 --seed 11
 "$server" --data "$data/server" serve --listen "$listen" 2>"$data/server.log" &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT
