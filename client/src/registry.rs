@@ -286,16 +286,8 @@ impl Device {
         let kelurahan = self.office_kelurahan()?;
         let (cfg, _) = self.logged_in()?;
         let cutoff_ms = crate::home::parse_when(cutoff)?;
-        let until = time::OffsetDateTime::from_unix_timestamp(cutoff_ms.div_euclid(1000))
-            .map(|t| t.date().to_string())
-            .map_err(|e| DeviceError::Invalid(e.to_string()))?;
-        let since = match since {
-            Some(s) => {
-                crate::home::parse_when(s)?;
-                s.to_string()
-            }
-            None => format!("{}-01", &until[..7]),
-        };
+        let (since, until) =
+            registry::export::period(cutoff_ms, since).map_err(DeviceError::Invalid)?;
         let rows = client.export_rows(&cfg, &kelurahan, cutoff).await?;
         let summary = registry::export::summarise(&rows, &since, &until);
         let files = registry::export::write(out, &rows, &summary)?;

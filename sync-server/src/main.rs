@@ -349,14 +349,8 @@ fn run() -> anyhow::Result<()> {
         } => {
             let kelurahan = kelurahan_code(&kelurahan)?;
             let cutoff_ms = parse_when(&cutoff).map_err(anyhow::Error::msg)?;
-            let until = date_of(cutoff_ms);
-            let since = match since {
-                Some(s) => {
-                    parse_when(&s).map_err(anyhow::Error::msg)?;
-                    s
-                }
-                None => format!("{}-01", &until[..7]),
-            };
+            let (since, until) =
+                export::period(cutoff_ms, since.as_deref()).map_err(anyhow::Error::msg)?;
             let rows = storage.export_rows(&kelurahan, cutoff_ms)?;
             let summary = export::summarise(&rows, &since, &until);
             let files = export::write(&out, &rows, &summary)?;

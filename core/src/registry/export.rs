@@ -273,6 +273,24 @@ pub const SUMMARY_COLUMNS: [&str; 8] = [
     "Usulan Baru",
 ];
 
+/// The period "visited this period" counts: from `since` (a date; default the first
+/// day of the cut-off's month) to the cut-off's date (UTC), both `YYYY-MM-DD`.
+pub fn period(cutoff_ms: i64, since: Option<&str>) -> Result<(String, String), String> {
+    let until = time::OffsetDateTime::from_unix_timestamp(cutoff_ms.div_euclid(1000))
+        .map_err(|e| format!("cut-off out of range: {e}"))?
+        .date()
+        .to_string();
+    let since = match since {
+        Some(s) => {
+            time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+                .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))?;
+            s.to_string()
+        }
+        None => format!("{}-01", &until[..7]),
+    };
+    Ok((since, until))
+}
+
 /// Counts per RW, plus a last line for the whole kelurahan (RW 0). A household was
 /// visited this period when its last visit is dated from `since` to `until` (dates).
 pub fn summarise(rows: &[ExportRow], since: &str, until: &str) -> Vec<RwSummary> {

@@ -637,3 +637,18 @@ fn export_row_of_a_new_household_matches_its_document() {
         );
     }
 }
+
+#[test]
+fn export_period_defaults_to_the_cutoffs_month() {
+    use jemput_core::registry::export::period;
+    let cutoff = jemput_core::history::parse_when("2026-11-30T10:00:00Z").expect("when");
+    assert_eq!(
+        period(cutoff, None).expect("period"),
+        ("2026-11-01".to_string(), "2026-11-30".to_string())
+    );
+    assert_eq!(
+        period(cutoff, Some("2026-09-01")).expect("period").0,
+        "2026-09-01"
+    );
+    assert!(period(cutoff, Some("September")).is_err());
+}
