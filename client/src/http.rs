@@ -83,6 +83,23 @@ impl SyncClient {
         SyncClient { http }
     }
 
+    /// Sends; an unreachable server is `Offline`, a refusal the server's error.
+    async fn send(
+        req: reqwest::RequestBuilder,
+        server: &str,
+    ) -> Result<reqwest::Response, DeviceError> {
+        let resp = req.send().await.map_err(|e| {
+            DeviceError::Offline(format!(
+                "cannot reach server at {server}: {}",
+                root_cause(&e)
+            ))
+        })?;
+        if !resp.status().is_success() {
+            return Err(Self::error_from(resp).await);
+        }
+        Ok(resp)
+    }
+
     async fn error_from(resp: reqwest::Response) -> DeviceError {
         let status = resp.status();
         let body = resp.bytes().await.unwrap_or_default();
@@ -109,22 +126,12 @@ impl SyncClient {
         let body = serde_json::json!({
             "user": user, "password": password, "device_name": device_name, "device_key": device_key
         });
-        let resp = self
+        let req = self
             .http
             .post(&url)
             .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| {
-                DeviceError::Offline(format!(
-                    "cannot reach server at {server}: {}",
-                    root_cause(&e)
-                ))
-            })?;
-        if !resp.status().is_success() {
-            return Err(Self::error_from(resp).await);
-        }
+            .body(body.to_string());
+        let resp = Self::send(req, server).await?;
         let bytes = resp
             .bytes()
             .await
@@ -181,24 +188,13 @@ impl SyncClient {
             let body = sync::encode(&out.request);
             report.bytes_up += body.len() as u64;
             report.requests += 1;
-            let resp = self
+            let req = self
                 .http
                 .post(&url)
                 .bearer_auth(&cfg.token)
                 .header("content-type", sync::CONTENT_TYPE)
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| {
-                    DeviceError::Offline(format!(
-                        "cannot reach server at {}: {}",
-                        cfg.server,
-                        root_cause(&e)
-                    ))
-                })?;
-            if !resp.status().is_success() {
-                return Err(Self::error_from(resp).await);
-            }
+                .body(body);
+            let resp = Self::send(req, &cfg.server).await?;
             let bytes = resp.bytes().await.map_err(|e| {
                 DeviceError::Offline(format!("connection lost during sync: {}", root_cause(&e)))
             })?;
@@ -237,22 +233,7 @@ impl SyncClient {
             url_encode(kelurahan),
             url_encode(cutoff)
         );
-        let resp = self
-            .http
-            .get(&url)
-            .bearer_auth(&cfg.token)
-            .send()
-            .await
-            .map_err(|e| {
-                DeviceError::Offline(format!(
-                    "cannot reach server at {}: {}",
-                    cfg.server,
-                    root_cause(&e)
-                ))
-            })?;
-        if !resp.status().is_success() {
-            return Err(Self::error_from(resp).await);
-        }
+        let resp = Self::send(self.http.get(&url).bearer_auth(&cfg.token), &cfg.server).await?;
         let bytes = resp.bytes().await.map_err(|e| {
             DeviceError::Offline(format!("connection lost during export: {}", root_cause(&e)))
         })?;

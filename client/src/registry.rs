@@ -83,32 +83,42 @@ impl Device {
         Ok(m)
     }
 
-    /// The whole kelurahan this operator holds, from the areas the server has sent;
-    /// the device must have synced once, so households already on the server are
-    /// updated rather than created twice.
-    fn import_kelurahan(&self) -> Result<String, DeviceError> {
+    /// The one kelurahan this office user works in, from the areas the server has sent
+    /// (the device must have synced once, so households already on the server are
+    /// updated rather than created twice). `whole`: only an assignment of the whole
+    /// kelurahan counts, as an import needs.
+    fn office_kelurahan(
+        &self,
+        roles: &[&str],
+        what: &str,
+        whole: bool,
+    ) -> Result<String, DeviceError> {
         let (cfg, _) = self.logged_in()?;
-        if !matches!(cfg.role.as_str(), "operator" | "admin") {
-            return Err(DeviceError::Forbidden(
-                "only an operator imports the registry".into(),
-            ));
+        if !roles.contains(&cfg.role.as_str()) {
+            return Err(DeviceError::Forbidden(format!("{what} is office work")));
         }
-        let whole: Vec<String> = self
+        let mut kel: Vec<String> = self
             .with_store(|s| s.cursors())?
             .into_iter()
             .map(|(area, _)| area)
-            .filter(|a| !a.contains('/'))
+            .filter(|a| !whole || !a.contains('/'))
+            .map(|a| a.split('/').next().unwrap_or_default().to_string())
             .collect();
-        match whole.as_slice() {
+        kel.dedup();
+        match kel.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(DeviceError::Invalid(
                 "sync once first: the device does not know your kelurahan yet".into(),
             )),
             _ => Err(DeviceError::Invalid(format!(
-                "you hold several kelurahan ({}); import from the server's command line",
-                whole.join(", ")
+                "you hold several kelurahan ({}); use the server's command line",
+                kel.join(", ")
             ))),
         }
+    }
+
+    fn import_kelurahan(&self) -> Result<String, DeviceError> {
+        self.office_kelurahan(&["operator", "admin"], "the registry import", true)
     }
 
     fn import_options(&self, kelurahan: &str, partial: bool) -> Result<ImportOptions, DeviceError> {
@@ -117,11 +127,9 @@ impl Device {
         let kelurahan_bps = match first {
             Some(id) => {
                 let bytes = self.with_store(|s| s.get_doc(&id))?;
-                jemput_core::Household::load(&bytes).ok().and_then(|h| {
-                    h.view(&IndicatorSet::bps14())["identity"]["kelurahan_bps"]
-                        .as_str()
-                        .map(String::from)
-                })
+                jemput_core::Household::load(&bytes)
+                    .ok()
+                    .and_then(|h| h.kelurahan_bps())
             }
             None => None,
         };
@@ -247,32 +255,6 @@ pub struct ExportDone {
 }
 
 impl Device {
-    /// The kelurahan this office user works in, from the areas the server has sent.
-    fn office_kelurahan(&self) -> Result<String, DeviceError> {
-        let (cfg, _) = self.logged_in()?;
-        if cfg.role == "kader" {
-            return Err(DeviceError::Forbidden(
-                "the periodic export is office work".into(),
-            ));
-        }
-        let mut kel: Vec<String> = self
-            .with_store(|s| s.cursors())?
-            .into_iter()
-            .map(|(area, _)| area.split('/').next().unwrap_or_default().to_string())
-            .collect();
-        kel.dedup();
-        match kel.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(DeviceError::Invalid(
-                "sync once first: the device does not know your kelurahan yet".into(),
-            )),
-            _ => Err(DeviceError::Invalid(format!(
-                "you hold several kelurahan ({}); export from the server's command line",
-                kel.join(", ")
-            ))),
-        }
-    }
-
     /// Writes the periodic update at `cutoff` (by arrival at the server) to `out`
     /// (`.xlsx`, or `.csv` plus `.summary.csv`). "Visited this period" counts visits
     /// from `since` (default: the first day of the cut-off's month).
@@ -283,7 +265,11 @@ impl Device {
         since: Option<&str>,
         out: &Path,
     ) -> Result<ExportDone, DeviceError> {
-        let kelurahan = self.office_kelurahan()?;
+        let kelurahan = self.office_kelurahan(
+            &["operator", "fasilitator", "admin"],
+            "the periodic export",
+            false,
+        )?;
         let (cfg, _) = self.logged_in()?;
         let cutoff_ms = crate::home::parse_when(cutoff)?;
         let (since, until) =

@@ -535,6 +535,11 @@ impl Household {
         )
     }
 
+    /// The kelurahan's BPS code, as the registry import recorded it.
+    pub fn kelurahan_bps(&self) -> Option<String> {
+        self.get_str(&self.obj("identity")?, "kelurahan_bps")
+    }
+
     /// Members who live in the household now (the divisor of per-person criteria).
     pub fn living_members(&self) -> usize {
         let Some(m) = self.obj("members") else {

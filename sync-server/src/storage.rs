@@ -280,13 +280,19 @@ impl SqliteStorage {
     }
 }
 
-/// Households stored before export rows existed get one, as arrived at time 0.
+/// Households stored before export rows existed get one, as arrived at time 0. Once
+/// any row exists every household has one (each write projects), so opening a current
+/// database costs one indexed lookup.
 fn backfill_export_rows(conn: &mut Connection) -> Result<(), StorageError> {
+    let projected: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM export_rows)", [], |r| {
+        r.get(0)
+    })?;
+    if projected {
+        return Ok(());
+    }
     let tx = conn.transaction()?;
     let docs: Vec<Vec<u8>> = {
-        let mut stmt = tx.prepare(
-            "SELECT doc FROM households WHERE id NOT IN (SELECT household FROM export_rows)",
-        )?;
+        let mut stmt = tx.prepare("SELECT doc FROM households")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         rows.collect::<Result<_, _>>()?
     };

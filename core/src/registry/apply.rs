@@ -202,10 +202,17 @@ pub fn build(
             })
         }
         (Work::Missing(_), Some(bytes)) => {
-            let hh = Household::load(bytes).map_err(|e| err(&e))?;
+            let mut hh = Household::load(bytes).map_err(|e| err(&e))?;
             if is_proposal(&hh.doc) {
                 // A household found in the field was never in the registry.
-                return edit_on_previous_import(id, hh, ctx, Outcome::Unchanged, |_| Ok(()));
+                let before = hh.heads();
+                return Ok(Built {
+                    id,
+                    household: hh,
+                    before,
+                    outcome: Outcome::Unchanged,
+                    created_from: None,
+                });
             }
             edit_on_previous_import(id, hh, ctx, Outcome::MarkedMissing, |fork| {
                 let reg = map_at(fork, &ROOT, "registry")?;

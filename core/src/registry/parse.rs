@@ -223,50 +223,45 @@ impl Parser<'_> {
             .filter(|(_, cells)| cells.iter().any(|c| c.text().is_some()))
     }
 
-    /// A two-sheet file's household rows.
-    fn household_rows(&mut self, sheet: &Sheet, header: &Header) {
+    /// Every data row of a sheet with its household key. A row without a usable key,
+    /// or one `take` refuses, is rejected with the reason.
+    fn each_row(
+        &mut self,
+        sheet: &Sheet,
+        header: &Header,
+        mut take: impl FnMut(&mut Self, &Row<'_>, &str, usize) -> Result<(), String>,
+    ) {
         for (i, cells) in Self::data_rows(sheet, header) {
             self.parsed.rows += 1;
             let row = Row { header, cells };
-            let key = match household_key(&row, self.key_field) {
-                Ok(k) => k,
-                Err(reason) => {
-                    self.reject(sheet, header, i, None, reason);
-                    continue;
-                }
-            };
-            if let Some((_, first)) = self.by_key.get(&key) {
-                let reason = format!("household {key} already defined on row {first}");
-                self.reject(sheet, header, i, Some(&key), reason);
-                continue;
-            }
-            match self.household_fields(&row, &key) {
-                Ok(h) => {
-                    self.by_key.insert(key, (self.households.len(), i + 1));
-                    self.households.push(h);
-                }
-                Err(reason) => self.reject(sheet, header, i, Some(&key), reason),
+            let taken = household_key(&row, self.key_field)
+                .map_err(|reason| (None, reason))
+                .and_then(|key| take(self, &row, &key, i + 1).map_err(|r| (Some(key), r)));
+            if let Err((key, reason)) = taken {
+                self.reject(sheet, header, i, key.as_deref(), reason);
             }
         }
+    }
+
+    /// A two-sheet file's household rows.
+    fn household_rows(&mut self, sheet: &Sheet, header: &Header) {
+        self.each_row(sheet, header, |p, row, key, line| {
+            if let Some((_, first)) = p.by_key.get(key) {
+                return Err(format!("household {key} already defined on row {first}"));
+            }
+            let h = p.household_fields(row, key)?;
+            p.by_key.insert(key.to_string(), (p.households.len(), line));
+            p.households.push(h);
+            Ok(())
+        });
     }
 
     /// Member rows; in a one-sheet file the first row of a household also gives its
     /// household fields.
     fn member_rows(&mut self, sheet: &Sheet, header: &Header, one_sheet: bool) {
-        for (i, cells) in Self::data_rows(sheet, header) {
-            self.parsed.rows += 1;
-            let row = Row { header, cells };
-            let key = match household_key(&row, self.key_field) {
-                Ok(k) => k,
-                Err(reason) => {
-                    self.reject(sheet, header, i, None, reason);
-                    continue;
-                }
-            };
-            if let Err(reason) = self.member_row(&row, &key, i + 1, one_sheet) {
-                self.reject(sheet, header, i, Some(&key), reason);
-            }
-        }
+        self.each_row(sheet, header, |p, row, key, line| {
+            p.member_row(row, key, line, one_sheet)
+        });
     }
 
     fn member_row(

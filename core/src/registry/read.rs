@@ -150,7 +150,7 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Sheet, RegistryError> {
                 let line = e.position().map_or(0, |p| p.line());
                 return Err(RegistryError::Unreadable(format!(
                     "CSV is broken near line {line}: {}",
-                    e.kind_text()
+                    csv_problem(&e)
                 )));
             }
         }
@@ -161,16 +161,12 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Sheet, RegistryError> {
     })
 }
 
-trait KindText {
-    fn kind_text(&self) -> String;
-}
-impl KindText for csv::Error {
-    fn kind_text(&self) -> String {
-        match self.kind() {
-            csv::ErrorKind::Utf8 { .. } => "text is not valid UTF-8".into(),
-            csv::ErrorKind::UnequalLengths { .. } => "rows of unequal length".into(),
-            _ => "unreadable record".into(),
-        }
+/// What went wrong in a CSV record, without echoing its contents.
+fn csv_problem(e: &csv::Error) -> &'static str {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "text is not valid UTF-8",
+        csv::ErrorKind::UnequalLengths { .. } => "rows of unequal length",
+        _ => "unreadable record",
     }
 }
 
@@ -194,7 +190,7 @@ fn read_workbook(path: &Path) -> Result<Vec<Sheet>, RegistryError> {
             let mut cells = vec![Cell::Empty; first_col as usize];
             cells.extend(row.iter().map(|d| match d {
                 Data::Empty => Cell::Empty,
-                Data::String(s) if s.trim().is_empty() && s.is_empty() => Cell::Empty,
+                Data::String(s) if s.is_empty() => Cell::Empty,
                 Data::String(s) => Cell::Text(s.clone()),
                 Data::Int(i) => Cell::Number(*i as f64),
                 Data::Float(f) => Cell::Number(*f),
