@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use jemput_core::registry::export::ExportRow;
+use jemput_core::rules::Code;
 use jemput_core::sync::{self, SyncResponse};
 use jemput_core::IndicatorSet;
 use serde::{Deserialize, Serialize};
@@ -65,7 +66,10 @@ pub struct LoginResponse {
 }
 
 /// Safety stop for one `sync()` call: pages beyond this wait for the next cycle.
-const MAX_ROUNDS: usize = 200;
+const MAX_ROUNDS: usize = 1000;
+/// Changes pushed in one request (bytes before compression): on a link that drops
+/// every few seconds each page must get through on its own, and stays committed.
+pub const PUSH_PAGE_BYTES: usize = 32 * 1024;
 
 impl Default for SyncClient {
     fn default() -> Self {
@@ -121,10 +125,12 @@ impl SyncClient {
         password: &str,
         device_name: &str,
         device_key: &str,
+        actors: &[String],
     ) -> Result<LoginResponse, DeviceError> {
         let url = format!("{}/v1/login", server.trim_end_matches('/'));
         let body = serde_json::json!({
-            "user": user, "password": password, "device_name": device_name, "device_key": device_key
+            "user": user, "password": password, "device_name": device_name,
+            "device_key": device_key, "actors": actors
         });
         let req = self
             .http
@@ -184,7 +190,7 @@ impl SyncClient {
         let author = device.author(&cfg)?;
         let mut report = SyncReport::default();
         for _ in 0..MAX_ROUNDS {
-            let out = device.with_store(sync::build_request)?;
+            let out = device.with_store(|s| sync::build_request(s, PUSH_PAGE_BYTES))?;
             let body = sync::encode(&out.request);
             report.bytes_up += body.len() as u64;
             report.requests += 1;
@@ -209,7 +215,13 @@ impl SyncClient {
             report.rejected += applied.rejected;
             report.docs_pulled += applied.docs_pulled;
             report.removed += applied.removed;
-            if !msg.more {
+            // Another round when the server has more, this device has more to send,
+            // or the server asked for the rest later (`too_many`).
+            let deferred = msg
+                .rejected
+                .iter()
+                .any(|r| r.code == Code::TooMany.as_str());
+            if !msg.more && !out.more_to_push && !deferred {
                 break;
             }
         }

@@ -41,6 +41,10 @@ pub struct BundlePayload {
     pub certificate: ByteBuf,
     pub created_at: i64,
     pub docs: Vec<PushDoc>,
+    /// Other devices' bundles this device imported and passes on whole: their
+    /// changes are judged as their own signer's, which only their signature proves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relays: Vec<ByteBuf>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -130,6 +134,7 @@ mod tests {
     fn bundle(server: &SigningKey, device: &SigningKey) -> Vec<u8> {
         let dk = device.verifying_key().to_bytes().to_vec();
         let payload = BundlePayload {
+            relays: Vec::new(),
             device: "d-1".into(),
             user: "kader-a".into(),
             certificate: ByteBuf::from(certify(server, "d-1", "kader-a", &dk)),

@@ -8,6 +8,7 @@ pub mod household;
 pub mod indicators;
 pub mod nik;
 pub mod registry;
+pub mod rules;
 pub mod store;
 pub mod sync;
 

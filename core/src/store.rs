@@ -70,6 +70,11 @@ CREATE INDEX member_index_nik ON member_index (nik);
 CREATE TABLE resolved (household TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (household, id));
 INSERT INTO kv (key, value) VALUES ('reindex', '1');
 "#,
+    r#"
+-- signed bundles of other devices imported here: sent with the next sync so the
+-- server judges their changes as their signer's work
+CREATE TABLE relays (id INTEGER PRIMARY KEY AUTOINCREMENT, bytes BLOB NOT NULL);
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -276,6 +281,22 @@ impl Store {
     }
 
     /// Documents with changes the server has not acknowledged and did not refuse.
+    /// Keeps a bundle to relay to the server at the next sync.
+    pub fn add_relay(&self, bundle: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .execute("INSERT INTO relays (bytes) VALUES (?1)", [bundle])?;
+        Ok(())
+    }
+
+    /// Bundles waiting to be relayed: (id, bytes).
+    pub fn relays(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, bytes FROM relays ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn pending(&self) -> Result<Vec<PendingDoc>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, doc, acked_heads FROM households WHERE pending = 1 AND rejected IS NULL ORDER BY id",

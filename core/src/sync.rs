@@ -29,8 +29,8 @@ pub const CONTENT_TYPE: &str = "application/vnd.jemput.sync+cbor+zstd";
 pub enum WireError {
     #[error("body is not valid zstd: {0}")]
     Compression(std::io::Error),
-    #[error("body is larger than {MAX_BODY} bytes once decompressed")]
-    TooLarge,
+    #[error("body is larger than {0} bytes once decompressed")]
+    TooLarge(u64),
     #[error("body is not a valid sync message: {0}")]
     Decode(String),
 }
@@ -72,6 +72,10 @@ pub struct SyncRequest {
     /// Last server sequence number applied, per area key.
     pub cursors: BTreeMap<String, u64>,
     pub push: Vec<PushDoc>,
+    /// Signed bundles of other devices this device imported and relays: the server
+    /// judges their changes as their signer's, never as this device's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundles: Vec<ByteBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,14 +147,20 @@ pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
 }
 
 pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, WireError> {
+    decode_limited(body, MAX_BODY)
+}
+
+/// Decodes a body that may be at most `max` bytes once decompressed (the server's
+/// cap on requests is far below what a response may be).
+pub fn decode_limited<T: for<'de> Deserialize<'de>>(body: &[u8], max: u64) -> Result<T, WireError> {
     let mut out = Vec::new();
     zstd::stream::read::Decoder::with_dictionary(body, DICTIONARY)
         .map_err(WireError::Compression)?
-        .take(MAX_BODY + 1)
+        .take(max + 1)
         .read_to_end(&mut out)
         .map_err(WireError::Compression)?;
-    if out.len() as u64 > MAX_BODY {
-        return Err(WireError::TooLarge);
+    if out.len() as u64 > max {
+        return Err(WireError::TooLarge(max));
     }
     ciborium::from_reader(&out[..]).map_err(|e| WireError::Decode(e.to_string()))
 }
@@ -173,13 +183,28 @@ pub struct Outgoing {
     /// Heads of each pushed document at the time the request was built.
     pub pushed_heads: BTreeMap<String, Vec<ChangeHash>>,
     pub changes_pushed: usize,
+    /// Pending documents were left for the next request (a page is full).
+    pub more_to_push: bool,
+    /// Relayed bundles sent (store ids): forgotten once the server has answered.
+    pub relayed: Vec<i64>,
 }
+
+/// Documents one request pushes at most (the server's default cap).
+pub const MAX_PUSH_DOCS: usize = 500;
 
 /// Builds the next request: every pending document's unacknowledged changes, and the
 /// stored cursors.
-pub fn build_request(store: &Store) -> Result<Outgoing, StoreError> {
+pub fn build_request(store: &Store, max_bytes: usize) -> Result<Outgoing, StoreError> {
     let mut out = Outgoing::default();
+    let mut bytes = 0;
     for p in store.pending()? {
+        // One page of pushes at a time; at least one document, whatever its size.
+        if (bytes >= max_bytes || out.request.push.len() >= MAX_PUSH_DOCS)
+            && !out.request.push.is_empty()
+        {
+            out.more_to_push = true;
+            break;
+        }
         let mut doc = AutoCommit::load(&p.doc).map_err(crate::household::HouseholdError::from)?;
         let changes = doc.get_changes(&p.acked);
         if changes.is_empty() {
@@ -189,12 +214,17 @@ pub fn build_request(store: &Store) -> Result<Outgoing, StoreError> {
         for c in &changes {
             buf.extend_from_slice(c.raw_bytes());
         }
+        bytes += buf.len();
         out.changes_pushed += changes.len();
         out.pushed_heads.insert(p.id.clone(), doc.get_heads());
         out.request.push.push(PushDoc {
             id: p.id,
             changes: ByteBuf::from(buf),
         });
+    }
+    for (id, bytes) in store.relays()? {
+        out.relayed.push(id);
+        out.request.bundles.push(ByteBuf::from(bytes));
     }
     out.request.cursors = store.cursors()?.into_iter().collect();
     Ok(out)
@@ -230,6 +260,10 @@ pub fn apply_response(
     let mut server_heads: BTreeMap<&str, Vec<ChangeHash>> = BTreeMap::new();
     let mut accepted: BTreeSet<&str> = BTreeSet::new();
     for r in &resp.rejected {
+        if r.code == crate::rules::Code::TooMany.as_str() {
+            // Deferred by the server's caps, not refused: sent again next request.
+            continue;
+        }
         tx.execute(
             "UPDATE households SET rejected = ?2 WHERE id = ?1",
             rusqlite::params![r.id, format!("{}: {}", r.code, r.reason)],
@@ -305,6 +339,9 @@ pub fn apply_response(
         )?;
     }
 
+    for id in &out.relayed {
+        tx.execute("DELETE FROM relays WHERE id = ?1", [id])?;
+    }
     for (area, seq) in &resp.cursors {
         tx.execute(
             "INSERT INTO cursors (area, seq) VALUES (?1, ?2)

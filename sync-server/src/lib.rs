@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod demo;
+pub mod guard;
 pub mod registry;
 pub mod storage;
 
@@ -76,7 +77,8 @@ pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> R
         .route("/v1/login", post(login))
         .route("/v1/sync", post(sync_handler))
         .route("/v1/export", get(export_handler))
-        .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
+        // Compressed request bodies; a bigger one is 413 before it is read whole.
+        .layer(DefaultBodyLimit::max(guard::Limits::default().body_bytes))
         .with_state(state)
 }
 
@@ -116,6 +118,10 @@ struct LoginBody {
     /// Hex of the device's Ed25519 public key, certified in the response.
     #[serde(default)]
     device_key: Option<String>,
+    /// Hex of the Automerge actor ids this device writes with: bound to it, so no
+    /// other device can push under them.
+    #[serde(default)]
+    actors: Vec<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -143,8 +149,26 @@ async fn login(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Respon
         ),
         None => None,
     };
+    let actors = b
+        .actors
+        .iter()
+        .map(|a| {
+            hex::decode(a)
+                .ok()
+                .filter(|v| !v.is_empty() && v.len() <= 32)
+                .map(automerge::ActorId::from)
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "actors must be hex of at most 32 bytes each",
+            )
+        })?;
     let ok =
-        blocking(move || storage.login(&b.user, &b.password, &b.device_name, device_key)).await?;
+        blocking(move || storage.login(&b.user, &b.password, &b.device_name, device_key, &actors))
+            .await?;
     match ok {
         Some(ok) => Ok(Json(ok).into_response()),
         None => Err(ApiError::new(
@@ -188,8 +212,13 @@ async fn sync_handler(
 ) -> Result<Response, ApiError> {
     let session = session(&state, &headers).await?;
     tracing::Span::current().record("user", session.user.as_str());
-    let req: SyncRequest = sync::decode(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
+    let req: SyncRequest = sync::decode_limited(&body, guard::Limits::default().request_bytes)
+        .map_err(|e| match e {
+            sync::WireError::TooLarge(_) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
+            _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+        })?;
     let storage = state.storage.clone();
     let limit = state.page_limit;
     let pushed = req.push.len();

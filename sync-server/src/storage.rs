@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use automerge::AutoCommit;
+use automerge::{ActorId, AutoCommit};
 use jemput_core::household::{Author, Household};
 use jemput_core::registry::export::ExportRow;
 use jemput_core::store::{decode_heads, encode_heads};
@@ -22,8 +22,10 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use crate::auth;
+use crate::guard::{check_push, Limits, Origin, RuleBook};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use jemput_core::bundle;
+use jemput_core::rules::Code;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -92,7 +94,21 @@ CREATE TABLE export_rows (
 );
 CREATE INDEX export_rows_cutoff ON export_rows (kelurahan, household, arrived_ms);
 "#,
+    r#"
+-- an Automerge actor belongs to one device: registered at login or bound at its first
+-- push; a change under another device's actor is refused (foreign_actor)
+CREATE TABLE actors (
+    actor  BLOB PRIMARY KEY,
+    device TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE
+);
+CREATE INDEX actors_device ON actors (device);
+-- when the device logged in: its changes cannot be older than a day before that
+ALTER TABLE devices ADD COLUMN registered_ms INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
+
+/// How deep bundles carried inside bundles are opened.
+const MAX_RELAY_DEPTH: usize = 4;
 
 /// Rows per sync response page.
 pub const PAGE_LIMIT: usize = 1000;
@@ -111,34 +127,7 @@ pub enum StorageError {
     Internal(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Kader,
-    Operator,
-    Fasilitator,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "kader" => Some(Role::Kader),
-            "operator" => Some(Role::Operator),
-            "fasilitator" => Some(Role::Fasilitator),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Kader => "kader",
-            Role::Operator => "operator",
-            Role::Fasilitator => "fasilitator",
-            Role::Admin => "admin",
-        }
-    }
-}
+pub use jemput_core::rules::Role;
 
 /// An authenticated device of a user.
 #[derive(Debug, Clone)]
@@ -191,6 +180,7 @@ pub trait Storage: Send + Sync + 'static {
         password: &str,
         device_name: &str,
         device_key: Option<[u8; 32]>,
+        actors: &[ActorId],
     ) -> Result<Option<LoginOk>, StorageError>;
     /// The server's public key: devices check bundles' certificates with it.
     fn server_key(&self) -> Result<VerifyingKey, StorageError>;
@@ -200,6 +190,8 @@ pub trait Storage: Send + Sync + 'static {
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError>;
     fn insert_households(&self, households: &[NewHousehold]) -> Result<usize, StorageError>;
     fn household_count(&self) -> Result<u64, StorageError>;
+    /// The server's current document of a household (for support and tests).
+    fn document(&self, id: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Household id → the heads of its document (hex, sorted), to compare replicas.
     fn heads(&self) -> Result<BTreeMap<String, Vec<String>>, StorageError>;
     /// Moves a household to another RW/RT of its kelurahan; `false` if it does not exist.
@@ -224,6 +216,8 @@ pub trait Storage: Send + Sync + 'static {
 
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    limits: Limits,
+    book: RuleBook,
 }
 
 impl SqliteStorage {
@@ -245,7 +239,25 @@ impl SqliteStorage {
         backfill_export_rows(&mut conn)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            limits: Limits::default(),
+            book: RuleBook::On,
         })
+    }
+
+    /// Other caps than the defaults (tests, benches, a big office's server).
+    pub fn with_limits(mut self, limits: Limits) -> SqliteStorage {
+        self.limits = limits;
+        self
+    }
+
+    /// The rule book off: only for the benchmark that measures what it costs.
+    pub fn without_rule_book(mut self) -> SqliteStorage {
+        self.book = RuleBook::Off;
+        self
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The server's signing key, made on first use and kept in the database.
@@ -271,6 +283,79 @@ impl SqliteStorage {
             }
         };
         Ok(SigningKey::from_bytes(&secret))
+    }
+
+    /// Applies a checked bundle's documents as its signer's work (rights, areas,
+    /// revocation and actors of the device that signed it, never of its carrier).
+    fn apply_bundle_payload(
+        &self,
+        tx: &Transaction<'_>,
+        payload: &bundle::BundlePayload,
+        depth: usize,
+    ) -> Result<Vec<Rejected>, StorageError> {
+        let refuse_all = |code: Code, reason: &str| {
+            payload
+                .docs
+                .iter()
+                .map(|d| Rejected {
+                    id: d.id.clone(),
+                    code: code.as_str().into(),
+                    reason: reason.into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let Some(mut signer) = origin(tx, &payload.device)? else {
+            return Ok(refuse_all(
+                Code::Forbidden,
+                "the bundle's device is unknown to this server",
+            ));
+        };
+        let key: Option<Vec<u8>> = tx.query_row(
+            "SELECT public_key FROM devices WHERE id = ?1",
+            [&payload.device],
+            |r| r.get(0),
+        )?;
+        if key.as_deref() != Some(payload.device_key.as_slice()) {
+            return Ok(refuse_all(
+                Code::Forbidden,
+                "the bundle's key is not the device's registered key",
+            ));
+        }
+        let mut rejected = Vec::new();
+        // Bundles it carries first, each judged as its own signer's (nested at most
+        // a few deep: a relay of a relay of a relay).
+        if depth < MAX_RELAY_DEPTH {
+            let server = self.server_key_in(tx)?;
+            for inner in &payload.relays {
+                match bundle::read(inner, &server) {
+                    Ok(p) => {
+                        let inner_rejected = self.apply_bundle_payload(tx, &p, depth + 1)?;
+                        // A carried bundle's refusals are its signer's to hear about.
+                        if !inner_rejected.is_empty() {
+                            tracing::info!(device = %p.device, refused = inner_rejected.len(), "relayed bundle partly refused");
+                        }
+                    }
+                    Err(e) => tracing::info!(error = %e, "relayed bundle refused"),
+                }
+            }
+        }
+        for doc in &payload.docs {
+            rejected.extend(apply_push(tx, &mut signer, doc, &self.limits, self.book)?);
+        }
+        Ok(rejected)
+    }
+
+    /// The server's public key, read inside a transaction.
+    fn server_key_in(&self, tx: &Connection) -> Result<VerifyingKey, StorageError> {
+        let secret: Vec<u8> =
+            tx.query_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
+                r.get(0)
+            })?;
+        let secret: [u8; 32] = secret
+            .as_slice()
+            .try_into()
+            .map_err(|_| StorageError::Internal("server key damaged".into()))?;
+        Ok(SigningKey::from_bytes(&secret).verifying_key())
     }
 
     pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
@@ -317,21 +402,14 @@ fn user_areas(conn: &Connection, user: &str) -> Result<Vec<Area>, StorageError> 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn reject(id: &str, code: &str, reason: impl Into<String>) -> Option<Rejected> {
-    Some(Rejected {
-        id: id.to_string(),
-        code: code.to_string(),
-        reason: reason.into(),
-    })
-}
-
-/// Applies one pushed document inside the request's transaction. A refusal stores
-/// nothing of that document.
-fn apply_push(
+/// Applies one pushed document inside the request's transaction, after the guard
+/// (`crate::guard`) has judged it. A refusal stores nothing of that document.
+pub(crate) fn apply_push(
     tx: &Transaction<'_>,
-    session: &Session,
-    scope: &[Area],
+    signer: &mut Origin,
     push: &PushDoc,
+    limits: &Limits,
+    book: RuleBook,
 ) -> Result<Option<Rejected>, StorageError> {
     let existing: Option<(String, u16, Vec<u8>)> = tx
         .query_row(
@@ -340,108 +418,108 @@ fn apply_push(
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    let mut office_before = None;
-    let (mut doc, old_heads) = match &existing {
-        Some((kel, rw, bytes)) => {
-            if !scope.iter().any(|a| a.covers(kel, *rw)) {
-                return Ok(reject(
-                    &push.id,
-                    "outside_area",
-                    "household is outside your areas",
-                ));
-            }
-            let mut doc =
-                AutoCommit::load(bytes).map_err(|e| StorageError::Internal(e.to_string()))?;
-            let heads = doc.get_heads();
-            if session.role == Role::Kader {
-                office_before = Household::from_doc(doc.clone())
-                    .ok()
-                    .map(|h| h.office_state());
-            }
-            (doc, heads)
+    let before = existing
+        .as_ref()
+        .map(|(kel, rw, doc)| (doc.as_slice(), kel.as_str(), *rw));
+    let mut owner_of = |actor: &ActorId| -> Result<Option<String>, StorageError> {
+        Ok(tx
+            .query_row(
+                "SELECT device FROM actors WHERE actor = ?1",
+                [actor.to_bytes()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    };
+    let verdict = check_push(
+        before,
+        push,
+        signer,
+        &mut owner_of,
+        crate::registry::now_ms(),
+        limits,
+        crate::registry::indicator_set(),
+        book,
+    )?;
+    let ok = match verdict {
+        Ok(ok) => ok,
+        Err(refusal) => {
+            tracing::info!(device = %signer.device, code = refusal.code.as_str(), "push refused");
+            return Ok(Some(Rejected {
+                id: push.id.clone(),
+                code: refusal.code.as_str().to_string(),
+                reason: refusal.reason,
+            }));
         }
-        None => (AutoCommit::new(), Vec::new()),
     };
-    if let Err(e) = doc.load_incremental(&push.changes) {
-        return Ok(reject(
-            &push.id,
-            "bad_changes",
-            format!("changes do not decode: {e}"),
-        ));
-    }
-    if !doc.get_missing_deps(&[]).is_empty() {
-        return Ok(reject(
-            &push.id,
-            "missing_deps",
-            "changes depend on history the server does not have",
-        ));
-    }
-    let new_changes = doc.get_changes(&old_heads);
-    let heads = doc.get_heads();
-    let mut hh = match Household::from_doc(doc) {
-        Ok(hh) => hh,
-        Err(e) => return Ok(reject(&push.id, "schema", e.to_string())),
-    };
-    if hh.id().as_deref() != Some(push.id.as_str()) {
-        return Ok(reject(&push.id, "schema", "document id does not match"));
-    }
-    // Identity, imports and decisions belong to the office: a kader's change to them
-    // (a resolution, a correction) is refused.
-    if office_before.is_some_and(|before| before != hh.office_state()) {
-        return Ok(reject(
-            &push.id,
-            "forbidden",
-            "only a fasilitator or operator may resolve conflicts or correct household records",
-        ));
+    for actor in &ok.bind {
+        tx.execute(
+            "INSERT INTO actors (actor, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![actor.to_bytes(), signer.device],
+        )?;
+        signer.actors.insert(actor.clone());
     }
     match &existing {
         Some(_) => {
             tx.execute(
                 "UPDATE households SET doc = ?2, heads = ?3 WHERE id = ?1",
-                params![push.id, hh.save_nocompress(), encode_heads(&heads)],
+                params![push.id, ok.bytes, encode_heads(&ok.heads)],
             )?;
         }
         None => {
-            // A household proposed in the field: its area comes from the document.
-            let (kel, rw, rt) = hh.area();
-            if !scope.iter().any(|a| a.covers(&kel, rw)) {
-                return Ok(reject(
-                    &push.id,
-                    "outside_area",
-                    "new household is outside your areas",
-                ));
-            }
+            let (kel, rw, rt) = ok.household.area();
             tx.execute(
                 "INSERT INTO log (household, kind, device) VALUES (?1, 1, ?2)",
-                params![push.id, session.device],
+                params![push.id, signer.device],
             )?;
             let seq = tx.last_insert_rowid();
             tx.execute(
                 "INSERT INTO households (id, kelurahan, rw, rt, doc, heads, placed_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    push.id,
-                    kel,
-                    rw,
-                    rt,
-                    hh.save_nocompress(),
-                    encode_heads(&heads),
-                    seq
-                ],
+                params![push.id, kel, rw, rt, ok.bytes, encode_heads(&ok.heads), seq],
             )?;
         }
     }
-    for c in &new_changes {
+    for c in &ok.new_changes {
         tx.execute(
             "INSERT INTO log (household, kind, hash, bytes, device) VALUES (?1, 0, ?2, ?3, ?4)
              ON CONFLICT (hash) DO NOTHING",
-            params![push.id, c.hash().0.to_vec(), c.raw_bytes(), session.device],
+            params![push.id, c.hash().0.to_vec(), c.raw_bytes(), signer.device],
         )?;
     }
-    if !new_changes.is_empty() {
-        crate::registry::project(tx, &hh, crate::registry::now_ms())?;
+    if !ok.new_changes.is_empty() {
+        crate::registry::project(tx, &ok.household, crate::registry::now_ms())?;
     }
     Ok(None)
+}
+
+/// The signer of a push, as the guard needs it: user, role, areas, actors.
+pub(crate) fn origin(tx: &Connection, device: &str) -> Result<Option<Origin>, StorageError> {
+    let row: Option<(String, String, bool, i64)> = tx
+        .query_row(
+            "SELECT u.name, u.role, d.revoked, d.registered_ms FROM devices d
+             JOIN users u ON u.name = d.user WHERE d.id = ?1",
+            [device],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((user, role, revoked, registered_ms)) = row else {
+        return Ok(None);
+    };
+    let role = Role::parse(&role).ok_or_else(|| StorageError::Internal("unknown role".into()))?;
+    let mut stmt = tx.prepare_cached("SELECT actor FROM actors WHERE device = ?1")?;
+    let actors = stmt
+        .query_map([device], |r| r.get::<_, Vec<u8>>(0))?
+        .map(|a| a.map(ActorId::from))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Origin {
+        device: device.to_string(),
+        areas: user_areas(tx, &user)?,
+        user,
+        role,
+        revoked,
+        registered_ms,
+        actors,
+    }))
 }
 
 struct PageRow {
@@ -509,6 +587,7 @@ impl Storage for SqliteStorage {
         password: &str,
         device_name: &str,
         device_key: Option<[u8; 32]>,
+        actors: &[ActorId],
     ) -> Result<Option<LoginOk>, StorageError> {
         let row: Option<(String, String)> = self
             .conn()?
@@ -529,10 +608,33 @@ impl Storage for SqliteStorage {
             Role::parse(&role).ok_or_else(|| StorageError::Internal("unknown role".into()))?;
         let token = auth::new_token();
         let device = format!("d-{}", &auth::new_token()[..16]);
-        self.conn()?.execute(
-            "INSERT INTO devices (id, user, name, token_hash, public_key) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![device, user, device_name, auth::token_hash(&token), device_key.map(|k| k.to_vec())],
-        )?;
+        {
+            let mut conn = self.conn()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO devices (id, user, name, token_hash, public_key, registered_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    device,
+                    user,
+                    device_name,
+                    auth::token_hash(&token),
+                    device_key.map(|k| k.to_vec()),
+                    crate::registry::now_ms()
+                ],
+            )?;
+            // The device's actors are its own from now on. An actor already bound moves
+            // only from an earlier login of the same install (same device key).
+            for actor in actors {
+                tx.execute(
+                    "INSERT INTO actors (actor, device) VALUES (?1, ?2)
+                     ON CONFLICT (actor) DO UPDATE SET device = excluded.device
+                     WHERE (SELECT public_key FROM devices WHERE id = actors.device) = ?3",
+                    params![actor.to_bytes(), device, device_key.map(|k| k.to_vec())],
+                )?;
+            }
+            tx.commit()?;
+        }
         let server = self.signing_key()?;
         let certificate =
             device_key.map(|k| hex::encode(bundle::certify(&server, &device, user, &k)));
@@ -555,51 +657,22 @@ impl Storage for SqliteStorage {
             .map_err(|e| StorageError::Invalid(e.to_string()))?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(String, String, Option<Vec<u8>>, bool)> = tx
-            .query_row(
-                "SELECT u.name, u.role, d.public_key, d.revoked FROM devices d JOIN users u ON u.name = d.user
-                 WHERE d.id = ?1",
-                [&payload.device],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let Some((user, role, key, revoked)) = row else {
-            return Err(StorageError::Invalid(
-                "the bundle's device is unknown to this server".into(),
-            ));
-        };
-        if revoked {
+        let signer = origin(&tx, &payload.device)?.ok_or_else(|| {
+            StorageError::Invalid("the bundle's device is unknown to this server".into())
+        })?;
+        if signer.revoked {
             return Err(StorageError::Invalid(
                 "the bundle's device was revoked: refused".into(),
             ));
         }
-        if key.as_deref() != Some(payload.device_key.as_slice()) {
-            return Err(StorageError::Invalid(
-                "the bundle's key is not the device's registered key".into(),
-            ));
-        }
-        let role =
-            Role::parse(&role).ok_or_else(|| StorageError::Internal("unknown role".into()))?;
-        let session = Session {
-            user: user.clone(),
-            role,
-            device: payload.device.clone(),
-        };
-        let scope = user_areas(&tx, &session.user)?;
-        let mut out = BundleImport {
-            device: payload.device.clone(),
-            user,
-            accepted: 0,
-            rejected: Vec::new(),
-        };
-        for doc in &payload.docs {
-            match apply_push(&tx, &session, &scope, doc)? {
-                Some(r) => out.rejected.push(r),
-                None => out.accepted += 1,
-            }
-        }
+        let rejected = self.apply_bundle_payload(&tx, &payload, 0)?;
         tx.commit()?;
-        Ok(out)
+        Ok(BundleImport {
+            device: payload.device.clone(),
+            user: signer.user,
+            accepted: payload.docs.len() - rejected.len(),
+            rejected,
+        })
     }
 
     fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError> {
@@ -684,6 +757,15 @@ impl Storage for SqliteStorage {
         Ok(out)
     }
 
+    fn document(&self, id: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .conn()?
+            .query_row("SELECT doc FROM households WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
     fn household_count(&self) -> Result<u64, StorageError> {
         let n: i64 = self
             .conn()?
@@ -745,21 +827,51 @@ impl Storage for SqliteStorage {
         req: &SyncRequest,
         page_limit: usize,
     ) -> Result<SyncResponse, StorageError> {
+        let limits = self.limits;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let scope = user_areas(&tx, &session.user)?;
+        let mut signer = origin(&tx, &session.device)?
+            .ok_or_else(|| StorageError::Invalid("unknown device".into()))?;
+        let scope = signer.areas.clone();
         let mut resp = SyncResponse {
             scope: scope.iter().map(Area::key).collect(),
             ..SyncResponse::default()
         };
-        for push in &req.push {
+        // Relayed bundles first: their changes are judged as their signer's.
+        for b in &req.bundles {
+            match bundle::read(b, &self.server_key_in(&tx)?) {
+                Ok(payload) => resp
+                    .rejected
+                    .extend(self.apply_bundle_payload(&tx, &payload, 0)?),
+                Err(e) => {
+                    tracing::info!(device = %session.device, error = %e, "relayed bundle refused")
+                }
+            }
+        }
+        let started = std::time::Instant::now();
+        for (i, push) in req.push.iter().enumerate() {
+            // Over a cap, the rest waits for the next request: nothing of it is stored.
+            if i >= limits.docs_per_request
+                || started.elapsed().as_millis() as u64 >= limits.write_ms
+            {
+                resp.rejected.push(Rejected {
+                    id: push.id.clone(),
+                    code: Code::TooMany.as_str().into(),
+                    reason: format!(
+                        "more than this request may carry ({} households or {} ms): sent again next time",
+                        limits.docs_per_request, limits.write_ms
+                    ),
+                });
+                continue;
+            }
             resp.rejected
-                .extend(apply_push(&tx, session, &scope, push)?);
+                .extend(apply_push(&tx, &mut signer, push, &limits, self.book)?);
         }
         let max_seq: i64 =
             tx.query_row("SELECT coalesce(max(seq), 0) FROM log", [], |r| r.get(0))?;
         let mut docs: BTreeMap<String, PullDoc> = BTreeMap::new();
         let mut budget = page_limit;
+        let mut bytes_sent = 0usize;
         for area in &scope {
             let key = area.key();
             let cursor = req.cursors.get(&key).copied().unwrap_or(0) as i64;
@@ -789,9 +901,14 @@ impl Storage for SqliteStorage {
                     },
                 )?
                 .collect::<Result<_, _>>()?;
-            let more = rows.len() > budget;
+            let mut more = rows.len() > budget;
             let mut next = if more { cursor } else { max_seq.max(cursor) };
             for row in rows.into_iter().take(budget) {
+                // Pages are bounded by bytes too; one document always fits.
+                if bytes_sent >= limits.page_bytes {
+                    more = true;
+                    break;
+                }
                 budget -= 1;
                 next = row.seq;
                 let (kel, rw, current_doc): (String, u16, Vec<u8>) = tx.query_row(
@@ -810,9 +927,11 @@ impl Storage for SqliteStorage {
                         heads: Vec::new(),
                     });
                 if row.kind == 1 {
+                    bytes_sent += current_doc.len();
                     entry.data = serde_bytes::ByteBuf::from(current_doc);
                     entry.snapshot = true;
                 } else if let Some(b) = row.bytes {
+                    bytes_sent += b.len();
                     entry.data.extend_from_slice(&b);
                 }
             }

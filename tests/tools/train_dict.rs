@@ -191,12 +191,14 @@ fn main() {
         samples.push(cbor(&SyncRequest {
             cursors: cursors.clone(),
             push: vec![push.clone()],
+            ..SyncRequest::default()
         }));
         batch.push(push);
         if batch.len() == 10 {
             samples.push(cbor(&SyncRequest {
                 cursors,
                 push: std::mem::take(&mut batch),
+                ..SyncRequest::default()
             }));
         }
         let pulled = |data: Vec<u8>, heads| PullDoc {

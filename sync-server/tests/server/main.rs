@@ -2,20 +2,14 @@
 //! exchange messages until quiescent; pages are made small to exercise `more`.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use jemput_core::household::{Author, Clock, Household, VisitInput};
+use jemput_core::household::{Author, Household, VisitInput};
 use jemput_core::store::{ListFilter, Store};
 use jemput_core::sync::{apply_response, build_request, decode, encode, Area, SyncResponse};
 use jemput_core::IndicatorSet;
+use jemput_core::SystemClock;
 use jemput_sync_server::storage::{Role, Session};
 use jemput_sync_server::{demo, SqliteStorage, Storage};
 use rand::SeedableRng;
-
-struct Clock0;
-impl Clock for Clock0 {
-    fn now_ms(&self) -> i64 {
-        1_790_000_000_000
-    }
-}
 
 struct Device {
     store: Store,
@@ -25,8 +19,15 @@ struct Device {
 
 impl Device {
     fn new(storage: &SqliteStorage, user: &str, actor: u8) -> Device {
+        let author = Author::new(&format!("{actor:02x}{}", "cd".repeat(15)), user).unwrap();
         let ok = storage
-            .login(user, "kata-sandi-uji", "test", None)
+            .login(
+                user,
+                "kata-sandi-uji",
+                "test",
+                None,
+                std::slice::from_ref(&author.actor),
+            )
             .unwrap()
             .expect("login");
         Device {
@@ -35,7 +36,7 @@ impl Device {
                 .authenticate(&ok.token)
                 .unwrap()
                 .expect("token works"),
-            author: Author::new(&format!("{actor:02x}{}", "cd".repeat(15)), user).unwrap(),
+            author,
         }
     }
 
@@ -43,7 +44,7 @@ impl Device {
     fn sync(&mut self, storage: &SqliteStorage, page: usize) -> usize {
         let set = IndicatorSet::bps14();
         for round in 1..1000 {
-            let out = build_request(&self.store).unwrap();
+            let out = build_request(&self.store, usize::MAX).unwrap();
             // Through the wire encoding, as over HTTP.
             let req = decode(&encode(&out.request)).unwrap();
             let resp: SyncResponse =
@@ -113,7 +114,7 @@ fn small_pages_deliver_everything_exactly_once() {
             result: "found".into(),
             ..VisitInput::default()
         };
-        hh.record_visit(&input, &set, &b.author, &Clock0, &mut rng)
+        hh.record_visit(&input, &set, &b.author, &SystemClock, &mut rng)
             .unwrap();
         b.store.save_local(&mut hh, &set).unwrap();
     }
@@ -138,7 +139,7 @@ fn small_pages_deliver_everything_exactly_once() {
         assert_eq!(va, vb, "{id} converged");
     }
     // Quiescent: another sync pushes and pulls nothing.
-    let out = build_request(&a.store).unwrap();
+    let out = build_request(&a.store, usize::MAX).unwrap();
     assert!(out.request.push.is_empty());
     let resp = storage.sync(&a.session, &out.request, 1000).unwrap();
     assert!(

@@ -1,0 +1,227 @@
+//! The server's guard over every pushed document, from a sync or a bundle: limits,
+//! decoding, the actor's owner, the rule book (`jemput_core::rules`) and the schema.
+//! Backend-neutral: the storage hands in the document it holds and who signed, and
+//! writes what the guard returns; no SQL here.
+
+use std::collections::HashSet;
+
+use automerge::{ActorId, AutoCommit, Change, ChangeHash};
+use jemput_core::household::Household;
+use jemput_core::rules::{self, Code, Refusal, Role, Signer, TimeWindow, DAY_MS};
+use jemput_core::sync::{Area, PushDoc};
+use jemput_core::IndicatorSet;
+
+/// Caps that keep one device from stalling the others. Defaults from the protocol;
+/// every one is configurable.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// One Automerge change, bytes.
+    pub change_bytes: usize,
+    /// One household document as stored (uncompressed), bytes.
+    pub doc_bytes: usize,
+    /// Documents pushed in one request; the rest are refused with `too_many`.
+    pub docs_per_request: usize,
+    /// A request body once decompressed.
+    pub request_bytes: u64,
+    /// A request body as sent (compressed).
+    pub body_bytes: usize,
+    /// Documents and changes in one response page (at least one document is sent).
+    pub page_bytes: usize,
+    /// Rows in one response page.
+    pub page_rows: usize,
+    /// Time one request may spend writing; documents left are refused `too_many`
+    /// (the device sends them again at once).
+    pub write_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            change_bytes: 256 * 1024,
+            doc_bytes: 4 * 1024 * 1024,
+            docs_per_request: 500,
+            request_bytes: 8 * 1024 * 1024,
+            body_bytes: 2 * 1024 * 1024,
+            page_bytes: 1024 * 1024,
+            page_rows: 1000,
+            write_ms: 2000,
+        }
+    }
+}
+
+/// The device that signed a push (the session's device, or a bundle's signer).
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub device: String,
+    pub user: String,
+    pub role: Role,
+    pub revoked: bool,
+    /// When the device logged in: the earliest a change of it can be (− 24 h).
+    pub registered_ms: i64,
+    pub areas: Vec<Area>,
+    /// Automerge actors bound to this device.
+    pub actors: HashSet<ActorId>,
+}
+
+/// Who owns an actor id now: `None` when no device holds it yet.
+pub type OwnerOf<'a> =
+    dyn FnMut(&ActorId) -> Result<Option<String>, crate::storage::StorageError> + 'a;
+
+/// A push that passed: what to store.
+pub struct Accepted {
+    pub household: Household,
+    /// The merged document as stored (`save_nocompress`).
+    pub bytes: Vec<u8>,
+    pub new_changes: Vec<Change>,
+    pub heads: Vec<ChangeHash>,
+    /// Actors first seen in this push, to bind to the signer's device.
+    pub bind: Vec<ActorId>,
+}
+
+/// The guard's switch for the benchmark that measures its cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleBook {
+    On,
+    /// Only decoding and the document's shape, as before the rule book (bench only).
+    Off,
+}
+
+/// Judges one pushed document. `before` is the stored document (`None`: new to the
+/// server) with its area; nothing is written here.
+#[allow(clippy::too_many_arguments)]
+pub fn check_push(
+    before: Option<(&[u8], &str, u16)>,
+    push: &PushDoc,
+    signer: &Origin,
+    owner_of: &mut OwnerOf<'_>,
+    now_ms: i64,
+    limits: &Limits,
+    set: &IndicatorSet,
+    book: RuleBook,
+) -> Result<Result<Accepted, Refusal>, crate::storage::StorageError> {
+    let internal = |e: String| crate::storage::StorageError::Internal(e);
+    if signer.revoked {
+        return Ok(Err(Refusal::new(
+            Code::RevokedSigner,
+            "the device that signed this work was revoked",
+        )));
+    }
+    if push.changes.len() > limits.doc_bytes {
+        return Ok(Err(Refusal::new(
+            Code::TooLarge,
+            format!(
+                "more than {} bytes of changes for one household",
+                limits.doc_bytes
+            ),
+        )));
+    }
+    if let Some((_, kel, rw)) = before {
+        if !signer.areas.iter().any(|a| a.covers(kel, rw)) {
+            return Ok(Err(Refusal::new(
+                Code::OutsideArea,
+                "household is outside your areas",
+            )));
+        }
+    }
+    let before_doc = match before {
+        Some((bytes, _, _)) => AutoCommit::load(bytes).map_err(|e| internal(e.to_string()))?,
+        None => AutoCommit::new(),
+    };
+    let mut doc = before_doc.clone();
+    let old_heads = doc.get_heads();
+    if let Err(e) = doc.load_incremental(&push.changes) {
+        return Ok(Err(Refusal::new(
+            Code::BadChanges,
+            format!("changes do not decode: {e}"),
+        )));
+    }
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return Ok(Err(Refusal::new(
+            Code::MissingDeps,
+            "changes depend on history the server does not have",
+        )));
+    }
+    let new_changes: Vec<Change> = doc.get_changes(&old_heads);
+    if new_changes
+        .iter()
+        .any(|c| c.raw_bytes().len() > limits.change_bytes)
+    {
+        return Ok(Err(Refusal::new(
+            Code::TooLarge,
+            format!("one change is larger than {} bytes", limits.change_bytes),
+        )));
+    }
+    // Every actor is the signer's: bound to its device, or new and bound now.
+    let mut bind = Vec::new();
+    let mut actors = signer.actors.clone();
+    for c in &new_changes {
+        let actor = c.actor_id();
+        if actors.contains(actor) {
+            continue;
+        }
+        match owner_of(actor)? {
+            Some(owner) if owner != signer.device => {
+                return Ok(Err(Refusal::new(
+                    Code::ForeignActor,
+                    "a change is written under another device's actor id",
+                )))
+            }
+            Some(_) => {}
+            None => bind.push(actor.clone()),
+        }
+        actors.insert(actor.clone());
+    }
+    if book == RuleBook::On {
+        let expanded: Vec<_> = new_changes.iter().map(Change::decode).collect();
+        let who = Signer {
+            role: signer.role,
+            user: &signer.user,
+            actors: &actors,
+        };
+        let window = TimeWindow {
+            earliest_ms: signer.registered_ms - DAY_MS,
+            latest_ms: now_ms + DAY_MS,
+        };
+        if let Err(r) = rules::judge(&before_doc, &expanded, &who, Some(window), set) {
+            return Ok(Err(r));
+        }
+    }
+    let heads = doc.get_heads();
+    let mut household = match Household::from_doc(doc) {
+        Ok(hh) => hh,
+        Err(e) => return Ok(Err(Refusal::new(Code::Schema, e.to_string()))),
+    };
+    if household.id().as_deref() != Some(push.id.as_str()) {
+        return Ok(Err(Refusal::new(
+            Code::Schema,
+            "document id does not match",
+        )));
+    }
+    if before.is_none() {
+        // A household proposed in the field: its area comes from the document.
+        let (kel, rw, _) = household.area();
+        if !signer.areas.iter().any(|a| a.covers(&kel, rw)) {
+            return Ok(Err(Refusal::new(
+                Code::OutsideArea,
+                "new household is outside your areas",
+            )));
+        }
+    }
+    let bytes = household.save_nocompress();
+    if bytes.len() > limits.doc_bytes {
+        return Ok(Err(Refusal::new(
+            Code::TooLarge,
+            format!(
+                "the household would be larger than {} bytes",
+                limits.doc_bytes
+            ),
+        )));
+    }
+    Ok(Ok(Accepted {
+        household,
+        bytes,
+        new_changes,
+        heads,
+        bind,
+    }))
+}
