@@ -9,6 +9,7 @@ use jemput_core::history::HistoryEntry;
 use jemput_core::household::{
     random_id, Author, Clock, Household, HouseholdError, Proposal, VisitInput,
 };
+use jemput_core::rules::{Code, Role};
 use jemput_core::store::{CountOf, HouseholdRow, ListFilter, Store, StoreError};
 use jemput_core::IndicatorSet;
 use serde::{Deserialize, Serialize};
@@ -330,7 +331,7 @@ impl Device {
         input: &VisitInput,
         set: &IndicatorSet,
     ) -> Result<String, DeviceError> {
-        let (_, author) = self.logged_in()?;
+        let (cfg, author) = self.logged_in()?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         let bytes = store.get_doc(id)?;
         let mut hh = Household::load_as(&bytes, &author)?;
@@ -341,14 +342,14 @@ impl Device {
             self.clock.as_ref(),
             &mut rand::thread_rng(),
         )?;
-        store.save_local(&mut hh, set)?;
+        save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
         Ok(vid)
     }
 
     /// Proposes a household found on the way; the kelurahan defaults to the user's
     /// first area when the proposal leaves it empty.
     pub fn propose(&self, proposal: &Proposal, set: &IndicatorSet) -> Result<String, DeviceError> {
-        let (_, author) = self.logged_in()?;
+        let (cfg, author) = self.logged_in()?;
         let mut p = proposal.clone();
         if p.kelurahan.trim().is_empty() {
             p.kelurahan = self
@@ -360,7 +361,8 @@ impl Device {
         let mut rng = rand::thread_rng();
         let id = random_id("hh-", &mut rng);
         let mut hh = Household::propose(&id, &p, &author, self.clock.now_ms(), &mut rng)?;
-        self.with_store_mut(|s| s.save_local(&mut hh, set))?;
+        let mut store = self.store.lock().map_err(|_| lock_err())?;
+        save_checked(&mut store, &[], &mut hh, &cfg, &author, set)?;
         Ok(id)
     }
 
@@ -386,18 +388,6 @@ impl Device {
         self.with_store(|s| s.list_conflicts(rw, kind))
     }
 
-    /// Only the office decides: fasilitator and operator. The server checks it too.
-    fn office_author(&self) -> Result<Author, DeviceError> {
-        let (cfg, author) = self.logged_in()?;
-        if cfg.role != "fasilitator" && cfg.role != "operator" {
-            return Err(DeviceError::Forbidden(format!(
-                "only a fasilitator or operator may do this; you are signed in as {}",
-                cfg.role
-            )));
-        }
-        Ok(author)
-    }
-
     pub fn resolve(
         &self,
         conflict: &str,
@@ -405,7 +395,7 @@ impl Device {
         note: Option<&str>,
         set: &IndicatorSet,
     ) -> Result<(), DeviceError> {
-        let author = self.office_author()?;
+        let (cfg, author) = self.logged_in()?;
         let item = self
             .conflicts(None, None)?
             .into_iter()
@@ -414,9 +404,10 @@ impl Device {
                 DeviceError::Invalid(format!("no open conflict `{conflict}` on this device"))
             })?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
-        let mut hh = Household::load_as(&store.get_doc(&item.household)?, &author)?;
+        let bytes = store.get_doc(&item.household)?;
+        let mut hh = Household::load_as(&bytes, &author)?;
         hh.resolve(&item, decision, note, &author, self.clock.now_ms())?;
-        store.save_local(&mut hh, set)?;
+        save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
         Ok(())
     }
 
@@ -427,11 +418,12 @@ impl Device {
         value: &str,
         set: &IndicatorSet,
     ) -> Result<(), DeviceError> {
-        let author = self.office_author()?;
+        let (cfg, author) = self.logged_in()?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
-        let mut hh = Household::load_as(&store.get_doc(id)?, &author)?;
+        let bytes = store.get_doc(id)?;
+        let mut hh = Household::load_as(&bytes, &author)?;
         hh.edit(path, value, &author, self.clock.now_ms())?;
-        store.save_local(&mut hh, set)?;
+        save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
         Ok(())
     }
 
@@ -506,6 +498,33 @@ impl Device {
 }
 
 /// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.
+/// Writes an edit after the rule book allowed it for this user (the same check the
+/// server makes), so "not allowed" is heard at once, not at the next sync.
+fn save_checked(
+    store: &mut Store,
+    before: &[u8],
+    hh: &mut Household,
+    cfg: &Config,
+    author: &Author,
+    set: &IndicatorSet,
+) -> Result<(), DeviceError> {
+    let role = Role::parse(&cfg.role)
+        .ok_or_else(|| DeviceError::Forbidden(format!("unknown role `{}`", cfg.role)))?;
+    let before = if before.is_empty() {
+        automerge::AutoCommit::new()
+    } else {
+        automerge::AutoCommit::load(before).map_err(HouseholdError::from)?
+    };
+    jemput_core::rules::judge_local(&before, hh.doc_mut(), role, author, set).map_err(
+        |r| match r.code {
+            Code::Forbidden => DeviceError::Forbidden(r.reason),
+            _ => DeviceError::Invalid(r.reason),
+        },
+    )?;
+    store.save_local(hh, set)?;
+    Ok(())
+}
+
 pub fn parse_when(s: &str) -> Result<i64, DeviceError> {
     jemput_core::history::parse_when(s).map_err(DeviceError::Invalid)
 }

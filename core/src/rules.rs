@@ -724,6 +724,31 @@ pub fn judge(
     Ok(())
 }
 
+/// The device's own check before it writes: the changes `after` holds beyond
+/// `before` (an empty document for a new household), judged as this user's, so the
+/// user hears "not allowed" at once rather than at the next sync.
+pub fn judge_local(
+    before: &AutoCommit,
+    after: &mut AutoCommit,
+    role: Role,
+    author: &crate::household::Author,
+    set: &IndicatorSet,
+) -> Result<(), Refusal> {
+    let heads = before.clone().get_heads();
+    let changes: Vec<ExpandedChange> = after
+        .get_changes(&heads)
+        .iter()
+        .map(|c| c.decode())
+        .collect();
+    let actors: HashSet<ActorId> = [author.actor.clone()].into_iter().collect();
+    let signer = Signer {
+        role,
+        user: &author.user,
+        actors: &actors,
+    };
+    judge(before, &changes, &signer, None, set)
+}
+
 fn rule_access(path: &str, role: Role) -> Access {
     RULES
         .iter()
@@ -1078,9 +1103,74 @@ impl<'d> Paths<'d> {
     }
 }
 
+/// The rule book as a Markdown table (role × path → access), for `docs/protocol.md`.
+pub fn rule_book_markdown() -> String {
+    let mut out = String::from(
+        "| path | value | kader | operator | fasilitator | admin | what |\n|---|---|---|---|---|---|---|\n",
+    );
+    for r in RULES {
+        let cells: Vec<&str> = Role::ALL
+            .iter()
+            .map(|role| match (r.access == FIXED, r.access[role.index()]) {
+                (true, _) => "at creation",
+                (_, Access::No) => "no",
+                (_, Access::Create) => "new objects only",
+                (_, Access::Default) => "new, empty value only",
+                (_, Access::OwnVisit) => "own visits",
+                (_, Access::Yes) => "yes",
+            })
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            r.path,
+            kind_text(r.kind),
+            cells.join(" | "),
+            r.about
+        ));
+    }
+    out
+}
+
+fn kind_text(k: Kind) -> String {
+    match k {
+        Kind::Fixed => "map (fixed)".into(),
+        Kind::Entry => "map (entry, never deleted)".into(),
+        Kind::Map => "map".into(),
+        Kind::Text(n) => format!("string ≤ {n}"),
+        Kind::Id => "string".into(),
+        Kind::Int(a, b) => format!("int {a}–{b}"),
+        Kind::NullOrInt(a, b) => format!("null or int {a}–{b}"),
+        Kind::Number(a, b) => format!("number {a}–{b}"),
+        Kind::Bool => "bool".into(),
+        Kind::Millis => "timestamp or int, ms".into(),
+        Kind::Date => "string YYYY-MM-DD".into(),
+        Kind::Nik => "NIK (16 digits, valid)".into(),
+        Kind::Kk => "KK (16 digits, valid)".into(),
+        Kind::Sex => "`L` or `P`".into(),
+        Kind::Presence => format!("one of {}", PRESENCE_VALUES.join(", ")),
+        Kind::VisitResult => "visit result".into(),
+        Kind::SignerUser => "the signer's user name".into(),
+        Kind::OneOf(o) => format!("one of {}", o.join(", ")),
+        Kind::Answer => "by criterion (number, option, bool, or income map)".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `docs/protocol.md` carries the rule book as generated here: one source.
+    #[test]
+    fn protocol_doc_lists_the_rule_book() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md"))
+                .unwrap_or_default();
+        let table = rule_book_markdown();
+        assert!(
+            doc.contains(&table),
+            "docs/protocol.md must contain the current rule book; paste:\n{table}"
+        );
+    }
 
     #[test]
     fn every_rule_path_resolves_to_itself() {

@@ -163,8 +163,12 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
+    /// A write transaction from its first statement (`BEGIN IMMEDIATE`): what it reads
+    /// no other process can change before it commits.
     pub fn transaction(&mut self) -> Result<Transaction<'_>, StoreError> {
-        Ok(self.conn.transaction()?)
+        Ok(self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
     }
 
     pub fn get_doc(&self, id: &str) -> Result<Vec<u8>, StoreError> {
@@ -176,11 +180,25 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
-    /// Writes a household edited on this device: it now has changes to push.
+    /// Writes a household edited on this device: it now has changes to push. What
+    /// another process (a sync) stored since the edit loaded it is merged in
+    /// first, inside the write transaction: no lost update.
     pub fn save_local(&mut self, hh: &mut Household, set: &IndicatorSet) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        write_household(&tx, hh, set)?;
+        let tx = self.transaction()?;
         let id = hh.id().unwrap_or_default();
+        let stored: Option<Vec<u8>> = tx
+            .query_row("SELECT doc FROM households WHERE id = ?1", [&id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(bytes) = stored {
+            let mut doc = automerge::AutoCommit::load(&bytes)
+                .map_err(crate::household::HouseholdError::from)?;
+            hh.doc_mut()
+                .merge(&mut doc)
+                .map_err(crate::household::HouseholdError::from)?;
+        }
+        write_household(&tx, hh, set)?;
         tx.execute("UPDATE households SET pending = 1 WHERE id = ?1", [&id])?;
         tx.commit()?;
         Ok(())
