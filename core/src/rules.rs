@@ -543,7 +543,7 @@ pub const RULES: &[Rule] = &[
         path: "resolutions.*",
         kind: Kind::Entry,
         access: OFFICE,
-        about: "a decision",
+        about: "a decision: only the office (fasilitator, operator) decides",
     },
     Rule {
         path: "resolutions.*.kind",
@@ -585,7 +585,7 @@ pub const RULES: &[Rule] = &[
         path: "notes.*",
         kind: Kind::Entry,
         access: OFFICE,
-        about: "a note",
+        about: "a note to the kader from the fasilitator or operator",
     },
     Rule {
         path: "notes.*.text",

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod bundles;
+mod concurrent;
 mod crash;
 mod crash_sync;
 mod field_sync;
