@@ -30,7 +30,7 @@ fn a_visit_and_a_sync_on_one_home_lose_nothing() {
         // its own.
         other.visit(&id, "found", json!({"meals_per_day": 1}));
         other.sync();
-        let mut sync = std::process::Command::new(bin("jemput"))
+        let sync = std::process::Command::new(bin("jemput"))
             .arg("--home")
             .arg(&home.home)
             .arg("sync")
