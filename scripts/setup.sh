@@ -24,6 +24,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The JavaScript client that proves docs/protocol.md is enough (a system test runs it).
+cd "$root/tests/js-client"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci (tests/js-client)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+cd "$root/ui"
 # The app embeds ui/dist at compile time, so the UI is built before any cargo build.
 npm run --silent build >/dev/null
 echo "setup: done"

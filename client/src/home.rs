@@ -11,6 +11,7 @@ use jemput_core::household::{
 };
 use jemput_core::rules::{Code, Role};
 use jemput_core::store::{CountOf, HouseholdRow, ListFilter, Store, StoreError};
+use jemput_core::sync::Quarantined;
 use jemput_core::IndicatorSet;
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +102,8 @@ pub struct SyncStats {
     pub month_bytes: u64,
     pub pending: u64,
     pub rejected: u64,
+    /// Households kept out because a pulled document could not be merged.
+    pub quarantined: Vec<Quarantined>,
 }
 
 pub struct Device {
@@ -492,12 +495,16 @@ impl Device {
                 month_bytes: num("month_bytes")?,
                 pending: s.count(CountOf::Pending)?,
                 rejected: s.count(CountOf::Rejected)?,
+                quarantined: s
+                    .quarantined()?
+                    .into_iter()
+                    .map(|(id, reason)| Quarantined { id, reason })
+                    .collect(),
             })
         })
     }
 }
 
-/// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.
 /// Writes an edit after the rule book allowed it for this user (the same check the
 /// server makes), so "not allowed" is heard at once, not at the next sync.
 fn save_checked(
@@ -525,6 +532,7 @@ fn save_checked(
     Ok(())
 }
 
+/// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.
 pub fn parse_when(s: &str) -> Result<i64, DeviceError> {
     jemput_core::history::parse_when(s).map_err(DeviceError::Invalid)
 }

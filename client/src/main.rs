@@ -126,8 +126,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Sync statistics: last sync, bytes, pending and rejected work.
-    Status,
+    /// Device, user, role, actors, last sync, bytes, pending, rejected and
+    /// quarantined work, as JSON (never the token).
+    Status {
+        /// Accepted for symmetry with the other commands: the output is always JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the local store: every document loads and matches its query columns.
     Check,
     /// Sync by file: `bundle export FILE` or `bundle import FILE`.
@@ -463,12 +468,26 @@ fn run() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("local store is inconsistent: {e}"))?;
             println!("local store consistent: {n} households");
         }
-        Command::Status => {
+        Command::Status { json: _ } => {
             let device = home(&cli)?;
             if device.config()?.is_none() {
                 bail!("not logged in");
             }
-            println!("{}", serde_json::to_string_pretty(&device.sync_stats()?)?);
+            let Some(cfg) = device.config()? else {
+                bail!("not logged in");
+            };
+            // Everything a support call needs, never the token.
+            let mut status = serde_json::to_value(device.sync_stats()?)?;
+            if let Some(o) = status.as_object_mut() {
+                o.insert("device".into(), cfg.device.clone().into());
+                o.insert("user".into(), cfg.user.clone().into());
+                o.insert("role".into(), cfg.role.clone().into());
+                o.insert(
+                    "actors".into(),
+                    serde_json::json!([device.author(&cfg)?.actor.to_hex_string()]),
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&status)?);
         }
     }
     Ok(())

@@ -74,6 +74,13 @@ INSERT INTO kv (key, value) VALUES ('reindex', '1');
 -- signed bundles of other devices imported here: sent with the next sync so the
 -- server judges their changes as their signer's work
 CREATE TABLE relays (id INTEGER PRIMARY KEY AUTOINCREMENT, bytes BLOB NOT NULL);
+-- households a pulled document could not be merged into: kept out, with the reason,
+-- and reported to the server at the next sync
+CREATE TABLE quarantine (
+    id       TEXT PRIMARY KEY,
+    reason   TEXT NOT NULL,
+    reported INTEGER NOT NULL DEFAULT 0
+);
 "#,
 ];
 
@@ -311,6 +318,24 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare("SELECT id, bytes FROM relays ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Households kept out because a pulled document could not be merged: (id, reason).
+    pub fn quarantined(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, reason FROM quarantine ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Quarantined households the server has not heard about yet.
+    pub fn unreported_quarantine(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, reason FROM quarantine WHERE reported = 0 ORDER BY id")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -76,6 +76,16 @@ pub struct SyncRequest {
     /// judges their changes as their signer's, never as this device's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bundles: Vec<ByteBuf>,
+    /// Households this device could not merge a pulled document into (kept out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<Quarantined>,
+}
+
+/// A household a device keeps out, and why (never a value: no NIK, no name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub id: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,6 +232,9 @@ pub fn build_request(store: &Store, max_bytes: usize) -> Result<Outgoing, StoreE
             changes: ByteBuf::from(buf),
         });
     }
+    for (id, reason) in store.unreported_quarantine()? {
+        out.request.quarantined.push(Quarantined { id, reason });
+    }
     for (id, bytes) in store.relays()? {
         out.relayed.push(id);
         out.request.bundles.push(ByteBuf::from(bytes));
@@ -236,6 +249,7 @@ pub struct Applied {
     pub rejected: usize,
     pub docs_pulled: usize,
     pub removed: usize,
+    pub quarantined: usize,
 }
 
 /// Commits a response in one transaction: merged documents, acknowledged heads,
@@ -277,17 +291,29 @@ pub fn apply_response(
             applied.accepted += 1;
         }
     }
+    // A pulled document that cannot be merged is kept out (quarantined) with its
+    // reason; everything else in the response commits.
+    let mut quarantine: BTreeMap<&str, String> = BTreeMap::new();
     for d in &resp.docs {
         let heads = if d.snapshot {
-            AutoCommit::load(&d.data)
-                .map_err(crate::household::HouseholdError::from)?
-                .get_heads()
+            match AutoCommit::load(&d.data) {
+                Ok(mut doc) => doc.get_heads(),
+                Err(e) => {
+                    quarantine.insert(&d.id, format!("the server's document does not load: {e}"));
+                    continue;
+                }
+            }
         } else {
             heads_from_wire(&d.heads)
         };
         server_heads.entry(&d.id).or_default().extend(heads);
     }
-    let pulled: BTreeMap<&str, &PullDoc> = resp.docs.iter().map(|d| (d.id.as_str(), d)).collect();
+    let pulled: BTreeMap<&str, &PullDoc> = resp
+        .docs
+        .iter()
+        .filter(|d| !quarantine.contains_key(d.id.as_str()))
+        .map(|d| (d.id.as_str(), d))
+        .collect();
 
     for (id, heads) in server_heads {
         let existing: Option<(Vec<u8>, Vec<u8>)> =
@@ -296,23 +322,30 @@ pub fn apply_response(
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             ))?;
-        let mut hh = match (&existing, pulled.get(id)) {
-            (Some((bytes, _)), Some(p)) => {
-                let mut hh = Household::load_as(bytes, author)?;
+        let merged = match (&existing, pulled.get(id)) {
+            (Some((bytes, _)), Some(p)) => Household::load_as(bytes, author).and_then(|mut hh| {
                 hh.doc_mut()
                     .load_incremental(&p.data)
                     .map_err(crate::household::HouseholdError::from)?;
-                applied.docs_pulled += 1;
-                hh
-            }
-            (Some((bytes, _)), None) => Household::load_as(bytes, author)?,
-            (None, Some(p)) => {
-                applied.docs_pulled += 1;
-                Household::load_as(&p.data, author)?
-            }
+                hh.check_schema()?;
+                Ok(hh)
+            }),
+            (Some((bytes, _)), None) => Household::load_as(bytes, author),
+            (None, Some(p)) => Household::load_as(&p.data, author),
             // Acknowledged but gone meanwhile (removed from scope): nothing to record.
             (None, None) => continue,
         };
+        let mut hh = match merged {
+            Ok(hh) => hh,
+            Err(e) if pulled.contains_key(id) => {
+                quarantine.insert(id, format!("the pulled changes do not merge: {e}"));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if pulled.contains_key(id) {
+            applied.docs_pulled += 1;
+        }
         let doc = hh.doc_mut();
         let known: Vec<ChangeHash> = heads
             .into_iter()
@@ -339,6 +372,17 @@ pub fn apply_response(
         )?;
     }
 
+    for (id, reason) in &quarantine {
+        tx.execute(
+            "INSERT INTO quarantine (id, reason) VALUES (?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, reported = 0",
+            rusqlite::params![id, reason],
+        )?;
+        applied.quarantined += 1;
+    }
+    for q in &out.request.quarantined {
+        tx.execute("UPDATE quarantine SET reported = 1 WHERE id = ?1", [&q.id])?;
+    }
     for id in &out.relayed {
         tx.execute("DELETE FROM relays WHERE id = ?1", [id])?;
     }

@@ -68,6 +68,23 @@ enum Command {
     Revoke { device: String },
     /// Print every household's document heads as JSON (to compare replicas).
     Heads,
+    /// Write the server's current document of a household (Automerge bytes).
+    Doc {
+        household: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List households with their area (`--json`: one JSON array).
+    Households {
+        #[arg(long)]
+        kelurahan: Option<String>,
+        #[arg(long)]
+        rw: Option<u16>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What devices reported they could not merge (quarantined households), as JSON.
+    Quarantine,
     /// Apply a device's bundle file (sync by file), with the same checks as a sync.
     BundleImport { file: PathBuf },
     /// Import the registry file from Dinas Sosial (CSV or XLSX) into a kelurahan.
@@ -363,6 +380,34 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Heads => {
             println!("{}", serde_json::to_string_pretty(&storage.heads()?)?);
+        }
+        Command::Doc { household, out } => {
+            let bytes = storage
+                .document(&household)?
+                .with_context(|| format!("no household `{household}`"))?;
+            std::fs::write(&out, &bytes)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{} bytes written to {}", bytes.len(), out.display());
+        }
+        Command::Households {
+            kelurahan,
+            rw,
+            json,
+        } => {
+            let list = storage.households(kelurahan.as_deref(), rw)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for h in list {
+                    println!("{}  {} RW {} RT {}", h.id, h.kelurahan, h.rw, h.rt);
+                }
+            }
+        }
+        Command::Quarantine => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&storage.quarantine_reports()?)?
+            );
         }
         Command::Revoke { device } => {
             if !storage.revoke_device(&device)? {

@@ -104,6 +104,14 @@ CREATE TABLE actors (
 CREATE INDEX actors_device ON actors (device);
 -- when the device logged in: its changes cannot be older than a day before that
 ALTER TABLE devices ADD COLUMN registered_ms INTEGER NOT NULL DEFAULT 0;
+-- households a device could not merge a pulled document into, as it reported them
+CREATE TABLE quarantine (
+    device      TEXT NOT NULL,
+    household   TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    reported_ms INTEGER NOT NULL,
+    PRIMARY KEY (device, household)
+);
 "#,
 ];
 
@@ -158,6 +166,25 @@ pub struct BundleImport {
     pub rejected: Vec<Rejected>,
 }
 
+/// A household and its area (the server's index).
+#[derive(Debug, Clone, Serialize)]
+pub struct HouseholdArea {
+    pub id: String,
+    pub kelurahan: String,
+    pub rw: u16,
+    pub rt: u16,
+}
+
+/// A household a device could not merge, as it reported it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineReport {
+    pub device: String,
+    pub user: Option<String>,
+    pub household: String,
+    pub reason: String,
+    pub reported_ms: i64,
+}
+
 /// A household for the index, as the registry import or the demo creates it.
 pub struct NewHousehold {
     pub id: String,
@@ -192,6 +219,14 @@ pub trait Storage: Send + Sync + 'static {
     fn household_count(&self) -> Result<u64, StorageError>;
     /// The server's current document of a household (for support and tests).
     fn document(&self, id: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Households with their area, optionally of one kelurahan (and RW).
+    fn households(
+        &self,
+        kelurahan: Option<&str>,
+        rw: Option<u16>,
+    ) -> Result<Vec<HouseholdArea>, StorageError>;
+    /// What devices reported they could not merge.
+    fn quarantine_reports(&self) -> Result<Vec<QuarantineReport>, StorageError>;
     /// Household id → the heads of its document (hex, sorted), to compare replicas.
     fn heads(&self) -> Result<BTreeMap<String, Vec<String>>, StorageError>;
     /// Moves a household to another RW/RT of its kelurahan; `false` if it does not exist.
@@ -766,6 +801,46 @@ impl Storage for SqliteStorage {
             .optional()?)
     }
 
+    fn households(
+        &self,
+        kelurahan: Option<&str>,
+        rw: Option<u16>,
+    ) -> Result<Vec<HouseholdArea>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, kelurahan, rw, rt FROM households
+             WHERE (?1 IS NULL OR kelurahan = ?1) AND (?2 IS NULL OR rw = ?2)
+             ORDER BY kelurahan, rw, rt, id",
+        )?;
+        let rows = stmt.query_map(params![kelurahan, rw], |r| {
+            Ok(HouseholdArea {
+                id: r.get(0)?,
+                kelurahan: r.get(1)?,
+                rw: r.get(2)?,
+                rt: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn quarantine_reports(&self) -> Result<Vec<QuarantineReport>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT q.device, d.user, q.household, q.reason, q.reported_ms FROM quarantine q
+             LEFT JOIN devices d ON d.id = q.device ORDER BY q.reported_ms",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(QuarantineReport {
+                device: r.get(0)?,
+                user: r.get(1)?,
+                household: r.get(2)?,
+                reason: r.get(3)?,
+                reported_ms: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn household_count(&self) -> Result<u64, StorageError> {
         let n: i64 = self
             .conn()?
@@ -837,6 +912,13 @@ impl Storage for SqliteStorage {
             scope: scope.iter().map(Area::key).collect(),
             ..SyncResponse::default()
         };
+        for q in &req.quarantined {
+            tx.execute(
+                "INSERT INTO quarantine (device, household, reason, reported_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (device, household) DO UPDATE SET reason = excluded.reason, reported_ms = excluded.reported_ms",
+                params![session.device, q.id, q.reason.chars().take(500).collect::<String>(), crate::registry::now_ms()],
+            )?;
+        }
         // Relayed bundles first: their changes are judged as their signer's.
         for b in &req.bundles {
             match bundle::read(b, &self.server_key_in(&tx)?) {

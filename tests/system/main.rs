@@ -7,6 +7,7 @@ mod concurrent;
 mod crash;
 mod crash_sync;
 mod field_sync;
+mod js_client;
 mod moves;
 mod registry;
 mod review;

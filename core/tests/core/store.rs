@@ -138,3 +138,94 @@ fn possible_duplicates_by_nik_and_by_a_proposals_head() {
         "the proposal is the one that may be a duplicate"
     );
 }
+
+/// One pulled document that cannot be merged is quarantined with its reason; the rest
+/// of the response commits, and the next request reports it to the server once.
+#[test]
+fn a_bad_pulled_document_is_quarantined_and_the_rest_commits() {
+    use jemput_core::sync::{apply_response, build_request, Outgoing, PullDoc, SyncResponse};
+    use serde_bytes::ByteBuf;
+    let set = IndicatorSet::bps14();
+    let mut store = Store::open_in_memory().expect("store");
+    let snapshot = |id: &str| {
+        let mut h = registry_household(id);
+        ByteBuf::from(h.save_nocompress())
+    };
+    let doc = |id: &str, data: ByteBuf| PullDoc {
+        id: id.into(),
+        kelurahan: "35.73.01.1007".into(),
+        rw: 1,
+        data,
+        snapshot: true,
+        heads: Vec::new(),
+    };
+    let resp = SyncResponse {
+        scope: vec!["35.73.01.1007/1".into()],
+        docs: vec![
+            doc("hh-good", snapshot("hh-good")),
+            doc(
+                "hh-garbage",
+                ByteBuf::from(b"not an automerge document".to_vec()),
+            ),
+            doc("hh-later", snapshot("hh-later")),
+        ],
+        cursors: [("35.73.01.1007/1".to_string(), 42)].into_iter().collect(),
+        ..SyncResponse::default()
+    };
+    let me = author(9, "kader-a");
+    let applied = apply_response(&mut store, &Outgoing::default(), &resp, &set, &me)
+        .expect("one bad document does not fail the response");
+    assert_eq!(applied.quarantined, 1);
+    assert_eq!(applied.docs_pulled, 2);
+    assert!(store.get_doc("hh-good").is_ok() && store.get_doc("hh-later").is_ok());
+    assert!(store.get_doc("hh-garbage").is_err());
+    let q = store.quarantined().expect("quarantine");
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].0, "hh-garbage");
+    assert!(!q[0].1.is_empty());
+    assert_eq!(
+        store.cursors().expect("cursors"),
+        vec![("35.73.01.1007/1".to_string(), 42)]
+    );
+
+    // Changes that merge into a household no reader could use: quarantined too.
+    let mut bad =
+        automerge::AutoCommit::load(&store.get_doc("hh-good").expect("doc")).expect("load");
+    let heads = bad.get_heads();
+    automerge::transaction::Transactable::put(&mut bad, automerge::ROOT, "visits", "gone")
+        .expect("put");
+    let change: Vec<u8> = bad
+        .get_changes(&heads)
+        .iter()
+        .flat_map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let resp = SyncResponse {
+        scope: vec!["35.73.01.1007/1".into()],
+        docs: vec![PullDoc {
+            snapshot: false,
+            ..doc("hh-good", ByteBuf::from(change))
+        }],
+        cursors: [("35.73.01.1007/1".to_string(), 43)].into_iter().collect(),
+        ..SyncResponse::default()
+    };
+    apply_response(&mut store, &Outgoing::default(), &resp, &set, &me).expect("applied");
+    assert_eq!(store.quarantined().expect("quarantine").len(), 2);
+
+    // Reported at the next sync, once.
+    let out = build_request(&store, usize::MAX).expect("request");
+    assert_eq!(out.request.quarantined.len(), 2);
+    apply_response(
+        &mut store,
+        &out,
+        &SyncResponse {
+            scope: resp.scope.clone(),
+            ..SyncResponse::default()
+        },
+        &set,
+        &me,
+    )
+    .expect("applied");
+    let again = build_request(&store, usize::MAX).expect("request");
+    assert!(again.request.quarantined.is_empty());
+    assert_eq!(store.quarantined().expect("still listed").len(), 2);
+}
