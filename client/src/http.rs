@@ -81,7 +81,11 @@ impl SyncClient {
     pub fn new() -> SyncClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(120))
+            // A link that drops for seconds stalls a request; one silent for 30 s is
+            // dead: give up on it and retry (committed pages stay committed). The
+            // total bound only stops a trickle that never ends.
+            .read_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(600))
             .build()
             .unwrap_or_default();
         SyncClient { http }
@@ -160,6 +164,7 @@ impl SyncClient {
         let mut tries = 0u32;
         loop {
             tries += 1;
+            let pending_before = device.sync_stats().map(|s| s.pending).unwrap_or(0);
             match self.sync(device, set).await {
                 Ok(mut r) => {
                     r.tries = tries;
@@ -172,7 +177,16 @@ impl SyncClient {
                         return Err(e);
                     }
                     tokio::time::sleep(jittered).await;
-                    wait = (wait * 2).min(Duration::from_secs(30));
+                    // Pages that got through stay committed: after progress the link
+                    // works now and then, so try again soon rather than ever later.
+                    let progressed = device
+                        .sync_stats()
+                        .is_ok_and(|s| s.pending < pending_before);
+                    wait = if progressed {
+                        Duration::from_secs(1)
+                    } else {
+                        (wait * 2).min(Duration::from_secs(30))
+                    };
                 }
                 Err(e) => return Err(e),
             }

@@ -98,10 +98,87 @@ fn run_profile(profile: &str) {
     }
 }
 
+/// A 1,000-visit backlog over 2G with 10% loss whose link drops for 4 s every 12 s:
+/// pushed a page at a time, each page committed, it all arrives.
+fn backlog_over_a_flapping_link() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    Server::admin(&data, &["demo", "--seed", "32"]);
+    let net = WeakNet::up("2g-loss10");
+    let _server = Server::start_in(
+        Some(&net.server_ns()),
+        &data,
+        &format!("{WEAK_SERVER_IP}:8080"),
+    );
+    let url = format!("http://{WEAK_SERVER_IP}:8080");
+    let op = Client::in_netns(tmp.path().join("op"), &net.client_ns());
+    op.login_patiently(&url, "demo-operator", "jemput-demo");
+    op.ok(&["sync", "--retry-for", "60"]);
+    // The backlog, recorded offline through the client library (1,000 CLI runs would
+    // take longer than the test may).
+    let set = jemput_core::IndicatorSet::bps14();
+    let ids: Vec<String> = op
+        .households()
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
+    {
+        let device = jemput_client::Device::open(&op.home).expect("device");
+        let input: jemput_core::household::VisitInput = serde_json::from_value(json!({
+            "result": "found", "answers": {"meals_per_day": 2, "toilet": "umum", "savings": 0}
+        }))
+        .expect("input");
+        for i in 0..1000 {
+            device
+                .record_visit(&ids[i % ids.len()], &input, &set)
+                .expect("visit");
+        }
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let line = thread::scope(|s| {
+        let flapping = s.spawn(|| {
+            // Up 8 s, down 4 s, until the sync is over (checked every 100 ms).
+            let wait = |secs: u64| {
+                for _ in 0..secs * 10 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return false;
+                    }
+                    thread::sleep(Duration::from_millis(100));
+                }
+                true
+            };
+            while wait(8) {
+                net.cut();
+                wait(4);
+                net.restore();
+            }
+        });
+        let line = op.ok(&["sync", "--retry-for", "100"]);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        flapping.join().expect("flapper");
+        line
+    });
+    let status: serde_json::Value =
+        serde_json::from_str(&op.ok(&["status", "--json"])).expect("status");
+    assert_eq!(status["pending"], 0, "everything arrived: {line}");
+    let server = heads_of(&String::from_utf8_lossy(
+        &Server::admin(&data, &["heads"]).stdout,
+    ));
+    for (id, heads) in heads_of(&op.ok(&["heads", "--json"])) {
+        assert_eq!(
+            Some(&heads),
+            server.get(&id),
+            "{id}: the server holds every visit"
+        );
+    }
+    eprintln!("flapping link: {line}");
+}
+
 #[test]
 fn sync_converges_on_weak_and_broken_links() {
     // One test, profiles in turn: one link at a time per process.
     for profile in ["2g", "slow3g", "2g-loss10", "2g-loss30", "cut"] {
         run_profile(profile);
     }
+    backlog_over_a_flapping_link();
 }
