@@ -68,6 +68,7 @@ pub fn router(storage: Arc<dyn Storage>) -> Router {
 }
 
 pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> Router {
+    let body_bytes = storage.limits().body_bytes;
     let state = Arc::new(AppState {
         storage,
         page_limit,
@@ -78,7 +79,7 @@ pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> R
         .route("/v1/sync", post(sync_handler))
         .route("/v1/export", get(export_handler))
         // Compressed request bodies; a bigger one is 413 before it is read whole.
-        .layer(DefaultBodyLimit::max(guard::Limits::default().body_bytes))
+        .layer(DefaultBodyLimit::max(body_bytes))
         .with_state(state)
 }
 
@@ -212,13 +213,27 @@ async fn sync_handler(
 ) -> Result<Response, ApiError> {
     let session = session(&state, &headers).await?;
     tracing::Span::current().record("user", session.user.as_str());
-    let req: SyncRequest = sync::decode_limited(&body, guard::Limits::default().request_bytes)
+    let req: SyncRequest = sync::decode_limited(&body, state.storage.limits().request_bytes)
         .map_err(|e| match e {
             sync::WireError::TooLarge(_) => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
             }
             _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
         })?;
+    // A request far over the per-request cap is not a device's backlog (devices page
+    // at the cap): refused whole, so its deferrals never make a giant answer.
+    let limits = state.storage.limits();
+    if req.push.len() > 4 * limits.docs_per_request {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many",
+            format!(
+                "{} households in one request; send at most {} per request",
+                req.push.len(),
+                limits.docs_per_request
+            ),
+        ));
+    }
     let storage = state.storage.clone();
     let limit = state.page_limit;
     let pushed = req.push.len();

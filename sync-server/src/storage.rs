@@ -217,6 +217,8 @@ pub trait Storage: Send + Sync + 'static {
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError>;
     fn insert_households(&self, households: &[NewHousehold]) -> Result<usize, StorageError>;
     fn household_count(&self) -> Result<u64, StorageError>;
+    /// The caps this server applies (`guard::Limits`).
+    fn limits(&self) -> Limits;
     /// The server's current document of a household (for support and tests).
     fn document(&self, id: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Households with their area, optionally of one kelurahan (and RW).
@@ -289,10 +291,6 @@ impl SqliteStorage {
     pub fn without_rule_book(mut self) -> SqliteStorage {
         self.book = RuleBook::Off;
         self
-    }
-
-    pub fn limits(&self) -> Limits {
-        self.limits
     }
 
     /// The server's signing key, made on first use and kept in the database.
@@ -841,6 +839,10 @@ impl Storage for SqliteStorage {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
     fn household_count(&self) -> Result<u64, StorageError> {
         let n: i64 = self
             .conn()?
@@ -939,10 +941,7 @@ impl Storage for SqliteStorage {
                 resp.rejected.push(Rejected {
                     id: push.id.clone(),
                     code: Code::TooMany.as_str().into(),
-                    reason: format!(
-                        "more than this request may carry ({} households or {} ms): sent again next time",
-                        limits.docs_per_request, limits.write_ms
-                    ),
+                    reason: "deferred: send again".into(),
                 });
                 continue;
             }

@@ -76,3 +76,85 @@ fn unreachable_server_and_bad_files_fail_with_one_line() {
     let err = one_line_error(&k.cmd(&["sync"]));
     assert!(err.contains("cannot reach server"), "{err}");
 }
+
+/// Hostile requests over real HTTP: a million tiny documents, a body too big to send,
+/// a zstd bomb. Each gets a clear refusal at once, and the server keeps serving.
+#[test]
+fn oversized_requests_are_refused_and_the_server_keeps_serving() {
+    use jemput_core::sync::{encode, PushDoc, SyncRequest};
+    use jemput_tests::http;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    Server::admin(&data, &["demo", "--seed", "12"]);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/v1/login",
+        &[("content-type", "application/json")],
+        br#"{"user": "demo-kader-rw01", "password": "jemput-demo", "device_name": "x"}"#,
+    )
+    .expect("login answers");
+    assert_eq!(status, 200);
+    let token = serde_json::from_slice::<serde_json::Value>(&body).expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", jemput_core::sync::CONTENT_TYPE),
+    ];
+    let send = |body: &[u8]| -> (u16, String) {
+        let (status, body) =
+            http(&server.addr, "POST", "/v1/sync", &headers, body).expect("server answers");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    // 100,000 tiny documents: far over 500 per request.
+    let many = SyncRequest {
+        push: (0..100_000)
+            .map(|i| PushDoc {
+                id: format!("hh-{i}"),
+                changes: serde_bytes::ByteBuf::new(),
+            })
+            .collect(),
+        ..SyncRequest::default()
+    };
+    let started = std::time::Instant::now();
+    let (status, body) = send(&encode(&many));
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("too_many"), "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // 3 MB of incompressible bytes: over the 2 MiB body cap.
+    let noise: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    // The server may answer before reading the whole body: write what it takes.
+    let status = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&server.addr).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .expect("timeout");
+        let head = format!(
+            "POST /v1/sync HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n",
+            noise.len()
+        );
+        s.write_all(head.as_bytes()).expect("head");
+        let _ = s.write_all(&noise);
+        let mut resp = Vec::new();
+        let _ = s.read_to_end(&mut resp);
+        String::from_utf8_lossy(&resp)
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse::<u16>().ok())
+            .expect("a status line")
+    };
+    assert_eq!(status, 413);
+    // A zstd bomb: 64 MB of zeros in a few KB.
+    let bomb = zstd::bulk::compress(&vec![0u8; 64 * 1024 * 1024], 19).expect("zstd");
+    let (status, body) = send(&bomb);
+    assert_eq!(status, 413, "{body}");
+    // Still serving.
+    let (status, _) = http(&server.addr, "GET", "/healthz", &[], b"").expect("healthz");
+    assert_eq!(status, 200);
+}
