@@ -161,6 +161,7 @@ impl Device {
         let ok = client
             .login(server, user, password, device_name, &key, &[actor])
             .await?;
+        self.saw_server_time(ok.server_ms)?;
         let cfg = Config {
             server: server.to_string(),
             user: ok.user,
@@ -307,6 +308,39 @@ impl Device {
         Ok((cfg, author))
     }
 
+    /// Records the server's clock from a response: later work is stamped with this
+    /// device's clock corrected by the offset (a phone's date is often wrong).
+    pub fn saw_server_time(&self, server_ms: i64) -> Result<(), DeviceError> {
+        if server_ms <= 0 {
+            return Ok(());
+        }
+        let offset = server_ms - self.clock.now_ms();
+        self.with_store(|s| {
+            s.kv_set("clock_offset_ms", &offset.to_string())?;
+            s.kv_set("last_server_ms", &server_ms.to_string())
+        })
+    }
+
+    /// The time to stamp new work with: this device's clock corrected by the offset
+    /// measured at the last sync. Refused while it reads earlier than the last server
+    /// time seen (the phone's clock went back): the server would refuse that work.
+    pub fn work_clock(&self) -> Result<jemput_core::household::At, DeviceError> {
+        let (offset, last) = self.with_store(|s| {
+            let num = |k: &str| -> Result<i64, StoreError> {
+                Ok(s.kv_get(k)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+            };
+            Ok((num("clock_offset_ms")?, num("last_server_ms")?))
+        })?;
+        let now = self.clock.now_ms() + offset;
+        if now < last - 60_000 {
+            return Err(DeviceError::Invalid(
+                "the phone's clock reads earlier than the last sync: set the date and time, then try again"
+                    .into(),
+            ));
+        }
+        Ok(jemput_core::household::At(now))
+    }
+
     /// First day of the current period (a calendar month).
     pub fn period_start(&self) -> String {
         let today = self.clock.today();
@@ -335,16 +369,11 @@ impl Device {
         set: &IndicatorSet,
     ) -> Result<String, DeviceError> {
         let (cfg, author) = self.logged_in()?;
+        let clock = self.work_clock()?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         let bytes = store.get_doc(id)?;
         let mut hh = Household::load_as(&bytes, &author)?;
-        let vid = hh.record_visit(
-            input,
-            set,
-            &author,
-            self.clock.as_ref(),
-            &mut rand::thread_rng(),
-        )?;
+        let vid = hh.record_visit(input, set, &author, &clock, &mut rand::thread_rng())?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
         Ok(vid)
     }
@@ -363,7 +392,8 @@ impl Device {
         }
         let mut rng = rand::thread_rng();
         let id = random_id("hh-", &mut rng);
-        let mut hh = Household::propose(&id, &p, &author, self.clock.now_ms(), &mut rng)?;
+        let now = self.work_clock()?.now_ms();
+        let mut hh = Household::propose(&id, &p, &author, now, &mut rng)?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         save_checked(&mut store, &[], &mut hh, &cfg, &author, set)?;
         Ok(id)
@@ -406,10 +436,11 @@ impl Device {
             .ok_or_else(|| {
                 DeviceError::Invalid(format!("no open conflict `{conflict}` on this device"))
             })?;
+        let now = self.work_clock()?.now_ms();
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         let bytes = store.get_doc(&item.household)?;
         let mut hh = Household::load_as(&bytes, &author)?;
-        hh.resolve(&item, decision, note, &author, self.clock.now_ms())?;
+        hh.resolve(&item, decision, note, &author, now)?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
         Ok(())
     }
@@ -422,10 +453,11 @@ impl Device {
         set: &IndicatorSet,
     ) -> Result<(), DeviceError> {
         let (cfg, author) = self.logged_in()?;
+        let now = self.work_clock()?.now_ms();
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         let bytes = store.get_doc(id)?;
         let mut hh = Household::load_as(&bytes, &author)?;
-        hh.edit(path, value, &author, self.clock.now_ms())?;
+        hh.edit(path, value, &author, now)?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
         Ok(())
     }

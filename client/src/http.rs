@@ -63,6 +63,8 @@ pub struct LoginResponse {
     pub role: String,
     pub server_key: String,
     pub certificate: Option<String>,
+    #[serde(default)]
+    pub server_ms: i64,
 }
 
 /// Safety stop for one `sync()` call: pages beyond this wait for the next cycle.
@@ -221,6 +223,7 @@ impl SyncClient {
             report.bytes_down += bytes.len() as u64;
             let msg: SyncResponse = sync::decode(&bytes)
                 .map_err(|e| DeviceError::Server(format!("bad sync response: {e}")))?;
+            device.saw_server_time(msg.server_ms)?;
             let applied = device
                 .with_store_mut(|store| sync::apply_response(store, &out, &msg, set, &author))?;
             report.changes_pushed += out.changes_pushed;

@@ -207,10 +207,11 @@ impl Device {
             actor: ActorId::random(),
             user: cfg.user.clone(),
         };
+        let now_ms = self.work_clock()?.0;
         let ctx = ImportContext {
             kelurahan: &kelurahan,
             author: &author,
-            now_ms: self.clock.now_ms(),
+            now_ms,
         };
         let mut store = self
             .store

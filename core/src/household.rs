@@ -132,6 +132,15 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock stopped at one instant: what a device records one piece of work with
+/// (its own clock, corrected by the offset it measured against the server).
+pub struct At(pub i64);
+impl Clock for At {
+    fn now_ms(&self) -> i64 {
+        self.0
+    }
+}
+
 pub fn random_id(prefix: &str, rng: &mut impl Rng) -> String {
     format!("{prefix}{:016x}", rng.gen::<u64>())
 }

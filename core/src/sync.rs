@@ -109,6 +109,9 @@ pub struct SyncResponse {
     pub gone: Vec<String>,
     /// A page limit was hit: sync again to get the rest.
     pub more: bool,
+    /// The server's clock (ms): devices correct their own clock by it.
+    #[serde(default)]
+    pub server_ms: i64,
 }
 
 /// A refused document: a stable code and a reason a person can read.

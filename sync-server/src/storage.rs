@@ -155,6 +155,8 @@ pub struct LoginOk {
     pub server_key: String,
     /// Hex of the server's signature over the device's key, when one was given.
     pub certificate: Option<String>,
+    /// The server's clock (ms): the device corrects its own by it from the start.
+    pub server_ms: i64,
 }
 
 /// What importing a bundle on the server did.
@@ -678,6 +680,7 @@ impl Storage for SqliteStorage {
             role,
             server_key: hex::encode(server.verifying_key().to_bytes()),
             certificate,
+            server_ms: crate::registry::now_ms(),
         }))
     }
 
@@ -912,6 +915,7 @@ impl Storage for SqliteStorage {
         let scope = signer.areas.clone();
         let mut resp = SyncResponse {
             scope: scope.iter().map(Area::key).collect(),
+            server_ms: crate::registry::now_ms(),
             ..SyncResponse::default()
         };
         for q in &req.quarantined {

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod bundles;
+mod clock;
 mod concurrent;
 mod crash;
 mod crash_sync;

@@ -1,0 +1,73 @@
+//! A phone whose date is wrong: the device corrects its clock by the server's at each
+//! sync, so its work is stamped with the real time and accepted; when its clock goes
+//! back behind the last sync, it refuses to record instead of making work the server
+//! would refuse.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use jemput_client::{Device, SyncClient};
+use jemput_core::household::{Clock, VisitInput};
+use jemput_core::{IndicatorSet, SystemClock};
+use jemput_tests::Server;
+
+const DAY: i64 = 24 * 3600 * 1000;
+
+struct Skewed(Arc<AtomicI64>);
+impl Clock for Skewed {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[test]
+fn a_phone_with_a_wrong_date_still_records_honest_times() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    Server::admin(&data, &["demo", "--seed", "45"]);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let skew = Arc::new(AtomicI64::new(-3 * DAY));
+    let device = Device::open_with_clock(&tmp.path().join("k"), Box::new(Skewed(skew.clone())))
+        .expect("device");
+    let set = IndicatorSet::bps14();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = SyncClient::new();
+    rt.block_on(device.login(
+        &client,
+        &server.url(),
+        "demo-kader-rw01",
+        "jemput-demo",
+        "hp",
+    ))
+    .expect("login");
+    // Measured at login already: work before the first sync is stamped right too.
+    assert!(device.work_clock().expect("clock").0 - SystemClock.now_ms() > -60_000);
+    rt.block_on(client.sync(&device, &set)).expect("first sync");
+    let id = device
+        .households(None, jemput_core::store::ListFilter::All)
+        .expect("list")[0]
+        .id
+        .clone();
+    let input = VisitInput {
+        result: "found".into(),
+        ..VisitInput::default()
+    };
+    let vid = device.record_visit(&id, &input, &set).expect("visit");
+    let report = rt.block_on(client.sync(&device, &set)).expect("sync");
+    assert_eq!(
+        report.rejected, 0,
+        "stamped with the corrected time: {report}"
+    );
+    let at = device.show(&id, &set).expect("show")["visits"][&vid]["at"]
+        .as_i64()
+        .expect("at");
+    assert!(
+        (at - SystemClock.now_ms()).abs() < 60_000,
+        "the visit carries the real time, not the phone's"
+    );
+
+    // The phone's clock goes back a week after the sync: recording is refused.
+    skew.store(-10 * DAY, Ordering::Relaxed);
+    let err = device.record_visit(&id, &input, &set).expect_err("refused");
+    assert!(err.to_string().contains("clock"), "{err}");
+}
