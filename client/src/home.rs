@@ -71,7 +71,7 @@ impl DeviceError {
 pub struct Config {
     pub server: String,
     pub user: String,
-    pub role: String,
+    pub role: Role,
     pub token: String,
     pub device: String,
     /// Hex of the server's public key: bundles from other devices are checked with it.
@@ -547,8 +547,7 @@ fn save_checked(
     author: &Author,
     set: &IndicatorSet,
 ) -> Result<(), DeviceError> {
-    let role = Role::parse(&cfg.role)
-        .ok_or_else(|| DeviceError::Forbidden(format!("unknown role `{}`", cfg.role)))?;
+    let role = cfg.role;
     let before = if before.is_empty() {
         automerge::AutoCommit::new()
     } else {

@@ -60,7 +60,7 @@ pub struct LoginResponse {
     pub token: String,
     pub device: String,
     pub user: String,
-    pub role: String,
+    pub role: jemput_core::rules::Role,
     pub server_key: String,
     pub certificate: Option<String>,
     #[serde(default)]

@@ -224,7 +224,7 @@ fn run() -> anyhow::Result<()> {
                 password,
                 "jemput-cli",
             ))?;
-            println!("logged in as {} ({})", ok.user, ok.role);
+            println!("logged in as {} ({})", ok.user, ok.role.as_str());
         }
         Command::Sync { retry_for } => {
             let device = home(&cli)?;
@@ -481,7 +481,7 @@ fn run() -> anyhow::Result<()> {
             if let Some(o) = status.as_object_mut() {
                 o.insert("device".into(), cfg.device.clone().into());
                 o.insert("user".into(), cfg.user.clone().into());
-                o.insert("role".into(), cfg.role.clone().into());
+                o.insert("role".into(), cfg.role.as_str().into());
                 o.insert(
                     "actors".into(),
                     serde_json::json!([device.author(&cfg)?.actor.to_hex_string()]),

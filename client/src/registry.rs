@@ -89,12 +89,12 @@ impl Device {
     /// kelurahan counts, as an import needs.
     fn office_kelurahan(
         &self,
-        roles: &[&str],
+        allowed: fn(jemput_core::rules::Capabilities) -> bool,
         what: &str,
         whole: bool,
     ) -> Result<String, DeviceError> {
         let (cfg, _) = self.logged_in()?;
-        if !roles.contains(&cfg.role.as_str()) {
+        if !allowed(cfg.role.capabilities()) {
             return Err(DeviceError::Forbidden(format!("{what} is office work")));
         }
         let mut kel: Vec<String> = self
@@ -118,7 +118,7 @@ impl Device {
     }
 
     fn import_kelurahan(&self) -> Result<String, DeviceError> {
-        self.office_kelurahan(&["operator", "admin"], "the registry import", true)
+        self.office_kelurahan(|c| c.registry, "the registry import", true)
     }
 
     fn import_options(&self, kelurahan: &str, partial: bool) -> Result<ImportOptions, DeviceError> {
@@ -266,11 +266,7 @@ impl Device {
         since: Option<&str>,
         out: &Path,
     ) -> Result<ExportDone, DeviceError> {
-        let kelurahan = self.office_kelurahan(
-            &["operator", "fasilitator", "admin"],
-            "the periodic export",
-            false,
-        )?;
+        let kelurahan = self.office_kelurahan(|c| c.export, "the periodic export", false)?;
         let (cfg, _) = self.logged_in()?;
         let cutoff_ms = crate::home::parse_when(cutoff)?;
         let (since, until) =

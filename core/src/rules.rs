@@ -56,9 +56,30 @@ impl Role {
     pub fn is_office(self) -> bool {
         self != Role::Kader
     }
+
+    /// What the app offers this role (the server and the rule book check again).
+    pub fn capabilities(self) -> Capabilities {
+        Capabilities {
+            review: matches!(self, Role::Fasilitator | Role::Operator | Role::Admin),
+            registry: matches!(self, Role::Operator | Role::Admin),
+            export: self.is_office(),
+        }
+    }
     fn index(self) -> usize {
         self as usize
     }
+}
+
+/// The screens and office work a role is offered, for the UI (generated type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Capabilities {
+    /// Conflicts side by side, decisions, notes.
+    pub review: bool,
+    /// Registry import from the Dinas Sosial file.
+    pub registry: bool,
+    /// The periodic export.
+    pub export: bool,
 }
 
 /// Stable refusal codes: the server's answer for a refused document and the device's

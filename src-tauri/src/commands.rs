@@ -7,6 +7,7 @@ use jemput_client::DeviceError;
 use jemput_core::conflicts::{ConflictItem, ConflictKind, Decision};
 use jemput_core::history::HistoryEntry;
 use jemput_core::household::{Household, Proposal, VisitInput};
+use jemput_core::rules::{Capabilities, Role};
 use jemput_core::store::{HouseholdRow, ListFilter};
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -36,7 +37,9 @@ type Result<T> = std::result::Result<T, CommandError>;
 pub struct SessionStatus {
     logged_in: bool,
     user: Option<String>,
-    role: Option<String>,
+    role: Option<Role>,
+    /// What the app offers this role (from the one rule book in core).
+    can: Option<Capabilities>,
     server: Option<String>,
 }
 
@@ -46,7 +49,8 @@ pub fn session_status(state: State<'_, AppState>) -> Result<SessionStatus> {
     Ok(SessionStatus {
         logged_in: cfg.is_some(),
         user: cfg.as_ref().map(|c| c.user.clone()),
-        role: cfg.as_ref().map(|c| c.role.clone()),
+        role: cfg.as_ref().map(|c| c.role),
+        can: cfg.as_ref().map(|c| c.role.capabilities()),
         server: cfg.map(|c| c.server),
     })
 }
@@ -55,7 +59,8 @@ pub fn session_status(state: State<'_, AppState>) -> Result<SessionStatus> {
 #[ts(export)]
 pub struct LoginResult {
     user: String,
-    role: String,
+    role: Role,
+    can: Capabilities,
 }
 
 #[tauri::command]
@@ -80,6 +85,7 @@ pub async fn login(
     Ok(LoginResult {
         user: ok.user,
         role: ok.role,
+        can: ok.role.capabilities(),
     })
 }
 
@@ -222,6 +228,10 @@ pub struct SyncStatus {
     pending: u64,
     #[ts(type = "number")]
     rejected: u64,
+    /// Households kept out because a pulled document could not be merged (reported
+    /// to the server).
+    #[ts(type = "number")]
+    quarantined: u64,
     #[ts(type = "number")]
     last_bytes_up: u64,
     #[ts(type = "number")]
@@ -240,6 +250,7 @@ fn status(state: &AppState) -> Result<SyncStatus> {
         last_error: w.last_error,
         pending: stats.pending,
         rejected: stats.rejected,
+        quarantined: stats.quarantined.len() as u64,
         last_bytes_up: stats.last_bytes_up,
         last_bytes_down: stats.last_bytes_down,
         month_bytes: stats.month_bytes,

@@ -21,11 +21,6 @@ export type Route =
   | { screen: 'review' }
   | { screen: 'registry' };
 
-/** Roles that see the conflict review (the backend still decides who may resolve). */
-const REVIEW_ROLES = ['fasilitator', 'operator'];
-/** Roles that see the registry import/export screen (the backend checks again). */
-const REGISTRY_ROLES = ['operator', 'admin'];
-
 export function App() {
   const [, setLangTick] = useState(lang());
   const [session, setSession] = useState<SessionStatus | null>(null);
@@ -37,7 +32,7 @@ export function App() {
   useEffect(() => {
     api.sessionStatus()
       .then(setSession)
-      .catch(() => setSession({ logged_in: false, user: null, role: null, server: null }));
+      .catch(() => setSession({ logged_in: false, user: null, role: null, can: null, server: null }));
   }, []);
 
   if (!session) return <div class="center muted">…</div>;
@@ -47,7 +42,7 @@ export function App() {
       <Login
         defaultServer={session.server}
         onLoggedIn={(r) => {
-          setSession({ ...session, logged_in: true, user: r.user, role: r.role });
+          setSession({ ...session, logged_in: true, user: r.user, role: r.role, can: r.can });
           setRoute({ screen: 'list' });
         }}
       />
@@ -56,7 +51,7 @@ export function App() {
 
   const logout = () => {
     api.logout().catch(() => undefined).finally(() =>
-      setSession({ ...session, logged_in: false, user: null, role: null }));
+      setSession({ ...session, logged_in: false, user: null, role: null, can: null }));
   };
 
   switch (route.screen) {
@@ -67,8 +62,10 @@ export function App() {
           onOpen={(id) => setRoute({ screen: 'detail', id })}
           onPropose={() => setRoute({ screen: 'propose' })}
           onLogout={logout}
-          onReview={REVIEW_ROLES.includes(session.role ?? '') ? () => setRoute({ screen: 'review' }) : undefined}
-          onRegistry={REGISTRY_ROLES.includes(session.role ?? '') ? () => setRoute({ screen: 'registry' }) : undefined}
+          // What each role is offered comes from the rule book in core (`can`); the
+          // backend checks again.
+          onReview={session.can?.review ? () => setRoute({ screen: 'review' }) : undefined}
+          onRegistry={session.can?.registry ? () => setRoute({ screen: 'registry' }) : undefined}
         />
       );
     case 'detail':

@@ -32,6 +32,7 @@ const id = {
   sync_never: 'belum pernah',
   sync_pending: '{n} menunggu dikirim',
   sync_rejected: '{n} perubahan ditolak',
+  sync_quarantined: '{n} rumah tangga tidak bisa digabung: sudah dilaporkan ke server',
   sync_bytes: 'Data: {b}',
   sync_done: 'Sinkron selesai',
 
@@ -295,6 +296,7 @@ const en: Record<Key, string> = {
   sync_never: 'never',
   sync_pending: '{n} to send',
   sync_rejected: '{n} changes rejected',
+  sync_quarantined: '{n} households could not be merged: reported to the server',
   sync_bytes: 'Data: {b}',
   sync_done: 'Sync finished',
 

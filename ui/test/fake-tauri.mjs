@@ -184,9 +184,16 @@ export function installFakeTauri() {
       snapshot(h3, {}));
   }
 
-  let session = { logged_in: false, user: null, role: null, server: null };
+  let session = { logged_in: false, user: null, role: null, can: null, server: null };
   const users = { kader_uji: 'kader', fasilitator_uji: 'fasilitator', operator_uji: 'operator', admin_uji: 'admin' };
-  const sync = { online: true, syncing: false, last_sync: '2025-01-21T08:30:00+07:00', last_error: null, pending: 0, rejected: 1, last_bytes_up: 1200, last_bytes_down: 3400, month_bytes: 56000 };
+  // What the backend answers per role (jemput_core::rules::Role::capabilities).
+  const CAN = {
+    kader: { review: false, registry: false, export: false },
+    fasilitator: { review: true, registry: false, export: true },
+    operator: { review: true, registry: true, export: true },
+    admin: { review: true, registry: true, export: true },
+  };
+  const sync = { online: true, syncing: false, last_sync: '2025-01-21T08:30:00+07:00', last_error: null, pending: 0, rejected: 1, quarantined: 1, last_bytes_up: 1200, last_bytes_down: 3400, month_bytes: 56000 };
 
 
   // The registry file the fake "reads" (any path ending in .xlsx or .csv; a path with
@@ -253,10 +260,10 @@ export function installFakeTauri() {
     session_status: () => session,
     login: ({ server, user, password }) => {
       if (!users[user] || password !== 'rahasia') throw err('invalid_credentials', 'login rejected by server');
-      session = { logged_in: true, user, role: users[user], server };
-      return { user, role: users[user] };
+      session = { logged_in: true, user, role: users[user], can: CAN[users[user]], server };
+      return { user, role: users[user], can: CAN[users[user]] };
     },
-    logout: () => { session = { ...session, logged_in: false, user: null, role: null }; return null; },
+    logout: () => { session = { ...session, logged_in: false, user: null, role: null, can: null }; return null; },
     list_households: ({ search, filter }) => {
       let rows = Object.values(households).map(row);
       if (search) {

@@ -94,6 +94,8 @@ describe('household list', () => {
     const bar = await page.textContent('#sync-status');
     assert.match(bar, /Daring/);
     assert.match(bar, /perubahan ditolak/);
+    assert.match(await page.textContent('#sync-quarantined'), /1 rumah tangga tidak bisa digabung/,
+      'a quarantined household is shown');
     assert.match(bar, /4\.5 KB/, 'bytes of the last sync (up + down)');
     await context.close();
   });

@@ -84,6 +84,9 @@ export function SyncBar({ onSynced }: { onSynced: () => void }) {
           <span>{t('sync_last')}: {formatDateTime(status.last_sync)}</span>
           <span class={status.pending > 0 ? 'pending' : ''}>{t('sync_pending', { n: status.pending })}</span>
           {status.rejected > 0 && <span class="bad">{t('sync_rejected', { n: status.rejected })}</span>}
+          {status.quarantined > 0 && (
+            <span class="bad" id="sync-quarantined">{t('sync_quarantined', { n: status.quarantined })}</span>
+          )}
           <span title={`↑${formatBytes(status.last_bytes_up)} ↓${formatBytes(status.last_bytes_down)}`}>{t('sync_bytes', { b: formatBytes(status.last_bytes_up + status.last_bytes_down) })}</span>
           <span id="sync-month">{t('sync_month', { b: formatBytes(status.month_bytes) })}</span>
         </div>
