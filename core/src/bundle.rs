@@ -93,13 +93,26 @@ pub fn write(payload: &BundlePayload, device_key: &SigningKey) -> Vec<u8> {
 /// Reads and checks a bundle: the device's signature over the payload, and the
 /// server's certificate for the device's key (`server_key` is the server's public key).
 pub fn read(bytes: &[u8], server_key: &VerifyingKey) -> Result<BundlePayload, BundleError> {
+    read_limited(bytes, server_key, MAX_BUNDLE)
+}
+
+/// As [`read`], with at most `max` bytes once decompressed (a server reading bundles
+/// relayed inside a sync request caps them like the request).
+pub fn read_limited(
+    bytes: &[u8],
+    server_key: &VerifyingKey,
+    max: u64,
+) -> Result<BundlePayload, BundleError> {
     let body = bytes.strip_prefix(MAGIC).ok_or(BundleError::NotABundle)?;
     let mut cbor = Vec::new();
     zstd::Decoder::new(body)
         .map_err(|_| BundleError::Damaged)?
-        .take(MAX_BUNDLE)
+        .take(max + 1)
         .read_to_end(&mut cbor)
         .map_err(|_| BundleError::Damaged)?;
+    if cbor.len() as u64 > max {
+        return Err(BundleError::Damaged);
+    }
     let file: BundleFile = ciborium::from_reader(&cbor[..]).map_err(|_| BundleError::Damaged)?;
     let payload: BundlePayload =
         ciborium::from_reader(&file.payload[..]).map_err(|_| BundleError::Damaged)?;

@@ -221,7 +221,7 @@ const OFFICE_OR_NEW: [Access; 4] = [C, Y, Y, Y];
 const OFFICE: [Access; 4] = [N, Y, Y, Y];
 /// Registry data imported from Dinas Sosial: operators and admins import it.
 const IMPORTERS: [Access; 4] = [N, Y, N, Y];
-const IMPORTERS_OR_EMPTY: [Access; 4] = [D, Y, N, Y];
+const IMPORTERS_OR_EMPTY: [Access; 4] = [D, Y, D, Y];
 /// A visit's fields: its own device; the office when it decides a conflict there.
 const VISIT: [Access; 4] = [O, Y, Y, Y];
 const PRESENCE_VALUES: &[&str] = &crate::household::PRESENCE;
@@ -245,7 +245,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         path: "proposal",
         kind: Kind::Bool,
-        access: [C, Y, N, Y],
+        access: [C, Y, C, Y],
         about: "proposed in the field (a kader's new household is always one)",
     },
     Rule {
@@ -674,6 +674,8 @@ struct Op<'c> {
     /// The operation overwrites or deletes earlier values (`pred` is not empty).
     overwrites: bool,
     change_time: i64,
+    /// The operation writes into a visit one of the signer's actors created.
+    own_visit: bool,
 }
 
 /// Judges decoded changes (in causal order) against the document the server held
@@ -687,7 +689,6 @@ pub fn judge(
 ) -> Result<(), Refusal> {
     let new_doc = before.get(ROOT, "id").ok().flatten().is_none();
     let mut paths = Paths::new(before);
-    let mut proposal_final: Option<bool> = None;
     for change in changes {
         if let Some(w) = window {
             if change.time < w.earliest_ms || change.time > w.latest_ms {
@@ -698,10 +699,14 @@ pub fn judge(
                 ));
             }
         }
-        check_message(change.message.as_deref(), signer.user)?;
+        check_message(change.message.as_deref(), signer, new_doc)?;
         for (i, op) in change.operations.iter().enumerate() {
-            let id = (change.start_op.get() + i as u64, change.actor_id.clone());
-            let (obj_path, obj_new) = paths.of(&op.obj)?;
+            let counter = change
+                .start_op
+                .get()
+                .checked_add(i as u64)
+                .ok_or_else(|| Refusal::new(Code::BadChanges, "operation counter overflows"))?;
+            let parent = paths.of(&op.obj)?;
             let key = match &op.key {
                 automerge::legacy::Key::Map(k) => k.to_string(),
                 automerge::legacy::Key::Seq(_) => {
@@ -711,36 +716,32 @@ pub fn judge(
                     ))
                 }
             };
-            let mut path = obj_path;
-            path.push(key);
-            if let OpType::Make(t) = &op.action {
-                paths.created(id, path.clone(), *t);
-            }
-            let judged = Op {
-                path,
-                action: &op.action,
-                in_new_object: new_doc || obj_new,
-                overwrites: !op.pred.is_empty(),
-                change_time: change.time,
-            };
-            judge_op(&judged, &mut paths, signer, set, new_doc)?;
-            if new_doc && judged.path.len() == 1 && judged.path[0] == "proposal" {
-                if let OpType::Put(ScalarValue::Boolean(b)) = op.action {
-                    proposal_final = Some(b);
+            let mut path = parent.path.clone();
+            path.push(key.clone());
+            let replaces = match &op.action {
+                // A map made where one already is (before, or earlier in this push)
+                // would stand beside it and could hide it: only new keys get maps.
+                OpType::Make(_) => {
+                    paths.exists_before(&parent, &key) || !paths.made_entries.insert(path.clone())
                 }
+                _ => false,
+            };
+            let judged = Op {
+                path: path.clone(),
+                action: &op.action,
+                in_new_object: new_doc || parent.new,
+                overwrites: !op.pred.is_empty() || replaces,
+                change_time: change.time,
+                own_visit: parent
+                    .visit_actor
+                    .as_ref()
+                    .is_some_and(|a| signer.actors.contains(a)),
+            };
+            judge_op(&judged, signer, set, new_doc)?;
+            if let OpType::Make(_) = &op.action {
+                paths.created((counter, change.actor_id.clone()), path, &parent);
             }
         }
-    }
-    // A household a kader creates is a proposal, never a registry record.
-    if new_doc
-        && rule_access("proposal", signer.role) == Access::Create
-        && proposal_final != Some(true)
-    {
-        return Err(Refusal::at(
-            Code::Forbidden,
-            "proposal",
-            "a new household from the field must be marked as a proposal",
-        ));
     }
     Ok(())
 }
@@ -767,7 +768,11 @@ pub fn judge_local(
         user: &author.user,
         actors: &actors,
     };
-    judge(before, &changes, &signer, None, set)
+    judge(before, &changes, &signer, None, set)?;
+    if before.get(ROOT, "id").ok().flatten().is_none() {
+        check_new_household(after, role)?;
+    }
+    Ok(())
 }
 
 fn rule_access(path: &str, role: Role) -> Access {
@@ -777,20 +782,62 @@ fn rule_access(path: &str, role: Role) -> Access {
         .map_or(Access::No, |r| r.access[role.index()])
 }
 
-/// A message may name its author only as the signer ("visit by NAME").
-fn check_message(message: Option<&str>, user: &str) -> Result<(), Refusal> {
-    match message.and_then(|m| m.rsplit_once(" by ")) {
-        Some((_, by)) if by != user => Err(Refusal::new(
-            Code::Forbidden,
-            "the change is signed with another user's name",
+/// A change's message is `<what> by <user>`: the signer's own name, and a verb the
+/// signer's role may write (history and the registry import read it).
+fn check_message(message: Option<&str>, signer: &Signer<'_>, new_doc: bool) -> Result<(), Refusal> {
+    let Some(m) = message else {
+        return Ok(());
+    };
+    let forbidden = |why: String| Err(Refusal::new(Code::Forbidden, why));
+    let Some((verb, by)) = m.split_once(" by ") else {
+        return forbidden("a change's message must be `<what> by <user>`".into());
+    };
+    if by != signer.user {
+        return forbidden("the change is signed with another user's name".into());
+    }
+    let role = signer.role;
+    let allowed = match verb {
+        "visit" | "withdraw" => true,
+        "create" | "propose" => new_doc,
+        "resolve" | "edit" => role.is_office(),
+        "import" => role.capabilities().registry,
+        _ => false,
+    };
+    match (allowed, verb) {
+        (true, _) => Ok(()),
+        (false, "resolve" | "edit") => {
+            forbidden("only a fasilitator or operator decides conflicts or corrects records".into())
+        }
+        (false, _) => forbidden(format!(
+            "a {} does not write `{verb}` changes",
+            role.as_str()
         )),
-        _ => Ok(()),
+    }
+}
+
+/// A household made by a role that may only propose is a proposal, and only one:
+/// checked on the merged document, so neither a deletion nor a concurrent `false`
+/// slips by.
+pub fn check_new_household(after: &AutoCommit, role: Role) -> Result<(), Refusal> {
+    if rule_access("proposal", role) != Access::Create {
+        return Ok(());
+    }
+    let values = after.get_all(ROOT, "proposal").unwrap_or_default();
+    let only_true = values.len() == 1
+        && matches!(&values[0].0, automerge::Value::Scalar(v) if matches!(v.as_ref(), ScalarValue::Boolean(true)));
+    if only_true {
+        Ok(())
+    } else {
+        Err(Refusal::at(
+            Code::Forbidden,
+            "proposal",
+            "a new household from the field must be marked as a proposal",
+        ))
     }
 }
 
 fn judge_op(
     op: &Op<'_>,
-    paths: &mut Paths<'_>,
     signer: &Signer<'_>,
     set: &IndicatorSet,
     new_doc: bool,
@@ -813,7 +860,7 @@ fn judge_op(
         Access::No => false,
         Access::Yes => true,
         Access::Create | Access::Default => op.in_new_object,
-        Access::OwnVisit => paths.own_visit(&op.path, signer.actors),
+        Access::OwnVisit => op.own_visit,
     };
     if !allowed {
         return Err(Refusal::at(
@@ -824,6 +871,27 @@ fn judge_op(
                 signer.role.as_str(),
                 rule.about
             ),
+        ));
+    }
+    if matches!(op.action, OpType::Delete) && matches!(access, Access::Create | Access::Default) {
+        return Err(Refusal::at(
+            Code::Forbidden,
+            &shown,
+            "may be set when it is created, never deleted",
+        ));
+    }
+    // Naming a member head changes whose name and NIK the registry shows.
+    if op.path.len() == 3
+        && op.path[0] == "members"
+        && op.path[2] == "relation"
+        && matches!(op.action, OpType::Put(ScalarValue::Str(v)) if v.as_str() == "head")
+        && !new_doc
+        && !signer.role.is_office()
+    {
+        return Err(Refusal::at(
+            Code::Forbidden,
+            &shown,
+            "only the office names the head of an existing household",
         ));
     }
     let entry = matches!(rule.kind, Kind::Entry | Kind::Fixed);
@@ -1040,38 +1108,68 @@ fn check_value(
     }
 }
 
+/// What the judge knows of one object: its path, whether this push made it, the
+/// actor that created the visit it belongs to, and its id in the document before.
+#[derive(Clone)]
+struct ObjInfo {
+    path: Vec<String>,
+    new: bool,
+    visit_actor: Option<ActorId>,
+    exid: Option<automerge::ObjId>,
+}
+
 /// Paths of objects: from the document before the push, or made by the push itself.
+/// Lookups are cached: judging is linear in the number of operations.
 struct Paths<'d> {
     before: &'d AutoCommit,
-    /// Objects this push created: path, and the actor that created them.
-    made: HashMap<(u64, ActorId), (Vec<String>, ObjType)>,
-    known: HashMap<(u64, ActorId), Vec<String>>,
+    objects: HashMap<(u64, ActorId), ObjInfo>,
+    /// Entry paths (`visits.v-1`, `members.m-1`, …) this push made: made once only.
+    made_entries: HashSet<Vec<String>>,
 }
 
 impl<'d> Paths<'d> {
     fn new(before: &'d AutoCommit) -> Paths<'d> {
         Paths {
             before,
-            made: HashMap::new(),
-            known: HashMap::new(),
+            objects: HashMap::new(),
+            made_entries: HashSet::new(),
         }
     }
 
-    fn created(&mut self, id: (u64, ActorId), path: Vec<String>, t: ObjType) {
-        self.made.insert(id, (path, t));
+    fn root() -> ObjInfo {
+        ObjInfo {
+            path: Vec::new(),
+            new: false,
+            visit_actor: None,
+            exid: Some(automerge::ObjId::Root),
+        }
     }
 
-    /// The path of an object, and whether this push created it.
-    fn of(&mut self, obj: &automerge::legacy::ObjectId) -> Result<(Vec<String>, bool), Refusal> {
+    /// An object this push makes at `path` inside `parent`.
+    fn created(&mut self, id: (u64, ActorId), path: Vec<String>, parent: &ObjInfo) {
+        let visit_actor = if path.len() == 2 && path[0] == "visits" {
+            Some(id.1.clone())
+        } else {
+            parent.visit_actor.clone()
+        };
+        self.objects.insert(
+            id,
+            ObjInfo {
+                path,
+                new: true,
+                visit_actor,
+                exid: None,
+            },
+        );
+    }
+
+    fn of(&mut self, obj: &automerge::legacy::ObjectId) -> Result<ObjInfo, Refusal> {
         let automerge::legacy::ObjectId::Id(automerge::legacy::OpId(counter, actor)) = obj else {
-            return Ok((Vec::new(), false));
+            return Ok(Paths::root());
         };
         let key = (*counter, actor.clone());
-        if let Some((p, _)) = self.made.get(&key) {
-            return Ok((p.clone(), true));
-        }
-        if let Some(p) = self.known.get(&key) {
-            return Ok((p.clone(), false));
+        if let Some(info) = self.objects.get(&key) {
+            return Ok(info.clone());
         }
         let unknown = || {
             Refusal::new(
@@ -1083,10 +1181,11 @@ impl<'d> Paths<'d> {
             .before
             .import(&format!("{counter}@{actor}"))
             .map_err(|_| unknown())?;
+        let chain = self.before.parents(&exid).map_err(|_| unknown())?.path();
         let mut path = Vec::new();
-        for (_, prop) in self.before.parents(&exid).map_err(|_| unknown())?.path() {
+        for (_, prop) in &chain {
             match prop {
-                Prop::Map(k) => path.push(k),
+                Prop::Map(k) => path.push(k.clone()),
                 Prop::Seq(_) => {
                     return Err(Refusal::new(
                         Code::Schema,
@@ -1095,32 +1194,38 @@ impl<'d> Paths<'d> {
                 }
             }
         }
-        self.known.insert(key, path.clone());
-        Ok((path, false))
+        // The visit this object belongs to: the object itself at `visits.<id>`, or
+        // the third link of its chain below it.
+        let visit_actor = if path.first().map(String::as_str) != Some("visits") {
+            None
+        } else if path.len() == 2 {
+            Some(actor.clone())
+        } else {
+            match chain.get(2).map(|(o, _)| o) {
+                Some(automerge::ObjId::Id(_, a, _)) => Some(a.clone()),
+                _ => None,
+            }
+        };
+        let info = ObjInfo {
+            path,
+            new: false,
+            visit_actor,
+            exid: Some(exid),
+        };
+        self.objects.insert(key, info.clone());
+        Ok(info)
     }
 
-    /// Whether the visit the path is in was created by one of these actors.
-    fn own_visit(&self, path: &[String], actors: &HashSet<ActorId>) -> bool {
-        let [first, vid, ..] = path else { return false };
-        if first != "visits" {
-            return false;
+    /// Whether anything is stored at `key` of `parent` in the document before.
+    fn exists_before(&self, parent: &ObjInfo, key: &str) -> bool {
+        match &parent.exid {
+            Some(o) => self
+                .before
+                .get_all(o, key)
+                .map(|v| !v.is_empty())
+                .unwrap_or(false),
+            None => false,
         }
-        let made_here = self.made.iter().any(|((_, actor), (p, _))| {
-            p.len() == 2 && p[0] == "visits" && &p[1] == vid && actors.contains(actor)
-        });
-        if made_here {
-            return true;
-        }
-        let Ok(Some((_, visits))) = self.before.get(ROOT, "visits") else {
-            return false;
-        };
-        let Ok(all) = self.before.get_all(&visits, vid.as_str()) else {
-            return false;
-        };
-        all.iter().all(|(_, id)| match id {
-            automerge::ObjId::Id(_, actor, _) => actors.contains(actor),
-            automerge::ObjId::Root => false,
-        }) && !all.is_empty()
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Limits {
     /// Time one request may spend writing; documents left are refused `too_many`
     /// (the device sends them again at once).
     pub write_ms: u64,
+    /// Operations in one change, and in one document's push: Automerge's run-length
+    /// columns make a million operations a few bytes, so bytes alone do not bound work.
+    pub change_ops: usize,
+    pub push_ops: usize,
 }
 
 impl Default for Limits {
@@ -45,6 +49,8 @@ impl Default for Limits {
             page_bytes: 1024 * 1024,
             page_rows: 1000,
             write_ms: 2000,
+            change_ops: 20_000,
+            push_ops: 100_000,
         }
     }
 }
@@ -127,12 +133,33 @@ pub fn check_push(
         Some((bytes, _, _)) => AutoCommit::load(bytes).map_err(|e| internal(e.to_string()))?,
         None => AutoCommit::new(),
     };
+    let pushed = match split_changes(&push.changes) {
+        Ok(c) => c,
+        Err(why) => return Ok(Err(Refusal::new(Code::BadChanges, why))),
+    };
+    // Counted from the changes' headers before anything is expanded.
+    let mut ops = 0usize;
+    for c in &pushed {
+        if c.len() > limits.change_ops {
+            return Ok(Err(Refusal::new(
+                Code::TooLarge,
+                format!("one change has more than {} operations", limits.change_ops),
+            )));
+        }
+        ops += c.len();
+    }
+    if ops > limits.push_ops {
+        return Ok(Err(Refusal::new(
+            Code::TooLarge,
+            format!("more than {} operations for one household", limits.push_ops),
+        )));
+    }
     let mut doc = before_doc.clone();
     let old_heads = doc.get_heads();
-    if let Err(e) = doc.load_incremental(&push.changes) {
+    if let Err(e) = doc.apply_changes(pushed) {
         return Ok(Err(Refusal::new(
             Code::BadChanges,
-            format!("changes do not decode: {e}"),
+            format!("changes do not apply: {e}"),
         )));
     }
     if !doc.get_missing_deps(&[]).is_empty() {
@@ -159,15 +186,21 @@ pub fn check_push(
         if actors.contains(actor) {
             continue;
         }
-        match owner_of(actor)? {
-            Some(owner) if owner != signer.device => {
-                return Ok(Err(Refusal::new(
-                    Code::ForeignActor,
-                    "a change is written under another device's actor id",
-                )))
-            }
-            Some(_) => {}
-            None => bind.push(actor.clone()),
+        let owner = owner_of(actor)?;
+        let foreign = match &owner {
+            Some(owner) => *owner != signer.device,
+            // Unbound, yet it already wrote in this household (the server's import or
+            // move, a device from before actors were bound): not the pusher's.
+            None => before_doc.import_obj(&format!("1@{actor}")).is_ok(),
+        };
+        if foreign {
+            return Ok(Err(Refusal::new(
+                Code::ForeignActor,
+                "a change is written under another device's actor id",
+            )));
+        }
+        if owner.is_none() {
+            bind.push(actor.clone());
         }
         actors.insert(actor.clone());
     }
@@ -184,6 +217,11 @@ pub fn check_push(
         };
         if let Err(r) = rules::judge(&before_doc, &expanded, &who, Some(window), set) {
             return Ok(Err(r));
+        }
+        if before.is_none() {
+            if let Err(r) = rules::check_new_household(&doc, signer.role) {
+                return Ok(Err(r));
+            }
         }
     }
     let heads = doc.get_heads();
@@ -224,4 +262,44 @@ pub fn check_push(
         heads,
         bind,
     }))
+}
+
+/// Splits concatenated Automerge chunks into changes without expanding them: each
+/// chunk is `85 6f 4a 83`, a 4-byte checksum, a type byte, a LEB128 length and the
+/// body. Only uncompressed change chunks (type 1) are accepted.
+pub fn split_changes(bytes: &[u8]) -> Result<Vec<Change>, String> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.len() < 10 || rest[..4] != MAGIC {
+            return Err("changes do not decode: not an Automerge change".into());
+        }
+        if rest[8] != 1 {
+            return Err("changes do not decode: only uncompressed changes are accepted".into());
+        }
+        let (len, leb) = uleb128(&rest[9..]).ok_or("changes do not decode: bad length")?;
+        let end = 9usize
+            .checked_add(leb)
+            .and_then(|h| h.checked_add(usize::try_from(len).ok()?))
+            .filter(|e| *e <= rest.len())
+            .ok_or("changes do not decode: truncated")?;
+        let change = Change::from_bytes(rest[..end].to_vec())
+            .map_err(|e| format!("changes do not decode: {e}"))?;
+        out.push(change);
+        at += end;
+    }
+    Ok(out)
+}
+
+fn uleb128(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, byte) in b.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
 }

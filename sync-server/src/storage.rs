@@ -115,6 +115,9 @@ CREATE TABLE quarantine (
 "#,
 ];
 
+/// Relayed bundles read from one sync request.
+const MAX_RELAYS_PER_REQUEST: usize = 8;
+
 /// How deep bundles carried inside bundles are opened.
 const MAX_RELAY_DEPTH: usize = 4;
 
@@ -356,13 +359,19 @@ impl SqliteStorage {
                 "the bundle's key is not the device's registered key",
             ));
         }
+        if payload.docs.len() > 4 * self.limits.docs_per_request {
+            return Ok(refuse_all(
+                Code::TooMany,
+                "the bundle carries more households than a sync may",
+            ));
+        }
         let mut rejected = Vec::new();
         // Bundles it carries first, each judged as its own signer's (nested at most
         // a few deep: a relay of a relay of a relay).
         if depth < MAX_RELAY_DEPTH {
             let server = self.server_key_in(tx)?;
             for inner in &payload.relays {
-                match bundle::read(inner, &server) {
+                match bundle::read_limited(inner, &server, self.limits.request_bytes) {
                     Ok(p) => {
                         let inner_rejected = self.apply_bundle_payload(tx, &p, depth + 1)?;
                         // A carried bundle's refusals are its signer's to hear about.
@@ -394,9 +403,12 @@ impl SqliteStorage {
     }
 
     pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
-        self.conn
+        // A panic while the lock was held rolled its transaction back (the
+        // `Transaction` drops on unwind): the connection is sound, keep serving.
+        Ok(self
+            .conn
             .lock()
-            .map_err(|_| StorageError::Internal("storage lock poisoned".into()))
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 
@@ -486,6 +498,10 @@ pub(crate) fn apply_push(
             }));
         }
     };
+    if ok.new_changes.is_empty() {
+        // Everything pushed was here already: nothing to write.
+        return Ok(None);
+    }
     for actor in &ok.bind {
         tx.execute(
             "INSERT INTO actors (actor, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -521,9 +537,7 @@ pub(crate) fn apply_push(
             params![push.id, c.hash().0.to_vec(), c.raw_bytes(), signer.device],
         )?;
     }
-    if !ok.new_changes.is_empty() {
-        crate::registry::project(tx, &ok.household, crate::registry::now_ms())?;
-    }
+    crate::registry::project(tx, &ok.household, crate::registry::now_ms())?;
     Ok(None)
 }
 
@@ -664,10 +678,25 @@ impl Storage for SqliteStorage {
                 tx.execute(
                     "INSERT INTO actors (actor, device) VALUES (?1, ?2)
                      ON CONFLICT (actor) DO UPDATE SET device = excluded.device
-                     WHERE (SELECT public_key FROM devices WHERE id = actors.device) = ?3",
-                    params![actor.to_bytes(), device, device_key.map(|k| k.to_vec())],
+                     WHERE (SELECT public_key FROM devices WHERE id = actors.device) = ?3
+                       AND (SELECT user FROM devices WHERE id = actors.device) = ?4",
+                    params![
+                        actor.to_bytes(),
+                        device,
+                        device_key.map(|k| k.to_vec()),
+                        user
+                    ],
                 )?;
             }
+            // The same install logging in again keeps its first registration: its
+            // unsent work from before stays inside the accepted time window.
+            tx.execute(
+                "UPDATE devices SET registered_ms = (
+                     SELECT min(d.registered_ms) FROM devices d
+                     WHERE d.user = ?2 AND d.public_key IS NOT NULL AND d.public_key = ?3)
+                 WHERE id = ?1 AND ?3 IS NOT NULL",
+                params![device, user, device_key.map(|k| k.to_vec())],
+            )?;
             tx.commit()?;
         }
         let server = self.signing_key()?;
@@ -918,16 +947,22 @@ impl Storage for SqliteStorage {
             server_ms: crate::registry::now_ms(),
             ..SyncResponse::default()
         };
-        for q in &req.quarantined {
+        for q in req
+            .quarantined
+            .iter()
+            .filter(|q| q.id.len() <= 64)
+            .take(100)
+        {
             tx.execute(
                 "INSERT INTO quarantine (device, household, reason, reported_ms) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (device, household) DO UPDATE SET reason = excluded.reason, reported_ms = excluded.reported_ms",
                 params![session.device, q.id, q.reason.chars().take(500).collect::<String>(), crate::registry::now_ms()],
             )?;
         }
-        // Relayed bundles first: their changes are judged as their signer's.
-        for b in &req.bundles {
-            match bundle::read(b, &self.server_key_in(&tx)?) {
+        // Relayed bundles first: their changes are judged as their signer's. A few
+        // per request (the device sends the rest next time).
+        for b in req.bundles.iter().take(MAX_RELAYS_PER_REQUEST) {
+            match bundle::read_limited(b, &self.server_key_in(&tx)?, limits.request_bytes) {
                 Ok(payload) => resp
                     .rejected
                     .extend(self.apply_bundle_payload(&tx, &payload, 0)?),

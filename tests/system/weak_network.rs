@@ -153,10 +153,17 @@ fn backlog_over_a_flapping_link() {
                 net.restore();
             }
         });
-        let line = op.ok(&["sync", "--retry-for", "100"]);
+        // The link stops flapping whatever the sync did, so a failure ends the test.
+        let out = op.cmd(&["sync", "--retry-for", "100"]);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         flapping.join().expect("flapper");
-        line
+        assert!(
+            out.status.success(),
+            "the backlog sync failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     });
     let status: serde_json::Value =
         serde_json::from_str(&op.ok(&["status", "--json"])).expect("status");

@@ -340,8 +340,8 @@ fn update(
     put_opt(fork, &ident, "kk", &i.kk)?;
     put_opt(fork, &ident, "address", &i.address)?;
     put_opt(fork, &ident, "kelurahan_bps", &i.kelurahan_bps)?;
-    put_if_changed(fork, &ident, "rw", ScalarValue::Int(i64::from(i.rw)))?;
-    put_if_changed(fork, &ident, "rt", ScalarValue::Int(i64::from(i.rt)))?;
+    // RW/RT of a household already here change only by the server's move (the rule
+    // book refuses any other write): a re-import never moves a household.
     let reg = map_at(fork, &ROOT, "registry")?;
     if let Some(d) = r.registry.desil {
         put_if_changed(fork, &reg, "desil", ScalarValue::Int(i64::from(d)))?;

@@ -234,7 +234,7 @@ fn a_kader_cannot_touch_identity_registry_decisions_or_others_visits() {
     let b = w.login("kader-b", 0xb1);
     let (resp, b_visit) = w.visit(&b, &w.hh);
     assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
-    let by_a = "edit by kader-a";
+    let by_a = "visit by kader-a";
     let t = now();
     let head = w.head.clone();
 
@@ -1060,4 +1060,155 @@ fn relayed_work_is_judged_by_the_device_that_signed_it() {
         "the admin's bundle-import refuses it too"
     );
     assert_eq!(w.s.document(&w.hh).unwrap().unwrap(), before);
+}
+
+#[test]
+fn no_competing_entries_no_bombs_no_hidden_heads_no_forged_verbs() {
+    let w = World::new();
+    let a = w.login("kader-a", 0xa9);
+    let b = w.login("kader-b", 0xb9);
+    // kader-b records a visit with a newborn; kader-a, on a copy from before it, makes
+    // a map at the same visit id and the same member id: two maps side by side would
+    // let the newer hide the real one.
+    let old = w.doc(&w.hh);
+    let old_heads = old.clone().get_heads();
+    let mut hh = Household::load_as(&w.s.document(&w.hh).unwrap().unwrap(), &b.author).unwrap();
+    let h0 = hh.heads();
+    let input = VisitInput {
+        result: "found".into(),
+        new_members: vec![serde_json::from_value(
+            serde_json::json!({"name": "Bayi", "relation": "child"}),
+        )
+        .unwrap()],
+        ..VisitInput::default()
+    };
+    let vid = hh
+        .record_visit(
+            &input,
+            &w.set,
+            &b.author,
+            &SystemClock,
+            &mut rand::thread_rng(),
+        )
+        .unwrap();
+    let resp = w.push(&b, vec![changes_since(hh.doc_mut(), &w.hh, &h0)]);
+    assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
+    let newborn = hh
+        .members_index()
+        .into_iter()
+        .find(|(_, m)| m.name == "Bayi")
+        .unwrap()
+        .0;
+    for (what, path) in [
+        ("competing visit", vec!["visits", vid.as_str()]),
+        ("competing member", vec!["members", newborn.as_str()]),
+    ] {
+        let before = w.s.document(&w.hh).unwrap().unwrap();
+        let export = w.export();
+        let mut fork = old.clone();
+        fork.set_actor(a.author.actor.clone());
+        let parent = obj(&fork, &[path[0]]);
+        let o = fork.put_object(&parent, path[1], ObjType::Map).unwrap();
+        let field = if path[0] == "visits" {
+            "result"
+        } else {
+            "name"
+        };
+        fork.put(&o, field, "died").unwrap();
+        fork.commit_with(
+            CommitOptions::default()
+                .with_message("visit by kader-a")
+                .with_time(now()),
+        );
+        let resp = w.push(&a, vec![changes_since(&mut fork, &w.hh, &old_heads)]);
+        w.refused(what, (&before, &export), &resp, &w.hh, "forbidden");
+    }
+
+    let t = now();
+    type Edit = Box<dyn Fn(&mut AutoCommit)>;
+    let cases: Vec<(&str, &str, &str, Edit)> = vec![
+        (
+            "30,000 operations in one change",
+            "too_large",
+            "visit by kader-a",
+            Box::new(|d| {
+                let v = obj(d, &["visits"]);
+                let o = d.put_object(&v, "v-bomb", ObjType::Map).unwrap();
+                let ans = d.put_object(&o, "answers", ObjType::Map).unwrap();
+                for i in 0..30_000 {
+                    d.put(&ans, format!("k{i}").as_str(), 1).unwrap();
+                }
+            }),
+        ),
+        (
+            "a new member named head",
+            "forbidden",
+            "visit by kader-a",
+            Box::new(|d| {
+                let m = obj(d, &["members"]);
+                let o = d.put_object(&m, "m-0000", ObjType::Map).unwrap();
+                d.put(&o, "name", "Orang Lain").unwrap();
+                d.put(&o, "relation", "head").unwrap();
+            }),
+        ),
+        (
+            "a message without an author",
+            "forbidden",
+            "kader-b",
+            Box::new(|d| {
+                d.put(ROOT, "status", "refused").unwrap();
+            }),
+        ),
+        (
+            "an import by a kader",
+            "forbidden",
+            "import by kader-a",
+            Box::new(|d| {
+                d.put(ROOT, "status", "refused").unwrap();
+            }),
+        ),
+        (
+            "a create on an existing household",
+            "forbidden",
+            "create by kader-a",
+            Box::new(|d| {
+                d.put(ROOT, "status", "refused").unwrap();
+            }),
+        ),
+    ];
+    for (what, code, message, edit) in cases {
+        let before = w.s.document(&w.hh).unwrap().unwrap();
+        let export = w.export();
+        let resp = w.craft(&a, &w.hh, None, message, t, |d| edit(d));
+        w.refused(what, (&before, &export), &resp, &w.hh, code);
+    }
+
+    // A proposal whose flag is then deleted is not a proposal.
+    let proposal = Proposal {
+        head_name: "Keluarga Baru".into(),
+        head_birth_date: None,
+        nik: None,
+        kk: None,
+        address: "Jl. Baru 1".into(),
+        kelurahan: KEL.into(),
+        rw: 1,
+        rt: 1,
+    };
+    let mut p = Household::propose(
+        "hh-unflag",
+        &proposal,
+        &a.author,
+        now(),
+        &mut rand::thread_rng(),
+    )
+    .unwrap();
+    p.doc_mut().delete(ROOT, "proposal").unwrap();
+    p.doc_mut().commit_with(
+        CommitOptions::default()
+            .with_message("propose by kader-a")
+            .with_time(now()),
+    );
+    let resp = w.push(&a, vec![changes_since(p.doc_mut(), "hh-unflag", &[])]);
+    assert_eq!(resp.rejected[0].code, "forbidden", "{:?}", resp.rejected);
+    assert!(w.s.document("hh-unflag").unwrap().is_none());
 }
