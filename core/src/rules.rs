@@ -1026,7 +1026,10 @@ fn check_value(
             if !(MILLIS_RANGE.0..MILLIS_RANGE.1).contains(&ms) {
                 return Err("must be a time in milliseconds since 1970 (2020–2100)".into());
             }
+            // A visit is dated when it is recorded (and a kader's later edit too); an
+            // office decision days later on a conflicting visit field is not.
             if op.path.first().map(String::as_str) == Some("visits")
+                && (op.in_new_object || !signer.role.is_office())
                 && (ms - op.change_time).abs() > DAY_MS
             {
                 return Err("is more than a day from the change's own time".into());
@@ -1036,7 +1039,9 @@ fn check_value(
         Kind::Date => {
             let s = text()?;
             let d = crate::household::parse_date(s).map_err(|_| "must be a date YYYY-MM-DD")?;
-            if op.path.first().map(String::as_str) == Some("visits") {
+            if op.path.first().map(String::as_str) == Some("visits")
+                && (op.in_new_object || !signer.role.is_office())
+            {
                 let change_day = time::OffsetDateTime::from_unix_timestamp(op.change_time / 1000)
                     .map(|t| t.date())
                     .map_err(|_| "the change's time is not a date")?;

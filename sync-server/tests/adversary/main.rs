@@ -636,6 +636,20 @@ fn visits_are_checked_field_by_field_and_stamped_honestly() {
         "own visit withdrawn: {:?}",
         resp.rejected
     );
+    // Its own visit re-dated to 2099 later: refused, it would lead every "last visit".
+    let before = w.s.document(&w.hh).unwrap().unwrap();
+    let export = w.export();
+    let resp = w.craft(&a, &w.hh, None, "visit by kader-a", t, |d| {
+        let o = obj(d, &["visits", "v-crafted"]);
+        d.put(&o, "date", "2099-01-01").unwrap();
+    });
+    w.refused(
+        "own visit re-dated",
+        (&before, &export),
+        &resp,
+        &w.hh,
+        "schema",
+    );
 }
 
 #[test]
