@@ -205,6 +205,7 @@ impl Device {
         let payload = jemput_core::bundle::BundlePayload {
             device: cfg.device.clone(),
             user: cfg.user.clone(),
+            role: cfg.role,
             device_key: serde_bytes::ByteBuf::from(key.verifying_key().to_bytes().to_vec()),
             certificate: serde_bytes::ByteBuf::from(certificate),
             created_at: self.clock.now_ms(),

@@ -37,7 +37,11 @@ pub struct BundlePayload {
     pub user: String,
     /// The device's Ed25519 public key.
     pub device_key: ByteBuf,
-    /// The server's signature over (device, user, device_key): see [`certificate_message`].
+    /// The signer's role, as the server certified it: a device that imports the
+    /// bundle judges its changes with the rule book for this role.
+    pub role: crate::rules::Role,
+    /// The server's signature over (device, user, role, device_key): see
+    /// [`certificate_message`].
     pub certificate: ByteBuf,
     pub created_at: i64,
     pub docs: Vec<PushDoc>,
@@ -54,19 +58,32 @@ struct BundleFile {
 }
 
 /// What the server signs when it certifies a device's key at login.
-pub fn certificate_message(device: &str, user: &str, device_key: &[u8]) -> Vec<u8> {
-    let mut m = b"jemput-device-certificate-v1\0".to_vec();
+pub fn certificate_message(
+    device: &str,
+    user: &str,
+    role: crate::rules::Role,
+    device_key: &[u8],
+) -> Vec<u8> {
+    let mut m = b"jemput-device-certificate-v2\0".to_vec();
     m.extend_from_slice(device.as_bytes());
     m.push(0);
     m.extend_from_slice(user.as_bytes());
+    m.push(0);
+    m.extend_from_slice(role.as_str().as_bytes());
     m.push(0);
     m.extend_from_slice(device_key);
     m
 }
 
-pub fn certify(server: &SigningKey, device: &str, user: &str, device_key: &[u8]) -> Vec<u8> {
+pub fn certify(
+    server: &SigningKey,
+    device: &str,
+    user: &str,
+    role: crate::rules::Role,
+    device_key: &[u8],
+) -> Vec<u8> {
     server
-        .sign(&certificate_message(device, user, device_key))
+        .sign(&certificate_message(device, user, role, device_key))
         .to_bytes()
         .to_vec()
 }
@@ -129,7 +146,12 @@ pub fn read_limited(
     let cert = Signature::from_slice(&payload.certificate).map_err(|_| BundleError::Foreign)?;
     server_key
         .verify(
-            &certificate_message(&payload.device, &payload.user, &payload.device_key),
+            &certificate_message(
+                &payload.device,
+                &payload.user,
+                payload.role,
+                &payload.device_key,
+            ),
             &cert,
         )
         .map_err(|_| BundleError::Foreign)?;
@@ -150,7 +172,14 @@ mod tests {
             relays: Vec::new(),
             device: "d-1".into(),
             user: "kader-a".into(),
-            certificate: ByteBuf::from(certify(server, "d-1", "kader-a", &dk)),
+            role: crate::rules::Role::Kader,
+            certificate: ByteBuf::from(certify(
+                server,
+                "d-1",
+                "kader-a",
+                crate::rules::Role::Kader,
+                &dk,
+            )),
             device_key: ByteBuf::from(dk),
             created_at: 1,
             docs: vec![PushDoc {
@@ -213,7 +242,8 @@ mod tests {
 pub struct Imported {
     pub households: usize,
     pub new_households: usize,
-    /// Documents left out: outside this device's areas, or missing earlier history.
+    /// Documents left out: outside this device's areas, missing earlier history, or
+    /// refused by the rule book for the bundle's signer.
     pub skipped: usize,
 }
 
@@ -239,12 +269,39 @@ pub fn apply(
             [&d.id],
             |r| r.get(0),
         ))?;
-        let mut doc = match &existing {
+        let before = match &existing {
             Some(bytes) => automerge::AutoCommit::load(bytes)
                 .map_err(crate::household::HouseholdError::from)?,
             None => automerge::AutoCommit::new(),
         };
+        let mut doc = before.clone();
+        let before_heads = doc.get_heads();
         if doc.load_incremental(&d.changes).is_err() || !doc.get_missing_deps(&[]).is_empty() {
+            out.skipped += 1;
+            continue;
+        }
+        // The same rule book the server applies, for the signer's certified role: a
+        // peer's forbidden edit never enters this device (nor blocks its own work).
+        let changes: Vec<automerge::ExpandedChange> = doc
+            .get_changes(&before_heads)
+            .iter()
+            .map(|c| c.decode())
+            .collect();
+        let actors: std::collections::HashSet<automerge::ActorId> =
+            changes.iter().map(|c| c.actor_id.clone()).collect();
+        let signer = crate::rules::Signer {
+            role: payload.role,
+            user: &payload.user,
+            actors: &actors,
+        };
+        let judged = crate::rules::judge(&before, &changes, &signer, None, set).and_then(|()| {
+            if existing.is_none() {
+                crate::rules::check_new_household(&doc, payload.role)
+            } else {
+                Ok(())
+            }
+        });
+        if judged.is_err() {
             out.skipped += 1;
             continue;
         }

@@ -701,7 +701,7 @@ impl Storage for SqliteStorage {
         }
         let server = self.signing_key()?;
         let certificate =
-            device_key.map(|k| hex::encode(bundle::certify(&server, &device, user, &k)));
+            device_key.map(|k| hex::encode(bundle::certify(&server, &device, user, role, &k)));
         Ok(Some(LoginOk {
             token,
             device,

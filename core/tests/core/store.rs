@@ -229,3 +229,107 @@ fn a_bad_pulled_document_is_quarantined_and_the_rest_commits() {
     assert!(again.request.quarantined.is_empty());
     assert_eq!(store.quarantined().expect("still listed").len(), 2);
 }
+
+/// A peer's bundle is judged on the device with the rule book for the role the server
+/// certified: a kader's edit of a head's NIK never enters; an honest visit does.
+#[test]
+fn a_bundle_is_judged_before_it_enters_the_device() {
+    use automerge::transaction::Transactable;
+    use automerge::ReadDoc;
+    use ed25519_dalek::SigningKey;
+    use jemput_core::bundle::{apply, certify, read, write, BundlePayload};
+    use jemput_core::rules::Role;
+    use jemput_core::sync::{apply_response, Outgoing, PushDoc, SyncResponse};
+    use serde_bytes::ByteBuf;
+    let set = IndicatorSet::bps14();
+    let mut store = Store::open_in_memory().expect("store");
+    for id in ["hh-a", "hh-b"] {
+        store
+            .save_local(&mut registry_household(id), &set)
+            .expect("save");
+    }
+    let scope = SyncResponse {
+        scope: vec!["35.73.01.1007/1".into()],
+        cursors: [("35.73.01.1007/1".to_string(), 1)].into_iter().collect(),
+        ..SyncResponse::default()
+    };
+    let me = author(9, "kader-a");
+    apply_response(&mut store, &Outgoing::default(), &scope, &set, &me).expect("scope");
+
+    let peer = author(7, "kader-b");
+    let changes_of = |id: &str, edit: &dyn Fn(&mut jemput_core::Household)| {
+        let mut hh =
+            jemput_core::Household::load_as(&store.get_doc(id).expect("doc"), &peer).expect("load");
+        let before = hh.heads();
+        edit(&mut hh);
+        let bytes: Vec<u8> = hh
+            .doc_mut()
+            .get_changes(&before)
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect();
+        PushDoc {
+            id: id.into(),
+            changes: ByteBuf::from(bytes),
+        }
+    };
+    let forged = changes_of("hh-a", &|hh| {
+        let d = hh.doc_mut();
+        let m = d
+            .get(automerge::ROOT, "members")
+            .expect("get")
+            .expect("members")
+            .1;
+        let head = d.get(&m, "m-head").expect("get").expect("head").1;
+        d.put(&head, "nik", "3573014506900002").expect("put");
+        d.commit_with(
+            automerge::transaction::CommitOptions::default()
+                .with_message("visit by kader-b")
+                .with_time(1_764_000_000_000),
+        );
+    });
+    let honest = changes_of("hh-b", &|hh| {
+        hh.record_visit(
+            &visit("found"),
+            &set,
+            &peer,
+            &FixedClock(1_764_000_000_000),
+            &mut rand::rngs::StdRng::seed_from_u64(3),
+        )
+        .expect("visit");
+    });
+    let server = SigningKey::from_bytes(&[1; 32]);
+    let device = SigningKey::from_bytes(&[2; 32]);
+    let dk = device.verifying_key().to_bytes().to_vec();
+    let payload = BundlePayload {
+        device: "d-peer".into(),
+        user: "kader-b".into(),
+        role: Role::Kader,
+        certificate: ByteBuf::from(certify(&server, "d-peer", "kader-b", Role::Kader, &dk)),
+        device_key: ByteBuf::from(dk),
+        created_at: 1,
+        docs: vec![forged, honest],
+        relays: Vec::new(),
+    };
+    let file = write(&payload, &device);
+    let a_before = store.get_doc("hh-a").expect("doc");
+    let checked = read(&file, &server.verifying_key()).expect("valid bundle");
+    let imported = apply(&mut store, &checked, &set).expect("applied");
+    assert_eq!((imported.households, imported.skipped), (1, 1));
+    assert_eq!(
+        store.get_doc("hh-a").expect("doc"),
+        a_before,
+        "the forged NIK stayed out"
+    );
+    let b = jemput_core::Household::load(&store.get_doc("hh-b").expect("doc")).expect("load");
+    assert_eq!(
+        b.status().as_deref(),
+        Some("found"),
+        "the honest visit entered"
+    );
+
+    // A bundle that claims a higher role than the server certified is refused whole.
+    let mut lying = payload.clone();
+    lying.role = Role::Operator;
+    assert!(read(&write(&lying, &device), &server.verifying_key()).is_err());
+}

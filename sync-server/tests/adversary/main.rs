@@ -991,6 +991,7 @@ fn relayed_work_is_judged_by_the_device_that_signed_it() {
             &BundlePayload {
                 device: dev.session.device.clone(),
                 user: user.into(),
+                role: Role::Kader,
                 device_key: ByteBuf::from(dev.key.verifying_key().to_bytes().to_vec()),
                 certificate: ByteBuf::from(dev.certificate.clone()),
                 created_at: now(),
