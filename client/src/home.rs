@@ -154,12 +154,27 @@ impl Device {
         password: &str,
         device_name: &str,
     ) -> Result<Config, DeviceError> {
-        let key = hex::encode(self.signing_key()?.verifying_key().to_bytes());
+        let signing = self.signing_key()?;
+        let key = hex::encode(signing.verifying_key().to_bytes());
         let actor = self
             .with_store(|s| s.kv_get("actor"))?
             .ok_or_else(|| DeviceError::Invalid("device has no actor id".into()))?;
+        let actors = [actor];
+        // Proves this install holds the key, so it keeps its actor across logins.
+        let proof = ed25519_dalek::Signer::sign(
+            &signing,
+            &jemput_core::bundle::login_proof_message(user, device_name, &actors),
+        );
         let ok = client
-            .login(server, user, password, device_name, &key, &[actor])
+            .login(
+                server,
+                user,
+                password,
+                device_name,
+                &key,
+                &actors,
+                &hex::encode(proof.to_bytes()),
+            )
             .await?;
         self.saw_server_time(ok.server_ms)?;
         let cfg = Config {

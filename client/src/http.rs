@@ -132,11 +132,12 @@ impl SyncClient {
         device_name: &str,
         device_key: &str,
         actors: &[String],
+        key_proof: &str,
     ) -> Result<LoginResponse, DeviceError> {
         let url = format!("{}/v1/login", server.trim_end_matches('/'));
         let body = serde_json::json!({
             "user": user, "password": password, "device_name": device_name,
-            "device_key": device_key, "actors": actors
+            "device_key": device_key, "actors": actors, "key_proof": key_proof
         });
         let req = self
             .http

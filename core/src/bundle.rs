@@ -75,6 +75,38 @@ pub fn certificate_message(
     m
 }
 
+/// What a device signs with its key at login, proving it holds the key whose
+/// earlier logins' actors it claims (`actors`: hex, in the order sent).
+pub fn login_proof_message(user: &str, device_name: &str, actors: &[String]) -> Vec<u8> {
+    let mut m = b"jemput-login-v1\0".to_vec();
+    m.extend_from_slice(user.as_bytes());
+    m.push(0);
+    m.extend_from_slice(device_name.as_bytes());
+    for a in actors {
+        m.push(0);
+        m.extend_from_slice(a.as_bytes());
+    }
+    m
+}
+
+/// Whether `proof` (64 bytes) is the device key's signature of the login message.
+pub fn login_proven(
+    device_key: &[u8; 32],
+    proof: &[u8],
+    user: &str,
+    device_name: &str,
+    actors: &[String],
+) -> bool {
+    let (Ok(key), Ok(sig)) = (
+        VerifyingKey::from_bytes(device_key),
+        Signature::from_slice(proof),
+    ) else {
+        return false;
+    };
+    key.verify(&login_proof_message(user, device_name, actors), &sig)
+        .is_ok()
+}
+
 pub fn certify(
     server: &SigningKey,
     device: &str,
@@ -188,6 +220,36 @@ mod tests {
             }],
         };
         write(&payload, device)
+    }
+
+    #[test]
+    fn a_login_proof_binds_the_key_to_this_login() {
+        let device = key(2);
+        let actors = vec!["aa01".to_string()];
+        let proof = device
+            .sign(&login_proof_message("kader-a", "hp", &actors))
+            .to_bytes();
+        let k = device.verifying_key().to_bytes();
+        assert!(login_proven(&k, &proof, "kader-a", "hp", &actors));
+        assert!(
+            !login_proven(&k, &proof, "kader-b", "hp", &actors),
+            "another user"
+        );
+        assert!(!login_proven(
+            &k,
+            &proof,
+            "kader-a",
+            "hp",
+            &["bb02".to_string()]
+        ));
+        assert!(!login_proven(
+            &key(3).verifying_key().to_bytes(),
+            &proof,
+            "kader-a",
+            "hp",
+            &actors
+        ));
+        assert!(!login_proven(&k, &proof[..10], "kader-a", "hp", &actors));
     }
 
     #[test]

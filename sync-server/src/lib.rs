@@ -123,6 +123,10 @@ struct LoginBody {
     /// other device can push under them.
     #[serde(default)]
     actors: Vec<String>,
+    /// Hex of the device key's signature over the login (`bundle::login_proof_message`):
+    /// only a proven key takes its actors over from an earlier login of the same user.
+    #[serde(default)]
+    key_proof: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -167,9 +171,23 @@ async fn login(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Respon
                 "actors must be hex of at most 32 bytes each",
             )
         })?;
-    let ok =
-        blocking(move || storage.login(&b.user, &b.password, &b.device_name, device_key, &actors))
-            .await?;
+    let key_proven = match (&device_key, b.key_proof.as_deref().map(hex::decode)) {
+        (Some(k), Some(Ok(proof))) => {
+            jemput_core::bundle::login_proven(k, &proof, &b.user, &b.device_name, &b.actors)
+        }
+        _ => false,
+    };
+    let ok = blocking(move || {
+        storage.login(
+            &b.user,
+            &b.password,
+            &b.device_name,
+            device_key,
+            &actors,
+            key_proven,
+        )
+    })
+    .await?;
     match ok {
         Some(ok) => Ok(Json(ok).into_response()),
         None => Err(ApiError::new(

@@ -213,6 +213,7 @@ pub trait Storage: Send + Sync + 'static {
         device_name: &str,
         device_key: Option<[u8; 32]>,
         actors: &[ActorId],
+        key_proven: bool,
     ) -> Result<Option<LoginOk>, StorageError>;
     /// The server's public key: devices check bundles' certificates with it.
     fn server_key(&self) -> Result<VerifyingKey, StorageError>;
@@ -637,6 +638,7 @@ impl Storage for SqliteStorage {
         device_name: &str,
         device_key: Option<[u8; 32]>,
         actors: &[ActorId],
+        key_proven: bool,
     ) -> Result<Option<LoginOk>, StorageError> {
         let row: Option<(String, String)> = self
             .conn()?
@@ -678,13 +680,15 @@ impl Storage for SqliteStorage {
                 tx.execute(
                     "INSERT INTO actors (actor, device) VALUES (?1, ?2)
                      ON CONFLICT (actor) DO UPDATE SET device = excluded.device
-                     WHERE (SELECT public_key FROM devices WHERE id = actors.device) = ?3
+                     WHERE ?5
+                       AND (SELECT public_key FROM devices WHERE id = actors.device) = ?3
                        AND (SELECT user FROM devices WHERE id = actors.device) = ?4",
                     params![
                         actor.to_bytes(),
                         device,
                         device_key.map(|k| k.to_vec()),
-                        user
+                        user,
+                        key_proven
                     ],
                 )?;
             }
@@ -694,8 +698,8 @@ impl Storage for SqliteStorage {
                 "UPDATE devices SET registered_ms = (
                      SELECT min(d.registered_ms) FROM devices d
                      WHERE d.user = ?2 AND d.public_key IS NOT NULL AND d.public_key = ?3)
-                 WHERE id = ?1 AND ?3 IS NOT NULL",
-                params![device, user, device_key.map(|k| k.to_vec())],
+                 WHERE id = ?1 AND ?3 IS NOT NULL AND ?4",
+                params![device, user, device_key.map(|k| k.to_vec()), key_proven],
             )?;
             tx.commit()?;
         }

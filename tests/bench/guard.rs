@@ -48,6 +48,7 @@ fn run(book_on: bool, pushes: &[PushDoc]) -> anyhow::Result<Vec<f64>> {
             "bench",
             None,
             std::slice::from_ref(&author.actor),
+            true,
         )?
         .ok_or_else(|| anyhow::anyhow!("login"))?;
     let session = s

@@ -94,6 +94,7 @@ impl World {
                 "test",
                 Some(key.verifying_key().to_bytes()),
                 std::slice::from_ref(&author.actor),
+                true,
             )
             .unwrap()
             .expect("login");
@@ -872,6 +873,46 @@ fn a_stolen_actor_id_is_refused_and_its_owner_keeps_syncing() {
         &resp,
         &w.hh,
         "foreign_actor",
+    );
+    // kader-a logs in again claiming kader-b's device key and actor: the actor stays
+    // kader-b's (it moves only between logins of the same user).
+    let claim =
+        w.s.login(
+            "kader-a",
+            PW,
+            "test",
+            Some(b.key.verifying_key().to_bytes()),
+            std::slice::from_ref(&b.author.actor),
+            true,
+        )
+        .unwrap()
+        .expect("login");
+    let thief = w.s.authenticate(&claim.token).unwrap().unwrap();
+    let resp =
+        w.s.sync(
+            &thief,
+            &SyncRequest {
+                push: vec![{
+                    let mut doc = w.doc(&w.hh);
+                    let heads = doc.get_heads();
+                    doc.set_actor(b.author.actor.clone());
+                    doc.put(ROOT, "status", "died").unwrap();
+                    doc.commit_with(
+                        CommitOptions::default()
+                            .with_message("visit by kader-a")
+                            .with_time(now()),
+                    );
+                    changes_since(&mut doc, &w.hh, &heads)
+                }],
+                ..SyncRequest::default()
+            },
+            1000,
+        )
+        .unwrap();
+    assert_eq!(
+        resp.rejected[0].code, "foreign_actor",
+        "{:?}",
+        resp.rejected
     );
     // kader-b's own first change under that actor is accepted.
     let (resp, _) = w.visit(&b, &w.hh);

@@ -27,6 +27,7 @@ impl Device {
                 "test",
                 None,
                 std::slice::from_ref(&author.actor),
+                true,
             )
             .unwrap()
             .expect("login");

@@ -5,6 +5,7 @@
  */
 export type Imported = { households: number, new_households: number, 
 /**
- * Documents left out: outside this device's areas, or missing earlier history.
+ * Documents left out: outside this device's areas, missing earlier history, or
+ * refused by the rule book for the bundle's signer.
  */
 skipped: number, };
