@@ -165,17 +165,16 @@ impl Device {
             &signing,
             &jemput_core::bundle::login_proof_message(user, device_name, &actors),
         );
-        let ok = client
-            .login(
-                server,
-                user,
-                password,
-                device_name,
-                &key,
-                &actors,
-                &hex::encode(proof.to_bytes()),
-            )
-            .await?;
+        let key_proof = hex::encode(proof.to_bytes());
+        let body = crate::http::LoginRequest {
+            user,
+            password,
+            device_name,
+            device_key: &key,
+            actors: &actors,
+            key_proof: &key_proof,
+        };
+        let ok = client.login(server, &body).await?;
         self.saw_server_time(ok.server_ms)?;
         let cfg = Config {
             server: server.to_string(),

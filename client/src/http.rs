@@ -55,6 +55,20 @@ struct ErrorBody {
     message: String,
 }
 
+/// The login body (docs/protocol.md). The password is a secret: no `Debug`.
+#[derive(Serialize)]
+pub struct LoginRequest<'a> {
+    pub user: &'a str,
+    pub password: &'a str,
+    pub device_name: &'a str,
+    /// Hex of this device's Ed25519 public key.
+    pub device_key: &'a str,
+    /// Hex of the Automerge actors this device writes with.
+    pub actors: &'a [String],
+    /// Hex of the device key's signature over the login.
+    pub key_proof: &'a str,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct LoginResponse {
     pub token: String,
@@ -127,23 +141,16 @@ impl SyncClient {
     pub async fn login(
         &self,
         server: &str,
-        user: &str,
-        password: &str,
-        device_name: &str,
-        device_key: &str,
-        actors: &[String],
-        key_proof: &str,
+        body: &LoginRequest<'_>,
     ) -> Result<LoginResponse, DeviceError> {
         let url = format!("{}/v1/login", server.trim_end_matches('/'));
-        let body = serde_json::json!({
-            "user": user, "password": password, "device_name": device_name,
-            "device_key": device_key, "actors": actors, "key_proof": key_proof
-        });
+        let body = serde_json::to_string(body)
+            .map_err(|e| DeviceError::Invalid(format!("login request: {e}")))?;
         let req = self
             .http
             .post(&url)
             .header("content-type", "application/json")
-            .body(body.to_string());
+            .body(body);
         let resp = Self::send(req, server).await?;
         let bytes = resp
             .bytes()
