@@ -9,7 +9,7 @@ use jemput_core::history::HistoryEntry;
 use jemput_core::household::{
     random_id, Author, Clock, Household, HouseholdError, Proposal, VisitInput,
 };
-use jemput_core::rules::{Code, Role};
+use jemput_core::rules::{Code, Role, PROPOSAL_ID_PREFIX};
 use jemput_core::store::{CountOf, HouseholdRow, ListFilter, Store, StoreError};
 use jemput_core::sync::Quarantined;
 use jemput_core::IndicatorSet;
@@ -406,7 +406,7 @@ impl Device {
                 .ok_or_else(|| DeviceError::Invalid("kelurahan unknown: sync once first".into()))?;
         }
         let mut rng = rand::thread_rng();
-        let id = random_id("hh-", &mut rng);
+        let id = random_id(PROPOSAL_ID_PREFIX, &mut rng);
         let now = self.work_clock()?.now_ms();
         let mut hh = Household::propose(&id, &p, &author, now, &mut rng)?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;

@@ -26,6 +26,10 @@ use crate::household::VisitResult;
 use crate::indicators::IndicatorSet;
 use crate::nik::{Kk, Nik, Sex};
 
+/// Ids of households proposed in the field start with this; registry ids are `hh-`
+/// and hex, so the two never meet.
+pub const PROPOSAL_ID_PREFIX: &str = "hh-p";
+
 /// A user's role. The server stores it, the device keeps it from login, the UI gets
 /// it generated (ts-rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
@@ -821,6 +825,24 @@ fn check_message(message: Option<&str>, signer: &Signer<'_>, new_doc: bool) -> R
 pub fn check_new_household(after: &AutoCommit, role: Role) -> Result<(), Refusal> {
     if rule_access("proposal", role) != Access::Create {
         return Ok(());
+    }
+    // Registry ids are hashes of the registry's keys (`hh-` + hex): a proposal's id can
+    // never take one before the office imports it.
+    let id = match after.get(ROOT, "id") {
+        Ok(Some((automerge::Value::Scalar(v), _))) => match v.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
+    if !id.starts_with(PROPOSAL_ID_PREFIX) {
+        return Err(Refusal::at(
+            Code::Forbidden,
+            "id",
+            format!(
+                "a household proposed in the field has an id starting with {PROPOSAL_ID_PREFIX}"
+            ),
+        ));
     }
     let values = after.get_all(ROOT, "proposal").unwrap_or_default();
     let only_true = values.len() == 1

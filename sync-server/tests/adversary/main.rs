@@ -670,12 +670,12 @@ fn a_kader_proposes_only_proposals_and_the_losing_side_is_judged_too() {
         rt: 1,
     };
     // An honest proposal passes.
-    let mut p = Household::propose("hh-honest", &proposal, &a.author, now(), &mut rng).unwrap();
-    let resp = w.push(&a, vec![changes_since(p.doc_mut(), "hh-honest", &[])]);
+    let mut p = Household::propose("hh-phonest", &proposal, &a.author, now(), &mut rng).unwrap();
+    let resp = w.push(&a, vec![changes_since(p.doc_mut(), "hh-phonest", &[])]);
     assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
 
     // A "registry record" with desil 1, PKH and BPNT is refused.
-    let mut fake = Household::propose("hh-fake", &proposal, &a.author, now(), &mut rng).unwrap();
+    let mut fake = Household::propose("hh-pfake", &proposal, &a.author, now(), &mut rng).unwrap();
     {
         let d = fake.doc_mut();
         let r = obj(d, &["registry"]);
@@ -689,11 +689,11 @@ fn a_kader_proposes_only_proposals_and_the_losing_side_is_judged_too() {
                 .with_time(now()),
         );
     }
-    let resp = w.push(&a, vec![changes_since(fake.doc_mut(), "hh-fake", &[])]);
+    let resp = w.push(&a, vec![changes_since(fake.doc_mut(), "hh-pfake", &[])]);
     assert_eq!(resp.rejected[0].code, "forbidden", "{:?}", resp.rejected);
     // ... and without the proposal flag.
     let mut unflagged =
-        Household::propose("hh-unflagged", &proposal, &a.author, now(), &mut rng).unwrap();
+        Household::propose("hh-punflagged", &proposal, &a.author, now(), &mut rng).unwrap();
     {
         let d = unflagged.doc_mut();
         d.put(ROOT, "proposal", false).unwrap();
@@ -705,11 +705,25 @@ fn a_kader_proposes_only_proposals_and_the_losing_side_is_judged_too() {
     }
     let resp = w.push(
         &a,
-        vec![changes_since(unflagged.doc_mut(), "hh-unflagged", &[])],
+        vec![changes_since(unflagged.doc_mut(), "hh-punflagged", &[])],
     );
     assert_eq!(resp.rejected[0].code, "forbidden", "{:?}", resp.rejected);
-    assert!(w.s.document("hh-fake").unwrap().is_none());
-    assert!(w.s.document("hh-unflagged").unwrap().is_none());
+    // A proposal that takes a registry-shaped id (the office's import would find it
+    // taken) is refused.
+    let mut squat =
+        Household::propose("hh-0123456789abcdef", &proposal, &a.author, now(), &mut rng).unwrap();
+    let resp = w.push(
+        &a,
+        vec![changes_since(squat.doc_mut(), "hh-0123456789abcdef", &[])],
+    );
+    assert_eq!(resp.rejected[0].code, "forbidden", "{:?}", resp.rejected);
+    assert!(
+        resp.rejected[0].reason.contains("hh-p"),
+        "{:?}",
+        resp.rejected
+    );
+    assert!(w.s.document("hh-pfake").unwrap().is_none());
+    assert!(w.s.document("hh-punflagged").unwrap().is_none());
 
     // The office corrects the address; the kader's concurrent correction (made on the
     // document before it, so it would lose) is judged all the same.
@@ -1006,7 +1020,7 @@ fn no_device_can_make_a_household_huge_or_a_request_endless() {
                 rw: 1,
                 rt: 1,
             };
-            let id = format!("hh-new-{i}");
+            let id = format!("hh-pnew-{i}");
             let mut h = Household::propose(&id, &p, &a.author, now(), &mut rng).unwrap();
             changes_since(h.doc_mut(), &id, &[])
         })
@@ -1018,8 +1032,8 @@ fn no_device_can_make_a_household_huge_or_a_request_endless() {
         .filter(|r| r.code == "too_many")
         .collect();
     assert_eq!(deferred.len(), 2, "{:?}", resp.rejected);
-    assert!(w.s.document("hh-new-6").unwrap().is_none());
-    assert!(w.s.document("hh-new-0").unwrap().is_some());
+    assert!(w.s.document("hh-pnew-6").unwrap().is_none());
+    assert!(w.s.document("hh-pnew-0").unwrap().is_some());
 }
 
 #[test]
@@ -1251,7 +1265,7 @@ fn no_competing_entries_no_bombs_no_hidden_heads_no_forged_verbs() {
         rt: 1,
     };
     let mut p = Household::propose(
-        "hh-unflag",
+        "hh-punflag",
         &proposal,
         &a.author,
         now(),
@@ -1264,7 +1278,7 @@ fn no_competing_entries_no_bombs_no_hidden_heads_no_forged_verbs() {
             .with_message("propose by kader-a")
             .with_time(now()),
     );
-    let resp = w.push(&a, vec![changes_since(p.doc_mut(), "hh-unflag", &[])]);
+    let resp = w.push(&a, vec![changes_since(p.doc_mut(), "hh-punflag", &[])]);
     assert_eq!(resp.rejected[0].code, "forbidden", "{:?}", resp.rejected);
-    assert!(w.s.document("hh-unflag").unwrap().is_none());
+    assert!(w.s.document("hh-punflag").unwrap().is_none());
 }
