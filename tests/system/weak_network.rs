@@ -137,7 +137,8 @@ fn backlog_over_a_flapping_link() {
     let stop = std::sync::atomic::AtomicBool::new(false);
     let line = thread::scope(|s| {
         let flapping = s.spawn(|| {
-            // Up 8 s, down 4 s, until the sync is over (checked every 100 ms).
+            // Down 4 s in every 12, the first time 2 s into the sync (mid-page),
+            // until the sync is over (checked every 100 ms).
             let wait = |secs: u64| {
                 for _ in 0..secs * 10 {
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -147,10 +148,12 @@ fn backlog_over_a_flapping_link() {
                 }
                 true
             };
-            while wait(8) {
+            let mut up = 2;
+            while wait(up) {
                 net.cut();
                 wait(4);
                 net.restore();
+                up = 8;
             }
         });
         // The link stops flapping whatever the sync did, so a failure ends the test.
