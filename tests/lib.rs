@@ -257,6 +257,11 @@ impl Client {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("show JSON: {e}"))
     }
 
+    /// How many visits the household holds on this device.
+    pub fn visit_count(&self, id: &str) -> usize {
+        self.show(id)["visits"].as_object().map_or(0, |v| v.len())
+    }
+
     /// Records a visit with the given result and answers (a JSON object).
     pub fn visit(&self, id: &str, result: &str, answers: serde_json::Value) -> String {
         let file = self

@@ -543,7 +543,7 @@ impl Device {
                 pending: s.count(CountOf::Pending)?,
                 rejected: s.count(CountOf::Rejected)?,
                 quarantined: s
-                    .quarantined()?
+                    .quarantined(false)?
                     .into_iter()
                     .map(|(id, reason)| Quarantined { id, reason })
                     .collect(),

@@ -123,12 +123,12 @@ impl Code {
     }
 }
 
-/// Why a change was refused: the code, the path it is about (never a value: values
-/// can be NIKs and names), and a reason a person understands.
+/// Why a change was refused: the code and a reason a person understands, naming the
+/// path it is about (never a value: values can be NIKs and names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub code: Code,
-    pub path: Option<String>,
+    /// Starts with the path it is about, when there is one.
     pub reason: String,
 }
 
@@ -136,16 +136,11 @@ impl Refusal {
     pub fn new(code: Code, reason: impl Into<String>) -> Refusal {
         Refusal {
             code,
-            path: None,
             reason: reason.into(),
         }
     }
     fn at(code: Code, path: &str, reason: impl Into<String>) -> Refusal {
-        Refusal {
-            code,
-            path: Some(path.to_string()),
-            reason: format!("{}: {}", path, reason.into()),
-        }
+        Refusal::new(code, format!("{}: {}", path, reason.into()))
     }
 }
 

@@ -322,21 +322,13 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Households kept out because a pulled document could not be merged: (id, reason).
-    pub fn quarantined(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, reason FROM quarantine ORDER BY id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Quarantined households the server has not heard about yet.
-    pub fn unreported_quarantine(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, reason FROM quarantine WHERE reported = 0 ORDER BY id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    /// Households kept out because a pulled document could not be merged: (id,
+    /// reason); `unreported`: only those the server has not heard about yet.
+    pub fn quarantined(&self, unreported: bool) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, reason FROM quarantine WHERE ?1 = 0 OR reported = 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([unreported], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

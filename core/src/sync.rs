@@ -235,7 +235,7 @@ pub fn build_request(store: &Store, max_bytes: usize) -> Result<Outgoing, StoreE
             changes: ByteBuf::from(buf),
         });
     }
-    for (id, reason) in store.unreported_quarantine()? {
+    for (id, reason) in store.quarantined(true)? {
         out.request.quarantined.push(Quarantined { id, reason });
     }
     for (id, bytes) in store.relays()? {

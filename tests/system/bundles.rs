@@ -5,10 +5,6 @@
 use jemput_tests::{stderr, Client, Server};
 use serde_json::json;
 
-fn visits(c: &Client, id: &str) -> usize {
-    c.show(id)["visits"].as_object().map_or(0, |v| v.len())
-}
-
 #[test]
 fn bundles_carry_work_between_devices_and_to_the_server() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -35,7 +31,7 @@ fn bundles_carry_work_between_devices_and_to_the_server() {
         let out = k2.ok(&["bundle", "import", f1.to_str().unwrap_or_default()]);
         assert!(out.contains("applied: 1 households"), "{out}");
     }
-    assert_eq!(visits(&k2, &id), 1, "imported twice, applied once");
+    assert_eq!(k2.visit_count(&id), 1, "imported twice, applied once");
     k2.visit(&id, "refused", json!({}));
     let f2 = tmp.path().join("k2.jemput");
     k2.ok(&["bundle", "export", f2.to_str().unwrap_or_default()]);
@@ -48,7 +44,7 @@ fn bundles_carry_work_between_devices_and_to_the_server() {
         k1.show(&id),
         "the other order gives the same household"
     );
-    assert_eq!(visits(&k1, &id), 2);
+    assert_eq!(k1.visit_count(&id), 2);
 
     // An altered bundle is refused and nothing of it applied.
     let before = k3.ok(&["heads", "--json"]);
@@ -107,8 +103,12 @@ fn bundles_carry_work_between_devices_and_to_the_server() {
     let server = Server::start(&data, "127.0.0.1:0");
     k4.login(&server.url(), "demo-operator", "jemput-demo");
     k4.sync();
-    assert_eq!(visits(&k4, &id), 2, "the server has both devices' visits");
-    assert_eq!(visits(&k4, &id2), 1);
+    assert_eq!(
+        k4.visit_count(&id),
+        2,
+        "the server has both devices' visits"
+    );
+    assert_eq!(k4.visit_count(&id2), 1);
     for c in [&k1, &k2, &k3] {
         let cfg = c.home.join("config.json");
         let text = std::fs::read_to_string(&cfg).expect("config");

@@ -7,10 +7,6 @@ use serde_json::json;
 
 const ROUNDS: usize = 50;
 
-fn visits(c: &Client, id: &str) -> usize {
-    c.show(id)["visits"].as_object().map_or(0, |v| v.len())
-}
-
 #[test]
 fn a_visit_and_a_sync_on_one_home_lose_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -48,7 +44,7 @@ fn a_visit_and_a_sync_on_one_home_lose_nothing() {
     }
     home.sync();
     other.sync();
-    assert_eq!(visits(&home, &id), 2 * ROUNDS, "every visit on the home");
-    assert_eq!(visits(&other, &id), 2 * ROUNDS, "and on the server");
+    assert_eq!(home.visit_count(&id), 2 * ROUNDS, "every visit on the home");
+    assert_eq!(other.visit_count(&id), 2 * ROUNDS, "and on the server");
     assert_eq!(home.show(&id), other.show(&id));
 }

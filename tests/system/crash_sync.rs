@@ -89,7 +89,7 @@ fn syncs_killed_at_random_points_still_converge() {
                 on_server.get(&id),
                 "{id} converged with the server"
             );
-            let visits = c.show(&id)["visits"].as_object().map_or(0, |v| v.len());
+            let visits = c.visit_count(&id);
             assert_eq!(
                 visits,
                 expected.get(&id).copied().unwrap_or(0),

@@ -88,7 +88,7 @@ fn run_profile(profile: &str) {
                 server.get(id),
                 "{profile}: device {i}, {id} converged with the server"
             );
-            let visits = c.show(id)["visits"].as_object().map_or(0, |v| v.len());
+            let visits = c.visit_count(id);
             let want = expected.get(id).copied().unwrap_or(0);
             assert_eq!(
                 visits, want,

@@ -179,7 +179,7 @@ fn a_bad_pulled_document_is_quarantined_and_the_rest_commits() {
     assert_eq!(applied.docs_pulled, 2);
     assert!(store.get_doc("hh-good").is_ok() && store.get_doc("hh-later").is_ok());
     assert!(store.get_doc("hh-garbage").is_err());
-    let q = store.quarantined().expect("quarantine");
+    let q = store.quarantined(false).expect("quarantine");
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].0, "hh-garbage");
     assert!(!q[0].1.is_empty());
@@ -209,7 +209,7 @@ fn a_bad_pulled_document_is_quarantined_and_the_rest_commits() {
         ..SyncResponse::default()
     };
     apply_response(&mut store, &Outgoing::default(), &resp, &set, &me).expect("applied");
-    assert_eq!(store.quarantined().expect("quarantine").len(), 2);
+    assert_eq!(store.quarantined(false).expect("quarantine").len(), 2);
 
     // Reported at the next sync, once.
     let out = build_request(&store, usize::MAX).expect("request");
@@ -227,7 +227,7 @@ fn a_bad_pulled_document_is_quarantined_and_the_rest_commits() {
     .expect("applied");
     let again = build_request(&store, usize::MAX).expect("request");
     assert!(again.request.quarantined.is_empty());
-    assert_eq!(store.quarantined().expect("still listed").len(), 2);
+    assert_eq!(store.quarantined(false).expect("still listed").len(), 2);
 }
 
 /// A peer's bundle is judged on the device with the rule book for the role the server
