@@ -24,6 +24,8 @@ pub struct SyncReport {
     pub rejected: usize,
     pub docs_pulled: usize,
     pub removed: usize,
+    /// Changes refused for their time (the phone's clock was wrong) and recorded again.
+    pub re_recorded: usize,
     pub bytes_up: u64,
     pub bytes_down: u64,
     /// Sync attempts it took (more than 1 after a lost connection).
@@ -34,13 +36,14 @@ impl std::fmt::Display for SyncReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "sync: pushed {} changes in {} households, accepted {}, rejected {}, pulled {} households, removed {}; requests {}, up {} B, down {} B, tries {}",
+            "sync: pushed {} changes in {} households, accepted {}, rejected {}, pulled {} households, removed {}, recorded again {}; requests {}, up {} B, down {} B, tries {}",
             self.changes_pushed,
             self.docs_pushed,
             self.accepted,
             self.rejected,
             self.docs_pulled,
             self.removed,
+            self.re_recorded,
             self.requests,
             self.bytes_up,
             self.bytes_down,
@@ -242,13 +245,16 @@ impl SyncClient {
             report.rejected += applied.rejected;
             report.docs_pulled += applied.docs_pulled;
             report.removed += applied.removed;
+            report.re_recorded += applied.re_recorded;
             // Another round when the server has more, this device has more to send,
             // or the server asked for the rest later (`too_many`).
             let deferred = msg
                 .rejected
                 .iter()
                 .any(|r| r.code == Code::TooMany.as_str());
-            if !msg.more && !out.more_to_push && !deferred {
+            // Work recorded again at the server's time goes in the next round, once.
+            let again = applied.re_recorded > 0 && report.re_recorded == applied.re_recorded;
+            if !msg.more && !out.more_to_push && !deferred && !again {
                 break;
             }
         }

@@ -495,6 +495,51 @@ impl Household {
         self.doc.get_heads()
     }
 
+    /// Records again, at `now_ms`, the changes of `own` that the server has not taken
+    /// (those after `acked`): same operations, same actor and numbering, a new time, and
+    /// the visit times they carry (`at`, `date`) moved by the same amount. For work the
+    /// server refused as `bad_time` (recorded while the phone's clock was wrong): it is
+    /// never dropped. Returns how many changes were recorded again.
+    pub fn re_record(
+        &mut self,
+        acked: &[ChangeHash],
+        own: &ActorId,
+        now_ms: i64,
+    ) -> Result<usize, HouseholdError> {
+        let acked: Vec<ChangeHash> = acked
+            .iter()
+            .filter(|h| self.doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let unsent = self.doc.get_changes(&acked);
+        let mut doc = self.doc.fork_at(&acked)?;
+        let mut renamed: std::collections::HashMap<ChangeHash, ChangeHash> = Default::default();
+        let mut count = 0;
+        for change in unsent {
+            let mut e = automerge::ExpandedChange::from(&change);
+            e.hash = None;
+            e.deps = e
+                .deps
+                .iter()
+                .map(|d| *renamed.get(d).unwrap_or(d))
+                .collect();
+            e.deps.sort();
+            if &e.actor_id == own {
+                let delta = now_ms - e.time;
+                e.time = now_ms;
+                for op in &mut e.operations {
+                    shift_time(op, delta);
+                }
+                count += 1;
+            }
+            let again = automerge::Change::from(e);
+            renamed.insert(change.hash(), again.hash());
+            doc.apply_changes([again])?;
+        }
+        doc.set_actor(self.doc.get_actor().clone());
+        self.doc = doc;
+        Ok(count)
+    }
     pub(crate) fn commit(&mut self, author: &Author, now_ms: i64, what: &str) {
         self.doc.commit_with(
             CommitOptions::default()
@@ -907,4 +952,27 @@ pub(crate) fn value_json(doc: &AutoCommit, v: &Value<'_>, id: &ObjId) -> serde_j
 pub(crate) fn parse_date(s: &str) -> Result<time::Date, HouseholdError> {
     time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
         .map_err(|_| HouseholdError::Invalid(format!("`{s}` is not a date (YYYY-MM-DD)")))
+}
+
+/// Moves a visit's `at` (milliseconds) and `date` (a day) by `delta_ms`: what a change
+/// recorded again at another time carries with it.
+fn shift_time(op: &mut automerge::legacy::Op, delta_ms: i64) {
+    let automerge::legacy::Key::Map(key) = &op.key else {
+        return;
+    };
+    let automerge::legacy::OpType::Put(value) = &mut op.action else {
+        return;
+    };
+    match (key.as_str(), value) {
+        ("at", ScalarValue::Timestamp(t)) => *t += delta_ms,
+        ("date", ScalarValue::Str(s)) => {
+            if let Ok(d) = parse_date(s) {
+                let days = (delta_ms as f64 / 86_400_000.0).round() as i64;
+                if let Some(moved) = d.checked_add(time::Duration::days(days)) {
+                    *s = moved.to_string().into();
+                }
+            }
+        }
+        _ => {}
+    }
 }

@@ -253,6 +253,8 @@ pub struct Applied {
     pub docs_pulled: usize,
     pub removed: usize,
     pub quarantined: usize,
+    /// Changes refused for their time and recorded again at the server's time.
+    pub re_recorded: usize,
 }
 
 /// Commits a response in one transaction: merged documents, acknowledged heads,
@@ -375,6 +377,39 @@ pub fn apply_response(
         )?;
     }
 
+    // Work refused for its time (the phone's clock was wrong when it was recorded) is
+    // recorded again at the server's time, and goes next sync: never dropped.
+    for r in resp
+        .rejected
+        .iter()
+        .filter(|r| r.code == crate::rules::Code::BadTime.as_str())
+        .filter(|r| out.request.push.iter().any(|p| p.id == r.id))
+    {
+        let stored: Option<(Vec<u8>, Vec<u8>)> =
+            rusqlite::OptionalExtension::optional(tx.query_row(
+                "SELECT doc, acked_heads FROM households WHERE id = ?1",
+                [&r.id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            ))?;
+        let Some((bytes, acked)) = stored else {
+            continue;
+        };
+        let mut hh = Household::load_as(&bytes, author)?;
+        if hh.re_record(
+            &crate::store::decode_heads(&acked),
+            &author.actor,
+            resp.server_ms,
+        )? > 0
+        {
+            write_household(&tx, &mut hh, set)?;
+            tx.execute(
+                "UPDATE households SET pending = 1, rejected = NULL WHERE id = ?1",
+                [&r.id],
+            )?;
+            applied.rejected -= 1;
+            applied.re_recorded += 1;
+        }
+    }
     for (id, reason) in &quarantine {
         tx.execute(
             "INSERT INTO quarantine (id, reason) VALUES (?1, ?2)

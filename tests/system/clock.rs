@@ -66,6 +66,43 @@ fn a_phone_with_a_wrong_date_still_records_honest_times() {
         "the visit carries the real time, not the phone's"
     );
 
+    // The phone's clock jumps three days ahead after the sync: the work it records
+    // carries that time, the server refuses it (`bad_time`), and the device records it
+    // again at the server's time in the same sync instead of dropping it.
+    skew.store(0, Ordering::Relaxed);
+    device
+        .saw_server_time(SystemClock.now_ms())
+        .expect("offset");
+    skew.store(3 * DAY, Ordering::Relaxed);
+    let late = device.record_visit(&id, &input, &set).expect("visit");
+    let recorded = device.show(&id, &set).expect("show")["visits"][&late]["at"]
+        .as_i64()
+        .expect("at");
+    assert!(
+        recorded - SystemClock.now_ms() > 2 * DAY,
+        "the clock was wrong"
+    );
+    let report = rt.block_on(client.sync(&device, &set)).expect("sync");
+    assert_eq!(report.re_recorded, 1, "{report}");
+    assert_eq!(report.rejected, 0, "accepted once recorded again: {report}");
+    let visit = &device.show(&id, &set).expect("show")["visits"][&late];
+    let at = visit["at"].as_i64().expect("at");
+    assert!(
+        (at - SystemClock.now_ms()).abs() < 60_000,
+        "recorded again at the server's time: {visit}"
+    );
+    assert_eq!(visit["result"], "found", "nothing of the visit was lost");
+    let stats = device.sync_stats().expect("stats");
+    assert_eq!((stats.pending, stats.rejected), (0, 0), "sent and taken");
+    let file = tmp.path().join("doc.automerge");
+    Server::admin(&data, &["doc", &id, "--out", file.to_str().expect("path")]);
+    let held = std::fs::read(&file).expect("server's document");
+    let held = jemput_core::household::Household::load(&held).expect("loads");
+    assert!(
+        held.view(&set)["visits"].get(&late).is_some(),
+        "the server holds the visit"
+    );
+
     // The phone's clock goes back a week after the sync: recording is refused.
     skew.store(-10 * DAY, Ordering::Relaxed);
     let err = device.record_visit(&id, &input, &set).expect_err("refused");
