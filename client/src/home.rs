@@ -374,7 +374,9 @@ impl Device {
     pub fn show(&self, id: &str, set: &IndicatorSet) -> Result<serde_json::Value, DeviceError> {
         let bytes = self.with_store(|s| s.get_doc(id))?;
         let hh = Household::load(&bytes)?;
-        Ok(hh.view(set))
+        let mut view = hh.view(set);
+        self.authors()?.name_view(&mut view);
+        Ok(view)
     }
 
     pub fn record_visit(
@@ -433,7 +435,15 @@ impl Device {
         rw: Option<u16>,
         kind: Option<ConflictKind>,
     ) -> Result<Vec<ConflictItem>, DeviceError> {
-        self.with_store(|s| s.list_conflicts(rw, kind))
+        let mut items = self.with_store(|s| s.list_conflicts(rw, kind))?;
+        self.authors()?.name_conflicts(&mut items);
+        Ok(items)
+    }
+
+    /// Who wrote changes, as the server named them (and this device's own user).
+    fn authors(&self) -> Result<jemput_core::authors::Authors, DeviceError> {
+        let user = self.config()?.map(|c| c.user);
+        self.with_store(|s| s.authors(user.as_deref()))
     }
 
     pub fn resolve(
@@ -472,14 +482,16 @@ impl Device {
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         let bytes = store.get_doc(id)?;
         let mut hh = Household::load_as(&bytes, &author)?;
-        hh.edit(path, value, &author, now)?;
+        hh.edit(path, value, now)?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
         Ok(())
     }
 
     pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, DeviceError> {
         let mut hh = Household::load(&self.with_store(|s| s.get_doc(id))?)?;
-        Ok(hh.history())
+        let mut entries = hh.history();
+        self.authors()?.name_history(&mut entries);
+        Ok(entries)
     }
 
     /// The household as it stood at `when`: a date (`YYYY-MM-DD`, the end of that day,

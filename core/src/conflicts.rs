@@ -140,10 +140,6 @@ pub fn conflict_id(parts: &[&str]) -> String {
     format!("c-{}", &hex::encode(h.finalize())[..20])
 }
 
-fn author_of(message: Option<&str>) -> Option<String> {
-    message.map(|m| m.rsplit(" by ").next().unwrap_or(m).to_string())
-}
-
 /// Keys whose values a kader may not change on an existing household: identity and
 /// imports belong to the office, decisions to the fasilitator.
 const OFFICE_KEYS: [&str; 5] = [
@@ -482,7 +478,7 @@ impl Household {
             self.doc.put(&n, "at", now_ms)?;
             self.doc.put(&n, "conflict", item.id.as_str())?;
         }
-        self.commit(author, now_ms, "resolve");
+        self.commit(now_ms, "resolve");
         Ok(())
     }
 
@@ -495,13 +491,7 @@ impl Household {
     }
 
     /// An office correction of one field (`identity.address`, `members.<id>.name`, …).
-    pub fn edit(
-        &mut self,
-        path: &str,
-        value: &str,
-        author: &Author,
-        now_ms: i64,
-    ) -> Result<(), HouseholdError> {
+    pub fn edit(&mut self, path: &str, value: &str, now_ms: i64) -> Result<(), HouseholdError> {
         let parts: Vec<&str> = path.split('.').collect();
         check_edit(&parts, value)?;
         let (key, parent) = parts
@@ -509,7 +499,7 @@ impl Household {
             .ok_or_else(|| HouseholdError::Invalid("empty path".into()))?;
         let obj = self.path_obj(parent)?;
         self.doc.put(&obj, *key, value.trim())?;
-        self.commit(author, now_ms, "edit");
+        self.commit(now_ms, "edit");
         Ok(())
     }
 
@@ -545,7 +535,8 @@ fn collect(
         };
         // `conflict` says whether the key holds concurrent values: only then is it
         // worth reading them all.
-        let all = if item.conflict {
+        // Two imports' stamps concurrently are bookkeeping, not a choice for anyone.
+        let all = if item.conflict && p != "registry.imported" {
             doc.get_all(obj, key.as_str()).unwrap_or_default()
         } else {
             Vec::new()
@@ -558,7 +549,8 @@ fn collect(
                     let meta = hash.and_then(|h| doc.get_change_by_hash(&h));
                     ConflictValue {
                         value: value_json(doc, v, id),
-                        by: meta.as_ref().and_then(|c| author_of(c.message())),
+                        // Named by the device from the server's record of authors.
+                        by: None,
                         at: meta.as_ref().map_or(0, |c| c.timestamp()),
                         device: meta.map_or_else(String::new, |c| c.actor_id().to_hex_string()),
                         visit: hash.and_then(|h| visits.get(&h).cloned()),

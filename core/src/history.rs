@@ -78,9 +78,8 @@ impl Household {
             out.push(HistoryEntry {
                 hash: c.hash().to_string(),
                 at: c.timestamp(),
-                by: c
-                    .message()
-                    .map(|m| m.rsplit(" by ").next().unwrap_or(m).to_string()),
+                // Named by the device from the server's record of authors.
+                by: None,
                 device: c.actor_id().to_hex_string(),
                 changes: lines,
             });

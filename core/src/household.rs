@@ -93,6 +93,10 @@ impl VisitResult {
     }
 }
 
+/// `registry.imported`: when the registry office last wrote the household. Every import
+/// change stamps it, so the changes holding its values are the previous import.
+pub const IMPORTED: &str = "imported";
+
 /// Whether a member still lives in the household.
 pub const PRESENCE: [&str; 5] = ["lives_here", "died", "moved", "new", "not_found"];
 
@@ -334,10 +338,24 @@ impl Household {
         author: &Author,
         now_ms: i64,
     ) -> Result<Household, HouseholdError> {
+        Household::build(id, identity, registry, members, author, now_ms, false)
+    }
+
+    /// A new document in one change: a registry import's (stamped `registry.imported`,
+    /// which later imports start from) or a proposal's.
+    fn build(
+        id: &str,
+        identity: &Identity,
+        registry: &Registry,
+        members: &[(String, Member)],
+        author: &Author,
+        now_ms: i64,
+        proposal: bool,
+    ) -> Result<Household, HouseholdError> {
         let mut doc = AutoCommit::new().with_actor(author.actor.clone());
         doc.put(ROOT, "schema", SCHEMA_VERSION)?;
         doc.put(ROOT, "id", id)?;
-        doc.put(ROOT, "proposal", false)?;
+        doc.put(ROOT, "proposal", proposal)?;
         let ident = doc.put_object(ROOT, "identity", ObjType::Map)?;
         for (k, v) in [
             ("id_dtks", &identity.id_dtks),
@@ -354,6 +372,9 @@ impl Household {
         doc.put(&ident, "rw", i64::from(identity.rw))?;
         doc.put(&ident, "rt", i64::from(identity.rt))?;
         let reg = doc.put_object(ROOT, "registry", ObjType::Map)?;
+        if !proposal {
+            doc.put(&reg, IMPORTED, ScalarValue::Timestamp(now_ms))?;
+        }
         match registry.desil {
             Some(d) => doc.put(&reg, "desil", i64::from(d))?,
             None => doc.put(&reg, "desil", ScalarValue::Null)?,
@@ -377,7 +398,7 @@ impl Household {
         doc.put_object(ROOT, "resolutions", ObjType::Map)?;
         doc.put_object(ROOT, "notes", ObjType::Map)?;
         let mut hh = Household { doc };
-        hh.commit(author, now_ms, "create");
+        hh.commit(now_ms, if proposal { "propose" } else { "import" });
         Ok(hh)
     }
 
@@ -421,17 +442,15 @@ impl Household {
             relation: "head".into(),
             presence: "new".into(),
         };
-        let mut hh = Household::create(
+        Household::build(
             id,
             &identity,
             &Registry::default(),
             &[(random_id("m-", rng), head)],
             author,
             now_ms,
-        )?;
-        hh.doc.put(ROOT, "proposal", true)?;
-        hh.commit(author, now_ms, "propose");
-        Ok(hh)
+            true,
+        )
     }
 
     pub fn load(bytes: &[u8]) -> Result<Household, HouseholdError> {
@@ -540,10 +559,13 @@ impl Household {
         self.doc = doc;
         Ok(count)
     }
-    pub(crate) fn commit(&mut self, author: &Author, now_ms: i64, what: &str) {
+    /// Commits with the time the work was recorded and a word for what it was (for a
+    /// person reading raw history; nothing parses it: the author is the server's record
+    /// of whose device the actor is).
+    pub(crate) fn commit(&mut self, now_ms: i64, what: &str) {
         self.doc.commit_with(
             CommitOptions::default()
-                .with_message(format!("{what} by {}", author.user))
+                .with_message(what.to_string())
                 .with_time(now_ms),
         );
     }
@@ -722,25 +744,19 @@ impl Household {
         // status a fresh write, so two concurrent visits always leave a conflict.
         self.doc.delete(ROOT, "status")?;
         self.doc.put(ROOT, "status", result.code())?;
-        self.commit(author, clock.now_ms(), "visit");
+        self.commit(clock.now_ms(), "visit");
         Ok(vid)
     }
 
     /// Moves the household to another RW/RT of its kelurahan (an office decision; the
     /// server's area index moves with it).
-    pub fn set_area(
-        &mut self,
-        rw: u16,
-        rt: u16,
-        author: &Author,
-        now_ms: i64,
-    ) -> Result<(), HouseholdError> {
+    pub fn set_area(&mut self, rw: u16, rt: u16, now_ms: i64) -> Result<(), HouseholdError> {
         let ident = self
             .obj("identity")
             .ok_or_else(|| HouseholdError::Schema("no identity".into()))?;
         self.doc.put(&ident, "rw", i64::from(rw))?;
         self.doc.put(&ident, "rt", i64::from(rt))?;
-        self.commit(author, now_ms, "move");
+        self.commit(now_ms, "move");
         Ok(())
     }
 

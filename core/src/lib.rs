@@ -1,6 +1,7 @@
 //! Jemput's core: the household domain, its Automerge documents, indicator sets, the
 //! device's local store and the sync protocol logic. No network I/O lives here.
 
+pub mod authors;
 pub mod bundle;
 pub mod conflicts;
 pub mod history;

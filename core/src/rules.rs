@@ -320,6 +320,12 @@ pub const RULES: &[Rule] = &[
         about: "Dinas Sosial's data, read-only in the field",
     },
     Rule {
+        path: "registry.imported",
+        kind: Kind::Millis,
+        access: IMPORTERS,
+        about: "when the registry office last wrote the household (every import stamps it)",
+    },
+    Rule {
         path: "registry.desil",
         kind: Kind::NullOrInt(1, 10),
         access: IMPORTERS_OR_EMPTY,
@@ -698,7 +704,6 @@ pub fn judge(
                 ));
             }
         }
-        check_message(change.message.as_deref(), signer, new_doc)?;
         for (i, op) in change.operations.iter().enumerate() {
             let counter = change
                 .start_op
@@ -779,39 +784,6 @@ fn rule_access(path: &str, role: Role) -> Access {
         .iter()
         .find(|r| r.path == path)
         .map_or(Access::No, |r| r.access[role.index()])
-}
-
-/// A change's message is `<what> by <user>`: the signer's own name, and a verb the
-/// signer's role may write (history and the registry import read it).
-fn check_message(message: Option<&str>, signer: &Signer<'_>, new_doc: bool) -> Result<(), Refusal> {
-    let Some(m) = message else {
-        return Ok(());
-    };
-    let forbidden = |why: String| Err(Refusal::new(Code::Forbidden, why));
-    let Some((verb, by)) = m.split_once(" by ") else {
-        return forbidden("a change's message must be `<what> by <user>`".into());
-    };
-    if by != signer.user {
-        return forbidden("the change is signed with another user's name".into());
-    }
-    let role = signer.role;
-    let allowed = match verb {
-        "visit" | "withdraw" => true,
-        "create" | "propose" => new_doc,
-        "resolve" | "edit" => role.is_office(),
-        "import" => role.capabilities().registry,
-        _ => false,
-    };
-    match (allowed, verb) {
-        (true, _) => Ok(()),
-        (false, "resolve" | "edit") => {
-            forbidden("only a fasilitator or operator decides conflicts or corrects records".into())
-        }
-        (false, _) => forbidden(format!(
-            "a {} does not write `{verb}` changes",
-            role.as_str()
-        )),
-    }
 }
 
 /// A household made by a role that may only propose is a proposal, and only one:

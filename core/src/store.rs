@@ -82,6 +82,10 @@ CREATE TABLE quarantine (
     reported INTEGER NOT NULL DEFAULT 0
 );
 "#,
+    r#"
+-- who wrote changes (actor hex → user), as the server named them in sync responses
+CREATE TABLE authors (actor TEXT PRIMARY KEY, user TEXT NOT NULL);
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -280,6 +284,17 @@ impl Store {
                 r.get(0)
             })
             .optional()?)
+    }
+
+    /// The authors this device knows: those the server named, and its own actor.
+    pub fn authors(&self, own_user: Option<&str>) -> Result<crate::authors::Authors, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT actor, user FROM authors")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut authors = crate::authors::Authors::new(rows.collect::<Result<_, _>>()?);
+        if let (Some(actor), Some(user)) = (self.kv_get("actor")?, own_user) {
+            authors.insert(&actor, user);
+        }
+        Ok(authors)
     }
 
     pub fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {

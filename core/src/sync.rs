@@ -112,6 +112,10 @@ pub struct SyncResponse {
     /// The server's clock (ms): devices correct their own clock by it.
     #[serde(default)]
     pub server_ms: i64,
+    /// Who wrote the changes of the documents in this page: actor (hex) → user name,
+    /// as the server bound them. A client that ignores it misses only names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authors: BTreeMap<String, String>,
 }
 
 /// A refused document: a stable code and a reason a person can read.
@@ -409,6 +413,13 @@ pub fn apply_response(
             applied.rejected -= 1;
             applied.re_recorded += 1;
         }
+    }
+    for (actor, user) in &resp.authors {
+        tx.execute(
+            "INSERT INTO authors (actor, user) VALUES (?1, ?2)
+             ON CONFLICT (actor) DO UPDATE SET user = excluded.user",
+            rusqlite::params![actor, user],
+        )?;
     }
     for (id, reason) in &quarantine {
         tx.execute(

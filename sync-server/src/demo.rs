@@ -234,6 +234,7 @@ pub fn households_n(
             rw,
             rt,
             doc: hh.save(),
+            by: author.user.clone(),
         });
     }
     Ok(out)

@@ -120,8 +120,9 @@ impl SqliteStorage {
             })
         };
         let mut load = registry::load_stored(&tx, &existing);
+        crate::storage::name_author(&tx, &author.actor, &author.user)?;
         let mut sink = |p: Prepared| -> Result<(), String> {
-            write_prepared(&tx, p, now).map_err(|e| e.to_string())
+            write_prepared(&tx, p, now, &author.actor).map_err(|e| e.to_string())
         };
         let counts = registry::run(work, &ctx, &mut load, &finish, &mut sink, progress).map_err(
             |e| match e {
@@ -158,7 +159,15 @@ impl SqliteStorage {
     }
 }
 
-fn write_prepared(tx: &Transaction<'_>, p: Prepared, now: i64) -> Result<(), StorageError> {
+fn write_prepared(
+    tx: &Transaction<'_>,
+    p: Prepared,
+    now: i64,
+    actor: &ActorId,
+) -> Result<(), StorageError> {
+    if p.outcome != Outcome::Unchanged {
+        crate::storage::note_actors(tx, &p.id, [actor])?;
+    }
     if p.outcome == Outcome::Created {
         tx.execute("INSERT INTO log (household, kind) VALUES (?1, 1)", [&p.id])?;
         let seq = tx.last_insert_rowid();

@@ -7,7 +7,7 @@
 //! after every smaller one is: `seq > cursor` never skips a row that commits late. A
 //! backend with concurrent writers (PostgreSQL) needs a different cursor rule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -113,6 +113,22 @@ CREATE TABLE quarantine (
     PRIMARY KEY (device, household)
 );
 "#,
+    r#"
+-- who wrote a household's changes, named to the devices that pull them: an actor's
+-- user (structured, never read from a change's message), and the actors of each
+-- household
+CREATE TABLE authors (
+    actor BLOB PRIMARY KEY,
+    user  TEXT NOT NULL
+);
+INSERT INTO authors (actor, user)
+    SELECT a.actor, d.user FROM actors a JOIN devices d ON d.id = a.device;
+CREATE TABLE household_actors (
+    household TEXT NOT NULL,
+    actor     BLOB NOT NULL,
+    PRIMARY KEY (household, actor)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Relayed bundles read from one sync request.
@@ -197,6 +213,8 @@ pub struct NewHousehold {
     pub rw: u16,
     pub rt: u16,
     pub doc: Vec<u8>,
+    /// The user the document's changes are by (the registry office, for the demo).
+    pub by: String,
 }
 
 pub trait Storage: Send + Sync + 'static {
@@ -508,8 +526,10 @@ pub(crate) fn apply_push(
             "INSERT INTO actors (actor, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![actor.to_bytes(), signer.device],
         )?;
+        name_author(tx, actor, &signer.user)?;
         signer.actors.insert(actor.clone());
     }
+    note_actors(tx, &push.id, ok.new_changes.iter().map(|c| c.actor_id()))?;
     match &existing {
         Some(_) => {
             tx.execute(
@@ -540,6 +560,56 @@ pub(crate) fn apply_push(
     }
     crate::registry::project(tx, &ok.household, crate::registry::now_ms())?;
     Ok(None)
+}
+
+/// Names `actor`'s user, once: the server's own record of who wrote a change.
+pub(crate) fn name_author(
+    tx: &Connection,
+    actor: &ActorId,
+    user: &str,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "INSERT INTO authors (actor, user) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        params![actor.to_bytes(), user],
+    )?;
+    Ok(())
+}
+
+/// Records that `actors` wrote into `household`: devices that pull it learn their users.
+pub(crate) fn note_actors<'a>(
+    tx: &Connection,
+    household: &str,
+    actors: impl IntoIterator<Item = &'a ActorId>,
+) -> Result<(), StorageError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO household_actors (household, actor) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
+    for actor in actors {
+        stmt.execute(params![household, actor.to_bytes()])?;
+    }
+    Ok(())
+}
+
+/// The authors of the changes in `households` (actor hex → user), for a response.
+fn authors_of<'a>(
+    tx: &Connection,
+    households: impl IntoIterator<Item = &'a String>,
+) -> Result<BTreeMap<String, String>, StorageError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT a.actor, a.user FROM household_actors h JOIN authors a ON a.actor = h.actor
+         WHERE h.household = ?1",
+    )?;
+    let mut out = BTreeMap::new();
+    for id in households {
+        let rows = stmt.query_map([id], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (actor, user) = row?;
+            out.insert(hex::encode(actor), user);
+        }
+    }
+    Ok(out)
 }
 
 /// The signer of a push, as the guard needs it: user, role, areas, actors.
@@ -691,6 +761,12 @@ impl Storage for SqliteStorage {
                         key_proven
                     ],
                 )?;
+                tx.execute(
+                    "INSERT INTO authors (actor, user)
+                     SELECT ?1, ?2 WHERE (SELECT device FROM actors WHERE actor = ?1) = ?3
+                     ON CONFLICT DO NOTHING",
+                    params![actor.to_bytes(), user, device],
+                )?;
             }
             // The same install logging in again keeps its first registration: its
             // unsent work from before stays inside the accepted time window.
@@ -784,6 +860,15 @@ impl Storage for SqliteStorage {
             }
             let mut doc = AutoCommit::load(&h.doc)
                 .map_err(|e| StorageError::Invalid(format!("household {}: {e}", h.id)))?;
+            let actors: BTreeSet<ActorId> = doc
+                .get_changes(&[])
+                .iter()
+                .map(|c| c.actor_id().clone())
+                .collect();
+            for actor in &actors {
+                name_author(&tx, actor, &h.by)?;
+            }
+            note_actors(&tx, &h.id, &actors)?;
             let heads = doc.get_heads();
             let bytes = doc.save_nocompress();
             tx.execute("INSERT INTO log (household, kind) VALUES (?1, 1)", [&h.id])?;
@@ -909,8 +994,10 @@ impl Storage for SqliteStorage {
         let internal = |e: jemput_core::HouseholdError| StorageError::Internal(e.to_string());
         let mut hh = Household::load_as(&bytes, by).map_err(internal)?;
         let before = hh.heads();
-        hh.set_area(rw, rt, by, now_ms).map_err(internal)?;
+        hh.set_area(rw, rt, now_ms).map_err(internal)?;
         let changes = hh.doc_mut().get_changes(&before);
+        name_author(&tx, &by.actor, &by.user)?;
+        note_actors(&tx, id, [&by.actor])?;
         // Changes first, then the placement: devices of the new area get a snapshot
         // that already holds the move.
         for c in &changes {
@@ -1085,6 +1172,7 @@ impl Storage for SqliteStorage {
                 })?;
             d.heads = heads_to_wire(&decode_heads(&heads));
         }
+        resp.authors = authors_of(&tx, docs.keys())?;
         resp.docs = docs.into_values().collect();
         tx.commit()?;
         Ok(resp)

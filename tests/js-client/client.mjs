@@ -76,7 +76,7 @@ const answers = {
   savings: 100000,
 };
 const living = Object.values(before.members).filter((m) => ["lives_here", "new"].includes(String(m.presence))).length;
-const after = Automerge.change(before, { message: `visit by ${user}`, time: now }, (doc) => {
+const after = Automerge.change(before, { message: "visit", time: now }, (doc) => {
   const answerMap = {};
   for (const [k, v] of Object.entries(answers)) answerMap[k] = typeof v === "string" ? S(v) : v;
   doc.visits[visitId] = {

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::columns::Field;
 use super::parse::RegistryHousehold;
 use super::RegistryError;
-use crate::household::{put_member, Author, Household, HouseholdError, Member};
+use crate::household::{put_member, Author, Household, HouseholdError, Member, IMPORTED};
 
 /// Who imports and when. The author's actor must be new for each import run: the
 /// fork is taken at an older state, and an actor that also wrote later changes would
@@ -263,30 +263,57 @@ fn on_previous_import(
     ctx: &ImportContext<'_>,
     edit: impl FnOnce(&mut AutoCommit) -> Result<(), HouseholdError>,
 ) -> Result<(), HouseholdError> {
-    let imports: Vec<ChangeHash> = hh
-        .doc
-        .get_changes(&[])
-        .iter()
-        .filter(|c| {
-            c.message()
-                .is_some_and(|m| m.starts_with("create by ") || m.starts_with("import by "))
-        })
-        .map(|c| c.hash())
-        .collect();
+    let imports = previous_import(hh);
     let mut fork = hh
         .doc
         .fork_at(&imports)?
         .with_actor(ctx.author.actor.clone());
     edit(&mut fork)?;
     if fork.pending_ops() > 0 {
+        // A put of the value already there writes nothing: each stamp differs.
+        let reg = map_at(&mut fork, &ROOT, "registry")?;
+        let last = match fork.get(&reg, IMPORTED)? {
+            Some((Value::Scalar(s), _)) => match s.as_ref() {
+                ScalarValue::Timestamp(t) | ScalarValue::Int(t) => *t,
+                _ => 0,
+            },
+            _ => 0,
+        };
+        fork.put(
+            &reg,
+            IMPORTED,
+            ScalarValue::Timestamp(ctx.now_ms.max(last + 1)),
+        )?;
         fork.commit_with(
             CommitOptions::default()
-                .with_message(format!("import by {}", ctx.author.user))
+                .with_message("import".to_string())
                 .with_time(ctx.now_ms),
         );
         hh.doc.merge(&mut fork)?;
     }
     Ok(())
+}
+
+/// The changes of the previous import: those holding `registry.imported` (every import
+/// stamps it; concurrent imports leave one value each). A document from before the
+/// stamp starts from its first change, the one that created it.
+fn previous_import(hh: &mut Household) -> Vec<ChangeHash> {
+    let doc = &hh.doc;
+    let stamps: Vec<ChangeHash> = doc
+        .get_all(ROOT, "registry")
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|(_, reg)| doc.get_all(&reg, IMPORTED).unwrap_or_default())
+        .filter_map(|(_, op)| doc.hash_for_opid(&op))
+        .collect();
+    if !stamps.is_empty() {
+        return stamps;
+    }
+    hh.doc
+        .get_changes(&[])
+        .first()
+        .map(|c| vec![c.hash()])
+        .unwrap_or_default()
 }
 
 fn map_at(

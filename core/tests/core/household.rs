@@ -104,7 +104,24 @@ fn two_concurrent_visits_both_stay_and_leave_a_status_conflict() {
         .collect();
     values.sort();
     assert_eq!(values, vec!["found", "moved"]);
-    let mut by: Vec<String> = status.values.iter().filter_map(|v| v.by.clone()).collect();
+    // Authors come from the server's record of actors, never from the change: the
+    // devices' actors named as the server would, each value names its author.
+    let mut authors = jemput_core::authors::Authors::default();
+    authors.insert(&a.doc_mut().get_actor().to_hex_string(), "kader-a");
+    authors.insert(&b.doc_mut().get_actor().to_hex_string(), "kader-b");
+    let mut view = serde_json::json!({ "conflicts": conflicts });
+    authors.name_view(&mut view);
+    let mut by: Vec<String> = view["conflicts"]
+        .as_array()
+        .expect("conflicts")
+        .iter()
+        .find(|c| c["path"] == "status")
+        .expect("status")["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .filter_map(|v| v["by"].as_str().map(String::from))
+        .collect();
     by.sort();
     assert_eq!(
         by,

@@ -491,7 +491,6 @@ fn reimport_merges_on_top_of_the_previous_import() {
     hh.edit(
         "identity.address",
         "Jl. Baru 1 (koreksi)",
-        &office,
         1_790_000_100_000,
     )
     .expect("edit");
