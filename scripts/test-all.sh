@@ -7,6 +7,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 "$root/scripts/setup.sh"
 export CARGO_TERM_COLOR=never
+echo "== advisories (Cargo.lock against ../shared/advisory-db, offline)"
+python3 scripts/advisories.py
+# The check must be able to fail: a lock with a known vulnerable package is refused.
+if python3 scripts/advisories.py --lock scripts/testdata/vulnerable.lock > /dev/null; then
+  echo "the advisory check missed quick-xml 0.38.4"; exit 1
+fi
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
