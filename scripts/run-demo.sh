@@ -13,12 +13,19 @@ server="$root/target/debug/jemput-sync-server"
 "$server" --data "$data/server" demo --seed 1
 # A registry file to try the operator's import with (log in as demo-operator, Registri).
 "$server" --data "$data/server" demo-registry --out "$data/dtks-demo.csv" --households 40 --seed 11
-"$server" --data "$data/server" serve --listen "$listen" 2>"$data/server.log" &
+# TLS with a certificate the server makes; the app trusts it by its pin, which the
+# deployment file hands it (as an office would configure its kaders' phones).
+pin=$("$server" --data "$data/server" tls-cert | sed -n 's/^pin //p')
+"$server" --data "$data/server" serve --listen "$listen" \
+  --tls-cert "$data/server/tls/cert.pem" --tls-key "$data/server/tls/key.pem" 2>"$data/server.log" &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT
 sleep 1
-echo "server: http://$listen (log: $data/server.log); in the app, log in with one of the users above"
 export JEMPUT_HOME="$data/app"
+mkdir -p "$JEMPUT_HOME"
+printf '{"server": "https://%s", "pin": "%s"}\n' "$listen" "$pin" > "$JEMPUT_HOME/deployment.json"
+echo "server: https://$listen, certificate pin $pin (log: $data/server.log)"
+echo "in the app, log in with one of the users above; the headless client: jemput login --server https://$listen --pin $pin …"
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
   "$root/target/debug/jemput-app"
 else

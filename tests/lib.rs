@@ -41,6 +41,8 @@ pub fn stderr(out: &Output) -> String {
 pub struct Server {
     pub data: PathBuf,
     pub addr: String,
+    /// The certificate's pin when the server speaks TLS.
+    pub pin: Option<String>,
     child: Option<Child>,
 }
 
@@ -100,12 +102,50 @@ impl Server {
         Server {
             data: data.to_path_buf(),
             addr,
+            pin: None,
+            child: Some(child),
+        }
+    }
+
+    /// Starts `serve` over TLS with a certificate the server makes (`tls-cert`).
+    pub fn start_tls(data: &Path, listen: &str) -> Server {
+        Server::admin(data, &["tls-cert"]);
+        let tls = data.join("tls");
+        let mut child = Command::new(bin("jemput-sync-server"))
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--listen", listen, "--tls-cert"])
+            .arg(tls.join("cert.pem"))
+            .arg("--tls-key")
+            .arg(tls.join("key.pem"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start server: {e}"));
+        let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut lines = BufReader::new(out).lines();
+        let mut next = || lines.next().and_then(Result::ok).unwrap_or_default();
+        let first = next();
+        let pin = first
+            .strip_prefix("certificate pin ")
+            .unwrap_or_else(|| panic!("server printed `{first}` instead of its pin"))
+            .to_string();
+        let second = next();
+        let addr = second
+            .strip_prefix("listening on https://")
+            .unwrap_or_else(|| panic!("server printed `{second}` instead of its address"))
+            .to_string();
+        Server {
+            data: data.to_path_buf(),
+            addr,
+            pin: Some(pin),
             child: Some(child),
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.pin.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Kills the server the hard way (SIGKILL): nothing committed may be lost.
@@ -161,6 +201,69 @@ pub fn http(
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
     let split = resp.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     Some((status, resp[split..].to_vec()))
+}
+
+/// A relay between clients and a server that keeps every byte both ways: what a
+/// listener on the wire sees.
+pub struct Tap {
+    pub addr: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Tap {
+    pub fn start(server_addr: &str) -> Tap {
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("tap: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("tap: {e}"))
+            .to_string();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let target = server_addr.to_string();
+        let kept = seen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ]
+                .into_iter()
+                .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+                {
+                    let kept = kept.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16384];
+                        while let Ok(n) = std::io::Read::read(&mut from, &mut buf) {
+                            if n == 0 {
+                                break;
+                            }
+                            if let Ok(mut k) = kept.lock() {
+                                k.extend_from_slice(&buf[..n]);
+                            }
+                            if std::io::Write::write_all(&mut to, &buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Tap { addr, seen }
+    }
+
+    /// Every byte relayed so far.
+    pub fn seen(&self) -> Vec<u8> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A headless client with its own device home.

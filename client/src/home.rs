@@ -80,6 +80,34 @@ pub struct Config {
     /// Hex of the server's signature over this device's key: travels in its bundles.
     #[serde(default)]
     pub certificate: Option<String>,
+    /// The server certificate's pin (`sha256/…`), when the device trusts it by its pin
+    /// rather than by the public roots (a self-signed office certificate).
+    #[serde(default)]
+    pub pin: Option<String>,
+}
+
+/// What a deployment sets up for the app in the device's home (`deployment.json`): the
+/// office's server and the pin of its certificate, so that a kader types nothing but
+/// a user name and password, and a self-signed office certificate is still checked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Deployment {
+    pub server: Option<String>,
+    pub pin: Option<String>,
+}
+
+impl Deployment {
+    /// The pin to trust for `server`: the deployment's, for the deployment's server.
+    pub fn pin_for(&self, server: &str) -> Option<&str> {
+        let same = self
+            .server
+            .as_deref()
+            .is_some_and(|s| s.trim_end_matches('/') == server.trim().trim_end_matches('/'));
+        if same {
+            self.pin.as_deref()
+        } else {
+            None
+        }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -150,6 +178,7 @@ impl Device {
         &self,
         client: &crate::SyncClient,
         server: &str,
+        pin: Option<&str>,
         user: &str,
         password: &str,
         device_name: &str,
@@ -174,7 +203,7 @@ impl Device {
             actors: &actors,
             key_proof: &key_proof,
         };
-        let ok = client.login(server, &body).await?;
+        let ok = client.login(server, pin, &body).await?;
         self.saw_server_time(ok.server_ms)?;
         let cfg = Config {
             server: server.to_string(),
@@ -184,6 +213,7 @@ impl Device {
             device: ok.device,
             server_key: Some(ok.server_key),
             certificate: ok.certificate,
+            pin: pin.map(str::to_string),
         };
         self.save_config(&cfg)?;
         Ok(cfg)
@@ -259,6 +289,16 @@ impl Device {
             s.add_relay(&bytes)?;
             Ok(imported)
         })
+    }
+
+    /// The deployment's settings (`deployment.json` in the home), if there are any.
+    pub fn deployment(&self) -> Result<Deployment, DeviceError> {
+        match std::fs::read(self.dir.join("deployment.json")) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| DeviceError::Invalid(format!("deployment.json: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Deployment::default()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub fn config(&self) -> Result<Option<Config>, DeviceError> {

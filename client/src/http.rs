@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::home::{Config, Device, DeviceError};
 
 pub struct SyncClient {
-    http: reqwest::Client,
+    clients: crate::tls::Clients,
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -100,16 +100,9 @@ impl Default for SyncClient {
 
 impl SyncClient {
     pub fn new() -> SyncClient {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            // A link that drops for seconds stalls a request; one silent for 30 s is
-            // dead: give up on it and retry (committed pages stay committed). The
-            // total bound only stops a trickle that never ends.
-            .read_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(600))
-            .build()
-            .unwrap_or_default();
-        SyncClient { http }
+        SyncClient {
+            clients: crate::tls::Clients::new(),
+        }
     }
 
     /// Sends; an unreachable server is `Offline`, a refusal the server's error.
@@ -143,16 +136,19 @@ impl SyncClient {
         }
     }
 
+    /// Logs in at `server`, trusting the certificate with `pin` when given. Refused
+    /// before any connection when the address is plain `http://` to another machine.
     pub async fn login(
         &self,
         server: &str,
+        pin: Option<&str>,
         body: &LoginRequest<'_>,
     ) -> Result<LoginResponse, DeviceError> {
+        let http = self.clients.for_server(server, pin)?;
         let url = format!("{}/v1/login", server.trim_end_matches('/'));
         let body = serde_json::to_string(body)
             .map_err(|e| DeviceError::Invalid(format!("login request: {e}")))?;
-        let req = self
-            .http
+        let req = http
             .post(&url)
             .header("content-type", "application/json")
             .body(body);
@@ -215,6 +211,7 @@ impl SyncClient {
         set: &IndicatorSet,
     ) -> Result<SyncReport, DeviceError> {
         let cfg: Config = device.config()?.ok_or(DeviceError::NotLoggedIn)?;
+        let http = self.clients.for_server(&cfg.server, cfg.pin.as_deref())?;
         let url = format!("{}/v1/sync", cfg.server.trim_end_matches('/'));
         let author = device.author(&cfg)?;
         let mut report = SyncReport::default();
@@ -223,8 +220,7 @@ impl SyncClient {
             let body = sync::encode(&out.request);
             report.bytes_up += body.len() as u64;
             report.requests += 1;
-            let req = self
-                .http
+            let req = http
                 .post(&url)
                 .bearer_auth(&cfg.token)
                 .header("content-type", sync::CONTENT_TYPE)
@@ -278,7 +274,8 @@ impl SyncClient {
             url_encode(kelurahan),
             url_encode(cutoff)
         );
-        let resp = Self::send(self.http.get(&url).bearer_auth(&cfg.token), &cfg.server).await?;
+        let http = self.clients.for_server(&cfg.server, cfg.pin.as_deref())?;
+        let resp = Self::send(http.get(&url).bearer_auth(&cfg.token), &cfg.server).await?;
         let bytes = resp.bytes().await.map_err(|e| {
             DeviceError::Offline(format!("connection lost during export: {}", root_cause(&e)))
         })?;

@@ -5,6 +5,7 @@
 pub mod home;
 pub mod http;
 pub mod registry;
+pub mod tls;
 
 pub use home::{Config, Device, DeviceError};
 pub use http::{SyncClient, SyncReport};

@@ -27,8 +27,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Login {
+        /// `https://…`; plain `http://` only to this machine.
         #[arg(long)]
         server: String,
+        /// Trust the server's certificate by this pin (`sha256/…`, as the server prints
+        /// it) instead of the public roots: for a self-signed office certificate.
+        #[arg(long)]
+        pin: Option<String>,
         #[arg(long)]
         user: String,
         #[arg(long)]
@@ -213,6 +218,7 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Login {
             server,
+            pin,
             user,
             password,
         } => {
@@ -220,6 +226,7 @@ fn run() -> anyhow::Result<()> {
             let ok = rt()?.block_on(device.login(
                 &SyncClient::new(),
                 server,
+                pin.as_deref(),
                 user,
                 password,
                 "jemput-cli",

@@ -8,6 +8,7 @@ pub mod history;
 pub mod household;
 pub mod indicators;
 pub mod nik;
+pub mod pin;
 pub mod registry;
 pub mod rules;
 pub mod store;

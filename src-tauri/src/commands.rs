@@ -46,12 +46,13 @@ pub struct SessionStatus {
 #[tauri::command]
 pub fn session_status(state: State<'_, AppState>) -> Result<SessionStatus> {
     let cfg = state.device.config()?;
+    let deployed = state.device.deployment()?.server;
     Ok(SessionStatus {
         logged_in: cfg.is_some(),
         user: cfg.as_ref().map(|c| c.user.clone()),
         role: cfg.as_ref().map(|c| c.role),
         can: cfg.as_ref().map(|c| c.role.capabilities()),
-        server: cfg.map(|c| c.server),
+        server: cfg.map(|c| c.server).or(deployed),
     })
 }
 
@@ -70,9 +71,11 @@ pub async fn login(
     user: String,
     password: String,
 ) -> Result<LoginResult> {
+    let deployment = state.device.deployment()?;
+    let pin = deployment.pin_for(&server);
     let ok = state
         .device
-        .login(&state.client, &server, &user, &password, "jemput-app")
+        .login(&state.client, &server, pin, &user, &password, "jemput-app")
         .await
         .map_err(|e| match e {
             DeviceError::Unauthorized(m) => CommandError {

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod demo;
 pub mod guard;
+pub mod net;
 pub mod registry;
 pub mod storage;
 
@@ -83,15 +84,14 @@ pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> R
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves: plain HTTP, or TLS when `listen.tls` is set.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     storage: Arc<dyn Storage>,
+    listen: net::Listen,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(storage))
-        .with_graceful_shutdown(shutdown)
-        .await
+    net::serve(listener, router(storage), listen, shutdown).await
 }
 
 async fn blocking<T: Send + 'static>(

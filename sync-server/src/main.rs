@@ -31,6 +31,23 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// PEM certificate chain: serve TLS (with --tls-key). Without, plain HTTP, for
+        /// this machine or a reverse proxy on it.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Make a self-signed TLS certificate (kept if there is one) and print its pin, which
+    /// devices trust it by (`jemput login --pin`).
+    TlsCert {
+        /// Names and addresses the certificate is for.
+        #[arg(long = "name", default_values = ["localhost", "127.0.0.1", "::1"])]
+        names: Vec<String>,
+        /// Where to write cert.pem and key.pem (default: DATA/tls).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
     },
     /// Create a synthetic Kelurahan Purwantoro with demo users.
     Demo {
@@ -207,7 +224,11 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let storage = Arc::new(SqliteStorage::open(&cli.data)?);
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
@@ -217,17 +238,42 @@ fn run() -> anyhow::Result<()> {
                 .init();
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
+                let mut options = jemput_sync_server::net::Listen::default();
+                if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
+                    let (config, pin) = jemput_sync_server::net::tls_config(cert, key)?;
+                    options.tls = Some(config);
+                    println!("certificate pin {pin}");
+                }
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
-                println!("listening on http://{}", listener.local_addr()?);
+                let scheme = if options.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                println!("listening on {scheme}://{}", listener.local_addr()?);
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
                 let storage: Arc<dyn Storage> = storage;
-                jemput_sync_server::serve(listener, storage, shutdown).await?;
+                jemput_sync_server::serve(listener, storage, options, shutdown).await?;
                 Ok::<_, anyhow::Error>(())
             })?;
+        }
+        Command::TlsCert { names, out_dir } => {
+            let dir = out_dir.unwrap_or_else(|| cli.data.join("tls"));
+            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            if !cert.exists() || !key.exists() {
+                let (cert_pem, key_pem) = jemput_sync_server::net::self_signed(&names)?;
+                std::fs::create_dir_all(&dir)?;
+                write_private(&key, key_pem.as_bytes())?;
+                write_private(&cert, cert_pem.as_bytes())?;
+            }
+            let (_, pin) = jemput_sync_server::net::tls_config(&cert, &key)?;
+            println!("certificate {}", cert.display());
+            println!("key {}", key.display());
+            println!("pin {pin}");
         }
         Command::Demo {
             seed,
@@ -538,4 +584,19 @@ fn keys(areas: &[Area]) -> String {
         return "no areas".into();
     }
     areas.iter().map(Area::key).collect::<Vec<_>>().join(", ")
+}
+
+/// Writes a file only its owner can read (0600 on Unix).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
 }

@@ -35,6 +35,7 @@ fn a_phone_with_a_wrong_date_still_records_honest_times() {
     rt.block_on(device.login(
         &client,
         &server.url(),
+        None,
         "demo-kader-rw01",
         "jemput-demo",
         "hp",

@@ -12,4 +12,5 @@ mod js_client;
 mod moves;
 mod registry;
 mod review;
+mod tls;
 mod weak_network;
