@@ -20,7 +20,11 @@ server="$root/target/debug/jemput-sync-server"
 "$server" --data "$work/server" demo --seed 5 >/dev/null
 # A registry file of 30 households new to the demo, for the operator's import (second e2e part).
 "$server" --data "$work/server" demo-registry --out "$work/dtks.csv" --households 30 --seed 9 >/dev/null
-setsid "$server" --data "$work/server" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
+# Over TLS with a certificate the server makes, trusted by the app through the pin in
+# its deployment.json, as an office sets up its phones.
+pin=$("$server" --data "$work/server" tls-cert | sed -n 's/^pin //p')
+setsid "$server" --data "$work/server" serve --listen 127.0.0.1:0 \
+  --tls-cert "$work/server/tls/cert.pem" --tls-key "$work/server/tls/key.pem" >"$work/serve.out" 2>"$work/serve.log" &
 pids+=($!)
 for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$work/serve.out")
@@ -32,6 +36,8 @@ if (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null; then
 fi
 tauri_driver=${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}
 export JEMPUT_HOME="$work/app-home"
+mkdir -p "$JEMPUT_HOME"
+printf '{"server": "%s", "pin": "%s"}\n' "$url" "$pin" > "$JEMPUT_HOME/deployment.json"
 export JEMPUT_APP="$root/target/debug/jemput-app"
 export JEMPUT_SERVER="$url" JEMPUT_USER=demo-kader-rw01 JEMPUT_PASSWORD=jemput-demo
 export JEMPUT_OPERATOR=demo-operator JEMPUT_REGISTRY_FILE="$work/dtks.csv" JEMPUT_REGISTRY_HOUSEHOLDS=30
