@@ -148,6 +148,11 @@ impl Server {
         format!("{scheme}://{}", self.addr)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the server the hard way (SIGKILL): nothing committed may be lost.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -183,8 +188,22 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Option<(u16, Vec<u8>)> {
+    http_with_headers(addr, method, path, headers, body).map(|(status, _, body)| (status, body))
+}
+
+/// Status, header lines (lower-cased names) and body of a response.
+pub type FullResponse = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Like [`http`], with the response's header lines.
+pub fn http_with_headers(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<FullResponse> {
     let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -197,10 +216,16 @@ pub fn http(
     s.write_all(body).ok()?;
     let mut resp = Vec::new();
     s.read_to_end(&mut resp).ok()?;
-    let text = String::from_utf8_lossy(&resp);
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
     let split = resp.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    Some((status, resp[split..].to_vec()))
+    let head = String::from_utf8_lossy(&resp[..split]).to_string();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let lines = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some((status, lines, resp[split..].to_vec()))
 }
 
 /// A relay between clients and a server that keeps every byte both ways: what a

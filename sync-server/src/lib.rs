@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod demo;
 pub mod guard;
+pub mod login;
 pub mod net;
 pub mod registry;
 pub mod storage;
@@ -62,6 +63,7 @@ impl IntoResponse for ApiError {
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub page_limit: usize,
+    pub logins: login::Gate,
 }
 
 pub fn router(storage: Arc<dyn Storage>) -> Router {
@@ -73,10 +75,15 @@ pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> R
     let state = Arc::new(AppState {
         storage,
         page_limit,
+        logins: login::Gate::default(),
     });
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/v1/login", post(login))
+        // A login body is a few hundred bytes: nothing bigger is read.
+        .route(
+            "/v1/login",
+            post(login).layer(DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
+        )
         .route("/v1/sync", post(sync_handler))
         .route("/v1/export", get(export_handler))
         // Compressed request bodies; a bigger one is 413 before it is read whole.
@@ -129,8 +136,44 @@ struct LoginBody {
     key_proof: Option<String>,
 }
 
+const LOGIN_BODY_BYTES: usize = 16 * 1024;
+
+/// The peer's address, when the connection loop recorded it (`net`).
+struct Peer(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Peer, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
 #[tracing::instrument(skip_all)]
-async fn login(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Peer(address): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().map(str::trim) == Some("application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "a login is application/json",
+        ));
+    }
     let b: LoginBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -177,24 +220,34 @@ async fn login(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Respon
         }
         _ => false,
     };
-    let ok = blocking(move || {
-        storage.login(
-            &b.user,
-            &b.password,
-            &b.device_name,
-            device_key,
-            &actors,
-            key_proven,
-        )
-    })
-    .await?;
-    match ok {
-        Some(ok) => Ok(Json(ok).into_response()),
-        None => Err(ApiError::new(
+    let attempt = login::Attempt {
+        user: b.user,
+        password: b.password,
+        device_name: b.device_name,
+        device_key,
+        actors,
+        key_proven,
+        address,
+    };
+    match state.logins.login(storage, attempt).await? {
+        login::Outcome::Ok(ok) => Ok(Json(*ok).into_response()),
+        login::Outcome::Wrong => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_credentials",
             "wrong user name or password",
         )),
+        login::Outcome::Held(seconds) => {
+            let body = serde_json::json!({
+                "code": "too_many_attempts",
+                "message": format!("too many wrong passwords: try again in {seconds} s"),
+            });
+            Ok((
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, seconds.to_string())],
+                Json(body),
+            )
+                .into_response())
+        }
     }
 }
 

@@ -129,6 +129,16 @@ CREATE TABLE household_actors (
     PRIMARY KEY (household, actor)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- failed logins per account (`user:NAME`) and per address (`addr:IP`): shared by every
+-- server process on this store
+CREATE TABLE throttle (
+    key      TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    until_ms INTEGER NOT NULL,
+    last_ms  INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Relayed bundles read from one sync request.
@@ -224,6 +234,32 @@ pub trait Storage: Send + Sync + 'static {
     fn areas(&self, user: &str) -> Result<Vec<Area>, StorageError>;
     /// Checks the password and registers a new device (with its public key, which the
     /// server certifies, when given).
+    /// A user's role and password hash, if the user exists.
+    fn credentials(&self, user: &str) -> Result<Option<(Role, String)>, StorageError>;
+    /// Registers a device for a user whose password was checked (see `login`): a new
+    /// token, the device key certified, its actors bound.
+    fn register_device(
+        &self,
+        user: &str,
+        role: Role,
+        device_name: &str,
+        device_key: Option<[u8; 32]>,
+        actors: &[ActorId],
+        key_proven: bool,
+    ) -> Result<LoginOk, StorageError>;
+    /// Failed logins counted under `key` and until when it is held back (ms).
+    fn throttle(&self, key: &str) -> Result<(u32, i64), StorageError>;
+    /// Counts one more failure under `key`, holding it back until `until_ms` as
+    /// `until` decides from the new count; returns the new count and the time.
+    fn throttle_fail(
+        &self,
+        key: &str,
+        now_ms: i64,
+        until: &dyn Fn(u32) -> i64,
+    ) -> Result<(u32, i64), StorageError>;
+    fn throttle_reset(&self, key: &str) -> Result<(), StorageError>;
+    /// Checks the password and registers the device, without throttling: for the
+    /// admin CLI and tests. The HTTP login goes through `login::Gate`.
     fn login(
         &self,
         user: &str,
@@ -232,7 +268,14 @@ pub trait Storage: Send + Sync + 'static {
         device_key: Option<[u8; 32]>,
         actors: &[ActorId],
         key_proven: bool,
-    ) -> Result<Option<LoginOk>, StorageError>;
+    ) -> Result<Option<LoginOk>, StorageError> {
+        match crate::login::check_password(self.credentials(user)?, password) {
+            Some(role) => self
+                .register_device(user, role, device_name, device_key, actors, key_proven)
+                .map(Some),
+            None => Ok(None),
+        }
+    }
     /// The server's public key: devices check bundles' certificates with it.
     fn server_key(&self) -> Result<VerifyingKey, StorageError>;
     /// Applies a device's bundle as if that device had synced it (same scope checks).
@@ -701,15 +744,7 @@ impl Storage for SqliteStorage {
         user_areas(&conn, user)
     }
 
-    fn login(
-        &self,
-        user: &str,
-        password: &str,
-        device_name: &str,
-        device_key: Option<[u8; 32]>,
-        actors: &[ActorId],
-        key_proven: bool,
-    ) -> Result<Option<LoginOk>, StorageError> {
+    fn credentials(&self, user: &str) -> Result<Option<(Role, String)>, StorageError> {
         let row: Option<(String, String)> = self
             .conn()?
             .query_row(
@@ -718,15 +753,70 @@ impl Storage for SqliteStorage {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        // Verify outside the lock: argon2 is deliberately slow.
-        let Some((role, hash)) = row else {
-            return Ok(None);
-        };
-        if !auth::verify_password(password, &hash) {
-            return Ok(None);
-        }
-        let role =
-            Role::parse(&role).ok_or_else(|| StorageError::Internal("unknown role".into()))?;
+        row.map(|(role, hash)| {
+            Role::parse(&role)
+                .map(|r| (r, hash))
+                .ok_or_else(|| StorageError::Internal("unknown role".into()))
+        })
+        .transpose()
+    }
+
+    fn throttle(&self, key: &str) -> Result<(u32, i64), StorageError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT failures, until_ms FROM throttle WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, 0)))
+    }
+
+    fn throttle_fail(
+        &self,
+        key: &str,
+        now_ms: i64,
+        until: &dyn Fn(u32) -> i64,
+    ) -> Result<(u32, i64), StorageError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Counts from a day ago are forgotten: a few typos a week never add up.
+        let failures: u32 = tx
+            .query_row(
+                "SELECT failures FROM throttle WHERE key = ?1 AND last_ms > ?2",
+                params![key, now_ms - 24 * 3600 * 1000],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0)
+            + 1;
+        let until_ms = until(failures);
+        tx.execute(
+            "INSERT INTO throttle (key, failures, until_ms, last_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+                 until_ms = excluded.until_ms, last_ms = excluded.last_ms",
+            params![key, failures, until_ms, now_ms],
+        )?;
+        tx.commit()?;
+        Ok((failures, until_ms))
+    }
+
+    fn throttle_reset(&self, key: &str) -> Result<(), StorageError> {
+        self.conn()?
+            .execute("DELETE FROM throttle WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    fn register_device(
+        &self,
+        user: &str,
+        role: Role,
+        device_name: &str,
+        device_key: Option<[u8; 32]>,
+        actors: &[ActorId],
+        key_proven: bool,
+    ) -> Result<LoginOk, StorageError> {
         let token = auth::new_token();
         let device = format!("d-{}", &auth::new_token()[..16]);
         {
@@ -782,7 +872,7 @@ impl Storage for SqliteStorage {
         let server = self.signing_key()?;
         let certificate =
             device_key.map(|k| hex::encode(bundle::certify(&server, &device, user, role, &k)));
-        Ok(Some(LoginOk {
+        Ok(LoginOk {
             token,
             device,
             user: user.to_string(),
@@ -790,7 +880,7 @@ impl Storage for SqliteStorage {
             server_key: hex::encode(server.verifying_key().to_bytes()),
             certificate,
             server_ms: crate::registry::now_ms(),
-        }))
+        })
     }
 
     fn server_key(&self) -> Result<VerifyingKey, StorageError> {

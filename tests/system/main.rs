@@ -9,6 +9,7 @@ mod crash;
 mod crash_sync;
 mod field_sync;
 mod js_client;
+mod logins;
 mod moves;
 mod registry;
 mod review;

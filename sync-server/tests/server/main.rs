@@ -148,3 +148,39 @@ fn small_pages_deliver_everything_exactly_once() {
         "own and old changes are not sent again"
     );
 }
+
+/// A wrong password for a known user and any password for an unknown one take the same
+/// time (one argon2 check each): user names cannot be enumerated by timing.
+#[test]
+fn unknown_and_known_users_take_the_same_time() {
+    let (_dir, storage) = setup();
+    let time = |user: &str| {
+        let started = std::time::Instant::now();
+        let ok = storage
+            .login(user, "salah-tebak", "t", None, &[], false)
+            .unwrap();
+        assert!(ok.is_none());
+        started.elapsed().as_secs_f64()
+    };
+    assert!(
+        storage.credentials("op-1").unwrap().is_some(),
+        "a known user"
+    );
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for i in 0..40 {
+        // Alternated, so a busy moment of the machine hits both alike.
+        known.push(time("op-1"));
+        unknown.push(time(&format!("tidak-ada-{i}")));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    eprintln!(
+        "median wrong password {:.1} ms, unknown user {:.1} ms",
+        k * 1e3,
+        u * 1e3
+    );
+    assert!((u - k).abs() <= 0.1 * k, "known {k:.4} s, unknown {u:.4} s");
+}
