@@ -62,12 +62,24 @@ impl Server {
 
     /// Starts `serve` on `listen` (port 0 for any) and waits for `/healthz`.
     pub fn start(data: &Path, listen: &str) -> Server {
-        Server::start_in(None, data, listen)
+        Server::spawn(None, data, listen, false)
     }
 
-    /// Starts the server inside network namespace `netns` (or here), waiting until it
-    /// listens (and, outside a namespace, answers `/healthz`).
+    /// Starts the server over TLS inside network namespace `netns`, as a device reaches
+    /// a server on another machine: with a certificate the server makes, trusted by its
+    /// pin.
     pub fn start_in(netns: Option<&str>, data: &Path, listen: &str) -> Server {
+        Server::spawn(netns, data, listen, true)
+    }
+
+    /// Starts `serve` over TLS with a certificate the server makes (`tls-cert`).
+    pub fn start_tls(data: &Path, listen: &str) -> Server {
+        Server::spawn(None, data, listen, true)
+    }
+
+    /// Starts `serve` (plain HTTP, or TLS with a certificate the server makes) and
+    /// waits until it listens (and, plain outside a namespace, answers `/healthz`).
+    fn spawn(netns: Option<&str>, data: &Path, listen: &str, tls: bool) -> Server {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -76,48 +88,18 @@ impl Server {
             }
             None => Command::new(bin("jemput-sync-server")),
         };
+        cmd.arg("--data")
+            .arg(data)
+            .args(["serve", "--listen", listen]);
+        if tls {
+            Server::admin(data, &["tls-cert"]);
+            let dir = data.join("tls");
+            cmd.arg("--tls-cert")
+                .arg(dir.join("cert.pem"))
+                .arg("--tls-key")
+                .arg(dir.join("key.pem"));
+        }
         let mut child = cmd
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", listen])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start server: {e}"));
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            BufReader::new(out).read_line(&mut line).unwrap_or(0);
-        }
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("server printed `{line}` instead of its address"))
-            .to_string();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while netns.is_none() && http(&addr, "GET", "/healthz", &[], &[]).map(|r| r.0) != Some(200)
-        {
-            assert!(Instant::now() < deadline, "server never became healthy");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Server {
-            data: data.to_path_buf(),
-            addr,
-            pin: None,
-            child: Some(child),
-        }
-    }
-
-    /// Starts `serve` over TLS with a certificate the server makes (`tls-cert`).
-    pub fn start_tls(data: &Path, listen: &str) -> Server {
-        Server::admin(data, &["tls-cert"]);
-        let tls = data.join("tls");
-        let mut child = Command::new(bin("jemput-sync-server"))
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", listen, "--tls-cert"])
-            .arg(tls.join("cert.pem"))
-            .arg("--tls-key")
-            .arg(tls.join("key.pem"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -125,20 +107,40 @@ impl Server {
         let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
         let mut lines = BufReader::new(out).lines();
         let mut next = || lines.next().and_then(Result::ok).unwrap_or_default();
-        let first = next();
-        let pin = first
-            .strip_prefix("certificate pin ")
-            .unwrap_or_else(|| panic!("server printed `{first}` instead of its pin"))
+        let pin = if tls {
+            let first = next();
+            Some(
+                first
+                    .strip_prefix("certificate pin ")
+                    .unwrap_or_else(|| panic!("server printed `{first}` instead of its pin"))
+                    .to_string(),
+            )
+        } else {
+            None
+        };
+        let line = next();
+        let prefix = if tls {
+            "listening on https://"
+        } else {
+            "listening on http://"
+        };
+        let addr = line
+            .trim()
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("server printed `{line}` instead of its address"))
             .to_string();
-        let second = next();
-        let addr = second
-            .strip_prefix("listening on https://")
-            .unwrap_or_else(|| panic!("server printed `{second}` instead of its address"))
-            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while netns.is_none()
+            && !tls
+            && http(&addr, "GET", "/healthz", &[], &[]).map(|r| r.0) != Some(200)
+        {
+            assert!(Instant::now() < deadline, "server never became healthy");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Server {
             data: data.to_path_buf(),
             addr,
-            pin: Some(pin),
+            pin,
             child: Some(child),
         }
     }
@@ -163,7 +165,7 @@ impl Server {
 
     pub fn restart(&mut self) {
         self.kill();
-        let again = Server::start(&self.data, &self.addr);
+        let again = Server::spawn(None, &self.data, &self.addr, self.pin.is_some());
         self.child = Some(again.take_child());
     }
 
@@ -335,17 +337,21 @@ impl Client {
 
     /// Logs in, trying again on a lossy link (a TCP connect can lose every SYN within
     /// the client's connect timeout at 30% loss), as a person would tap again.
-    pub fn login_patiently(&self, url: &str, user: &str, password: &str) {
+    pub fn login_patiently(&self, url: &str, pin: Option<&str>, user: &str, password: &str) {
+        let mut args = vec![
+            "login",
+            "--server",
+            url,
+            "--user",
+            user,
+            "--password",
+            password,
+        ];
+        if let Some(p) = pin {
+            args.extend(["--pin", p]);
+        }
         for _ in 0..5 {
-            let out = self.cmd(&[
-                "login",
-                "--server",
-                url,
-                "--user",
-                user,
-                "--password",
-                password,
-            ]);
+            let out = self.cmd(&args);
             if out.status.success() {
                 return;
             }
@@ -355,7 +361,25 @@ impl Client {
                 stderr(&out)
             );
         }
-        self.login(url, user, password);
+        self.ok(&args);
+    }
+
+    /// Logs in to a server that speaks TLS, trusting its certificate by its pin.
+    pub fn login_to(&self, server: &Server, user: &str, password: &str) {
+        let url = server.url();
+        let mut args = vec![
+            "login",
+            "--server",
+            &url,
+            "--user",
+            user,
+            "--password",
+            password,
+        ];
+        if let Some(p) = &server.pin {
+            args.extend(["--pin", p.as_str()]);
+        }
+        self.ok(&args);
     }
 
     pub fn login(&self, url: &str, user: &str, password: &str) {

@@ -23,6 +23,8 @@ pub enum DeviceError {
     Offline(String),
     #[error("not accepted by the server: {0}")]
     Unauthorized(String),
+    #[error("revoked: {0}")]
+    Revoked(String),
     #[error("not logged in: run `jemput login` first")]
     NotLoggedIn,
     #[error("server error: {0}")]
@@ -47,6 +49,7 @@ impl DeviceError {
         match self {
             DeviceError::Offline(_) => "offline",
             DeviceError::Unauthorized(_) => "unauthorized",
+            DeviceError::Revoked(_) => "revoked",
             DeviceError::NotLoggedIn => "not_logged_in",
             DeviceError::Server(_) => "server",
             DeviceError::Store(StoreError::NotFound(_)) => "not_found",
@@ -84,6 +87,17 @@ pub struct Config {
     /// rather than by the public roots (a self-signed office certificate).
     #[serde(default)]
     pub pin: Option<String>,
+}
+
+/// What is left of a device the office revoked (`revoked.json`): why, when, and how
+/// much unsent work was discarded with its data.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Revoked {
+    pub reason: String,
+    #[ts(type = "number")]
+    pub at_ms: i64,
+    pub discarded_visits: usize,
 }
 
 /// What a deployment sets up for the app in the device's home (`deployment.json`): the
@@ -156,16 +170,7 @@ impl Device {
         std::fs::create_dir_all(dir)?;
         let mut store = Store::open(&dir.join("jemput.db"))?;
         store.reindex_if_needed(&IndicatorSet::bps14())?;
-        if store.kv_get("signing_key")?.is_none() {
-            // Signs this device's bundles (sync by file); the server certifies it at login.
-            let secret: [u8; 32] = rand::random();
-            store.kv_set("signing_key", &hex::encode(secret))?;
-        }
-        if store.kv_get("actor")?.is_none() {
-            // A stable Automerge actor per install: every change names this device.
-            let actor: [u8; 16] = rand::random();
-            store.kv_set("actor", &hex::encode(actor))?;
-        }
+        init_keys(&store)?;
         Ok(Device {
             dir: dir.to_path_buf(),
             store: Mutex::new(store),
@@ -216,6 +221,7 @@ impl Device {
             pin: pin.map(str::to_string),
         };
         self.save_config(&cfg)?;
+        let _ = std::fs::remove_file(self.dir.join("revoked.json"));
         Ok(cfg)
     }
 
@@ -289,6 +295,40 @@ impl Device {
             s.add_relay(&bytes)?;
             Ok(imported)
         })
+    }
+
+    /// Erases this device's households, keys and token because the server says it was
+    /// revoked (or its user disabled): unsent work is discarded by design (the office
+    /// visits again). Keeps only `revoked.json`, for the screen and `status`.
+    pub fn wipe_revoked(&self, reason: &str) -> Result<Revoked, DeviceError> {
+        let mut store = self.store.lock().map_err(|_| lock_err())?;
+        let discarded_visits = store.unsent_visits().unwrap_or(0);
+        store.wipe()?;
+        // A fresh identity, should the office let this phone in again later.
+        init_keys(&store)?;
+        drop(store);
+        match std::fs::remove_file(self.dir.join("config.json")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        let revoked = Revoked {
+            reason: reason.to_string(),
+            at_ms: jemput_core::SystemClock.now_ms(),
+            discarded_visits,
+        };
+        let json = serde_json::to_vec_pretty(&revoked)
+            .map_err(|e| DeviceError::Invalid(format!("revoked.json: {e}")))?;
+        std::fs::write(self.dir.join("revoked.json"), json)?;
+        Ok(revoked)
+    }
+
+    /// Whether the office revoked this device (until someone logs in again).
+    pub fn revoked(&self) -> Result<Option<Revoked>, DeviceError> {
+        match std::fs::read(self.dir.join("revoked.json")) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The deployment's settings (`deployment.json` in the home), if there are any.
@@ -633,4 +673,20 @@ fn save_checked(
 /// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.
 pub fn parse_when(s: &str) -> Result<i64, DeviceError> {
     jemput_core::history::parse_when(s).map_err(DeviceError::Invalid)
+}
+
+/// The device's signing key and Automerge actor, made once per install (and anew after
+/// a wipe).
+fn init_keys(store: &Store) -> Result<(), DeviceError> {
+    if store.kv_get("signing_key")?.is_none() {
+        // Signs this device's bundles (sync by file); the server certifies it at login.
+        let secret: [u8; 32] = rand::random();
+        store.kv_set("signing_key", &hex::encode(secret))?;
+    }
+    if store.kv_get("actor")?.is_none() {
+        // A stable Automerge actor per install: every change names this device.
+        let actor: [u8; 16] = rand::random();
+        store.kv_set("actor", &hex::encode(actor))?;
+    }
+    Ok(())
 }

@@ -129,6 +129,7 @@ impl SyncClient {
             Ok(b) if b.code == "bad_credentials" || b.code == "unauthenticated" => {
                 DeviceError::Unauthorized(b.message)
             }
+            Ok(b) if b.code == "revoked" => DeviceError::Revoked(b.message),
             Ok(b) => {
                 DeviceError::Server(format!("{} ({}): {}", status.as_u16(), b.code, b.message))
             }
@@ -225,7 +226,17 @@ impl SyncClient {
                 .bearer_auth(&cfg.token)
                 .header("content-type", sync::CONTENT_TYPE)
                 .body(body);
-            let resp = Self::send(req, &cfg.server).await?;
+            let resp = match Self::send(req, &cfg.server).await {
+                Err(DeviceError::Revoked(reason)) => {
+                    // The office ended this device: its data goes at once.
+                    let gone = device.wipe_revoked(&reason)?;
+                    return Err(DeviceError::Revoked(format!(
+                        "{reason}; this device's data was erased ({} unsent visits discarded)",
+                        gone.discarded_visits
+                    )));
+                }
+                other => other?,
+            };
             let bytes = resp.bytes().await.map_err(|e| {
                 DeviceError::Offline(format!("connection lost during sync: {}", root_cause(&e)))
             })?;

@@ -477,15 +477,23 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Status { json: _ } => {
             let device = home(&cli)?;
-            if device.config()?.is_none() {
-                bail!("not logged in");
-            }
             let Some(cfg) = device.config()? else {
+                if let Some(r) = device.revoked()? {
+                    // The office revoked this device: its data is gone; say so and how
+                    // much unsent work went with it.
+                    let mut v = serde_json::to_value(&r)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("state".into(), "revoked".into());
+                    }
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                    return Ok(());
+                }
                 bail!("not logged in");
             };
             // Everything a support call needs, never the token.
             let mut status = serde_json::to_value(device.sync_stats()?)?;
             if let Some(o) = status.as_object_mut() {
+                o.insert("state".into(), "active".into());
                 o.insert("device".into(), cfg.device.clone().into());
                 o.insert("user".into(), cfg.user.clone().into());
                 o.insert("role".into(), cfg.role.as_str().into());

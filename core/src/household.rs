@@ -514,6 +514,27 @@ impl Household {
         self.doc.get_heads()
     }
 
+    /// Visits added since `heads` (all of them when `heads` is empty).
+    pub fn visits_after(&mut self, heads: &[ChangeHash]) -> Vec<String> {
+        let Some(visits) = self.obj("visits") else {
+            return Vec::new();
+        };
+        let known: Vec<ChangeHash> = heads
+            .iter()
+            .filter(|h| self.doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let before: std::collections::HashSet<String> = if known.is_empty() {
+            Default::default()
+        } else {
+            self.doc.keys_at(&visits, &known).collect()
+        };
+        self.doc
+            .keys(&visits)
+            .filter(|k| !before.contains(k))
+            .collect()
+    }
+
     /// Records again, at `now_ms`, the changes of `own` that the server has not taken
     /// (those after `acked`): same operations, same actor and numbering, a new time, and
     /// the visit times they carry (`at`, `date`) moved by the same amount. For work the

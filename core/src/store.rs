@@ -264,6 +264,50 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Visits recorded on this device that the server has not taken.
+    pub fn unsent_visits(&self) -> Result<usize, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc, acked_heads FROM households WHERE pending = 1")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut n = 0;
+        for row in rows {
+            let (doc, acked) = row?;
+            let mut hh = Household::load(&doc)?;
+            n += hh.visits_after(&decode_heads(&acked)).len();
+        }
+        Ok(n)
+    }
+
+    /// Erases every household, key and record of this device (a revoked device): rows
+    /// are overwritten (`secure_delete`), the file is rebuilt and the write-ahead log
+    /// emptied, so nothing of them stays in the file's free pages.
+    pub fn wipe(&mut self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "secure_delete", true)?;
+        let tx = self.conn.transaction()?;
+        for table in [
+            "households",
+            "households_fts",
+            "cursors",
+            "kv",
+            "household_conflicts",
+            "member_index",
+            "resolved",
+            "relays",
+            "quarantine",
+            "authors",
+        ] {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        tx.commit()?;
+        self.conn.execute_batch("VACUUM")?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     pub fn count(&self, sql_where: CountOf) -> Result<u64, StoreError> {
         let sql = match sql_where {
             CountOf::All => "SELECT count(*) FROM households",

@@ -41,6 +41,8 @@ pub struct SessionStatus {
     /// What the app offers this role (from the one rule book in core).
     can: Option<Capabilities>,
     server: Option<String>,
+    /// Set when the office revoked this device and its data was erased.
+    revoked: Option<jemput_client::home::Revoked>,
 }
 
 #[tauri::command]
@@ -53,6 +55,7 @@ pub fn session_status(state: State<'_, AppState>) -> Result<SessionStatus> {
         role: cfg.as_ref().map(|c| c.role),
         can: cfg.as_ref().map(|c| c.role.capabilities()),
         server: cfg.map(|c| c.server).or(deployed),
+        revoked: state.device.revoked()?,
     })
 }
 

@@ -265,15 +265,19 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiEr
         })?
         .to_string();
     let storage = state.storage.clone();
-    blocking(move || storage.authenticate(&token))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "token unknown or revoked",
-            )
-        })
+    match blocking(move || storage.token_state(&token)).await? {
+        storage::TokenState::Valid(session) => Ok(session),
+        storage::TokenState::Revoked => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "revoked",
+            "this device was revoked by the office",
+        )),
+        storage::TokenState::Unknown => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "token unknown or expired",
+        )),
+    }
 }
 
 #[tracing::instrument(skip_all, fields(user))]

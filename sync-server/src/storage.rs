@@ -216,6 +216,14 @@ pub struct QuarantineReport {
     pub reported_ms: i64,
 }
 
+/// What a bearer token is.
+pub enum TokenState {
+    Valid(Session),
+    /// The device was revoked: it must erase its data.
+    Revoked,
+    Unknown,
+}
+
 /// A household for the index, as the registry import or the demo creates it.
 pub struct NewHousehold {
     pub id: String,
@@ -280,7 +288,14 @@ pub trait Storage: Send + Sync + 'static {
     fn server_key(&self) -> Result<VerifyingKey, StorageError>;
     /// Applies a device's bundle as if that device had synced it (same scope checks).
     fn import_bundle(&self, bytes: &[u8]) -> Result<BundleImport, StorageError>;
-    fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError>;
+    /// What a bearer token is: a device's live session, a revoked device's, or nothing.
+    fn token_state(&self, token: &str) -> Result<TokenState, StorageError>;
+    fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError> {
+        Ok(match self.token_state(token)? {
+            TokenState::Valid(s) => Some(s),
+            TokenState::Revoked | TokenState::Unknown => None,
+        })
+    }
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError>;
     fn insert_households(&self, households: &[NewHousehold]) -> Result<usize, StorageError>;
     fn household_count(&self) -> Result<u64, StorageError>;
@@ -910,19 +925,24 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError> {
-        let row: Option<(String, String, String)> = self
+    fn token_state(&self, token: &str) -> Result<TokenState, StorageError> {
+        let row: Option<(String, String, String, bool)> = self
             .conn()?
             .query_row(
-                "SELECT d.id, u.name, u.role FROM devices d JOIN users u ON u.name = d.user
-                 WHERE d.token_hash = ?1 AND d.revoked = 0",
+                "SELECT d.id, u.name, u.role, d.revoked FROM devices d JOIN users u ON u.name = d.user
+                 WHERE d.token_hash = ?1",
                 [auth::token_hash(token)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        Ok(row.and_then(|(device, user, role)| {
-            Role::parse(&role).map(|role| Session { user, role, device })
-        }))
+        Ok(match row {
+            None => TokenState::Unknown,
+            Some((_, _, _, true)) => TokenState::Revoked,
+            Some((device, user, role, false)) => match Role::parse(&role) {
+                Some(role) => TokenState::Valid(Session { user, role, device }),
+                None => TokenState::Unknown,
+            },
+        })
     }
 
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError> {

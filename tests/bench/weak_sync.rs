@@ -125,9 +125,8 @@ fn main() {
         &data,
         &format!("{WEAK_SERVER_IP}:8080"),
     );
-    let url = format!("http://{WEAK_SERVER_IP}:8080");
     let k = Client::in_netns(tmp.path().join("k"), &net.client_ns());
-    k.login(&url, "demo-kader-rw01", "jemput-demo");
+    k.login_to(&server, "demo-kader-rw01", "jemput-demo");
     let first = timed_sync(&net, &k);
     let n = k.households().len();
     row(

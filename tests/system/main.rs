@@ -13,5 +13,6 @@ mod logins;
 mod moves;
 mod registry;
 mod review;
+mod revoke;
 mod tls;
 mod weak_network;

@@ -33,12 +33,13 @@ fn run_profile(profile: &str) {
     let data = tmp.path().join("server");
     Server::admin(&data, &["demo", "--seed", "31"]);
     let net = WeakNet::up(if profile == "cut" { "2g" } else { profile });
-    let _server = Server::start_in(
+    let server = Server::start_in(
         Some(&net.server_ns()),
         &data,
         &format!("{WEAK_SERVER_IP}:8080"),
     );
-    let url = format!("http://{WEAK_SERVER_IP}:8080");
+    let url = server.url();
+    let pin = server.pin.as_deref();
     let users = ["demo-kader-rw01", "demo-kader-rw01", "demo-kader-rw02"];
     let clients: Vec<Client> = users
         .iter()
@@ -46,7 +47,7 @@ fn run_profile(profile: &str) {
         .map(|(i, _)| Client::in_netns(tmp.path().join(format!("k{i}")), &net.client_ns()))
         .collect();
     for (c, user) in clients.iter().zip(users) {
-        c.login_patiently(&url, user, "jemput-demo");
+        c.login_patiently(&url, pin, user, "jemput-demo");
     }
     sync_all(&clients);
 
@@ -105,14 +106,14 @@ fn backlog_over_a_flapping_link() {
     let data = tmp.path().join("server");
     Server::admin(&data, &["demo", "--seed", "32"]);
     let net = WeakNet::up("2g-loss10");
-    let _server = Server::start_in(
+    let server = Server::start_in(
         Some(&net.server_ns()),
         &data,
         &format!("{WEAK_SERVER_IP}:8080"),
     );
-    let url = format!("http://{WEAK_SERVER_IP}:8080");
+    let url = server.url();
     let op = Client::in_netns(tmp.path().join("op"), &net.client_ns());
-    op.login_patiently(&url, "demo-operator", "jemput-demo");
+    op.login_patiently(&url, server.pin.as_deref(), "demo-operator", "jemput-demo");
     op.ok(&["sync", "--retry-for", "60"]);
     // The backlog, recorded offline through the client library (1,000 CLI runs would
     // take longer than the test may).

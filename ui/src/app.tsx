@@ -32,8 +32,12 @@ export function App() {
   useEffect(() => {
     api.sessionStatus()
       .then(setSession)
-      .catch(() => setSession({ logged_in: false, user: null, role: null, can: null, server: null }));
+      .catch(() => setSession({ logged_in: false, user: null, role: null, can: null, server: null, revoked: null }));
   }, []);
+
+  const reloadSession = () => {
+    api.sessionStatus().then(setSession).catch(() => undefined);
+  };
 
   if (!session) return <div class="center muted">…</div>;
 
@@ -41,8 +45,9 @@ export function App() {
     return (
       <Login
         defaultServer={session.server}
+        revoked={session.revoked}
         onLoggedIn={(r) => {
-          setSession({ ...session, logged_in: true, user: r.user, role: r.role, can: r.can });
+          setSession({ ...session, logged_in: true, user: r.user, role: r.role, can: r.can, revoked: null });
           setRoute({ screen: 'list' });
         }}
       />
@@ -59,6 +64,7 @@ export function App() {
       return (
         <HouseholdList
           user={session.user}
+          onRevoked={reloadSession}
           onOpen={(id) => setRoute({ screen: 'detail', id })}
           onPropose={() => setRoute({ screen: 'propose' })}
           onLogout={logout}

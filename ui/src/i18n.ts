@@ -18,6 +18,7 @@ const id = {
   choose: '— pilih —',
 
   login_title: 'Masuk',
+  revoked_notice: 'Kantor mencabut akses HP ini. Semua data rumah tangga di HP ini sudah dihapus; {n} kunjungan yang belum terkirim ikut terhapus. Masuk lagi bila kantor mengizinkan.',
   login_server: 'Alamat server',
   login_user: 'Nama pengguna',
   login_password: 'Kata sandi',
@@ -282,6 +283,7 @@ const en: Record<Key, string> = {
   choose: '— choose —',
 
   login_title: 'Log in',
+  revoked_notice: 'The office revoked this phone. All household data on it has been erased; {n} unsent visits were erased with it. Log in again if the office allows.',
   login_server: 'Server address',
   login_user: 'User name',
   login_password: 'Password',

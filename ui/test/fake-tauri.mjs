@@ -184,7 +184,7 @@ export function installFakeTauri() {
       snapshot(h3, {}));
   }
 
-  let session = { logged_in: false, user: null, role: null, can: null, server: null };
+  let session = { logged_in: false, user: null, role: null, can: null, server: null, revoked: null };
   const users = { kader_uji: 'kader', fasilitator_uji: 'fasilitator', operator_uji: 'operator', admin_uji: 'admin' };
   // What the backend answers per role (jemput_core::rules::Role::capabilities).
   const CAN = {

@@ -15,8 +15,10 @@ const SEARCH_DEBOUNCE_MS = 250;
 let savedSearch = '';
 let savedFilter: Filter = 'all';
 
-export function HouseholdList({ user, onOpen, onPropose, onLogout, onReview, onRegistry }: {
+export function HouseholdList({ user, onOpen, onPropose, onLogout, onReview, onRegistry, onRevoked }: {
   user: string | null; onOpen: (id: string) => void; onPropose: () => void; onLogout: () => void;
+  /** The server revoked this device: back to the login screen, which says so. */
+  onRevoked?: () => void;
   /** Given only to roles that review conflicts. */
   onReview?: () => void;
   /** Given only to roles that import and export the registry. */
@@ -50,7 +52,7 @@ export function HouseholdList({ user, onOpen, onPropose, onLogout, onReview, onR
   return (
     <div class="screen">
       <Header title={user ? `${t('app_name')} · ${user}` : t('app_name')} onLogout={onLogout} />
-      <SyncBar onSynced={() => setReload((n) => n + 1)} />
+      <SyncBar onSynced={() => setReload((n) => n + 1)} onRevoked={onRevoked} />
       <div class="list-tools">
         {(onReview || onRegistry) && (
           <div class="office-actions">

@@ -4,11 +4,12 @@ import * as api from '../api';
 import { ErrorBox, Field, Header } from '../components';
 import { t } from '../i18n';
 import type { CommandError, LoginResult } from '../types';
+import type { Revoked } from '../bindings/Revoked';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
-export function Login({ defaultServer, onLoggedIn }: {
-  defaultServer: string | null; onLoggedIn: (r: LoginResult) => void;
+export function Login({ defaultServer, revoked, onLoggedIn }: {
+  defaultServer: string | null; revoked?: Revoked | null; onLoggedIn: (r: LoginResult) => void;
 }) {
   const [server, setServer] = useState(defaultServer || DEFAULT_SERVER);
   const [user, setUser] = useState('');
@@ -34,6 +35,11 @@ export function Login({ defaultServer, onLoggedIn }: {
       <Header title={t('app_name')} />
       <form class="card form" onSubmit={submit}>
         <h2>{t('login_title')}</h2>
+        {revoked && (
+          <p class="error" id="revoked-notice" role="alert">
+            {t('revoked_notice', { n: revoked.discarded_visits })}
+          </p>
+        )}
         <Field label={t('login_server')} for="login-server">
           <input id="login-server" type="url" inputMode="url" autoComplete="url" value={server}
             onInput={(e) => setServer(e.currentTarget.value)} />

@@ -9,8 +9,9 @@ import type { CommandError, SyncStatus } from '../types';
 
 const POLL_MS = 5000;
 
-/** `onSynced` fires when a sync finished with new data possibly applied (last_sync moved). */
-export function SyncBar({ onSynced }: { onSynced: () => void }) {
+/** `onSynced` fires when a sync finished with new data possibly applied (last_sync moved);
+ * `onRevoked` when the server said this device was revoked (its data is erased by then). */
+export function SyncBar({ onSynced, onRevoked }: { onSynced: () => void; onRevoked?: () => void }) {
   const [status, setStatus] = useState<SyncStatus | null>(null);
   const [err, setErr] = useState<CommandError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -18,7 +19,11 @@ export function SyncBar({ onSynced }: { onSynced: () => void }) {
   const onSyncedRef = useRef(onSynced);
   onSyncedRef.current = onSynced;
 
+  const onRevokedRef = useRef(onRevoked);
+  onRevokedRef.current = onRevoked;
+
   const apply = (s: SyncStatus) => {
+    if (s.last_error?.code === 'revoked') onRevokedRef.current?.();
     if (lastSync.current !== undefined && s.last_sync !== lastSync.current) onSyncedRef.current();
     lastSync.current = s.last_sync;
     setStatus(s);
@@ -39,6 +44,7 @@ export function SyncBar({ onSynced }: { onSynced: () => void }) {
       apply(await api.syncNow());
     } catch (e) {
       const ce = api.toCommandError(e);
+      if (ce.code === 'revoked') onRevokedRef.current?.();
       setErr(ce);
       if (ce.code === 'offline' && status) setStatus({ ...status, online: false });
     } finally {
