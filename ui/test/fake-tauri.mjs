@@ -465,6 +465,14 @@ export function installFakeTauri() {
     registryMapping: registry.mapping,
     /** How many listeners the page holds for `event`. */
     listening: (event) => [...eventListeners.values()].filter((l) => l.event === event).length,
+    /** The office revokes this device: the next sync fails as `revoked`, the device's
+     * data is gone and the session says why (as the real backend does). */
+    revoke: (discarded) => {
+      const reason = 'this device was revoked by the office';
+      fake.fail.sync_now = { code: 'revoked', message: reason };
+      session = { logged_in: false, user: null, role: null, can: null, server: session.server,
+        revoked: { reason, at_ms: Date.now(), discarded_visits: discarded } };
+    },
   };
   window.__fake = fake;
   // What @tauri-apps/api/event `_unlisten` calls before invoking `plugin:event|unlisten`.

@@ -338,6 +338,18 @@ describe('language, errors', () => {
     await context.close();
   });
 
+  test('a revoked device goes back to login and says its data and unsent visits are gone', async () => {
+    const { page, context, errors } = await openApp();
+    await page.evaluate(() => window.__fake.revoke(2));
+    await page.click('#sync-now');
+    const notice = await (await page.waitForSelector('#revoked-notice')).textContent();
+    assert.match(notice, /mencabut akses/);
+    assert.match(notice, /2 kunjungan yang belum terkirim/);
+    assert.equal(await page.$('.household-row'), null, 'no household left on screen');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('a rejected list_households with an unknown code shows its message', async () => {
     const { page, context } = await openApp();
     await page.evaluate(() => {
