@@ -25,6 +25,9 @@ pub enum DeviceError {
     Unauthorized(String),
     #[error("revoked: {0}")]
     Revoked(String),
+    /// The access token is past its 24 h: renewed with the device key.
+    #[error("the session expired")]
+    TokenExpired,
     #[error("not logged in: run `jemput login` first")]
     NotLoggedIn,
     #[error("server error: {0}")]
@@ -50,6 +53,7 @@ impl DeviceError {
             DeviceError::Offline(_) => "offline",
             DeviceError::Unauthorized(_) => "unauthorized",
             DeviceError::Revoked(_) => "revoked",
+            DeviceError::TokenExpired => "unauthorized",
             DeviceError::NotLoggedIn => "not_logged_in",
             DeviceError::Server(_) => "server",
             DeviceError::Store(StoreError::NotFound(_)) => "not_found",
@@ -223,6 +227,14 @@ impl Device {
         self.save_config(&cfg)?;
         let _ = std::fs::remove_file(self.dir.join("revoked.json"));
         Ok(cfg)
+    }
+
+    /// This device's key's signature of `message` (renewing the token).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        let key = self.signing_key()?;
+        Ok(ed25519_dalek::Signer::sign(&key, message)
+            .to_bytes()
+            .to_vec())
     }
 
     fn signing_key(&self) -> Result<ed25519_dalek::SigningKey, DeviceError> {

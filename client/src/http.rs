@@ -130,6 +130,10 @@ impl SyncClient {
                 DeviceError::Unauthorized(b.message)
             }
             Ok(b) if b.code == "revoked" => DeviceError::Revoked(b.message),
+            Ok(b) if b.code == "token_expired" => DeviceError::TokenExpired,
+            Ok(b) if b.code == "password_needed" || b.code == "no_area" => {
+                DeviceError::Unauthorized(b.message)
+            }
             Ok(b) => {
                 DeviceError::Server(format!("{} ({}): {}", status.as_u16(), b.code, b.message))
             }
@@ -211,11 +215,12 @@ impl SyncClient {
         device: &Device,
         set: &IndicatorSet,
     ) -> Result<SyncReport, DeviceError> {
-        let cfg: Config = device.config()?.ok_or(DeviceError::NotLoggedIn)?;
+        let mut cfg: Config = device.config()?.ok_or(DeviceError::NotLoggedIn)?;
         let http = self.clients.for_server(&cfg.server, cfg.pin.as_deref())?;
         let url = format!("{}/v1/sync", cfg.server.trim_end_matches('/'));
         let author = device.author(&cfg)?;
         let mut report = SyncReport::default();
+        let mut renewed = false;
         for _ in 0..MAX_ROUNDS {
             let out = device.with_store(|s| sync::build_request(s, PUSH_PAGE_BYTES))?;
             let body = sync::encode(&out.request);
@@ -234,6 +239,12 @@ impl SyncClient {
                         "{reason}; this device's data was erased ({} unsent visits discarded)",
                         gone.discarded_visits
                     )));
+                }
+                Err(DeviceError::TokenExpired) if !renewed => {
+                    // After any time offline: a new token for the device key's signature.
+                    cfg = self.renew(device, &http, &cfg).await?;
+                    renewed = true;
+                    continue;
                 }
                 other => other?,
             };
@@ -271,6 +282,103 @@ impl SyncClient {
 }
 
 impl SyncClient {
+    /// Renews an expired token: signs the server's one-time challenge with this
+    /// device's key. A revoked device erases its data; one whose password changed
+    /// keeps its data and asks for the password.
+    async fn renew(
+        &self,
+        device: &Device,
+        http: &reqwest::Client,
+        cfg: &Config,
+    ) -> Result<Config, DeviceError> {
+        #[derive(Deserialize)]
+        struct Challenge {
+            challenge: String,
+        }
+        #[derive(Deserialize)]
+        struct Renewed {
+            token: String,
+        }
+        let base = cfg.server.trim_end_matches('/');
+        let body = serde_json::json!({ "device": cfg.device }).to_string();
+        let resp = Self::send(
+            http.post(format!("{base}/v1/challenge"))
+                .header("content-type", "application/json")
+                .body(body),
+            &cfg.server,
+        )
+        .await?;
+        let c: Challenge = serde_json::from_slice(
+            &resp
+                .bytes()
+                .await
+                .map_err(|e| DeviceError::Offline(root_cause(&e)))?,
+        )
+        .map_err(|e| DeviceError::Server(format!("bad challenge: {e}")))?;
+        let challenge =
+            hex::decode(&c.challenge).map_err(|_| DeviceError::Server("bad challenge".into()))?;
+        let signature = device.sign(&jemput_core::bundle::refresh_message(
+            &cfg.device,
+            &challenge,
+        ))?;
+        let body = serde_json::json!({
+            "device": cfg.device,
+            "challenge": c.challenge,
+            "signature": hex::encode(signature),
+        })
+        .to_string();
+        let sent = Self::send(
+            http.post(format!("{base}/v1/refresh"))
+                .header("content-type", "application/json")
+                .body(body),
+            &cfg.server,
+        )
+        .await;
+        let resp = match sent {
+            Err(DeviceError::Revoked(reason)) => {
+                let gone = device.wipe_revoked(&reason)?;
+                return Err(DeviceError::Revoked(format!(
+                    "{reason}; this device's data was erased ({} unsent visits discarded)",
+                    gone.discarded_visits
+                )));
+            }
+            other => other?,
+        };
+        let r: Renewed = serde_json::from_slice(
+            &resp
+                .bytes()
+                .await
+                .map_err(|e| DeviceError::Offline(root_cause(&e)))?,
+        )
+        .map_err(|e| DeviceError::Server(format!("bad refresh response: {e}")))?;
+        let renewed = Config {
+            token: r.token,
+            ..cfg.clone()
+        };
+        device.save_config(&renewed)?;
+        Ok(renewed)
+    }
+
+    /// Ends this device's session on the server (best effort: offline, the token
+    /// still ends at its 24 h) and forgets it here; the store and unsent work stay.
+    pub async fn logout(&self, device: &Device) -> Result<(), DeviceError> {
+        if let Some(cfg) = device.config()? {
+            if let Ok(http) = self.clients.for_server(&cfg.server, cfg.pin.as_deref()) {
+                let url = format!("{}/v1/logout", cfg.server.trim_end_matches('/'));
+                let ended = http
+                    .post(url)
+                    .bearer_auth(&cfg.token)
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                if let Err(e) = ended {
+                    note_logout_unheard(&e);
+                }
+            }
+        }
+        device.logout()
+    }
+
     /// The kelurahan's export rows at a cut-off, from the server (which alone knows
     /// when each change arrived).
     pub async fn export_rows(
@@ -317,4 +425,12 @@ fn root_cause(e: &dyn std::error::Error) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+/// A logout the server did not hear of: its token still ends at its 24 h.
+fn note_logout_unheard(e: &reqwest::Error) {
+    eprintln!(
+        "the server was not told of the logout ({}); the session ends on its own within 24 h",
+        root_cause(e)
+    );
 }

@@ -36,9 +36,16 @@ enum Command {
         pin: Option<String>,
         #[arg(long)]
         user: String,
+        /// Unsafe: visible to other processes. For scripts and tests only; without it
+        /// or --password-stdin the password is asked without echo.
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from the first line of stdin.
         #[arg(long)]
-        password: String,
+        password_stdin: bool,
     },
+    /// End this device's session on the server; the households and unsent work stay.
+    Logout,
     /// Push pending work and pull the areas' changes.
     Sync {
         /// Keep retrying a failed sync (exponential backoff with jitter) for this many
@@ -221,8 +228,18 @@ fn run() -> anyhow::Result<()> {
             pin,
             user,
             password,
+            password_stdin,
         } => {
             let device = home(&cli)?;
+            let password = &match password {
+                Some(p) => p.clone(),
+                None if *password_stdin => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+                None => rpassword::prompt_password("password: ")?,
+            };
             let ok = rt()?.block_on(device.login(
                 &SyncClient::new(),
                 server,
@@ -232,6 +249,11 @@ fn run() -> anyhow::Result<()> {
                 "jemput-cli",
             ))?;
             println!("logged in as {} ({})", ok.user, ok.role.as_str());
+        }
+        Command::Logout => {
+            let device = home(&cli)?;
+            rt()?.block_on(SyncClient::new().logout(&device))?;
+            println!("logged out");
         }
         Command::Sync { retry_for } => {
             let device = home(&cli)?;

@@ -89,6 +89,27 @@ pub fn login_proof_message(user: &str, device_name: &str, actors: &[String]) -> 
     m
 }
 
+/// What a device signs with its key to renew its token: the server's one-time
+/// challenge, for this device.
+pub fn refresh_message(device: &str, challenge: &[u8]) -> Vec<u8> {
+    let mut m = b"jemput-refresh-v1\0".to_vec();
+    m.extend_from_slice(device.as_bytes());
+    m.push(0);
+    m.extend_from_slice(challenge);
+    m
+}
+
+/// Whether `signature` (64 bytes) is `key`'s signature of `message`.
+pub fn signed_by(key: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+    let (Ok(key), Ok(sig)) = (
+        VerifyingKey::from_bytes(key),
+        Signature::from_slice(signature),
+    ) else {
+        return false;
+    };
+    key.verify(message, &sig).is_ok()
+}
+
 /// Whether `proof` (64 bytes) is the device key's signature of the login message.
 pub fn login_proven(
     device_key: &[u8; 32],

@@ -96,8 +96,8 @@ pub async fn login(
 }
 
 #[tauri::command]
-pub fn logout(state: State<'_, AppState>) -> Result<()> {
-    Ok(state.device.logout()?)
+pub async fn logout(state: State<'_, AppState>) -> Result<()> {
+    Ok(state.client.logout(&state.device).await?)
 }
 
 #[tauri::command]

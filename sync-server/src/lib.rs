@@ -8,6 +8,7 @@ pub mod guard;
 pub mod login;
 pub mod net;
 pub mod registry;
+pub mod session;
 pub mod storage;
 
 use std::sync::Arc;
@@ -84,6 +85,15 @@ pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> R
             "/v1/login",
             post(login).layer(DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
         )
+        .route(
+            "/v1/challenge",
+            post(challenge_handler).layer(DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
+        )
+        .route(
+            "/v1/refresh",
+            post(refresh_handler).layer(DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
+        )
+        .route("/v1/logout", post(logout_handler))
         .route("/v1/sync", post(sync_handler))
         .route("/v1/export", get(export_handler))
         // Compressed request bodies; a bigger one is 413 before it is read whole.
@@ -272,12 +282,96 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiEr
             "revoked",
             "this device was revoked by the office",
         )),
+        storage::TokenState::Expired => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            "the token expired: renew it with the device key (/v1/refresh)",
+        )),
+        storage::TokenState::NoArea => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "no_area",
+            "this user has no area any more",
+        )),
         storage::TokenState::Unknown => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
-            "token unknown or expired",
+            "token unknown or ended",
         )),
     }
+}
+
+#[derive(Deserialize)]
+struct ChallengeBody {
+    device: String,
+}
+
+/// `{device}` → `{challenge}` (hex): what the device signs to renew its token.
+async fn challenge_handler(
+    State(state): State<Arc<AppState>>,
+    Json(b): Json<ChallengeBody>,
+) -> Result<Response, ApiError> {
+    let storage = state.storage.clone();
+    let c = blocking(move || session::challenge(storage.as_ref(), &b.device, registry::now_ms()))
+        .await?;
+    Ok(Json(serde_json::json!({ "challenge": hex::encode(c) })).into_response())
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    device: String,
+    challenge: String,
+    signature: String,
+}
+
+/// `{device, challenge, signature}` → `{token, expires_ms}`, or a refusal whose code
+/// says what the device does next (`revoked`: erase; `password_needed`: log in again).
+async fn refresh_handler(
+    State(state): State<Arc<AppState>>,
+    Json(b): Json<RefreshBody>,
+) -> Result<Response, ApiError> {
+    let (Ok(challenge), Ok(signature)) = (hex::decode(&b.challenge), hex::decode(&b.signature))
+    else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "challenge and signature are hex",
+        ));
+    };
+    let storage = state.storage.clone();
+    let result = blocking(move || {
+        session::refresh(
+            storage.as_ref(),
+            &b.device,
+            &challenge,
+            &signature,
+            registry::now_ms(),
+        )
+    })
+    .await?;
+    match result {
+        Ok((token, expires_ms)) => Ok(Json(
+            serde_json::json!({ "token": token, "expires_ms": expires_ms }),
+        )
+        .into_response()),
+        Err(refusal) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            refusal.code(),
+            refusal.message(),
+        )),
+    }
+}
+
+/// Ends this device's token; only a password login starts a new one.
+async fn logout_handler(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    let storage = state.storage.clone();
+    let device = session.device.clone();
+    blocking(move || storage.set_token(&device, None, 0)).await?;
+    tracing::info!(user = %session.user, device = %session.device, "logout");
+    Ok(Json(serde_json::json!({ "ok": true })).into_response())
 }
 
 #[tracing::instrument(skip_all, fields(user))]

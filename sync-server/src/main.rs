@@ -81,6 +81,13 @@ enum Command {
     Assign(AreaArgs),
     /// Take areas away from a user.
     Unassign(AreaArgs),
+    /// List devices (of one user) with their last contact.
+    Devices {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a device's token (a lost phone).
     Revoke { device: String },
     /// Print every household's document heads as JSON (to compare replicas).
@@ -155,13 +162,50 @@ enum Command {
 
 #[derive(Subcommand)]
 enum UserCommand {
+    /// Add a user, or update an existing one's role and password (ending its tokens).
     Add {
         name: String,
         #[arg(long)]
         role: String,
-        #[arg(long)]
-        password: String,
+        #[command(flatten)]
+        password: PasswordArgs,
     },
+    /// Set a new password (read from the terminal or stdin): every token of the user
+    /// ends, its devices log in again.
+    Passwd {
+        name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Stop a user: no login, and every device of it erases its data at next contact.
+    Disable { name: String },
+    /// Let a disabled user log in again.
+    Enable { name: String },
+}
+
+/// A password: asked without echo, or from stdin; `--password` on the command line is
+/// unsafe (other users of the machine see it) and only for scripts and tests.
+#[derive(clap::Args)]
+struct PasswordArgs {
+    /// Unsafe: visible to other processes. For scripts and tests only.
+    #[arg(long, conflicts_with = "password_stdin")]
+    password: Option<String>,
+    /// Read the password from the first line of stdin.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+fn read_password(given: Option<String>, from_stdin: bool) -> anyhow::Result<String> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    Ok(rpassword::prompt_password("password: ")?)
 }
 
 #[derive(clap::Args)]
@@ -343,8 +387,57 @@ fn run() -> anyhow::Result<()> {
             let r = Role::parse(&role).with_context(|| {
                 format!("role must be kader, operator, fasilitator or admin, got `{role}`")
             })?;
+            let password = read_password(password.password, password.password_stdin)?;
             storage.add_user(&name, r, &password)?;
             println!("user {name} ({role}) saved");
+        }
+        Command::User {
+            command:
+                UserCommand::Passwd {
+                    name,
+                    password_stdin,
+                },
+        } => {
+            let password = read_password(None, password_stdin)?;
+            if !storage.set_password(&name, &password)? {
+                bail!("no user `{name}`");
+            }
+            println!("password of {name} changed; its devices log in again");
+        }
+        Command::User {
+            command: UserCommand::Disable { name },
+        } => {
+            if !storage.set_disabled(&name, true)? {
+                bail!("no user `{name}`");
+            }
+            println!("user {name} disabled; its devices erase their data at next contact");
+        }
+        Command::User {
+            command: UserCommand::Enable { name },
+        } => {
+            if !storage.set_disabled(&name, false)? {
+                bail!("no user `{name}`");
+            }
+            println!("user {name} enabled");
+        }
+        Command::Devices { user, json } => {
+            let list = storage.devices(user.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for d in list {
+                    let seen = if d.last_seen_ms > 0 {
+                        date_time_of(d.last_seen_ms)
+                    } else {
+                        "never".into()
+                    };
+                    let state = if d.revoked { "revoked" } else { "active" };
+                    println!(
+                        "{}  {}  {}  last contact {}  {}",
+                        d.device, d.user, d.name, seen, state
+                    );
+                }
+            }
         }
         Command::Assign(args) => {
             for a in areas(&args)? {
@@ -576,6 +669,17 @@ impl ProgressBar {
 fn date_of(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .map(|t| t.date().to_string())
+        .unwrap_or_default()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (UTC) of a time in milliseconds.
+fn date_time_of(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 

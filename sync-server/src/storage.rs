@@ -139,6 +139,23 @@ CREATE TABLE throttle (
     last_ms  INTEGER NOT NULL
 );
 "#,
+    r#"
+-- accounts that can be ended: a disabled user, a password changed at password_ms (a
+-- device whose last password login, login_ms, is older must log in again; 0: never or
+-- logged out), tokens that expire (0: ended), and when each device was last seen
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN password_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN token_expires_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN login_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN last_seen_ms INTEGER NOT NULL DEFAULT 0;
+-- one-time challenges a device signs with its key to get a new token
+CREATE TABLE challenges (
+    device     TEXT NOT NULL,
+    challenge  BLOB NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (device, challenge)
+);
+"#,
 ];
 
 /// Relayed bundles read from one sync request.
@@ -219,9 +236,37 @@ pub struct QuarantineReport {
 /// What a bearer token is.
 pub enum TokenState {
     Valid(Session),
-    /// The device was revoked: it must erase its data.
+    /// The device was revoked or its user disabled: it must erase its data.
     Revoked,
+    /// Past its 24 h: the device renews it with its key (`/v1/refresh`).
+    Expired,
+    /// A user other than an admin with no area left.
+    NoArea,
     Unknown,
+}
+
+/// A device as the token renewal needs it.
+pub struct DeviceRecord {
+    pub user: String,
+    pub role: Role,
+    pub public_key: Option<[u8; 32]>,
+    pub revoked: bool,
+    pub disabled: bool,
+    pub login_ms: i64,
+    pub password_ms: i64,
+    pub has_area: bool,
+}
+
+/// A device as `devices` lists it.
+#[derive(Debug, serde::Serialize)]
+pub struct DeviceInfo {
+    pub device: String,
+    pub user: String,
+    pub name: String,
+    pub registered_ms: i64,
+    pub last_seen_ms: i64,
+    pub revoked: bool,
+    pub token_expires_ms: i64,
 }
 
 /// A household for the index, as the registry import or the demo creates it.
@@ -290,10 +335,39 @@ pub trait Storage: Send + Sync + 'static {
     fn import_bundle(&self, bytes: &[u8]) -> Result<BundleImport, StorageError>;
     /// What a bearer token is: a device's live session, a revoked device's, or nothing.
     fn token_state(&self, token: &str) -> Result<TokenState, StorageError>;
+    /// What the server knows of a device, for renewing its token (`session`).
+    fn device_record(&self, device: &str) -> Result<Option<DeviceRecord>, StorageError>;
+    /// Keeps a one-time challenge for a device (ignored for unknown devices).
+    fn put_challenge(
+        &self,
+        device: &str,
+        challenge: &[u8],
+        expires_ms: i64,
+    ) -> Result<(), StorageError>;
+    /// Uses up a challenge: `true` if it was there and not expired.
+    fn take_challenge(
+        &self,
+        device: &str,
+        challenge: &[u8],
+        now_ms: i64,
+    ) -> Result<bool, StorageError>;
+    /// A new token for a device, or (`None`) its token ended by a logout.
+    fn set_token(
+        &self,
+        device: &str,
+        token: Option<&str>,
+        expires_ms: i64,
+    ) -> Result<(), StorageError>;
+    /// A new password for an existing user (`false` if none): its tokens end.
+    fn set_password(&self, user: &str, password: &str) -> Result<bool, StorageError>;
+    /// Disables or enables a user; `false` if there is no such user.
+    fn set_disabled(&self, user: &str, disabled: bool) -> Result<bool, StorageError>;
+    /// Devices, of one user or all, with when they were last seen.
+    fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceInfo>, StorageError>;
     fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError> {
         Ok(match self.token_state(token)? {
             TokenState::Valid(s) => Some(s),
-            TokenState::Revoked | TokenState::Unknown => None,
+            _ => None,
         })
     }
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError>;
@@ -720,11 +794,21 @@ impl Storage for SqliteStorage {
             ));
         }
         let hash = auth::hash_password(password).map_err(StorageError::Internal)?;
-        self.conn()?.execute(
-            "INSERT INTO users (name, role, password_hash) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash",
-            params![name, role.as_str(), hash],
+        let now = crate::registry::now_ms();
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO users (name, role, password_hash, password_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role,
+                 password_hash = excluded.password_hash, password_ms = excluded.password_ms",
+            params![name, role.as_str(), hash, now],
         )?;
+        // A new password ends every token of the user: each device logs in again.
+        tx.execute(
+            "UPDATE devices SET token_expires_ms = 0 WHERE user = ?1",
+            [name],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -760,10 +844,13 @@ impl Storage for SqliteStorage {
     }
 
     fn credentials(&self, user: &str) -> Result<Option<(Role, String)>, StorageError> {
+        // A disabled user, and one other than an admin with no area left, cannot log
+        // in: they answer like an unknown user.
         let row: Option<(String, String)> = self
             .conn()?
             .query_row(
-                "SELECT role, password_hash FROM users WHERE name = ?1",
+                "SELECT role, password_hash FROM users u WHERE name = ?1 AND disabled = 0
+                   AND (role = 'admin' OR EXISTS (SELECT 1 FROM areas a WHERE a.user = u.name))",
                 [user],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -838,15 +925,17 @@ impl Storage for SqliteStorage {
             let mut conn = self.conn()?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
-                "INSERT INTO devices (id, user, name, token_hash, public_key, registered_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO devices (id, user, name, token_hash, public_key, registered_ms,
+                     token_expires_ms, login_ms, last_seen_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?6)",
                 params![
                     device,
                     user,
                     device_name,
                     auth::token_hash(&token),
                     device_key.map(|k| k.to_vec()),
-                    crate::registry::now_ms()
+                    crate::registry::now_ms(),
+                    crate::registry::now_ms() + crate::session::TOKEN_MS
                 ],
             )?;
             // The device's actors are its own from now on. An actor already bound moves
@@ -926,23 +1015,182 @@ impl Storage for SqliteStorage {
     }
 
     fn token_state(&self, token: &str) -> Result<TokenState, StorageError> {
-        let row: Option<(String, String, String, bool)> = self
-            .conn()?
+        let conn = self.conn()?;
+        let row: Option<(String, String, String, bool, bool, i64)> = conn
             .query_row(
-                "SELECT d.id, u.name, u.role, d.revoked FROM devices d JOIN users u ON u.name = d.user
-                 WHERE d.token_hash = ?1",
+                "SELECT d.id, u.name, u.role, d.revoked, u.disabled, d.token_expires_ms
+                 FROM devices d JOIN users u ON u.name = d.user WHERE d.token_hash = ?1",
                 [auth::token_hash(token)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()?;
-        Ok(match row {
-            None => TokenState::Unknown,
-            Some((_, _, _, true)) => TokenState::Revoked,
-            Some((device, user, role, false)) => match Role::parse(&role) {
-                Some(role) => TokenState::Valid(Session { user, role, device }),
-                None => TokenState::Unknown,
-            },
+        let Some((device, user, role, revoked, disabled, expires_ms)) = row else {
+            return Ok(TokenState::Unknown);
+        };
+        let Some(role) = Role::parse(&role) else {
+            return Ok(TokenState::Unknown);
+        };
+        let now = crate::registry::now_ms();
+        Ok(if revoked || disabled {
+            TokenState::Revoked
+        } else if expires_ms <= now {
+            TokenState::Expired
+        } else if role != Role::Admin && user_areas(&conn, &user)?.is_empty() {
+            TokenState::NoArea
+        } else {
+            conn.execute(
+                "UPDATE devices SET last_seen_ms = ?2 WHERE id = ?1",
+                params![device, now],
+            )?;
+            TokenState::Valid(Session { user, role, device })
         })
+    }
+
+    fn device_record(&self, device: &str) -> Result<Option<DeviceRecord>, StorageError> {
+        let conn = self.conn()?;
+        let row = conn
+            .query_row(
+                "SELECT d.user, u.role, d.public_key, d.revoked, u.disabled, d.login_ms, u.password_ms
+                 FROM devices d JOIN users u ON u.name = d.user WHERE d.id = ?1",
+                [device],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                        r.get::<_, bool>(3)?,
+                        r.get::<_, bool>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((user, role, key, revoked, disabled, login_ms, password_ms)) = row else {
+            return Ok(None);
+        };
+        let role =
+            Role::parse(&role).ok_or_else(|| StorageError::Internal("unknown role".into()))?;
+        let has_area = role == Role::Admin || !user_areas(&conn, &user)?.is_empty();
+        Ok(Some(DeviceRecord {
+            user,
+            role,
+            public_key: key.and_then(|k| <[u8; 32]>::try_from(k).ok()),
+            revoked,
+            disabled,
+            login_ms,
+            password_ms,
+            has_area,
+        }))
+    }
+
+    fn put_challenge(
+        &self,
+        device: &str,
+        challenge: &[u8],
+        expires_ms: i64,
+    ) -> Result<(), StorageError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "DELETE FROM challenges WHERE expires_ms < ?1",
+            [crate::registry::now_ms()],
+        )?;
+        conn.execute(
+            "INSERT INTO challenges (device, challenge, expires_ms) SELECT ?1, ?2, ?3
+             WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?1)",
+            params![device, challenge, expires_ms],
+        )?;
+        Ok(())
+    }
+
+    fn take_challenge(
+        &self,
+        device: &str,
+        challenge: &[u8],
+        now_ms: i64,
+    ) -> Result<bool, StorageError> {
+        Ok(self.conn()?.execute(
+            "DELETE FROM challenges WHERE device = ?1 AND challenge = ?2 AND expires_ms >= ?3",
+            params![device, challenge, now_ms],
+        )? > 0)
+    }
+
+    fn set_token(
+        &self,
+        device: &str,
+        token: Option<&str>,
+        expires_ms: i64,
+    ) -> Result<(), StorageError> {
+        let conn = self.conn()?;
+        match token {
+            Some(t) => conn.execute(
+                "UPDATE devices SET token_hash = ?2, token_expires_ms = ?3 WHERE id = ?1",
+                params![device, auth::token_hash(t), expires_ms],
+            )?,
+            // Logged out: the token ends, and only a password login starts a new one.
+            None => conn.execute(
+                "UPDATE devices SET token_expires_ms = 0, login_ms = 0 WHERE id = ?1",
+                [device],
+            )?,
+        };
+        Ok(())
+    }
+
+    fn set_password(&self, user: &str, password: &str) -> Result<bool, StorageError> {
+        if password.chars().count() < 8 {
+            return Err(StorageError::Invalid(
+                "the password must have at least 8 characters".into(),
+            ));
+        }
+        let hash = auth::hash_password(password).map_err(StorageError::Internal)?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE users SET password_hash = ?2, password_ms = ?3 WHERE name = ?1",
+            params![user, hash, crate::registry::now_ms()],
+        )?;
+        tx.execute(
+            "UPDATE devices SET token_expires_ms = 0 WHERE user = ?1",
+            [user],
+        )?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn set_disabled(&self, user: &str, disabled: bool) -> Result<bool, StorageError> {
+        Ok(self.conn()?.execute(
+            "UPDATE users SET disabled = ?2 WHERE name = ?1",
+            params![user, disabled],
+        )? > 0)
+    }
+
+    fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceInfo>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, user, name, registered_ms, last_seen_ms, revoked, token_expires_ms FROM devices
+             WHERE ?1 IS NULL OR user = ?1 ORDER BY user, registered_ms",
+        )?;
+        let rows = stmt.query_map([user], |r| {
+            Ok(DeviceInfo {
+                device: r.get(0)?,
+                user: r.get(1)?,
+                name: r.get(2)?,
+                registered_ms: r.get(3)?,
+                last_seen_ms: r.get(4)?,
+                revoked: r.get(5)?,
+                token_expires_ms: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError> {

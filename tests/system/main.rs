@@ -14,5 +14,6 @@ mod moves;
 mod registry;
 mod review;
 mod revoke;
+mod sessions;
 mod tls;
 mod weak_network;

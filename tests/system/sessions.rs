@@ -1,0 +1,216 @@
+//! Sessions that end: a token lives 24 h and the device renews it with its key after
+//! any time offline; a password change, a disabled user, a logout or a user left with
+//! no area each end the session as they should, and the phone keeps its unsent work
+//! unless the office ended the device itself.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use jemput_tests::{bin, http, stderr, stdout, Client, Server};
+
+const KEL: &str = "35.73.01.1007";
+
+/// Runs a server admin command with `input` on its stdin (passwords never in argv).
+fn admin_with_stdin(data: &std::path::Path, args: &[&str], input: &str) -> String {
+    let mut child = Command::new(bin("jemput-sync-server"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// A day passes for this device's token (the server's record of it).
+fn expire_tokens(data: &std::path::Path) {
+    let db = rusqlite::Connection::open(data.join("jemput-server.db")).expect("db");
+    db.execute("UPDATE devices SET token_expires_ms = 1", [])
+        .expect("expire");
+}
+
+fn pending(c: &Client) -> u64 {
+    let s: serde_json::Value = serde_json::from_str(&c.ok(&["status", "--json"])).expect("json");
+    s["pending"].as_u64().expect("pending")
+}
+
+#[test]
+fn sessions_end_and_renew_as_the_office_decides() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    Server::admin(&data, &["demo", "--seed", "50"]);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let url = server.url();
+
+    // After a day offline the token has expired: the next sync renews it with the
+    // device key and goes on; the visit arrives.
+    let k1 = Client::new(tmp.path().join("k1"));
+    k1.login(&url, "demo-kader-rw01", "jemput-demo");
+    k1.sync();
+    let before: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(k1.home.join("config.json")).expect("config"))
+            .expect("json");
+    let id = k1.households()[0]["id"].as_str().expect("id").to_string();
+    k1.visit(&id, "found", serde_json::json!({}));
+    expire_tokens(&data);
+    let out = k1.sync();
+    assert!(out.contains("accepted 1"), "{out}");
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(k1.home.join("config.json")).expect("config"))
+            .expect("json");
+    assert_ne!(before["token"], after["token"], "a new token");
+    // The old token is dead.
+    let old = format!("Bearer {}", before["token"].as_str().expect("token"));
+    let (status, _) = http(
+        &server.addr,
+        "POST",
+        "/v1/sync",
+        &[("authorization", old.as_str())],
+        b"",
+    )
+    .expect("answers");
+    assert_eq!(status, 401);
+
+    // A password change ends every session of the user: the phone keeps its work and
+    // asks for the new password.
+    k1.visit(&id, "found", serde_json::json!({}));
+    admin_with_stdin(
+        &data,
+        &["user", "passwd", "demo-kader-rw01", "--password-stdin"],
+        "kata-sandi-baru\n",
+    );
+    let out = k1.cmd(&["sync"]);
+    assert!(
+        !out.status.success(),
+        "the old session goes on after a password change"
+    );
+    assert!(stderr(&out).contains("password"), "{}", stderr(&out));
+    assert_eq!(pending(&k1), 1, "the unsent visit is kept");
+    assert!(k1.households().len() > 10, "the households are kept");
+    let login = k1.cmd(&[
+        "login",
+        "--server",
+        &url,
+        "--user",
+        "demo-kader-rw01",
+        "--password",
+        "jemput-demo",
+    ]);
+    assert!(!login.status.success(), "the old password is refused");
+    let mut child = Command::new(bin("jemput"))
+        .arg("--home")
+        .arg(&k1.home)
+        .args([
+            "login",
+            "--server",
+            &url,
+            "--user",
+            "demo-kader-rw01",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"kata-sandi-baru\n")
+        .expect("write");
+    assert!(child.wait_with_output().expect("wait").status.success());
+    assert!(k1.sync().contains("accepted 1"), "the kept visit goes");
+
+    // Logout ends the token on the server; the store stays.
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(k1.home.join("config.json")).expect("config"))
+            .expect("json");
+    k1.ok(&["logout"]);
+    let bearer = format!("Bearer {}", cfg["token"].as_str().expect("token"));
+    let (status, _) = http(
+        &server.addr,
+        "POST",
+        "/v1/sync",
+        &[("authorization", bearer.as_str())],
+        b"",
+    )
+    .expect("answers");
+    assert_eq!(status, 401, "the token ended with the logout");
+    assert!(k1.households().len() > 10);
+
+    // A disabled user cannot log in, and its devices erase their data at next contact.
+    let k2 = Client::new(tmp.path().join("k2"));
+    k2.login(&url, "demo-kader-rw02", "jemput-demo");
+    k2.sync();
+    Server::admin(&data, &["user", "disable", "demo-kader-rw02"]);
+    let out = k2.cmd(&["sync"]);
+    assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+    assert_eq!(k2.households().len(), 0);
+    let k2b = Client::new(tmp.path().join("k2b"));
+    assert!(!k2b
+        .cmd(&[
+            "login",
+            "--server",
+            &url,
+            "--user",
+            "demo-kader-rw02",
+            "--password",
+            "jemput-demo"
+        ])
+        .status
+        .success());
+    Server::admin(&data, &["user", "enable", "demo-kader-rw02"]);
+    k2b.login(&url, "demo-kader-rw02", "jemput-demo");
+
+    // A kader left with no area: the session stops, and no new one starts.
+    let k3 = Client::new(tmp.path().join("k3"));
+    k3.login(&url, "demo-kader-rw03", "jemput-demo");
+    k3.sync();
+    Server::admin(
+        &data,
+        &[
+            "unassign",
+            "demo-kader-rw03",
+            "--kelurahan",
+            KEL,
+            "--rw",
+            "3",
+        ],
+    );
+    let out = k3.cmd(&["sync"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no area"), "{}", stderr(&out));
+    let k3b = Client::new(tmp.path().join("k3b"));
+    assert!(!k3b
+        .cmd(&[
+            "login",
+            "--server",
+            &url,
+            "--user",
+            "demo-kader-rw03",
+            "--password",
+            "jemput-demo"
+        ])
+        .status
+        .success());
+
+    // The office sees every device with its last contact.
+    let list: serde_json::Value = serde_json::from_slice(
+        &Server::admin(&data, &["devices", "--user", "demo-kader-rw01", "--json"]).stdout,
+    )
+    .expect("json");
+    let list = list.as_array().expect("array");
+    assert_eq!(list.len(), 2, "two password logins of rw01: {list:?}");
+    assert!(list.iter().all(|d| d["last_seen_ms"].as_i64() > Some(0)));
+}
