@@ -77,9 +77,24 @@ impl Server {
         Server::spawn(None, data, listen, true)
     }
 
+    /// Starts plain `serve` with more flags (`--max-connections`, …).
+    pub fn start_with(data: &Path, listen: &str, flags: &[&str]) -> Server {
+        Server::spawn_with(None, data, listen, false, flags)
+    }
+
+    fn spawn(netns: Option<&str>, data: &Path, listen: &str, tls: bool) -> Server {
+        Server::spawn_with(netns, data, listen, tls, &[])
+    }
+
     /// Starts `serve` (plain HTTP, or TLS with a certificate the server makes) and
     /// waits until it listens (and, plain outside a namespace, answers `/healthz`).
-    fn spawn(netns: Option<&str>, data: &Path, listen: &str, tls: bool) -> Server {
+    fn spawn_with(
+        netns: Option<&str>,
+        data: &Path,
+        listen: &str,
+        tls: bool,
+        flags: &[&str],
+    ) -> Server {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -90,7 +105,8 @@ impl Server {
         };
         cmd.arg("--data")
             .arg(data)
-            .args(["serve", "--listen", listen]);
+            .args(["serve", "--listen", listen])
+            .args(flags);
         if tls {
             Server::admin(data, &["tls-cert"]);
             let dir = data.join("tls");

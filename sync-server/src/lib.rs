@@ -2,6 +2,7 @@
 //! port 0 or call the router directly. Handlers parse, call the storage, map errors;
 //! the server keeps no state between requests.
 
+pub mod audit;
 pub mod auth;
 pub mod demo;
 pub mod guard;
@@ -369,7 +370,17 @@ async fn logout_handler(
     let session = session(&state, &headers).await?;
     let storage = state.storage.clone();
     let device = session.device.clone();
-    blocking(move || storage.set_token(&device, None, 0)).await?;
+    let user = session.user.clone();
+    blocking(move || {
+        storage.set_token(&device, None, 0)?;
+        storage.audit(audit::Event {
+            chain: audit::SERVER_CHAIN,
+            kind: "logout",
+            by: &user,
+            detail: serde_json::json!({ "device": device }),
+        })
+    })
+    .await?;
     tracing::info!(user = %session.user, device = %session.device, "logout");
     Ok(Json(serde_json::json!({ "ok": true })).into_response())
 }
@@ -462,6 +473,21 @@ async fn export_handler(
         .filter(|r| areas.iter().any(|a| a.covers(&q.kelurahan, r.rw)))
         .collect();
     tracing::info!(rows = rows.len(), "export");
+    let (storage, user, kelurahan, n) = (
+        state.storage.clone(),
+        session.user.clone(),
+        q.kelurahan.clone(),
+        rows.len(),
+    );
+    blocking(move || {
+        storage.audit(audit::Event {
+            chain: &kelurahan,
+            kind: "export",
+            by: &user,
+            detail: serde_json::json!({ "rows": n, "cutoff_ms": cutoff_ms }),
+        })
+    })
+    .await?;
     Ok(Json(serde_json::json!({
         "kelurahan": q.kelurahan,
         "cutoff_ms": cutoff_ms,

@@ -162,15 +162,32 @@ fn decide(
             a.key_proven,
         )?;
         tracing::info!(user = %a.user, device = %ok.device, "login");
+        storage.audit(crate::audit::Event {
+            chain: crate::audit::SERVER_CHAIN,
+            kind: "login",
+            by: &a.user,
+            detail: serde_json::json!({ "device": ok.device, "address": address(a) }),
+        })?;
         return Ok(Outcome::Ok(Box::new(ok)));
     }
     let hold = |f: u32| now + account_hold_ms(f);
     let (failures, until) = storage.throttle_fail(account, now, &hold)?;
-    if until > now {
+    let held = until > now;
+    if held {
         tracing::warn!(user = %a.user, failures, hold_s = seconds(until - now), "login failed: account held back");
     } else {
         tracing::info!(user = %a.user, failures, "login failed");
     }
+    storage.audit(crate::audit::Event {
+        chain: crate::audit::SERVER_CHAIN,
+        kind: if held { "lockout" } else { "login_failed" },
+        by: &a.user,
+        detail: serde_json::json!({
+            "failures": failures,
+            "hold_s": if held { seconds(until - now) } else { 0 },
+            "address": address(a),
+        }),
+    })?;
     if let Some(ip) = a.address {
         let hold = |f: u32| now + address_hold_ms(f);
         let (failures, until) = storage.throttle_fail(&format!("addr:{ip}"), now, &hold)?;
@@ -180,6 +197,10 @@ fn decide(
         }
     }
     Ok(Outcome::Wrong)
+}
+
+fn address(a: &Attempt) -> String {
+    a.address.map(|ip| ip.to_string()).unwrap_or_default()
 }
 
 fn seconds(ms: i64) -> u64 {

@@ -38,6 +38,13 @@ enum Command {
         /// PEM private key of --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Connections open at once; when all are, the one waiting longest for a
+        /// request is closed to make room.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Seconds a connection has for its TLS handshake and each request's headers.
+        #[arg(long, default_value_t = 30)]
+        header_timeout: u64,
     },
     /// Make a self-signed TLS certificate (kept if there is one) and print its pin, which
     /// devices trust it by (`jemput login --pin`).
@@ -81,6 +88,11 @@ enum Command {
     Assign(AreaArgs),
     /// Take areas away from a user.
     Unassign(AreaArgs),
+    /// The audit log: `verify` its chains, or `show` its entries.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// List devices (of one user) with their last contact.
     Devices {
         #[arg(long)]
@@ -184,6 +196,37 @@ enum UserCommand {
     Enable { name: String },
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks every chain: exit 1 naming each altered or removed entry.
+    Verify,
+    /// Prints entries (JSON lines), of the last day unless --since.
+    Show {
+        /// A date (YYYY-MM-DD) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+/// Who the admin tool records as the author of what it does.
+const ADMIN_CLI: &str = "admin-cli";
+const SERVER: &str = jemput_sync_server::audit::SERVER_CHAIN;
+
+fn audit(
+    storage: &dyn Storage,
+    chain: &str,
+    kind: &str,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    storage.audit(jemput_sync_server::audit::Event {
+        chain,
+        kind,
+        by: ADMIN_CLI,
+        detail,
+    })?;
+    Ok(())
+}
+
 /// A password: asked without echo, or from stdin; `--password` on the command line is
 /// unsafe (other users of the machine see it) and only for scripts and tests.
 #[derive(clap::Args)]
@@ -272,6 +315,8 @@ fn run() -> anyhow::Result<()> {
             listen,
             tls_cert,
             tls_key,
+            max_connections,
+            header_timeout,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -282,7 +327,11 @@ fn run() -> anyhow::Result<()> {
                 .init();
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
-                let mut options = jemput_sync_server::net::Listen::default();
+                let mut options = jemput_sync_server::net::Listen {
+                    max_connections: max_connections.max(2),
+                    header_timeout: std::time::Duration::from_secs(header_timeout.clamp(1, 300)),
+                    ..Default::default()
+                };
                 if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
                     let (config, pin) = jemput_sync_server::net::tls_config(cert, key)?;
                     options.tls = Some(config);
@@ -301,6 +350,20 @@ fn run() -> anyhow::Result<()> {
                     let _ = tokio::signal::ctrl_c().await;
                 };
                 let storage: Arc<dyn Storage> = storage;
+                // The audit chains' heads in the server log, at start and daily: a third
+                // copy outside the database.
+                let heads_of = storage.clone();
+                tokio::spawn(async move {
+                    let mut daily =
+                        tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+                    loop {
+                        daily.tick().await;
+                        if let Ok((heads, _)) = heads_of.audit_heads() {
+                            let heads = serde_json::to_string(&heads).unwrap_or_default();
+                            tracing::info!(%heads, "audit heads");
+                        }
+                    }
+                });
                 jemput_sync_server::serve(listener, storage, options, shutdown).await?;
                 Ok::<_, anyhow::Error>(())
             })?;
@@ -389,6 +452,12 @@ fn run() -> anyhow::Result<()> {
             })?;
             let password = read_password(password.password, password.password_stdin)?;
             storage.add_user(&name, r, &password)?;
+            audit(
+                &*storage,
+                SERVER,
+                "user_changed",
+                serde_json::json!({ "user": name, "role": role, "change": "saved" }),
+            )?;
             println!("user {name} ({role}) saved");
         }
         Command::User {
@@ -402,6 +471,12 @@ fn run() -> anyhow::Result<()> {
             if !storage.set_password(&name, &password)? {
                 bail!("no user `{name}`");
             }
+            audit(
+                &*storage,
+                SERVER,
+                "user_changed",
+                serde_json::json!({ "user": name, "change": "password" }),
+            )?;
             println!("password of {name} changed; its devices log in again");
         }
         Command::User {
@@ -410,6 +485,12 @@ fn run() -> anyhow::Result<()> {
             if !storage.set_disabled(&name, true)? {
                 bail!("no user `{name}`");
             }
+            audit(
+                &*storage,
+                SERVER,
+                "user_changed",
+                serde_json::json!({ "user": name, "change": "disabled" }),
+            )?;
             println!("user {name} disabled; its devices erase their data at next contact");
         }
         Command::User {
@@ -418,7 +499,56 @@ fn run() -> anyhow::Result<()> {
             if !storage.set_disabled(&name, false)? {
                 bail!("no user `{name}`");
             }
+            audit(
+                &*storage,
+                SERVER,
+                "user_changed",
+                serde_json::json!({ "user": name, "change": "enabled" }),
+            )?;
             println!("user {name} enabled");
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let entries = storage.audit_entries(i64::MIN)?;
+            let (stored, file) = storage.audit_heads()?;
+            let mut problems = jemput_sync_server::audit::verify(&entries, &stored);
+            match file {
+                Some(outside) => {
+                    for p in jemput_sync_server::audit::verify(&entries, &outside) {
+                        problems.push(format!("{p} (audit-heads.json)"));
+                    }
+                }
+                None if !entries.is_empty() => problems.push("audit-heads.json is missing".into()),
+                None => {}
+            }
+            problems.dedup();
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                bail!("the audit log does not verify: {} problems", problems.len());
+            }
+            println!(
+                "audit log verified: {} entries in {} chains",
+                entries.len(),
+                stored.len()
+            );
+        }
+        Command::Audit {
+            command: AuditCommand::Show { since },
+        } => {
+            let since_ms = match since {
+                // A date is the start of that day; a time is itself.
+                Some(s) if s.len() == 10 => {
+                    parse_when(&s).map_err(anyhow::Error::msg)? - 24 * 3600 * 1000 + 1
+                }
+                Some(s) => parse_when(&s).map_err(anyhow::Error::msg)?,
+                None => jemput_sync_server::registry::now_ms() - 24 * 3600 * 1000,
+            };
+            for e in storage.audit_entries(since_ms)? {
+                println!("{}", serde_json::to_string(&e)?);
+            }
         }
         Command::Devices { user, json } => {
             let list = storage.devices(user.as_deref())?;
@@ -510,6 +640,12 @@ fn run() -> anyhow::Result<()> {
             let rows = storage.export_rows(&kelurahan, cutoff_ms)?;
             let summary = export::summarise(&rows, &since, &until);
             let files = export::write(&out, &rows, &summary)?;
+            audit(
+                &*storage,
+                &kelurahan,
+                "export",
+                serde_json::json!({ "rows": rows.len(), "cutoff_ms": cutoff_ms }),
+            )?;
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             println!(
                 "export: {} households of {kelurahan} as of {cutoff}, visits since {since}: {}",
@@ -552,6 +688,12 @@ fn run() -> anyhow::Result<()> {
             if !storage.revoke_device(&device)? {
                 bail!("no device `{device}`");
             }
+            audit(
+                &*storage,
+                SERVER,
+                "device_revoked",
+                serde_json::json!({ "device": device }),
+            )?;
             println!("device {device} revoked");
         }
     }
@@ -610,6 +752,16 @@ fn import(
         bar.show(d, t)
     })?;
     bar.finish();
+    storage.audit(jemput_sync_server::audit::Event {
+        chain: &kelurahan,
+        kind: "import",
+        by: user,
+        detail: serde_json::json!({
+            "created": counts.created, "updated": counts.updated,
+            "unchanged": counts.unchanged, "marked_missing": counts.missing,
+            "rejected_rows": rejected, "partial": partial,
+        }),
+    })?;
     println!(
         "import: {households} households, {members} members from {rows} rows: {} created, {} updated, {} unchanged, {} marked missing; {rejected} rows rejected",
         counts.created, counts.updated, counts.unchanged, counts.missing

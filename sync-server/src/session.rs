@@ -95,5 +95,11 @@ pub fn refresh(
     let expires = now_ms + TOKEN_MS;
     storage.set_token(device, Some(&token), expires)?;
     tracing::info!(user = %d.user, device, "token renewed");
+    storage.audit(crate::audit::Event {
+        chain: crate::audit::SERVER_CHAIN,
+        kind: "token_renewed",
+        by: &d.user,
+        detail: serde_json::json!({ "device": device }),
+    })?;
     Ok(Ok((token, expires)))
 }

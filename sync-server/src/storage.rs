@@ -156,6 +156,27 @@ CREATE TABLE challenges (
     PRIMARY KEY (device, challenge)
 );
 "#,
+    r#"
+-- the audit log (`audit.rs`): append-only, hash-chained per chain (a kelurahan, or
+-- `server`); the heads are kept here and in audit-heads.json beside the database
+CREATE TABLE audit (
+    chain  TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    kind   TEXT NOT NULL,
+    by     TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev   TEXT NOT NULL,
+    hash   TEXT NOT NULL,
+    PRIMARY KEY (chain, seq)
+);
+CREATE INDEX audit_at ON audit (at_ms);
+CREATE TABLE audit_heads (chain TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
 ];
 
 /// Relayed bundles read from one sync request.
@@ -256,6 +277,9 @@ pub struct DeviceRecord {
     pub password_ms: i64,
     pub has_area: bool,
 }
+
+/// Chain → (seq, hash) of its last entry.
+pub type AuditHeads = BTreeMap<String, (i64, String)>;
 
 /// A device as `devices` lists it.
 #[derive(Debug, serde::Serialize)]
@@ -364,6 +388,12 @@ pub trait Storage: Send + Sync + 'static {
     fn set_disabled(&self, user: &str, disabled: bool) -> Result<bool, StorageError>;
     /// Devices, of one user or all, with when they were last seen.
     fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceInfo>, StorageError>;
+    /// Appends an event to its audit chain.
+    fn audit(&self, event: crate::audit::Event<'_>) -> Result<(), StorageError>;
+    /// Audit entries since `since_ms`, in chain order.
+    fn audit_entries(&self, since_ms: i64) -> Result<Vec<crate::audit::Entry>, StorageError>;
+    /// The heads as the store keeps them, and as the file outside it keeps them.
+    fn audit_heads(&self) -> Result<(AuditHeads, Option<AuditHeads>), StorageError>;
     fn authenticate(&self, token: &str) -> Result<Option<Session>, StorageError> {
         Ok(match self.token_state(token)? {
             TokenState::Valid(s) => Some(s),
@@ -411,6 +441,8 @@ pub struct SqliteStorage {
     conn: Mutex<Connection>,
     limits: Limits,
     book: RuleBook,
+    /// The audit chains' heads, kept outside the database too.
+    heads_file: std::path::PathBuf,
 }
 
 impl SqliteStorage {
@@ -430,10 +462,22 @@ impl SqliteStorage {
             other => StorageError::Internal(other.to_string()),
         })?;
         backfill_export_rows(&mut conn)?;
+        // The server's files are its own: the database holds families' data.
+        #[cfg(unix)]
+        for name in [
+            "jemput-server.db",
+            "jemput-server.db-wal",
+            "jemput-server.db-shm",
+        ] {
+            use std::os::unix::fs::PermissionsExt;
+            let _ =
+                std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o600));
+        }
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             limits: Limits::default(),
             book: RuleBook::On,
+            heads_file: dir.join("audit-heads.json"),
         })
     }
 
@@ -1143,6 +1187,88 @@ impl Storage for SqliteStorage {
             )?,
         };
         Ok(())
+    }
+
+    fn audit(&self, event: crate::audit::Event<'_>) -> Result<(), StorageError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let head: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT seq, hash FROM audit_heads WHERE chain = ?1",
+                [event.chain],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let e = crate::audit::next(event, head, crate::registry::now_ms());
+        tx.execute(
+            "INSERT INTO audit (chain, seq, at_ms, kind, by, detail, prev, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                e.chain,
+                e.seq,
+                e.at_ms,
+                e.kind,
+                e.by,
+                e.detail.to_string(),
+                e.prev,
+                e.hash
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO audit_heads (chain, seq, hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            params![e.chain, e.seq, e.hash],
+        )?;
+        let heads: AuditHeads = {
+            let mut stmt = tx.prepare("SELECT chain, seq, hash FROM audit_heads")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        tx.commit()?;
+        // Outside the database too: whoever edits the database must also edit this.
+        let tmp = self.heads_file.with_extension("json.tmp");
+        let json =
+            serde_json::to_vec_pretty(&heads).map_err(|e| StorageError::Internal(e.to_string()))?;
+        std::fs::write(&tmp, json)
+            .and_then(|()| std::fs::rename(&tmp, &self.heads_file))
+            .map_err(|e| StorageError::Internal(format!("audit heads file: {e}")))?;
+        Ok(())
+    }
+
+    fn audit_entries(&self, since_ms: i64) -> Result<Vec<crate::audit::Entry>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT chain, seq, at_ms, kind, by, detail, prev, hash FROM audit
+             WHERE at_ms >= ?1 ORDER BY chain, seq",
+        )?;
+        let rows = stmt.query_map([since_ms], |r| {
+            Ok(crate::audit::Entry {
+                chain: r.get(0)?,
+                seq: r.get(1)?,
+                at_ms: r.get(2)?,
+                kind: r.get(3)?,
+                by: r.get(4)?,
+                detail: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                prev: r.get(6)?,
+                hash: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn audit_heads(&self) -> Result<(AuditHeads, Option<AuditHeads>), StorageError> {
+        let stored: AuditHeads = {
+            let conn = self.conn()?;
+            let mut stmt = conn.prepare("SELECT chain, seq, hash FROM audit_heads")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let file = std::fs::read(&self.heads_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        Ok((stored, file))
     }
 
     fn set_password(&self, user: &str, password: &str) -> Result<bool, StorageError> {

@@ -122,3 +122,53 @@ fn a_flood_of_wrong_logins_keeps_memory_bounded_and_health_answering() {
     assert!(peak_mib <= 256, "peak RSS {peak_mib} MiB");
     assert!(health_ms < 2_000, "/healthz took {health_ms} ms");
 }
+
+/// Half-open connections, many more than the server takes at once: the ones waiting
+/// longest are closed to make room, so a health check and a login are still served;
+/// a connection that sends nothing is closed after the header timeout.
+#[test]
+fn idle_and_half_open_connections_cannot_keep_anyone_out() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    Server::admin(&data, &["demo", "--seed", "51"]);
+    let server = Server::start_with(
+        &data,
+        "127.0.0.1:0",
+        &["--max-connections", "64", "--header-timeout", "2"],
+    );
+    // A connection that sends nothing is closed after the header timeout.
+    let mut idle = TcpStream::connect(&server.addr).expect("connect");
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = idle.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    let closed_after = started.elapsed();
+    assert!(
+        closed_after >= Duration::from_millis(1500) && closed_after < Duration::from_secs(8),
+        "closed after {closed_after:?}"
+    );
+
+    // Three times the cap of half-open connections.
+    let held: Vec<TcpStream> = (0..192)
+        .filter_map(|_| TcpStream::connect(&server.addr).ok())
+        .collect();
+    assert!(held.len() >= 150, "opened {}", held.len());
+    let health = Instant::now();
+    let (status, _) = http(&server.addr, "GET", "/healthz", &[], &[]).expect("healthz answers");
+    assert_eq!(status, 200);
+    assert!(
+        health.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        health.elapsed()
+    );
+    assert_eq!(
+        login(&server.addr, "demo-kader-rw01", PW).0,
+        200,
+        "a login is served"
+    );
+    drop(held);
+}
