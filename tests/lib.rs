@@ -337,7 +337,28 @@ impl Client {
             }
             None => Command::new(bin("jemput")),
         };
-        run(cmd.arg("--home").arg(&self.home).args(args))
+        // The store's key file lives outside the home: beside it, per client.
+        run(cmd
+            .env("XDG_CONFIG_HOME", self.home.with_extension("config"))
+            .arg("--home")
+            .arg(&self.home)
+            .args(args))
+    }
+
+    /// This client's device, opened in this process (its store's key file is where
+    /// the CLI keeps it for this client).
+    pub fn device(&self) -> jemput_client::Device {
+        let keys = self
+            .home
+            .with_extension("config")
+            .join("jemput")
+            .join("keys");
+        jemput_client::Device::open_with(
+            &self.home,
+            Box::new(jemput_core::SystemClock),
+            &jemput_client::keys::Unlock::KeyFile(keys),
+        )
+        .unwrap_or_else(|e| panic!("open device: {e}"))
     }
 
     /// Runs and insists on success.
@@ -432,9 +453,10 @@ impl Client {
 
     /// Records a visit with the given result and answers (a JSON object).
     pub fn visit(&self, id: &str, result: &str, answers: serde_json::Value) -> String {
+        // Beside the home, not in it: the home holds only what Jemput writes.
         let file = self
             .home
-            .join(format!("visit-{}.json", rand::random::<u32>()));
+            .with_extension(format!("visit-{}.json", rand::random::<u32>()));
         let body = serde_json::json!({"result": result, "answers": answers});
         std::fs::write(&file, body.to_string()).unwrap_or_else(|e| panic!("write answers: {e}"));
         self.ok(&["visit", id, "--answers", file.to_str().unwrap_or_default()])

@@ -79,6 +79,8 @@ pub struct Config {
     pub server: String,
     pub user: String,
     pub role: Role,
+    /// Kept in the encrypted store, never in `config.json`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token: String,
     pub device: String,
     /// Hex of the server's public key: bundles from other devices are checked with it.
@@ -171,8 +173,31 @@ impl Device {
         dir: &Path,
         clock: Box<dyn Clock + Send + Sync>,
     ) -> Result<Device, DeviceError> {
+        Device::open_with(dir, clock, &crate::keys::Unlock::from_env())
+    }
+
+    /// Opens the home at `dir`, its store unlocked with `unlock` (a PIN, or the key
+    /// file outside the home): encrypted at rest, files its owner's alone.
+    pub fn open_with(
+        dir: &Path,
+        clock: Box<dyn Clock + Send + Sync>,
+        unlock: &crate::keys::Unlock,
+    ) -> Result<Device, DeviceError> {
         std::fs::create_dir_all(dir)?;
-        let mut store = Store::open(&dir.join("jemput.db"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let key = crate::keys::store_key(dir, unlock)?;
+        let db = dir.join("jemput.db");
+        let mut store = Store::open_encrypted(&db, &key)?;
+        #[cfg(unix)]
+        for name in ["jemput.db", "jemput.db-wal", "jemput.db-shm"] {
+            use std::os::unix::fs::PermissionsExt;
+            let _ =
+                std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o600));
+        }
         store.reindex_if_needed(&IndicatorSet::bps14())?;
         init_keys(&store)?;
         Ok(Device {
@@ -353,30 +378,39 @@ impl Device {
         }
     }
 
+    /// The login state: `config.json` for what is not secret, the token from the
+    /// encrypted store.
     pub fn config(&self) -> Result<Option<Config>, DeviceError> {
         let path = self.dir.join("config.json");
-        match std::fs::read(&path) {
-            Ok(b) => {
-                Ok(Some(serde_json::from_slice(&b).map_err(|e| {
-                    DeviceError::Invalid(format!("config.json: {e}"))
-                })?))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+        let mut cfg: Config = match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| DeviceError::Invalid(format!("config.json: {e}")))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match self.with_store(|s| s.kv_get("token"))? {
+            Some(t) => cfg.token = t,
+            // A config from before the token moved into the store: move it now.
+            None if !cfg.token.is_empty() => self.save_config(&cfg)?,
+            None => return Ok(None),
         }
+        Ok(Some(cfg))
     }
 
     /// Written to a temporary file and renamed: a crash leaves the old or the new config.
     pub fn save_config(&self, cfg: &Config) -> Result<(), DeviceError> {
-        let tmp = self.dir.join("config.json.tmp");
+        self.with_store(|s| s.kv_set("token", &cfg.token))?;
+        let public = Config {
+            token: String::new(),
+            ..cfg.clone()
+        };
         let body =
-            serde_json::to_vec_pretty(cfg).map_err(|e| DeviceError::Invalid(e.to_string()))?;
-        std::fs::write(&tmp, body)?;
-        std::fs::rename(&tmp, self.dir.join("config.json"))?;
-        Ok(())
+            serde_json::to_vec_pretty(&public).map_err(|e| DeviceError::Invalid(e.to_string()))?;
+        crate::keys::write_private(&self.dir.join("config.json"), &body)
     }
 
     pub fn logout(&self) -> Result<(), DeviceError> {
+        self.with_store(|s| s.kv_delete("token"))?;
         match std::fs::remove_file(self.dir.join("config.json")) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),

@@ -4,6 +4,7 @@
 
 pub mod home;
 pub mod http;
+pub mod keys;
 pub mod registry;
 pub mod tls;
 

@@ -20,6 +20,10 @@ struct Cli {
     /// Indicator set file (default: the BPS 14 set built in).
     #[arg(long)]
     indicators: Option<PathBuf>,
+    /// Read the store's PIN from the first line of stdin (also: JEMPUT_PIN). Without
+    /// a PIN the store's key file outside the home opens it.
+    #[arg(long, global = true)]
+    pin_stdin: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -203,7 +207,18 @@ fn home(cli: &Cli) -> anyhow::Result<Device> {
         .home
         .clone()
         .context("--home DIR (or JEMPUT_HOME) is required")?;
-    Ok(Device::open(&dir)?)
+    let unlock = if cli.pin_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        jemput_client::keys::Unlock::Pin(line.trim().to_string())
+    } else {
+        jemput_client::keys::Unlock::from_env()
+    };
+    Ok(Device::open_with(
+        &dir,
+        Box::new(jemput_core::SystemClock),
+        &unlock,
+    )?)
 }
 
 fn run() -> anyhow::Result<()> {
@@ -249,6 +264,17 @@ fn run() -> anyhow::Result<()> {
                 "jemput-cli",
             ))?;
             println!("logged in as {} ({})", ok.user, ok.role.as_str());
+            let key_dir = jemput_client::keys::default_key_dir();
+            if let Some(file) = cli
+                .home
+                .as_deref()
+                .and_then(|h| jemput_client::keys::key_file_of(h, &key_dir))
+            {
+                println!(
+                    "the store is encrypted; its key file is {} (outside the home); set JEMPUT_PIN to use a PIN",
+                    file.display()
+                );
+            }
         }
         Command::Logout => {
             let device = home(&cli)?;

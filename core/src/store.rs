@@ -100,6 +100,8 @@ pub enum StoreError {
     Household(#[from] crate::household::HouseholdError),
     #[error("no household `{0}` on this device")]
     NotFound(String),
+    #[error("the local store does not open with this key")]
+    Locked,
 }
 
 /// One row of the household list.
@@ -152,6 +154,23 @@ pub fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         Store::init(Connection::open(path)?)
+    }
+
+    /// Opens the store at `path` encrypted with `key` (SQLCipher: every page, the
+    /// search index included). A store written before encryption (plain SQLite) is
+    /// encrypted in place first. A wrong key is an error, never an empty store.
+    pub fn open_encrypted(path: &Path, key: &[u8; 32]) -> Result<Store, StoreError> {
+        let key_sql = format!("\"x'{}'\"", hex::encode(key));
+        if is_plain_sqlite(path) {
+            encrypt_in_place(path, &key_sql)?;
+        }
+        let conn = Connection::open(path)?;
+        conn.execute_batch(&format!("PRAGMA key = {key_sql};"))?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|_| StoreError::Locked)?;
+        Store::init(conn)
     }
 
     pub fn open_in_memory() -> Result<Store, StoreError> {
@@ -346,6 +365,11 @@ impl Store {
             .conn
             .query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
+    }
+
+    pub fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM kv WHERE key = ?1", [key])?;
+        Ok(())
     }
 
     pub fn kv_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
@@ -592,6 +616,37 @@ pub enum CountOf {
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     apply_migrations(conn, MIGRATIONS)
+}
+
+/// Whether `path` is an unencrypted SQLite file (its first 16 bytes say so).
+fn is_plain_sqlite(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && &head == b"SQLite format 3\0"
+}
+
+/// Rewrites a plain store encrypted (`sqlcipher_export`), replacing it whole.
+fn encrypt_in_place(path: &Path, key_sql: &str) -> Result<(), StoreError> {
+    let tmp = path.with_extension("encrypting");
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let conn = Connection::open(path)?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.execute_batch(&format!(
+            "ATTACH DATABASE '{}' AS encrypted KEY {key_sql};
+             SELECT sqlcipher_export('encrypted');
+             DETACH DATABASE encrypted;",
+            tmp.display().to_string().replace('\'', "''")
+        ))?;
+    }
+    std::fs::rename(&tmp, path)
+        .map_err(|e| StoreError::Sqlite(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+    for ext in ["db-wal", "db-shm"] {
+        let _ = std::fs::remove_file(path.with_extension(ext));
+    }
+    Ok(())
 }
 
 /// Runs the append-only `migrations` not yet applied (`PRAGMA user_version` counts

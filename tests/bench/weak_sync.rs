@@ -147,7 +147,7 @@ fn main() {
 
     // The naive baseline on the same link: the whole RW as gzip JSON, both ways.
     let mut views = Vec::new();
-    let device = jemput_client::Device::open(&k.home).unwrap_or_else(|e| panic!("{e}"));
+    let device = k.device();
     let set = jemput_core::IndicatorSet::bps14();
     for id in &ids {
         views.push(device.show(id, &set).unwrap_or_else(|e| panic!("{e}")));

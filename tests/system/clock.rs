@@ -27,8 +27,12 @@ fn a_phone_with_a_wrong_date_still_records_honest_times() {
     Server::admin(&data, &["demo", "--seed", "45"]);
     let server = Server::start(&data, "127.0.0.1:0");
     let skew = Arc::new(AtomicI64::new(-3 * DAY));
-    let device = Device::open_with_clock(&tmp.path().join("k"), Box::new(Skewed(skew.clone())))
-        .expect("device");
+    let device = Device::open_with(
+        &tmp.path().join("k"),
+        Box::new(Skewed(skew.clone())),
+        &jemput_client::keys::Unlock::KeyFile(tmp.path().join("keys")),
+    )
+    .expect("device");
     let set = IndicatorSet::bps14();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = SyncClient::new();

@@ -225,9 +225,16 @@ fn kaders_work_offline_converge_and_stay_in_their_areas() {
     );
 
     // Step 10: the sync endpoint answers garbage with 400 and a reason.
-    let cfg: Value =
-        serde_json::from_slice(&std::fs::read(a.home.join("config.json")).expect("config"))
-            .expect("json");
+    // A token of its own (the device's is sealed in its encrypted store).
+    let (_, body) = http(
+        &server.addr,
+        "POST",
+        "/v1/login",
+        &[("content-type", "application/json")],
+        br#"{"user": "demo-operator", "password": "jemput-demo", "device_name": "raw"}"#,
+    )
+    .expect("login");
+    let cfg: Value = serde_json::from_slice(&body).expect("json");
     let auth = format!("Bearer {}", cfg["token"].as_str().unwrap_or_default());
     let (status, body) = http(
         &server.addr,

@@ -1,6 +1,7 @@
 //! Cross-process tests: the real server binary, real headless clients, real HTTP.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod at_rest;
 mod audit;
 mod bad_input;
 mod bundles;

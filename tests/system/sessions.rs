@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use jemput_tests::{bin, http, stderr, stdout, Client, Server};
+use jemput_tests::{bin, stderr, stdout, Client, Server};
 
 const KEL: &str = "35.73.01.1007";
 
@@ -39,6 +39,22 @@ fn expire_tokens(data: &std::path::Path) {
         .expect("expire");
 }
 
+/// The server's record of a device: (token hash, token expiry).
+fn token_of(data: &std::path::Path, device: &str) -> (Vec<u8>, i64) {
+    let db = rusqlite::Connection::open(data.join("jemput-server.db")).expect("db");
+    db.query_row(
+        "SELECT token_hash, token_expires_ms FROM devices WHERE id = ?1",
+        [device],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .expect("device")
+}
+
+fn device_of(c: &Client) -> String {
+    let s: serde_json::Value = serde_json::from_str(&c.ok(&["status", "--json"])).expect("json");
+    s["device"].as_str().expect("device").to_string()
+}
+
 fn pending(c: &Client) -> u64 {
     let s: serde_json::Value = serde_json::from_str(&c.ok(&["status", "--json"])).expect("json");
     s["pending"].as_u64().expect("pending")
@@ -57,29 +73,16 @@ fn sessions_end_and_renew_as_the_office_decides() {
     let k1 = Client::new(tmp.path().join("k1"));
     k1.login(&url, "demo-kader-rw01", "jemput-demo");
     k1.sync();
-    let before: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(k1.home.join("config.json")).expect("config"))
-            .expect("json");
+    let device = device_of(&k1);
+    let before = token_of(&data, &device);
     let id = k1.households()[0]["id"].as_str().expect("id").to_string();
     k1.visit(&id, "found", serde_json::json!({}));
     expire_tokens(&data);
     let out = k1.sync();
     assert!(out.contains("accepted 1"), "{out}");
-    let after: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(k1.home.join("config.json")).expect("config"))
-            .expect("json");
-    assert_ne!(before["token"], after["token"], "a new token");
-    // The old token is dead.
-    let old = format!("Bearer {}", before["token"].as_str().expect("token"));
-    let (status, _) = http(
-        &server.addr,
-        "POST",
-        "/v1/sync",
-        &[("authorization", old.as_str())],
-        b"",
-    )
-    .expect("answers");
-    assert_eq!(status, 401);
+    let after = token_of(&data, &device);
+    assert_ne!(before.0, after.0, "a new token replaced the old one");
+    assert!(after.1 > before.1, "living 24 h from now");
 
     // A password change ends every session of the user: the phone keeps its work and
     // asks for the new password.
@@ -108,6 +111,7 @@ fn sessions_end_and_renew_as_the_office_decides() {
     ]);
     assert!(!login.status.success(), "the old password is refused");
     let mut child = Command::new(bin("jemput"))
+        .env("XDG_CONFIG_HOME", k1.home.with_extension("config"))
         .arg("--home")
         .arg(&k1.home)
         .args([
@@ -133,20 +137,15 @@ fn sessions_end_and_renew_as_the_office_decides() {
     assert!(k1.sync().contains("accepted 1"), "the kept visit goes");
 
     // Logout ends the token on the server; the store stays.
-    let cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(k1.home.join("config.json")).expect("config"))
-            .expect("json");
+    let device = device_of(&k1);
     k1.ok(&["logout"]);
-    let bearer = format!("Bearer {}", cfg["token"].as_str().expect("token"));
-    let (status, _) = http(
-        &server.addr,
-        "POST",
-        "/v1/sync",
-        &[("authorization", bearer.as_str())],
-        b"",
-    )
-    .expect("answers");
-    assert_eq!(status, 401, "the token ended with the logout");
+    assert_eq!(
+        token_of(&data, &device).1,
+        0,
+        "the token ended with the logout"
+    );
+    let out = k1.cmd(&["sync"]);
+    assert!(!out.status.success(), "logged out");
     assert!(k1.households().len() > 10);
 
     // A disabled user cannot log in, and its devices erase their data at next contact.

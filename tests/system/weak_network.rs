@@ -124,7 +124,7 @@ fn backlog_over_a_flapping_link() {
         .map(|r| r["id"].as_str().expect("id").to_string())
         .collect();
     {
-        let device = jemput_client::Device::open(&op.home).expect("device");
+        let device = op.device();
         let input: jemput_core::household::VisitInput = serde_json::from_value(json!({
             "result": "found", "answers": {"meals_per_day": 2, "toilet": "umum", "savings": 0}
         }))

@@ -1,0 +1,224 @@
+//! The key of a device's encrypted store (SQLCipher). A random 32-byte store key
+//! encrypts every table, the search index, the signing key and the token; it never sits
+//! unwrapped in the home folder. It is kept wrapped (ChaCha20-Poly1305) in `keys.json`:
+//! - by a key derived from the kader's PIN (Argon2id, 64 MiB, 3 passes), when there is
+//!   one (`JEMPUT_PIN`, `--pin-stdin`; the app's PIN screen is still to come);
+//! - by a key file outside the home (the user's config directory, mode 0600), for the
+//!   headless client and the app until it asks for a PIN.
+//!
+//! On Android the store key would also be wrapped by the hardware keystore (designed,
+//! not built here: nothing on this machine can test it).
+
+use std::path::{Path, PathBuf};
+
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
+use serde::{Deserialize, Serialize};
+
+use crate::home::DeviceError;
+
+/// How the store is opened.
+#[derive(Clone)]
+pub enum Unlock {
+    Pin(String),
+    /// The key file in this folder (outside the home).
+    KeyFile(PathBuf),
+}
+
+impl Unlock {
+    /// `JEMPUT_PIN` if set, otherwise the key file in the user's config directory.
+    pub fn from_env() -> Unlock {
+        match std::env::var("JEMPUT_PIN") {
+            Ok(pin) if !pin.is_empty() => Unlock::Pin(pin),
+            _ => Unlock::KeyFile(default_key_dir()),
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/jemput/keys` (or `~/.config/jemput/keys`).
+pub fn default_key_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("jemput").join("keys")
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct KeysFile {
+    /// The store key wrapped by the PIN's key.
+    pin: Option<Wrapped>,
+    /// The store key wrapped by the key file `<key dir>/<file_id>.key`.
+    file: Option<Wrapped>,
+    file_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wrapped {
+    /// Argon2id salt (hex), for a PIN.
+    #[serde(default)]
+    salt: String,
+    nonce: String,
+    sealed: String,
+}
+
+const KEYS: &str = "keys.json";
+
+/// The store key of the home at `dir`: unwrapped with `unlock`, or made anew (and
+/// wrapped with it) for a home that has none yet.
+pub fn store_key(dir: &Path, unlock: &Unlock) -> Result<[u8; 32], DeviceError> {
+    let path = dir.join(KEYS);
+    let mut keys: KeysFile = match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| DeviceError::Invalid(format!("keys.json is damaged: {e}")))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => KeysFile::default(),
+        Err(e) => return Err(e.into()),
+    };
+    let fresh = keys.pin.is_none() && keys.file.is_none();
+    if fresh {
+        let key: [u8; 32] = rand::random();
+        wrap_with(&mut keys, unlock, &key)?;
+        write_private(&path, &serde_json::to_vec_pretty(&keys).map_err(io_json)?)?;
+        return Ok(key);
+    }
+    let key = match unlock {
+        Unlock::Pin(pin) => {
+            let w = keys.pin.as_ref().ok_or_else(|| {
+                DeviceError::Invalid("this store has no PIN: open it without JEMPUT_PIN".into())
+            })?;
+            let kek = pin_key(pin, &hex_bytes(&w.salt)?)?;
+            open(&kek, w).ok_or_else(|| DeviceError::Invalid("wrong PIN".into()))?
+        }
+        Unlock::KeyFile(key_dir) => {
+            let (Some(w), Some(id)) = (&keys.file, &keys.file_id) else {
+                return Err(DeviceError::Invalid(
+                    "this phone's store is locked with a PIN: set JEMPUT_PIN or use --pin-stdin"
+                        .into(),
+                ));
+            };
+            let kek = read_key_file(&key_dir.join(format!("{id}.key")))?;
+            open(&kek, w).ok_or_else(|| {
+                DeviceError::Invalid("the key file does not open this store".into())
+            })?
+        }
+    };
+    // A PIN given to a store that only had a key file (or the reverse) wraps it too.
+    let add = match unlock {
+        Unlock::Pin(_) => keys.pin.is_none(),
+        Unlock::KeyFile(_) => keys.file.is_none(),
+    };
+    if add {
+        wrap_with(&mut keys, unlock, &key)?;
+        write_private(&path, &serde_json::to_vec_pretty(&keys).map_err(io_json)?)?;
+    }
+    Ok(key)
+}
+
+/// Where the key file of the home at `dir` is, if it has one.
+pub fn key_file_of(dir: &Path, key_dir: &Path) -> Option<PathBuf> {
+    let keys: KeysFile = serde_json::from_slice(&std::fs::read(dir.join(KEYS)).ok()?).ok()?;
+    keys.file_id.map(|id| key_dir.join(format!("{id}.key")))
+}
+
+fn wrap_with(keys: &mut KeysFile, unlock: &Unlock, key: &[u8; 32]) -> Result<(), DeviceError> {
+    match unlock {
+        Unlock::Pin(pin) => {
+            if pin.len() < 6 || !pin.chars().all(|c| c.is_ascii_digit()) {
+                return Err(DeviceError::Invalid("a PIN is at least 6 digits".into()));
+            }
+            let salt: [u8; 16] = rand::random();
+            let kek = pin_key(pin, &salt)?;
+            let mut w = seal(&kek, key)?;
+            w.salt = hex::encode(salt);
+            keys.pin = Some(w);
+        }
+        Unlock::KeyFile(key_dir) => {
+            let id = hex::encode(rand::random::<[u8; 8]>());
+            let kek: [u8; 32] = rand::random();
+            std::fs::create_dir_all(key_dir)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(key_dir, std::fs::Permissions::from_mode(0o700));
+            }
+            write_private(
+                &key_dir.join(format!("{id}.key")),
+                hex::encode(kek).as_bytes(),
+            )?;
+            keys.file = Some(seal(&kek, key)?);
+            keys.file_id = Some(id);
+        }
+    }
+    Ok(())
+}
+
+fn pin_key(pin: &str, salt: &[u8]) -> Result<[u8; 32], DeviceError> {
+    let params = argon2::Params::new(64 * 1024, 3, 1, Some(32))
+        .map_err(|e| DeviceError::Invalid(format!("argon2: {e}")))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut out = [0u8; 32];
+    argon
+        .hash_password_into(pin.as_bytes(), salt, &mut out)
+        .map_err(|e| DeviceError::Invalid(format!("argon2: {e}")))?;
+    Ok(out)
+}
+
+fn seal(kek: &[u8; 32], key: &[u8; 32]) -> Result<Wrapped, DeviceError> {
+    let aead = LessSafeKey::new(
+        UnboundKey::new(&CHACHA20_POLY1305, kek).map_err(|_| DeviceError::Invalid("key".into()))?,
+    );
+    let nonce: [u8; 12] = rand::random();
+    let mut buf = key.to_vec();
+    aead.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
+        .map_err(|_| DeviceError::Invalid("cannot wrap the store key".into()))?;
+    Ok(Wrapped {
+        salt: String::new(),
+        nonce: hex::encode(nonce),
+        sealed: hex::encode(buf),
+    })
+}
+
+fn open(kek: &[u8; 32], w: &Wrapped) -> Option<[u8; 32]> {
+    let aead = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, kek).ok()?);
+    let nonce: [u8; 12] = hex::decode(&w.nonce).ok()?.try_into().ok()?;
+    let mut buf = hex::decode(&w.sealed).ok()?;
+    let plain = aead
+        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
+        .ok()?;
+    plain.try_into().ok()
+}
+
+fn read_key_file(path: &Path) -> Result<[u8; 32], DeviceError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        DeviceError::Invalid(format!(
+            "the store's key file {} cannot be read ({e}): without it (or the PIN) the store stays locked",
+            path.display()
+        ))
+    })?;
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| DeviceError::Invalid(format!("{} is not a key file", path.display())))
+}
+
+fn hex_bytes(s: &str) -> Result<Vec<u8>, DeviceError> {
+    hex::decode(s).map_err(|_| DeviceError::Invalid("keys.json is damaged".into()))
+}
+
+fn io_json(e: serde_json::Error) -> DeviceError {
+    DeviceError::Invalid(e.to_string())
+}
+
+/// Writes a file only its owner can read (0600), whole or not at all.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
