@@ -361,6 +361,16 @@ impl Client {
         .unwrap_or_else(|e| panic!("open device: {e}"))
     }
 
+    /// The `jemput` command of this client (its home, and the key file beside it),
+    /// for tests that spawn and kill it themselves.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(bin("jemput"));
+        cmd.env("XDG_CONFIG_HOME", self.home.with_extension("config"))
+            .arg("--home")
+            .arg(&self.home);
+        cmd
+    }
+
     /// Runs and insists on success.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd(args);

@@ -2,7 +2,7 @@
 //! neither is lost (the edit merges what the sync stored, inside its write
 //! transaction), fifty times over.
 
-use jemput_tests::{bin, Client, Server};
+use jemput_tests::{Client, Server};
 use serde_json::json;
 
 const ROUNDS: usize = 50;
@@ -26,9 +26,8 @@ fn a_visit_and_a_sync_on_one_home_lose_nothing() {
         // its own.
         other.visit(&id, "found", json!({"meals_per_day": 1}));
         other.sync();
-        let sync = std::process::Command::new(bin("jemput"))
-            .arg("--home")
-            .arg(&home.home)
+        let sync = home
+            .command()
             .arg("sync")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

@@ -1,9 +1,9 @@
 //! A process killed mid-write never leaves a half-written household.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use jemput_tests::{bin, Client, Server};
+use jemput_tests::{Client, Server};
 use rand::{Rng, SeedableRng};
 
 #[test]
@@ -26,9 +26,8 @@ fn killing_the_client_while_it_writes_never_corrupts_the_store() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let mut visits_before = 0;
     for round in 0..12 {
-        let mut child = Command::new(bin("jemput"))
-            .arg("--home")
-            .arg(&k.home)
+        let mut child = k
+            .command()
             .args([
                 "visit",
                 &id,

@@ -2,10 +2,10 @@
 //! seeds): after a restart everything converges, nothing lost, nothing doubled.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use jemput_tests::{bin, Client, Server};
+use jemput_tests::{Client, Server};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
@@ -42,9 +42,8 @@ fn syncs_killed_at_random_points_still_converge() {
         let delay = Duration::from_millis(rng.gen_range(0..120));
         if seed % 2 == 0 {
             // The client dies mid-sync.
-            let mut child = Command::new(bin("jemput"))
-                .arg("--home")
-                .arg(&a.home)
+            let mut child = a
+                .command()
                 .arg("sync")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -55,9 +54,8 @@ fn syncs_killed_at_random_points_still_converge() {
             let _ = child.wait();
         } else {
             // The server dies mid-sync (SIGKILL), and comes back on the same address.
-            let mut child = Command::new(bin("jemput"))
-                .arg("--home")
-                .arg(&b.home)
+            let mut child = b
+                .command()
                 .args(["sync", "--retry-for", "60"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

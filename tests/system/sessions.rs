@@ -110,10 +110,8 @@ fn sessions_end_and_renew_as_the_office_decides() {
         "jemput-demo",
     ]);
     assert!(!login.status.success(), "the old password is refused");
-    let mut child = Command::new(bin("jemput"))
-        .env("XDG_CONFIG_HOME", k1.home.with_extension("config"))
-        .arg("--home")
-        .arg(&k1.home)
+    let mut child = k1
+        .command()
         .args([
             "login",
             "--server",
