@@ -597,6 +597,24 @@ impl SqliteStorage {
         Ok(SigningKey::from_bytes(&secret).verifying_key())
     }
 
+    /// The audit chains' heads, written outside the database too: whoever edits the
+    /// database must also edit this file.
+    fn write_heads_file(&self) -> Result<(), StorageError> {
+        let heads: AuditHeads = {
+            let conn = self.conn()?;
+            let mut stmt = conn.prepare("SELECT chain, seq, hash FROM audit_heads")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let tmp = self.heads_file.with_extension("json.tmp");
+        let json =
+            serde_json::to_vec_pretty(&heads).map_err(|e| StorageError::Internal(e.to_string()))?;
+        std::fs::write(&tmp, json)
+            .and_then(|()| std::fs::rename(&tmp, &self.heads_file))
+            .map_err(|e| StorageError::Internal(format!("audit heads file: {e}")))
+    }
+
     pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {
         // A panic while the lock was held rolled its transaction back (the
         // `Transaction` drops on unwind): the connection is sound, keep serving.
@@ -734,6 +752,32 @@ pub(crate) fn apply_push(
             params![push.id, c.hash().0.to_vec(), c.raw_bytes(), signer.device],
         )?;
     }
+    // Decisions the push adds (a fasilitator's or operator's choice on a conflict).
+    let decided_before = match before {
+        Some((doc, _, _)) => Household::load(doc)
+            .map(|h| h.resolved_ids().len())
+            .unwrap_or(0),
+        None => 0,
+    };
+    let decided = ok
+        .household
+        .resolved_ids()
+        .len()
+        .saturating_sub(decided_before);
+    if decided > 0 {
+        let (kelurahan, _, _) = ok.household.area();
+        audit_in(
+            tx,
+            crate::audit::Event {
+                chain: &kelurahan,
+                kind: "decision",
+                by: &signer.user,
+                detail: serde_json::json!({
+                    "household": push.id, "decisions": decided, "device": signer.device,
+                }),
+            },
+        )?;
+    }
     crate::registry::project(tx, &ok.household, crate::registry::now_ms())?;
     Ok(None)
 }
@@ -786,6 +830,42 @@ fn authors_of<'a>(
         }
     }
     Ok(out)
+}
+
+/// Appends an event to its audit chain inside the caller's transaction (the heads
+/// file is written after the commit: `write_heads_file`).
+pub(crate) fn audit_in(
+    tx: &Connection,
+    event: crate::audit::Event<'_>,
+) -> Result<(), StorageError> {
+    let head: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit_heads WHERE chain = ?1",
+            [event.chain],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let e = crate::audit::next(event, head, crate::registry::now_ms());
+    tx.execute(
+        "INSERT INTO audit (chain, seq, at_ms, kind, by, detail, prev, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            e.chain,
+            e.seq,
+            e.at_ms,
+            e.kind,
+            e.by,
+            e.detail.to_string(),
+            e.prev,
+            e.hash
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO audit_heads (chain, seq, hash) VALUES (?1, ?2, ?3)
+         ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        params![e.chain, e.seq, e.hash],
+    )?;
+    Ok(())
 }
 
 /// The signer of a push, as the guard needs it: user, role, areas, actors.
@@ -1050,6 +1130,8 @@ impl Storage for SqliteStorage {
         }
         let rejected = self.apply_bundle_payload(&tx, &payload, 0)?;
         tx.commit()?;
+        drop(conn);
+        self.write_heads_file()?;
         Ok(BundleImport {
             device: payload.device.clone(),
             user: signer.user,
@@ -1190,50 +1272,13 @@ impl Storage for SqliteStorage {
     }
 
     fn audit(&self, event: crate::audit::Event<'_>) -> Result<(), StorageError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let head: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT seq, hash FROM audit_heads WHERE chain = ?1",
-                [event.chain],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let e = crate::audit::next(event, head, crate::registry::now_ms());
-        tx.execute(
-            "INSERT INTO audit (chain, seq, at_ms, kind, by, detail, prev, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                e.chain,
-                e.seq,
-                e.at_ms,
-                e.kind,
-                e.by,
-                e.detail.to_string(),
-                e.prev,
-                e.hash
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO audit_heads (chain, seq, hash) VALUES (?1, ?2, ?3)
-             ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            params![e.chain, e.seq, e.hash],
-        )?;
-        let heads: AuditHeads = {
-            let mut stmt = tx.prepare("SELECT chain, seq, hash FROM audit_heads")?;
-            let rows =
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        tx.commit()?;
-        // Outside the database too: whoever edits the database must also edit this.
-        let tmp = self.heads_file.with_extension("json.tmp");
-        let json =
-            serde_json::to_vec_pretty(&heads).map_err(|e| StorageError::Internal(e.to_string()))?;
-        std::fs::write(&tmp, json)
-            .and_then(|()| std::fs::rename(&tmp, &self.heads_file))
-            .map_err(|e| StorageError::Internal(format!("audit heads file: {e}")))?;
-        Ok(())
+        {
+            let mut conn = self.conn()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            audit_in(&tx, event)?;
+            tx.commit()?;
+        }
+        self.write_heads_file()
     }
 
     fn audit_entries(&self, since_ms: i64) -> Result<Vec<crate::audit::Entry>, StorageError> {
@@ -1659,6 +1704,11 @@ impl Storage for SqliteStorage {
         resp.authors = authors_of(&tx, docs.keys())?;
         resp.docs = docs.into_values().collect();
         tx.commit()?;
+        drop(conn);
+        if !req.push.is_empty() || !req.bundles.is_empty() {
+            // Decisions may have joined the audit log.
+            self.write_heads_file()?;
+        }
         Ok(resp)
     }
 }

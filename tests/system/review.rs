@@ -339,4 +339,17 @@ fn fasilitator_sees_exactly_the_conflicts_decides_and_the_field_gets_the_note() 
         "before the visits there was no status"
     );
     assert_eq!(before["visits"], json!({}));
+
+    // The decisions are in the kelurahan's audit chain, by the fasilitator.
+    let audit = jemput_tests::stdout(&Server::admin(&data, &["audit", "show"]));
+    let decisions: Vec<Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["kind"] == "decision")
+        .collect();
+    assert!(!decisions.is_empty(), "{audit}");
+    assert!(decisions
+        .iter()
+        .all(|e| e["by"] == "demo-fasilitator" && e["chain"] == KEL));
+    Server::admin(&data, &["audit", "verify"]);
 }
