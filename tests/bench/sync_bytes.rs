@@ -67,39 +67,71 @@ fn relay(target: String, wire: Arc<Wire>) -> String {
     addr
 }
 
-fn row(case: &str, line: &str, wire: &Wire) {
-    // The relay threads may still be counting the last bytes of the exchange.
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let (up, down) = wire.take();
-    println!(
-        "| {case} | {} | {} | {} | {up} | {down} |",
-        summary_number(line, "requests"),
-        summary_number(line, "up"),
-        summary_number(line, "down")
-    );
+/// One measured exchange: what the client counted and what the relay saw.
+struct Row {
+    case: String,
+    requests: u64,
+    body_up: u64,
+    body_down: u64,
+    wire_up: u64,
+    wire_down: u64,
 }
 
-fn main() {
+fn row(case: &str, line: &str, wire: &Wire) -> Row {
+    // The relay threads may still be counting the last bytes of the exchange.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let (wire_up, wire_down) = wire.take();
+    let number = |word: &str| {
+        if line.is_empty() {
+            0
+        } else {
+            summary_number(line, word)
+        }
+    };
+    Row {
+        case: case.to_string(),
+        requests: number("requests"),
+        body_up: number("up"),
+        body_down: number("down"),
+        wire_up,
+        wire_down,
+    }
+}
+
+/// The common cases through a counting relay, over plain HTTP or TLS (each `jemput`
+/// command is a new process: a full TLS handshake each time).
+fn run(tls: bool) -> Vec<Row> {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let data = tmp.path().join("server");
     Server::admin(&data, &["demo", "--seed", "1"]);
-    let server = Server::start(&data, "127.0.0.1:0");
+    let server = if tls {
+        Server::start_tls(&data, "127.0.0.1:0")
+    } else {
+        Server::start(&data, "127.0.0.1:0")
+    };
     let wire = Arc::new(Wire::default());
-    let url = format!("http://{}", relay(server.addr.clone(), wire.clone()));
+    let scheme = if tls { "https" } else { "http" };
+    let url = format!("{scheme}://{}", relay(server.addr.clone(), wire.clone()));
+    let pin = server.pin.clone();
+    let login = |c: &Client, user: &str| {
+        let mut args = vec!["login", "--server", &url, "--user", user, "--password", "jemput-demo"];
+        if let Some(p) = &pin {
+            args.extend(["--pin", p.as_str()]);
+        }
+        c.ok(&args);
+    };
+    let mut rows = Vec::new();
     let k = Client::new(tmp.path().join("kader"));
-    k.login(&url, "demo-kader-rw01", "jemput-demo");
-    wire.take();
-
-    println!("| case | requests | request body B | response body B | wire up B | wire down B |");
-    println!("|---|---|---|---|---|---|");
+    login(&k, "demo-kader-rw01");
+    rows.push(row("login", "", &wire));
     let first = k.sync();
     let n = k.households().len();
-    row(
+    rows.push(row(
         &format!("first sync of one RW ({n} households, members included)"),
         &first,
         &wire,
-    );
-    row("nothing changed", &k.sync(), &wire);
+    ));
+    rows.push(row("nothing changed", &k.sync(), &wire));
 
     let template: serde_json::Value = serde_json::from_str(&k.ok(&["answers-template"]))
         .unwrap_or_else(|e| panic!("template: {e}"));
@@ -110,31 +142,74 @@ fn main() {
         .collect();
     k.visit(&ids[0], "found", template["answers"].clone());
     wire.take();
-    row("one visit, all 14 answers", &k.sync(), &wire);
+    rows.push(row("one visit, all 14 answers", &k.sync(), &wire));
 
     for id in ids.iter().cycle().take(100) {
         k.visit(id, "found", template["answers"].clone());
     }
     wire.take();
-    row("100 visits, all 14 answers", &k.sync(), &wire);
+    rows.push(row("100 visits, all 14 answers", &k.sync(), &wire));
+
+    // A long-lived client (the app): a second sync reuses the connection, so it pays
+    // no handshake.
+    let device = k.device();
+    let client = jemput_client::SyncClient::new();
+    let set = jemput_core::IndicatorSet::bps14();
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+    let first = rt
+        .block_on(client.sync(&device, &set))
+        .unwrap_or_else(|e| panic!("sync: {e}"));
+    wire.take();
+    let again = rt
+        .block_on(client.sync(&device, &set))
+        .unwrap_or_else(|e| panic!("sync: {e}"));
+    let _ = first;
+    rows.push(row(
+        "nothing changed, again on the app's open connection",
+        &again.to_string(),
+        &wire,
+    ));
 
     let other = Client::new(tmp.path().join("kader2"));
-    other.login(&url, "demo-kader-rw01", "jemput-demo");
+    login(&other, "demo-kader-rw01");
     wire.take();
-    row(
+    rows.push(row(
         "second device, first sync after those visits",
         &other.sync(),
         &wire,
-    );
+    ));
 
     let op = Client::new(tmp.path().join("op"));
-    op.login(&url, "demo-operator", "jemput-demo");
+    login(&op, "demo-operator");
     wire.take();
     let line = op.sync();
     let n = op.households().len();
-    row(
+    rows.push(row(
         &format!("operator, whole kelurahan ({n} households)"),
         &line,
         &wire,
-    );
+    ));
+    rows
+}
+
+fn main() {
+    let plain = run(false);
+    println!("| case | requests | request body B | response body B | wire up B | wire down B |");
+    println!("|---|---|---|---|---|---|");
+    for r in &plain {
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            r.case, r.requests, r.body_up, r.body_down, r.wire_up, r.wire_down
+        );
+    }
+    let tls = run(true);
+    println!();
+    println!("Over TLS 1.3 (self-signed certificate trusted by its pin), the same cases:");
+    println!();
+    println!("| case | plain wire up + down B | TLS wire up + down B | TLS adds |");
+    println!("|---|---|---|---|");
+    for (p, t) in plain.iter().zip(&tls) {
+        let (a, b) = (p.wire_up + p.wire_down, t.wire_up + t.wire_down);
+        println!("| {} | {a} | {b} | {:+} B |", p.case, b as i64 - a as i64);
+    }
 }
