@@ -9,6 +9,7 @@ cd "$root"
 export CARGO_TERM_COLOR=never
 echo "== advisories (Cargo.lock against ../shared/advisory-db, offline)"
 python3 scripts/advisories.py
+python3 scripts/advisories.py --lock fuzz/Cargo.lock | tail -n 1
 # The check must be able to fail: a lock with a known vulnerable package is refused.
 if python3 scripts/advisories.py --lock scripts/testdata/vulnerable.lock > /dev/null; then
   echo "the advisory check missed quick-xml 0.38.4"; exit 1
@@ -32,3 +33,5 @@ echo "== UI tests (headless Chromium)"
 (cd ui && npm test --silent)
 echo "== end-to-end (real app window)"
 "$root/scripts/e2e.sh"
+echo "== fuzzing (cargo-afl, every decoder of outside bytes, 60 s)"
+"$root/scripts/fuzz.sh" 60

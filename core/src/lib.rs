@@ -13,6 +13,7 @@ pub mod registry;
 pub mod rules;
 pub mod store;
 pub mod sync;
+pub mod untrusted;
 
 pub use household::{Author, Clock, Household, HouseholdError, SystemClock};
 pub use indicators::IndicatorSet;

@@ -114,7 +114,15 @@ fn run(tls: bool) -> Vec<Row> {
     let url = format!("{scheme}://{}", relay(server.addr.clone(), wire.clone()));
     let pin = server.pin.clone();
     let login = |c: &Client, user: &str| {
-        let mut args = vec!["login", "--server", &url, "--user", user, "--password", "jemput-demo"];
+        let mut args = vec![
+            "login",
+            "--server",
+            &url,
+            "--user",
+            user,
+            "--password",
+            "jemput-demo",
+        ];
         if let Some(p) = &pin {
             args.extend(["--pin", p.as_str()]);
         }

@@ -171,13 +171,21 @@ fn csv_problem(e: &csv::Error) -> &'static str {
 }
 
 fn read_workbook(path: &Path) -> Result<Vec<Sheet>, RegistryError> {
+    let bytes = std::fs::read(path).map_err(|e| RegistryError::Io(e.to_string()))?;
+    read_workbook_bytes(&bytes).map_err(|e| match e {
+        RegistryError::Unreadable(why) => {
+            RegistryError::Unreadable(format!("`{}`: {why}", path.display()))
+        }
+        other => other,
+    })
+}
+
+/// Every sheet of a workbook (XLSX, XLS, XLSB or ODS) given as bytes: what the import
+/// reads, and what the fuzz targets feed.
+pub fn read_workbook_bytes(bytes: &[u8]) -> Result<Vec<Sheet>, RegistryError> {
     use calamine::{Data, Reader};
-    let mut wb = calamine::open_workbook_auto(path).map_err(|e| {
-        RegistryError::Unreadable(format!(
-            "`{}` is not a readable workbook: {e}",
-            path.display()
-        ))
-    })?;
+    let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e| RegistryError::Unreadable(format!("not a readable workbook: {e}")))?;
     let mut out = Vec::new();
     for name in wb.sheet_names() {
         let range = wb

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of every decoder of outside bytes (jemput_core::untrusted)
+# with cargo-afl (AFL++): builds fuzz/ instrumented, runs every target at once for
+# SECS seconds (default 60) from the committed seed corpus, and fails on any crash or
+# hang, copying its input to fuzz/crashes/TARGET/ where `cargo test` replays it.
+# A longer campaign: scripts/fuzz.sh 3600 (see fuzz/Cargo.toml for one target by hand).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-60}
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! cargo afl --version >/dev/null 2>&1; then
+  cargo install cargo-afl --locked --quiet
+fi
+cd "$root/fuzz"
+cargo afl build --release --quiet
+targets=(sync_request sync_response bundle registry_csv registry_workbook)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+pids=()
+for t in "${targets[@]}"; do
+  AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+    cargo afl fuzz -V "$secs" -i "corpus/$t" -o "$out/$t" -- target/release/jemput-fuzz "$t" \
+    >"$out/$t.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+for t in "${targets[@]}"; do
+  stats="$out/$t/default/fuzzer_stats"
+  if [ ! -f "$stats" ]; then
+    echo "fuzz $t: did not run"; tail -n 20 "$out/$t.log"; exit 1
+  fi
+  execs=$(sed -n 's/^execs_done *: //p' "$stats")
+  crashes=$(sed -n 's/^saved_crashes *: //p' "$stats")
+  hangs=$(sed -n 's/^saved_hangs *: //p' "$stats")
+  echo "fuzz $t: $execs runs in ${secs} s, $crashes crashes, $hangs hangs"
+  if [ "$crashes" != 0 ] || [ "$hangs" != 0 ]; then
+    mkdir -p "crashes/$t"
+    cp "$out/$t/default/crashes/"id* "$out/$t/default/hangs/"id* "crashes/$t/" 2>/dev/null || true
+    echo "  inputs copied to fuzz/crashes/$t/: commit them with the fix"
+    status=1
+  fi
+done
+exit $status
