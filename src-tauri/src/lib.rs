@@ -30,7 +30,20 @@ pub fn run() {
                 Some(d) => d.into(),
                 None => app.path().app_data_dir()?,
             };
-            let device = Arc::new(Device::open(&dir)?);
+            // The store's key file: in the app's config folder, apart from its data
+            // (under JEMPUT_HOME, where the headless client keeps it). Until the PIN
+            // screen exists this is the app's only unlock.
+            let unlock = match std::env::var_os("JEMPUT_HOME") {
+                Some(_) => jemput_client::keys::Unlock::from_env(),
+                None => {
+                    jemput_client::keys::Unlock::KeyFile(app.path().app_config_dir()?.join("keys"))
+                }
+            };
+            let device = Arc::new(Device::open_with(
+                &dir,
+                Box::new(jemput_core::SystemClock),
+                &unlock,
+            )?);
             let bundle_dir = dir.join("bundles");
             let set = Arc::new(IndicatorSet::bps14());
             let client = Arc::new(SyncClient::new());
