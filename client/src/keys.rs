@@ -77,8 +77,17 @@ pub fn store_key(dir: &Path, unlock: &Unlock) -> Result<[u8; 32], DeviceError> {
     if fresh {
         let key: [u8; 32] = rand::random();
         wrap_with(&mut keys, unlock, &key)?;
-        write_private(&path, &serde_json::to_vec_pretty(&keys).map_err(io_json)?)?;
-        return Ok(key);
+        // Two processes opening a new home at once: only the first key is kept (a
+        // hard link never replaces), the other process uses it.
+        let tmp = unique_tmp(&path);
+        write_new(&tmp, &serde_json::to_vec_pretty(&keys).map_err(io_json)?)?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        return match linked {
+            Ok(()) => Ok(key),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => store_key(dir, unlock),
+            Err(e) => Err(e.into()),
+        };
     }
     let key = match unlock {
         Unlock::Pin(pin) => {
@@ -210,15 +219,30 @@ fn io_json(e: serde_json::Error) -> DeviceError {
 
 /// Writes a file only its owner can read (0600), whole or not at all.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
+    let tmp = unique_tmp(path);
+    write_new(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// A temporary name beside `path` that no other writer uses.
+fn unique_tmp(path: &Path) -> PathBuf {
+    path.with_extension(format!(
+        "{}.{:08x}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ))
+}
+
+/// Creates `path` (never an existing file or a planted link), 0600, synced.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
     use std::io::Write;
-    let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(&tmp)?;
+    let mut f = options.open(path)?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
     Ok(())
 }

@@ -105,6 +105,8 @@ fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .https_only(false)
         .tcp_nodelay(true)
+        // A redirect could send the password elsewhere, even to plain http://.
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(15))
         // A link that drops for seconds stalls a request; one silent for 30 s is dead:
         // give up on it and retry (committed pages stay committed). The total bound

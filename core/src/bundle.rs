@@ -9,7 +9,7 @@
 
 use std::io::Read;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -107,7 +107,7 @@ pub fn signed_by(key: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
     ) else {
         return false;
     };
-    key.verify(message, &sig).is_ok()
+    key.verify_strict(message, &sig).is_ok()
 }
 
 /// Whether `proof` (64 bytes) is the device key's signature of the login message.
@@ -124,7 +124,7 @@ pub fn login_proven(
     ) else {
         return false;
     };
-    key.verify(&login_proof_message(user, device_name, actors), &sig)
+    key.verify_strict(&login_proof_message(user, device_name, actors), &sig)
         .is_ok()
 }
 
@@ -194,11 +194,11 @@ pub fn read_limited(
     let device_key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| BundleError::Tampered)?;
     let sig = Signature::from_slice(&file.signature).map_err(|_| BundleError::Tampered)?;
     device_key
-        .verify(&file.payload, &sig)
+        .verify_strict(&file.payload, &sig)
         .map_err(|_| BundleError::Tampered)?;
     let cert = Signature::from_slice(&payload.certificate).map_err(|_| BundleError::Foreign)?;
     server_key
-        .verify(
+        .verify_strict(
             &certificate_message(
                 &payload.device,
                 &payload.user,

@@ -231,6 +231,15 @@ async fn login(
         }
         _ => false,
     };
+    // A user name is short and printable: it goes into logs, the audit log and the
+    // throttle table.
+    if b.user.is_empty() || b.user.chars().count() > 64 || b.user.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "a user name has 1 to 64 printable characters",
+        ));
+    }
     let attempt = login::Attempt {
         user: b.user,
         password: b.password,

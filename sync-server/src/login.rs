@@ -106,7 +106,11 @@ impl Default for Gate {
                         Err(_) => return,
                     };
                     match job {
-                        Ok(job) => job(),
+                        // A panicking check must not take its thread with it (its
+                        // login gets no answer: the caller sees an internal error).
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
                         Err(_) => return, // the gate is gone
                     }
                 });
@@ -144,8 +148,10 @@ fn decide(
     storage: &dyn Storage,
     a: &Attempt,
     account: &str,
-    now: i64,
+    queued_at: i64,
 ) -> Result<Outcome, StorageError> {
+    // The time of the check, not of the queueing: a hold that began meanwhile counts.
+    let now = crate::registry::now_ms().max(queued_at);
     let held_until = storage.throttle(account)?.1;
     if held_until > now {
         tracing::warn!(user = %a.user, "login refused: account held back");

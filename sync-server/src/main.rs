@@ -519,7 +519,9 @@ fn run() -> anyhow::Result<()> {
                         problems.push(format!("{p} (audit-heads.json)"));
                     }
                 }
-                None if !entries.is_empty() => problems.push("audit-heads.json is missing".into()),
+                None if !entries.is_empty() => {
+                    problems.push("audit-heads.json is missing or unreadable".into())
+                }
                 None => {}
             }
             problems.dedup();

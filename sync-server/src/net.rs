@@ -64,7 +64,9 @@ pub fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<(Arc<rustls::Server
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .context("the certificate and the key do not belong together")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only: each connection carries one request at a time, which is what the
+    // idle and capacity bounds below count.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok((Arc::new(config), pin))
 }
 
@@ -77,70 +79,186 @@ pub fn self_signed(names: &[String]) -> anyhow::Result<(String, String)> {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open requests
 /// finish (up to 10 s).
-/// Connections waiting for a request (their TLS handshake, their first request, or
-/// the next one on a kept-alive connection): when each began waiting, and how to close
-/// it.
-#[derive(Default)]
+/// Every open connection: whether it waits for a request (its TLS handshake, its first
+/// request, or the next one on a kept-alive connection) or serves one, how long it may
+/// pass without moving a byte in that state, when it last moved one, and how to close
+/// it. Idleness is measured on the connection's bytes, so an answer still being
+/// written to a slow link is never cut off, and a body that stops arriving is.
 struct Waiting {
     next_id: u64,
-    /// id → (waiting since, closed at, how to close it).
-    since: std::collections::BTreeMap<u64, (Instant, Instant, Arc<tokio::sync::Notify>)>,
+    origin: Instant,
+    entries: std::collections::BTreeMap<u64, Entry>,
+}
+
+struct Entry {
+    waiting: bool,
+    patience: Duration,
+    /// Milliseconds since `origin` when a byte last moved.
+    last_io: Arc<std::sync::atomic::AtomicU64>,
+    close: Arc<tokio::sync::Notify>,
 }
 
 impl Waiting {
-    /// Marks a connection waiting for a request, to be closed if none comes within
-    /// `patience`.
-    fn wait(
-        waiting: &std::sync::Mutex<Waiting>,
-        id: u64,
-        close: &Arc<tokio::sync::Notify>,
-        patience: Duration,
-    ) {
-        let now = Instant::now();
-        if let Ok(mut w) = waiting.lock() {
-            w.since.insert(id, (now, now + patience, close.clone()));
+    fn new() -> Waiting {
+        Waiting {
+            next_id: 0,
+            origin: Instant::now(),
+            entries: Default::default(),
         }
     }
 
-    /// Closes every connection that waited past its patience.
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    /// Registers a new connection, waiting for its first request.
+    fn open(
+        waiting: &std::sync::Mutex<Waiting>,
+        close: &Arc<tokio::sync::Notify>,
+        patience: Duration,
+    ) -> (u64, Arc<std::sync::atomic::AtomicU64>) {
+        let Ok(mut w) = waiting.lock() else {
+            return (0, Default::default());
+        };
+        w.next_id += 1;
+        let id = w.next_id;
+        let last_io = Arc::new(std::sync::atomic::AtomicU64::new(w.now_ms()));
+        w.entries.insert(
+            id,
+            Entry {
+                waiting: true,
+                patience,
+                last_io: last_io.clone(),
+                close: close.clone(),
+            },
+        );
+        (id, last_io)
+    }
+
+    fn set(waiting: &std::sync::Mutex<Waiting>, id: u64, is_waiting: bool, patience: Duration) {
+        if let Ok(mut w) = waiting.lock() {
+            let now = w.now_ms();
+            if let Some(e) = w.entries.get_mut(&id) {
+                e.waiting = is_waiting;
+                e.patience = patience;
+                // The new state's patience counts from now.
+                e.last_io
+                    .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Waiting for a request, to be closed if no byte moves within `patience`.
+    fn wait(waiting: &std::sync::Mutex<Waiting>, id: u64, patience: Duration) {
+        Waiting::set(waiting, id, true, patience);
+    }
+
+    /// Serving a request: closed if no byte moves either way for `patience` (a body
+    /// that stopped arriving, an answer nobody reads).
+    fn busy(waiting: &std::sync::Mutex<Waiting>, id: u64, patience: Duration) {
+        Waiting::set(waiting, id, false, patience);
+    }
+
+    fn closed(waiting: &std::sync::Mutex<Waiting>, id: u64) {
+        if let Ok(mut w) = waiting.lock() {
+            w.entries.remove(&id);
+        }
+    }
+
+    /// Closes every connection that moved no byte for longer than its patience.
     fn close_idle(waiting: &std::sync::Mutex<Waiting>) {
-        let now = Instant::now();
         let Ok(mut w) = waiting.lock() else {
             return;
         };
-        w.since.retain(|_, (_, deadline, close)| {
-            let keep = *deadline > now;
+        let now = w.now_ms();
+        w.entries.retain(|_, e| {
+            let idle = now.saturating_sub(e.last_io.load(std::sync::atomic::Ordering::Relaxed));
+            let keep = idle <= e.patience.as_millis() as u64;
             if !keep {
-                close.notify_one();
+                e.close.notify_one();
             }
             keep
         });
     }
 
-    fn busy(waiting: &std::sync::Mutex<Waiting>, id: u64) {
-        if let Ok(mut w) = waiting.lock() {
-            w.since.remove(&id);
-        }
-    }
-
-    /// Closes the connection that has waited longest; `false` if none waits.
+    /// Closes the waiting connection idle longest; `false` if none waits.
     fn close_oldest(waiting: &std::sync::Mutex<Waiting>) -> bool {
         let Ok(mut w) = waiting.lock() else {
             return false;
         };
         let oldest = w
-            .since
+            .entries
             .iter()
-            .min_by_key(|(_, (t, _, _))| *t)
-            .map(|(id, (_, _, close))| (*id, close.clone()));
+            .filter(|(_, e)| e.waiting)
+            .min_by_key(|(_, e)| e.last_io.load(std::sync::atomic::Ordering::Relaxed))
+            .map(|(id, e)| (*id, e.close.clone()));
         match oldest {
             Some((id, close)) => {
-                w.since.remove(&id);
+                w.entries.remove(&id);
                 close.notify_one();
                 true
             }
             None => false,
         }
+    }
+}
+
+/// A connection's bytes, noting when any last moved.
+struct Active<I> {
+    io: I,
+    origin: Instant,
+    last_io: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<I> Active<I> {
+    fn touch(&self) {
+        self.last_io.fetch_max(
+            self.origin.elapsed().as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Active<I> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        polled
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Active<I> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.io).poll_write(cx, data);
+        if matches!(polled, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -153,7 +271,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let acceptor = listen.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(tokio::sync::Semaphore::new(listen.max_connections));
-    let waiting = Arc::new(std::sync::Mutex::new(Waiting::default()));
+    let waiting = Arc::new(std::sync::Mutex::new(Waiting::new()));
     // A connection that sends nothing is closed: hyper's header timeout starts only at
     // a request's first byte.
     let reaper = {
@@ -201,14 +319,16 @@ pub async fn serve(
                 }
             }
         };
-        let id = waiting.lock().map_or(0, |mut w| {
-            w.next_id += 1;
-            w.next_id
-        });
         let close = Arc::new(tokio::sync::Notify::new());
-        Waiting::wait(&waiting, id, &close, listen.header_timeout);
+        let (id, last_io) = Waiting::open(&waiting, &close, listen.header_timeout);
+        let origin = waiting.lock().map_or_else(|_| Instant::now(), |w| w.origin);
         let waiting = waiting.clone();
         let _ = stream.set_nodelay(true);
+        let stream = Active {
+            io: stream,
+            origin,
+            last_io,
+        };
         let app = app.clone();
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
@@ -222,7 +342,6 @@ pub async fn serve(
                 watcher,
                 waiting: waiting.clone(),
                 id,
-                close: close.clone(),
             };
             let serve = async {
                 match acceptor {
@@ -238,9 +357,9 @@ pub async fn serve(
             };
             tokio::select! {
                 () = serve => {}
-                () = close.notified() => tracing::debug!("closed to make room"),
+                () = close.notified() => tracing::debug!("closed: idle, or to make room"),
             }
-            Waiting::busy(&waiting, id);
+            Waiting::closed(&waiting, id);
         });
     }
     drop(listener);
@@ -259,7 +378,6 @@ struct Conn {
     watcher: hyper_util::server::graceful::Watcher,
     waiting: Arc<std::sync::Mutex<Waiting>>,
     id: u64,
-    close: Arc<tokio::sync::Notify>,
 }
 
 async fn connection<I>(io: I, c: Conn)
@@ -273,14 +391,14 @@ where
         watcher,
         waiting,
         id,
-        close,
     } = c;
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             // Busy while a request is served; waiting again once its answer is made.
-            Waiting::busy(&waiting, id);
+            // Four times the header timeout (2 min by default) without a byte.
+            Waiting::busy(&waiting, id, header_timeout * 4);
             req.extensions_mut().insert(ConnectInfo(peer));
-            let (app, waiting, close) = (app.clone(), waiting.clone(), close.clone());
+            let (app, waiting) = (app.clone(), waiting.clone());
             async move {
                 let answer = app.oneshot(req).await;
                 // Waiting again once the whole answer is sent (a big page on 2G takes
@@ -290,19 +408,17 @@ where
                     resp.map(|body| Sent {
                         body,
                         then: Some(Box::new(move || {
-                            Waiting::wait(&waiting, id, &close, header_timeout * 2)
+                            Waiting::wait(&waiting, id, header_timeout * 2)
                         })),
                     })
                 })
             }
         });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
-    // Streams at once on one HTTP/2 connection: requests in flight stay bounded.
-    builder.http2().max_concurrent_streams(8);
     let conn = builder
         .serve_connection(TokioIo::new(io), service)
         .into_owned();

@@ -600,19 +600,25 @@ impl SqliteStorage {
     /// The audit chains' heads, written outside the database too: whoever edits the
     /// database must also edit this file.
     fn write_heads_file(&self) -> Result<(), StorageError> {
+        // Read and written under the store's lock: two writers in this process never
+        // leave an older snapshot last.
+        let conn = self.conn()?;
         let heads: AuditHeads = {
-            let conn = self.conn()?;
             let mut stmt = conn.prepare("SELECT chain, seq, hash FROM audit_heads")?;
             let rows =
                 stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
             rows.collect::<Result<_, _>>()?
         };
-        let tmp = self.heads_file.with_extension("json.tmp");
+        let tmp = self
+            .heads_file
+            .with_extension(format!("json.{}.tmp", std::process::id()));
         let json =
             serde_json::to_vec_pretty(&heads).map_err(|e| StorageError::Internal(e.to_string()))?;
-        std::fs::write(&tmp, json)
+        let written = std::fs::write(&tmp, json)
             .and_then(|()| std::fs::rename(&tmp, &self.heads_file))
-            .map_err(|e| StorageError::Internal(format!("audit heads file: {e}")))
+            .map_err(|e| StorageError::Internal(format!("audit heads file: {e}")));
+        drop(conn);
+        written
     }
 
     pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StorageError> {

@@ -152,6 +152,26 @@ fn idle_and_half_open_connections_cannot_keep_anyone_out() {
         "closed after {closed_after:?}"
     );
 
+    // A request whose body stops arriving is closed once no byte has moved for four
+    // header timeouts (8 s here; 2 min by default): it cannot hold its slot forever.
+    let mut stalled = TcpStream::connect(&server.addr).expect("connect");
+    std::io::Write::write_all(
+        &mut stalled,
+        b"POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"user\"",
+    )
+    .expect("send");
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = stalled.read_to_end(&mut answer);
+    let stalled_for = started.elapsed();
+    assert!(
+        stalled_for >= Duration::from_secs(6) && stalled_for < Duration::from_secs(15),
+        "a stalled body held its connection {stalled_for:?}"
+    );
+
     // Three times the cap of half-open connections.
     let held: Vec<TcpStream> = (0..192)
         .filter_map(|_| TcpStream::connect(&server.addr).ok())
