@@ -637,15 +637,36 @@ fn encrypt_in_place(path: &Path, key_sql: &str) -> Result<(), StoreError> {
     {
         let conn = Connection::open(path)?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        // The export copies tables, not the schema version the migrations count.
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         conn.execute_batch(&format!(
             "ATTACH DATABASE '{}' AS encrypted KEY {key_sql};
              SELECT sqlcipher_export('encrypted');
+             PRAGMA encrypted.user_version = {version};
              DETACH DATABASE encrypted;",
             tmp.display().to_string().replace('\'', "''")
         ))?;
     }
-    std::fs::rename(&tmp, path)
-        .map_err(|e| StoreError::Sqlite(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+    let io = |e: std::io::Error| {
+        StoreError::Sqlite(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+    };
+    // The plain file stays open across the rename, then its bytes are overwritten:
+    // the families' data does not linger in the old file's blocks, and a crash at any
+    // point leaves either the plain store or the encrypted one in place.
+    let mut plain = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    let len = plain.metadata().map_err(io)?.len();
+    let zeros = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        std::io::Write::write_all(&mut plain, &zeros[..n]).map_err(io)?;
+        left -= n as u64;
+    }
+    plain.sync_all().map_err(io)?;
     for ext in ["db-wal", "db-shm"] {
         let _ = std::fs::remove_file(path.with_extension(ext));
     }

@@ -333,3 +333,41 @@ fn a_bundle_is_judged_before_it_enters_the_device() {
     lying.role = Role::Operator;
     assert!(read(&write(&lying, &device), &server.verifying_key()).is_err());
 }
+
+/// A store written before encryption is encrypted in place at its first encrypted open:
+/// its households stay, no member's name is left in the file, a wrong key is refused.
+#[test]
+fn a_plain_store_is_encrypted_in_place() {
+    let set = IndicatorSet::bps14();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("jemput.db");
+    let name = {
+        let mut store = Store::open(&path).expect("plain store");
+        let mut hh = registry_household("hh-plain");
+        store.save_local(&mut hh, &set).expect("save");
+        hh.head().0.expect("a head with a name")
+    };
+    let before = std::fs::read(&path).expect("read");
+    assert!(
+        before.windows(name.len()).any(|w| w == name.as_bytes()),
+        "plain at first"
+    );
+    let key = [3u8; 32];
+    let store = Store::open_encrypted(&path, &key).expect("encrypted");
+    assert!(
+        store.get_doc("hh-plain").is_ok(),
+        "the household is still there"
+    );
+    drop(store);
+    for entry in std::fs::read_dir(dir.path()).expect("dir") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        assert!(
+            !bytes.windows(name.len()).any(|w| w == name.as_bytes()),
+            "a name left in clear"
+        );
+    }
+    assert!(matches!(
+        Store::open_encrypted(&path, &[4u8; 32]),
+        Err(StoreError::Locked)
+    ));
+}
