@@ -385,18 +385,7 @@ impl Client {
     /// Logs in, trying again on a lossy link (a TCP connect can lose every SYN within
     /// the client's connect timeout at 30% loss), as a person would tap again.
     pub fn login_patiently(&self, url: &str, pin: Option<&str>, user: &str, password: &str) {
-        let mut args = vec![
-            "login",
-            "--server",
-            url,
-            "--user",
-            user,
-            "--password",
-            password,
-        ];
-        if let Some(p) = pin {
-            args.extend(["--pin", p]);
-        }
+        let args = login_args(url, pin, user, password);
         for _ in 0..5 {
             let out = self.cmd(&args);
             if out.status.success() {
@@ -414,31 +403,11 @@ impl Client {
     /// Logs in to a server that speaks TLS, trusting its certificate by its pin.
     pub fn login_to(&self, server: &Server, user: &str, password: &str) {
         let url = server.url();
-        let mut args = vec![
-            "login",
-            "--server",
-            &url,
-            "--user",
-            user,
-            "--password",
-            password,
-        ];
-        if let Some(p) = &server.pin {
-            args.extend(["--pin", p.as_str()]);
-        }
-        self.ok(&args);
+        self.ok(&login_args(&url, server.pin.as_deref(), user, password));
     }
 
     pub fn login(&self, url: &str, user: &str, password: &str) {
-        self.ok(&[
-            "login",
-            "--server",
-            url,
-            "--user",
-            user,
-            "--password",
-            password,
-        ]);
+        self.ok(&login_args(url, None, user, password));
     }
 
     pub fn sync(&self) -> String {
@@ -471,6 +440,28 @@ impl Client {
         std::fs::write(&file, body.to_string()).unwrap_or_else(|e| panic!("write answers: {e}"));
         self.ok(&["visit", id, "--answers", file.to_str().unwrap_or_default()])
     }
+}
+
+/// The arguments of `jemput login`, with `--pin` when the server is trusted by one.
+pub fn login_args<'a>(
+    url: &'a str,
+    pin: Option<&'a str>,
+    user: &'a str,
+    password: &'a str,
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "login",
+        "--server",
+        url,
+        "--user",
+        user,
+        "--password",
+        password,
+    ];
+    if let Some(p) = pin {
+        args.extend(["--pin", p]);
+    }
+    args
 }
 
 /// The number in `... {word} N ...` of a sync summary line, e.g. `pulled 7`.

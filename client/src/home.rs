@@ -344,10 +344,7 @@ impl Device {
         // A fresh identity, should the office let this phone in again later.
         init_keys(&store)?;
         drop(store);
-        match std::fs::remove_file(self.dir.join("config.json")) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
-        }
+        self.logout()?;
         let revoked = Revoked {
             reason: reason.to_string(),
             at_ms: jemput_core::SystemClock.now_ms(),

@@ -232,14 +232,8 @@ impl SyncClient {
                 .header("content-type", sync::CONTENT_TYPE)
                 .body(body);
             let resp = match Self::send(req, &cfg.server).await {
-                Err(DeviceError::Revoked(reason)) => {
-                    // The office ended this device: its data goes at once.
-                    let gone = device.wipe_revoked(&reason)?;
-                    return Err(DeviceError::Revoked(format!(
-                        "{reason}; this device's data was erased ({} unsent visits discarded)",
-                        gone.discarded_visits
-                    )));
-                }
+                // The office ended this device: its data goes at once.
+                Err(DeviceError::Revoked(reason)) => return Err(erase(device, &reason)),
                 Err(DeviceError::TokenExpired) if !renewed => {
                     // After any time offline: a new token for the device key's signature.
                     cfg = self.renew(device, &http, &cfg).await?;
@@ -335,13 +329,7 @@ impl SyncClient {
         )
         .await;
         let resp = match sent {
-            Err(DeviceError::Revoked(reason)) => {
-                let gone = device.wipe_revoked(&reason)?;
-                return Err(DeviceError::Revoked(format!(
-                    "{reason}; this device's data was erased ({} unsent visits discarded)",
-                    gone.discarded_visits
-                )));
-            }
+            Err(DeviceError::Revoked(reason)) => return Err(erase(device, &reason)),
             other => other?,
         };
         let r: Renewed = serde_json::from_slice(
@@ -425,6 +413,17 @@ fn root_cause(e: &dyn std::error::Error) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+/// Erases a device the server says was revoked, and the error that says so.
+fn erase(device: &Device, reason: &str) -> DeviceError {
+    match device.wipe_revoked(reason) {
+        Ok(gone) => DeviceError::Revoked(format!(
+            "{reason}; this device's data was erased ({} unsent visits discarded)",
+            gone.discarded_visits
+        )),
+        Err(e) => e,
+    }
 }
 
 /// A logout the server did not hear of: its token still ends at its 24 h.

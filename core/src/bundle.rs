@@ -118,14 +118,11 @@ pub fn login_proven(
     device_name: &str,
     actors: &[String],
 ) -> bool {
-    let (Ok(key), Ok(sig)) = (
-        VerifyingKey::from_bytes(device_key),
-        Signature::from_slice(proof),
-    ) else {
-        return false;
-    };
-    key.verify_strict(&login_proof_message(user, device_name, actors), &sig)
-        .is_ok()
+    signed_by(
+        device_key,
+        &login_proof_message(user, device_name, actors),
+        proof,
+    )
 }
 
 pub fn certify(

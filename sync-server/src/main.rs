@@ -480,32 +480,28 @@ fn run() -> anyhow::Result<()> {
             println!("password of {name} changed; its devices log in again");
         }
         Command::User {
-            command: UserCommand::Disable { name },
+            command: command @ (UserCommand::Disable { .. } | UserCommand::Enable { .. }),
         } => {
-            if !storage.set_disabled(&name, true)? {
+            let (name, disabled) = match command {
+                UserCommand::Disable { name } => (name, true),
+                UserCommand::Enable { name } => (name, false),
+                _ => unreachable!("matched above"),
+            };
+            if !storage.set_disabled(&name, disabled)? {
                 bail!("no user `{name}`");
             }
+            let change = if disabled { "disabled" } else { "enabled" };
             audit(
                 &*storage,
                 SERVER,
                 "user_changed",
-                serde_json::json!({ "user": name, "change": "disabled" }),
+                serde_json::json!({ "user": name, "change": change }),
             )?;
-            println!("user {name} disabled; its devices erase their data at next contact");
-        }
-        Command::User {
-            command: UserCommand::Enable { name },
-        } => {
-            if !storage.set_disabled(&name, false)? {
-                bail!("no user `{name}`");
+            if disabled {
+                println!("user {name} disabled; its devices erase their data at next contact");
+            } else {
+                println!("user {name} enabled");
             }
-            audit(
-                &*storage,
-                SERVER,
-                "user_changed",
-                serde_json::json!({ "user": name, "change": "enabled" }),
-            )?;
-            println!("user {name} enabled");
         }
         Command::Audit {
             command: AuditCommand::Verify,

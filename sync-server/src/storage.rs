@@ -603,12 +603,7 @@ impl SqliteStorage {
         // Read and written under the store's lock: two writers in this process never
         // leave an older snapshot last.
         let conn = self.conn()?;
-        let heads: AuditHeads = {
-            let mut stmt = conn.prepare("SELECT chain, seq, hash FROM audit_heads")?;
-            let rows =
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let heads = heads_in(&conn)?;
         let tmp = self
             .heads_file
             .with_extension(format!("json.{}.tmp", std::process::id()));
@@ -836,6 +831,13 @@ fn authors_of<'a>(
         }
     }
     Ok(out)
+}
+
+/// The audit chains' heads as the store keeps them.
+fn heads_in(conn: &Connection) -> Result<AuditHeads, StorageError> {
+    let mut stmt = conn.prepare("SELECT chain, seq, hash FROM audit_heads")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Appends an event to its audit chain inside the caller's transaction (the heads
@@ -1309,13 +1311,7 @@ impl Storage for SqliteStorage {
     }
 
     fn audit_heads(&self) -> Result<(AuditHeads, Option<AuditHeads>), StorageError> {
-        let stored: AuditHeads = {
-            let conn = self.conn()?;
-            let mut stmt = conn.prepare("SELECT chain, seq, hash FROM audit_heads")?;
-            let rows =
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let stored = heads_in(&*self.conn()?)?;
         let file = std::fs::read(&self.heads_file)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());

@@ -114,19 +114,12 @@ fn run(tls: bool) -> Vec<Row> {
     let url = format!("{scheme}://{}", relay(server.addr.clone(), wire.clone()));
     let pin = server.pin.clone();
     let login = |c: &Client, user: &str| {
-        let mut args = vec![
-            "login",
-            "--server",
+        c.ok(&jemput_tests::login_args(
             &url,
-            "--user",
+            pin.as_deref(),
             user,
-            "--password",
             "jemput-demo",
-        ];
-        if let Some(p) = &pin {
-            args.extend(["--pin", p.as_str()]);
-        }
-        c.ok(&args);
+        ));
     };
     let mut rows = Vec::new();
     let k = Client::new(tmp.path().join("kader"));

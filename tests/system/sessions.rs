@@ -10,12 +10,9 @@ use jemput_tests::{bin, stderr, stdout, Client, Server};
 
 const KEL: &str = "35.73.01.1007";
 
-/// Runs a server admin command with `input` on its stdin (passwords never in argv).
-fn admin_with_stdin(data: &std::path::Path, args: &[&str], input: &str) -> String {
-    let mut child = Command::new(bin("jemput-sync-server"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
+/// Runs `cmd` with `input` on its stdin (passwords never in argv).
+fn with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -27,7 +24,14 @@ fn admin_with_stdin(data: &std::path::Path, args: &[&str], input: &str) -> Strin
         .expect("stdin")
         .write_all(input.as_bytes())
         .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    child.wait_with_output().expect("wait")
+}
+
+/// A server admin command with `input` on its stdin, insisting on success.
+fn admin_with_stdin(data: &std::path::Path, args: &[&str], input: &str) -> String {
+    let mut cmd = Command::new(bin("jemput-sync-server"));
+    cmd.arg("--data").arg(data).args(args);
+    let out = with_stdin(cmd, input);
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     stdout(&out)
 }
@@ -110,28 +114,16 @@ fn sessions_end_and_renew_as_the_office_decides() {
         "jemput-demo",
     ]);
     assert!(!login.status.success(), "the old password is refused");
-    let mut child = k1
-        .command()
-        .args([
-            "login",
-            "--server",
-            &url,
-            "--user",
-            "demo-kader-rw01",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"kata-sandi-baru\n")
-        .expect("write");
-    assert!(child.wait_with_output().expect("wait").status.success());
+    let mut login = k1.command();
+    login.args([
+        "login",
+        "--server",
+        &url,
+        "--user",
+        "demo-kader-rw01",
+        "--password-stdin",
+    ]);
+    assert!(with_stdin(login, "kata-sandi-baru\n").status.success());
     assert!(k1.sync().contains("accepted 1"), "the kept visit goes");
 
     // Logout ends the token on the server; the store stays.

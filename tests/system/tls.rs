@@ -10,19 +10,7 @@ use jemput_tests::{contains, stderr, Client, Server, Tap};
 const PW: &str = "jemput-demo";
 
 fn login_args<'a>(url: &'a str, pin: Option<&'a str>) -> Vec<&'a str> {
-    let mut args = vec![
-        "login",
-        "--server",
-        url,
-        "--user",
-        "demo-kader-rw01",
-        "--password",
-        PW,
-    ];
-    if let Some(p) = pin {
-        args.extend(["--pin", p]);
-    }
-    args
+    jemput_tests::login_args(url, pin, "demo-kader-rw01", PW)
 }
 
 #[test]
