@@ -184,3 +184,76 @@ fn unknown_and_known_users_take_the_same_time() {
     );
     assert!((u - k).abs() <= 0.1 * k, "known {k:.4} s, unknown {u:.4} s");
 }
+
+/// Renewing a token, tried as an attacker would: another key's signature, a challenge
+/// used twice, another device's challenge, a made-up device. Each is refused and none
+/// yields a token; the device's own signature does, once.
+#[test]
+fn a_token_is_renewed_only_by_the_device_key_and_only_once() {
+    use ed25519_dalek::{Signer, SigningKey};
+    use jemput_sync_server::session::{challenge, refresh, Refusal};
+    let (_dir, storage) = setup();
+    let key = SigningKey::from_bytes(&[21; 32]);
+    let ok = storage
+        .login(
+            "op-1",
+            "kata-sandi-uji",
+            "hp",
+            Some(key.verifying_key().to_bytes()),
+            &[],
+            false,
+        )
+        .unwrap()
+        .expect("login");
+    let other = storage
+        .login("op-2", "kata-sandi-uji", "hp", None, &[], false)
+        .unwrap()
+        .expect("login");
+    let now = jemput_sync_server::registry::now_ms();
+    let sign = |k: &SigningKey, device: &str, c: &[u8]| {
+        k.sign(&jemput_core::bundle::refresh_message(device, c))
+            .to_bytes()
+            .to_vec()
+    };
+
+    let c = challenge(&storage, &ok.device, now).unwrap();
+    let thief = SigningKey::from_bytes(&[22; 32]);
+    assert_eq!(
+        refresh(&storage, &ok.device, &c, &sign(&thief, &ok.device, &c), now).unwrap(),
+        Err(Refusal::Unknown),
+        "another key's signature"
+    );
+    assert_eq!(
+        refresh(&storage, &ok.device, &c, &sign(&key, &ok.device, &c), now).unwrap(),
+        Err(Refusal::Unknown),
+        "the challenge was used up by the failed try"
+    );
+    let c = challenge(&storage, &other.device, now).unwrap();
+    assert_eq!(
+        refresh(&storage, &ok.device, &c, &sign(&key, &ok.device, &c), now).unwrap(),
+        Err(Refusal::Unknown),
+        "another device's challenge"
+    );
+    let c = challenge(&storage, "d-made-up", now).unwrap();
+    assert_eq!(
+        refresh(&storage, "d-made-up", &c, &sign(&key, "d-made-up", &c), now).unwrap(),
+        Err(Refusal::Unknown),
+        "a device the server never registered"
+    );
+
+    let c = challenge(&storage, &ok.device, now).unwrap();
+    let good = sign(&key, &ok.device, &c);
+    let (token, _) = refresh(&storage, &ok.device, &c, &good, now)
+        .unwrap()
+        .expect("the device's own signature renews");
+    assert!(storage.authenticate(&token).unwrap().is_some());
+    assert!(
+        storage.authenticate(&ok.token).unwrap().is_none(),
+        "the old token ends"
+    );
+    assert_eq!(
+        refresh(&storage, &ok.device, &c, &good, now).unwrap(),
+        Err(Refusal::Unknown),
+        "a replayed renewal"
+    );
+}
