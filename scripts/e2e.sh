@@ -36,6 +36,8 @@ if (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null; then
 fi
 tauri_driver=${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}
 export JEMPUT_HOME="$work/app-home"
+# Where the app would keep a key file: it must stay empty, the PIN wraps the store key.
+export XDG_CONFIG_HOME="$work/config"
 mkdir -p "$JEMPUT_HOME"
 printf '{"server": "%s", "pin": "%s"}\n' "$url" "$pin" > "$JEMPUT_HOME/deployment.json"
 export JEMPUT_APP="$root/target/debug/jemput-app"
@@ -49,3 +51,13 @@ if ! timeout 300 npm run --silent test:e2e; then
   echo "--- server log"; tail -n 20 "$work/serve.log"
   exit 1
 fi
+# The store the app made is wrapped by the PIN alone: no key file anywhere.
+python3 - "$JEMPUT_HOME/keys.json" <<'PY'
+import json, sys
+keys = json.load(open(sys.argv[1]))
+assert keys.get("pin") and not keys.get("file"), "the app's store key is not wrapped by the PIN alone"
+PY
+if [ -d "$XDG_CONFIG_HOME/jemput/keys" ] && [ -n "$(ls -A "$XDG_CONFIG_HOME/jemput/keys")" ]; then
+  echo "e2e: the app left a key file beside its PIN-wrapped store"; exit 1
+fi
+echo "e2e: the app's store is wrapped by the PIN alone"

@@ -2,6 +2,12 @@
 //! capability file can list exactly the commands the UI may call.
 
 const COMMANDS: &[&str] = &[
+    "lock_status",
+    "set_pin",
+    "unlock",
+    "lock_now",
+    "app_hidden",
+    "app_shown",
     "session_status",
     "login",
     "logout",

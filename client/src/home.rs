@@ -44,6 +44,8 @@ pub enum DeviceError {
     Io(#[from] std::io::Error),
     #[error("cancelled: nothing was changed")]
     Cancelled,
+    #[error("{0}")]
+    Pin(crate::pin::Refused),
 }
 
 impl DeviceError {
@@ -69,6 +71,9 @@ impl DeviceError {
             DeviceError::Forbidden(_) => "forbidden",
             DeviceError::Io(_) => "storage",
             DeviceError::Cancelled => "cancelled",
+            DeviceError::Pin(crate::pin::Refused::Wrong { .. }) => "wrong_pin",
+            DeviceError::Pin(crate::pin::Refused::Wait { .. }) => "pin_wait",
+            DeviceError::Pin(crate::pin::Refused::Erased { .. }) => "erased",
         }
     }
 }
@@ -93,6 +98,10 @@ pub struct Config {
     /// rather than by the public roots (a self-signed office certificate).
     #[serde(default)]
     pub pin: Option<String>,
+    /// Minutes in the background before the app asks for the PIN again (the
+    /// kelurahan's setting, as of the last login).
+    #[serde(default)]
+    pub lock_minutes: Option<u8>,
 }
 
 /// What is left of a device the office revoked (`revoked.json`): why, when, and how
@@ -248,6 +257,7 @@ impl Device {
             server_key: Some(ok.server_key),
             certificate: ok.certificate,
             pin: pin.map(str::to_string),
+            lock_minutes: ok.lock_minutes,
         };
         self.save_config(&cfg)?;
         let _ = std::fs::remove_file(self.dir.join("revoked.json"));
@@ -341,6 +351,7 @@ impl Device {
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         let discarded_visits = store.unsent_visits().unwrap_or(0);
         store.wipe()?;
+        let _ = crate::pin::note_unsent(&self.dir, 0);
         // A fresh identity, should the office let this phone in again later.
         init_keys(&store)?;
         drop(store);
@@ -515,6 +526,7 @@ impl Device {
         let mut hh = Household::load_as(&bytes, &author)?;
         let vid = hh.record_visit(input, set, &author, &clock, &mut rand::thread_rng())?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
+        self.note_unsent(&store);
         Ok(vid)
     }
 
@@ -536,6 +548,7 @@ impl Device {
         let mut hh = Household::propose(&id, &p, &author, now, &mut rng)?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         save_checked(&mut store, &[], &mut hh, &cfg, &author, set)?;
+        self.note_unsent(&store);
         Ok(id)
     }
 
@@ -590,6 +603,7 @@ impl Device {
         let mut hh = Household::load_as(&bytes, &author)?;
         hh.resolve(&item, decision, note, &author, now)?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
+        self.note_unsent(&store);
         Ok(())
     }
 
@@ -607,6 +621,7 @@ impl Device {
         let mut hh = Household::load_as(&bytes, &author)?;
         hh.edit(path, value, now)?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
+        self.note_unsent(&store);
         Ok(())
     }
 
@@ -639,7 +654,18 @@ impl Device {
         Ok(hh.as_of(until_ms)?.view(set))
     }
 
+    /// Keeps the number of unsent visits where the locked PIN screen can read it: an
+    /// erase after ten wrong PINs says what it loses. A failure here loses no work.
+    fn note_unsent(&self, store: &Store) {
+        if let Ok(n) = store.unsent_visits() {
+            let _ = crate::pin::note_unsent(&self.dir, n as u64);
+        }
+    }
+
     pub fn record_sync(&self, report: &SyncReport) -> Result<(), DeviceError> {
+        if let Ok(store) = self.store.lock() {
+            self.note_unsent(&store);
+        }
         let now = time::OffsetDateTime::from_unix_timestamp(self.clock.now_ms() / 1000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         let month = self.clock.today().get(..7).unwrap_or("").to_string();

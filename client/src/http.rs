@@ -82,6 +82,8 @@ pub struct LoginResponse {
     pub certificate: Option<String>,
     #[serde(default)]
     pub server_ms: i64,
+    #[serde(default)]
+    pub lock_minutes: Option<u8>,
 }
 
 /// Safety stop for one `sync()` call: pages beyond this wait for the next cycle.

@@ -1,10 +1,10 @@
 //! The key of a device's encrypted store (SQLCipher). A random 32-byte store key
 //! encrypts every table, the search index, the signing key and the token; it never sits
 //! unwrapped in the home folder. It is kept wrapped (ChaCha20-Poly1305) in `keys.json`:
-//! - by a key derived from the kader's PIN (Argon2id, 64 MiB, 3 passes), when there is
-//!   one (`JEMPUT_PIN`, `--pin-stdin`; the app's PIN screen is still to come);
+//! - by a key derived from the kader's PIN (Argon2id, 64 MiB, 3 passes): the app's PIN
+//!   screen, `JEMPUT_PIN`, `--pin-stdin`; wrong PINs are counted by `pin`;
 //! - by a key file outside the home (the user's config directory, mode 0600), for the
-//!   headless client and the app until it asks for a PIN.
+//!   headless client without a PIN.
 //!
 //! On Android the store key would also be wrapped by the hardware keystore (designed,
 //! not built here: nothing on this machine can test it).
@@ -94,8 +94,9 @@ pub fn store_key(dir: &Path, unlock: &Unlock) -> Result<[u8; 32], DeviceError> {
             let w = keys.pin.as_ref().ok_or_else(|| {
                 DeviceError::Invalid("this store has no PIN: open it without JEMPUT_PIN".into())
             })?;
-            let kek = pin_key(pin, &hex_bytes(&w.salt)?)?;
-            open(&kek, w).ok_or_else(|| DeviceError::Invalid("wrong PIN".into()))?
+            let salt = hex_bytes(&w.salt)?;
+            let now_ms = jemput_core::Clock::now_ms(&jemput_core::SystemClock);
+            crate::pin::attempt(dir, now_ms, || open(&pin_key(pin, &salt).ok()?, w))?
         }
         Unlock::KeyFile(key_dir) => {
             let (Some(w), Some(id)) = (&keys.file, &keys.file_id) else {
@@ -120,6 +121,35 @@ pub fn store_key(dir: &Path, unlock: &Unlock) -> Result<[u8; 32], DeviceError> {
         write_private(&path, &serde_json::to_vec_pretty(&keys).map_err(io_json)?)?;
     }
     Ok(key)
+}
+
+/// Whether the home at `dir` has a store key wrapped by a PIN.
+pub fn has_pin(dir: &Path) -> bool {
+    std::fs::read(dir.join(KEYS))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<KeysFile>(&b).ok())
+        .is_some_and(|k| k.pin.is_some())
+}
+
+/// Moves a store opened by a key file to a PIN: the store key is wrapped by the PIN,
+/// and the key file's wrapping and the key file itself are erased (the app, when it
+/// first asks for a PIN on a phone set up before it did).
+pub fn move_to_pin(dir: &Path, key_dir: &Path, pin: &str) -> Result<(), DeviceError> {
+    let key = store_key(dir, &Unlock::KeyFile(key_dir.to_path_buf()))?;
+    let path = dir.join(KEYS);
+    let mut keys: KeysFile = serde_json::from_slice(&std::fs::read(&path)?).map_err(io_json)?;
+    let file = keys
+        .file_id
+        .take()
+        .map(|id| key_dir.join(format!("{id}.key")));
+    keys.file = None;
+    wrap_with(&mut keys, &Unlock::Pin(pin.to_string()), &key)?;
+    write_private(&path, &serde_json::to_vec_pretty(&keys).map_err(io_json)?)?;
+    if let Some(file) = file {
+        let _ = std::fs::write(&file, [0u8; 64]);
+        let _ = std::fs::remove_file(&file);
+    }
+    Ok(())
 }
 
 /// Where the key file of the home at `dir` is, if it has one.

@@ -5,6 +5,7 @@
 pub mod home;
 pub mod http;
 pub mod keys;
+pub mod pin;
 pub mod registry;
 pub mod tls;
 

@@ -30,6 +30,10 @@ use crate::nik::{Kk, Nik, Sex};
 /// and hex, so the two never meet.
 pub const PROPOSAL_ID_PREFIX: &str = "hh-p";
 
+/// Minutes in the background before the app asks for the PIN again, where the
+/// kelurahan sets nothing else (1–30; `jemput-sync-server kelurahan NAME --lock-minutes`).
+pub const DEFAULT_LOCK_MINUTES: u8 = 5;
+
 /// A user's role. The server stores it, the device keeps it from login, the UI gets
 /// it generated (ts-rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]

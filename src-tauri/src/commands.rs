@@ -17,8 +17,8 @@ use crate::AppState;
 #[derive(Debug, Serialize, ts_rs::TS)]
 #[ts(export)]
 pub struct CommandError {
-    code: String,
-    message: String,
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 impl From<DeviceError> for CommandError {
@@ -47,15 +47,15 @@ pub struct SessionStatus {
 
 #[tauri::command]
 pub fn session_status(state: State<'_, AppState>) -> Result<SessionStatus> {
-    let cfg = state.device.config()?;
-    let deployed = state.device.deployment()?.server;
+    let cfg = state.device()?.config()?;
+    let deployed = state.device()?.deployment()?.server;
     Ok(SessionStatus {
         logged_in: cfg.is_some(),
         user: cfg.as_ref().map(|c| c.user.clone()),
         role: cfg.as_ref().map(|c| c.role),
         can: cfg.as_ref().map(|c| c.role.capabilities()),
         server: cfg.map(|c| c.server).or(deployed),
-        revoked: state.device.revoked()?,
+        revoked: state.device()?.revoked()?,
     })
 }
 
@@ -74,10 +74,10 @@ pub async fn login(
     user: String,
     password: String,
 ) -> Result<LoginResult> {
-    let deployment = state.device.deployment()?;
+    let deployment = state.device()?.deployment()?;
     let pin = deployment.pin_for(&server);
     let ok = state
-        .device
+        .device()?
         .login(&state.client, &server, pin, &user, &password, "jemput-app")
         .await
         .map_err(|e| match e {
@@ -97,7 +97,7 @@ pub async fn login(
 
 #[tauri::command]
 pub async fn logout(state: State<'_, AppState>) -> Result<()> {
-    Ok(state.client.logout(&state.device).await?)
+    Ok(state.client.logout(&*state.device()?).await?)
 }
 
 #[tauri::command]
@@ -106,12 +106,12 @@ pub fn list_households(
     search: Option<String>,
     filter: ListFilter,
 ) -> Result<Vec<HouseholdRow>> {
-    Ok(state.device.households(search.as_deref(), filter)?)
+    Ok(state.device()?.households(search.as_deref(), filter)?)
 }
 
 #[tauri::command]
 pub fn get_household(state: State<'_, AppState>, id: String) -> Result<serde_json::Value> {
-    Ok(state.device.show(&id, &state.set)?)
+    Ok(state.device()?.show(&id, &state.set)?)
 }
 
 #[derive(Serialize, ts_rs::TS)]
@@ -166,7 +166,7 @@ pub fn score_answers(
         code: "invalid_input".into(),
         message: e.to_string(),
     })?;
-    let bytes = state.device.with_store(|s| s.get_doc(&household_id))?;
+    let bytes = state.device()?.with_store(|s| s.get_doc(&household_id))?;
     let hh = Household::load(&bytes).map_err(DeviceError::from)?;
     Ok(set.score(&answers, hh.living_members()))
 }
@@ -177,9 +177,9 @@ pub fn record_visit(
     id: String,
     visit: VisitInput,
 ) -> Result<serde_json::Value> {
-    state.device.record_visit(&id, &visit, &state.set)?;
+    state.device()?.record_visit(&id, &visit, &state.set)?;
     state.worker.wake.notify_one();
-    Ok(state.device.show(&id, &state.set)?)
+    Ok(state.device()?.show(&id, &state.set)?)
 }
 
 #[derive(Deserialize, ts_rs::TS)]
@@ -206,7 +206,7 @@ pub struct Proposed {
 
 #[tauri::command]
 pub fn propose_household(state: State<'_, AppState>, proposal: ProposalInput) -> Result<Proposed> {
-    let id = state.device.propose(
+    let id = state.device()?.propose(
         &Proposal {
             head_name: proposal.head_name,
             head_birth_date: proposal.birth_date,
@@ -247,7 +247,7 @@ pub struct SyncStatus {
 }
 
 fn status(state: &AppState) -> Result<SyncStatus> {
-    let stats = state.device.sync_stats()?;
+    let stats = state.open_device()?.sync_stats()?;
     let w = state.worker.snapshot();
     Ok(SyncStatus {
         online: w.online,
@@ -268,13 +268,14 @@ pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus> {
     status(&state)
 }
 
-/// Syncs now; an unreachable server is reported in the status, not as a failure,
+/// Syncs now (also from the locked screen, before wrong PINs erase unsent work); an
+/// unreachable server is reported in the status, not as a failure,
 /// because offline is a normal state for a kader.
 #[tauri::command]
 pub async fn sync_now(state: State<'_, AppState>) -> Result<SyncStatus> {
     let result = state
         .worker
-        .sync_once(&state.device, &state.client, &state.set)
+        .sync_once(&*state.open_device()?, &state.client, &state.set)
         .await;
     match result {
         Ok(_) | Err(DeviceError::Offline(_)) => status(&state),
@@ -289,7 +290,7 @@ pub fn list_conflicts(
     kind: Option<String>,
 ) -> Result<Vec<ConflictItem>> {
     let kind = kind.as_deref().and_then(ConflictKind::parse);
-    Ok(state.device.conflicts(rw, kind)?)
+    Ok(state.device()?.conflicts(rw, kind)?)
 }
 
 #[tauri::command]
@@ -311,7 +312,7 @@ pub fn resolve_conflict(
         }
     };
     state
-        .device
+        .device()?
         .resolve(&id, &decision, note.as_deref(), &state.set)?;
     state.worker.wake.notify_one();
     Ok(())
@@ -319,7 +320,7 @@ pub fn resolve_conflict(
 
 #[tauri::command]
 pub fn household_history(state: State<'_, AppState>, id: String) -> Result<Vec<HistoryEntry>> {
-    Ok(state.device.history(&id)?)
+    Ok(state.device()?.history(&id)?)
 }
 
 /// `when` is a date (YYYY-MM-DD): the household at the end of that day, UTC.
@@ -329,7 +330,7 @@ pub fn household_as_of(
     id: String,
     when: String,
 ) -> Result<serde_json::Value> {
-    Ok(state.device.as_of_when(&id, &when, &state.set)?)
+    Ok(state.device()?.as_of_when(&id, &when, &state.set)?)
 }
 
 #[derive(Serialize, ts_rs::TS)]
@@ -340,7 +341,8 @@ pub struct BundleExported {
 }
 
 /// Writes this device's unsent work to a signed bundle file, in `dir` or the app's
-/// `bundles` folder, to share through a messaging app or a USB stick.
+/// `bundles` folder, to share through a messaging app or a USB stick (also from the
+/// locked screen, before wrong PINs erase unsent work).
 #[tauri::command]
 pub fn bundle_export(state: State<'_, AppState>, dir: Option<String>) -> Result<BundleExported> {
     let dir = match dir {
@@ -353,7 +355,7 @@ pub fn bundle_export(state: State<'_, AppState>, dir: Option<String>) -> Result<
     })?;
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
     let path = dir.join(format!("jemput-{stamp}.jemput"));
-    let households = state.device.bundle_export(&path)?;
+    let households = state.open_device()?.bundle_export(&path)?;
     Ok(BundleExported {
         path: path.display().to_string(),
         households,
@@ -366,7 +368,7 @@ pub fn bundle_import(
     path: String,
 ) -> Result<jemput_core::bundle::Imported> {
     let r = state
-        .device
+        .device()?
         .bundle_import(std::path::Path::new(&path), &state.set)?;
     state.worker.wake.notify_one();
     Ok(r)
@@ -380,7 +382,7 @@ pub fn registry_preview(
     partial: bool,
 ) -> Result<jemput_client::registry::ImportPreview> {
     Ok(state
-        .device
+        .device()?
         .registry_preview(std::path::Path::new(&path), partial)?)
 }
 
@@ -391,7 +393,7 @@ pub fn registry_save_mapping(
     columns: Vec<(String, String)>,
 ) -> Result<()> {
     let pairs: Vec<String> = columns.iter().map(|(h, f)| format!("{h}={f}")).collect();
-    state.device.save_registry_mapping(&pairs)?;
+    state.device()?.save_registry_mapping(&pairs)?;
     Ok(())
 }
 
@@ -413,7 +415,7 @@ pub async fn registry_import(
 ) -> Result<jemput_client::registry::ImportReport> {
     use std::sync::atomic::Ordering;
     use tauri::Emitter;
-    let device = state.device.clone();
+    let device = state.device()?;
     let set = state.set.clone();
     let cancel = state.cancel_import.clone();
     cancel.store(false, Ordering::SeqCst);
@@ -466,7 +468,7 @@ pub async fn registry_export(
     path: String,
 ) -> Result<jemput_client::registry::ExportDone> {
     Ok(state
-        .device
+        .device()?
         .export_update(
             &state.client,
             &cutoff,

@@ -1,7 +1,8 @@
-//! The Jemput app shell: opens the device home, registers the commands and starts
-//! the background sync worker. Everything else lives in jemput-core and jemput-client.
+//! The Jemput app shell: registers the commands, starts the background sync worker,
+//! and opens the device home once the PIN screen has its PIN (`lock`). Everything else lives in jemput-core and jemput-client.
 
 mod commands;
+mod lock;
 mod worker;
 
 use std::sync::Arc;
@@ -10,8 +11,30 @@ use jemput_client::{Device, SyncClient};
 use jemput_core::IndicatorSet;
 use tauri::Manager;
 
+/// The open device, once the PIN has opened its store (none before, and none after an
+/// erase). The sync worker and the commands take it from here.
+#[derive(Default)]
+pub struct Slot(std::sync::RwLock<Option<Arc<Device>>>);
+
+impl Slot {
+    pub fn get(&self) -> Option<Arc<Device>> {
+        self.0.read().ok().and_then(|d| d.clone())
+    }
+
+    pub fn set(&self, device: Option<Arc<Device>>) {
+        if let Ok(mut d) = self.0.write() {
+            *d = device;
+        }
+    }
+}
+
 pub struct AppState {
-    pub device: Arc<Device>,
+    /// The device home's folder.
+    pub home: std::path::PathBuf,
+    /// Where the app kept the store's key file before it asked for a PIN.
+    pub key_dir: std::path::PathBuf,
+    pub slot: Arc<Slot>,
+    pub lock: lock::Lock,
     pub set: Arc<IndicatorSet>,
     pub client: Arc<SyncClient>,
     pub worker: Arc<worker::Worker>,
@@ -26,45 +49,44 @@ pub fn run() {
     let result = tauri::Builder::default()
         .setup(|app| {
             // JEMPUT_HOME lets tests and demos run isolated devices side by side.
-            let dir = match std::env::var_os("JEMPUT_HOME") {
-                Some(d) => d.into(),
-                None => app.path().app_data_dir()?,
+            let (home, key_dir) = match std::env::var_os("JEMPUT_HOME") {
+                Some(d) => (d.into(), jemput_client::keys::default_key_dir()),
+                None => (
+                    app.path().app_data_dir()?,
+                    app.path().app_config_dir()?.join("keys"),
+                ),
             };
-            // The store's key file: in the app's config folder, apart from its data
-            // (under JEMPUT_HOME, where the headless client keeps it). Until the PIN
-            // screen exists this is the app's only unlock.
-            let unlock = match std::env::var_os("JEMPUT_HOME") {
-                Some(_) => jemput_client::keys::Unlock::from_env(),
-                None => {
-                    jemput_client::keys::Unlock::KeyFile(app.path().app_config_dir()?.join("keys"))
-                }
-            };
-            let device = Arc::new(Device::open_with(
-                &dir,
-                Box::new(jemput_core::SystemClock),
-                &unlock,
-            )?);
-            let bundle_dir = dir.join("bundles");
+            // The store stays closed until the PIN screen opens it (`lock.rs`).
+            let slot = Arc::new(Slot::default());
             let set = Arc::new(IndicatorSet::bps14());
             let client = Arc::new(SyncClient::new());
             let worker = Arc::new(worker::Worker::default());
             tauri::async_runtime::spawn(worker::run(
                 worker.clone(),
-                device.clone(),
+                slot.clone(),
                 client.clone(),
                 set.clone(),
             ));
             app.manage(AppState {
-                device,
+                bundle_dir: home.join("bundles"),
+                home,
+                key_dir,
+                slot,
+                lock: lock::Lock::default(),
                 set,
                 client,
                 worker,
-                bundle_dir,
                 cancel_import: Arc::default(),
             });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
+            lock::lock_status,
+            lock::set_pin,
+            lock::unlock,
+            lock::lock_now,
+            lock::app_hidden,
+            lock::app_shown,
             commands::session_status,
             commands::login,
             commands::logout,

@@ -80,12 +80,17 @@ impl Worker {
 
 pub async fn run(
     worker: Arc<Worker>,
-    device: Arc<Device>,
+    slot: Arc<crate::Slot>,
     client: Arc<SyncClient>,
     set: Arc<IndicatorSet>,
 ) {
     let mut backoff = FIRST_BACKOFF;
     loop {
+        // Nothing to sync until the PIN has opened the store (the unlock wakes us).
+        let Some(device) = slot.get() else {
+            worker.wake.notified().await;
+            continue;
+        };
         let wait = match device.config() {
             Ok(Some(_)) => match worker.sync_once(&device, &client, &set).await {
                 Ok(_) => {
@@ -101,6 +106,7 @@ pub async fn run(
             },
             _ => HEALTHY_INTERVAL,
         };
+        drop(device);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = worker.wake.notified() => {}

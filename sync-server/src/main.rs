@@ -100,6 +100,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A kelurahan's settings for its devices.
+    Kelurahan {
+        name: String,
+        /// Minutes (1–30) in the background before the app asks for the PIN again;
+        /// devices take it at their next login.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=30))]
+        lock_minutes: u8,
+    },
     /// Revoke a device's token (a lost phone).
     Revoke { device: String },
     /// Print every household's document heads as JSON (to compare replicas).
@@ -680,6 +688,18 @@ fn run() -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&storage.quarantine_reports()?)?
+            );
+        }
+        Command::Kelurahan { name, lock_minutes } => {
+            storage.set_lock_minutes(&name, lock_minutes)?;
+            audit(
+                &*storage,
+                &name,
+                "setting",
+                serde_json::json!({ "lock_minutes": lock_minutes }),
+            )?;
+            println!(
+                "{name}: the app asks for the PIN after {lock_minutes} minutes in the background"
             );
         }
         Command::Revoke { device } => {

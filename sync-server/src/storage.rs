@@ -177,6 +177,14 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    r#"
+-- a kelurahan's settings for its devices: minutes in the background before the app
+-- asks for the PIN again
+CREATE TABLE kelurahan_settings (
+    kelurahan    TEXT PRIMARY KEY,
+    lock_minutes INTEGER NOT NULL CHECK (lock_minutes BETWEEN 1 AND 30)
+);
+"#,
 ];
 
 /// Relayed bundles read from one sync request.
@@ -224,6 +232,9 @@ pub struct LoginOk {
     pub certificate: Option<String>,
     /// The server's clock (ms): the device corrects its own by it from the start.
     pub server_ms: i64,
+    /// Minutes in the background before the app asks for the PIN again: the shortest
+    /// of the user's kelurahans.
+    pub lock_minutes: u8,
 }
 
 /// What importing a bundle on the server did.
@@ -309,6 +320,8 @@ pub trait Storage: Send + Sync + 'static {
     fn assign(&self, user: &str, area: &Area) -> Result<(), StorageError>;
     fn unassign(&self, user: &str, area: &Area) -> Result<(), StorageError>;
     fn areas(&self, user: &str) -> Result<Vec<Area>, StorageError>;
+    /// Sets the minutes (1–30) a kelurahan's apps stay open in the background.
+    fn set_lock_minutes(&self, kelurahan: &str, minutes: u8) -> Result<(), StorageError>;
     /// Checks the password and registers a new device (with its public key, which the
     /// server certifies, when given).
     /// A user's role and password hash, if the user exists.
@@ -975,6 +988,20 @@ impl Storage for SqliteStorage {
         user_areas(&conn, user)
     }
 
+    fn set_lock_minutes(&self, kelurahan: &str, minutes: u8) -> Result<(), StorageError> {
+        if !(1..=30).contains(&minutes) {
+            return Err(StorageError::Invalid(
+                "the lock time is 1 to 30 minutes".into(),
+            ));
+        }
+        self.conn()?.execute(
+            "INSERT INTO kelurahan_settings (kelurahan, lock_minutes) VALUES (?1, ?2)
+             ON CONFLICT (kelurahan) DO UPDATE SET lock_minutes = excluded.lock_minutes",
+            params![kelurahan, minutes],
+        )?;
+        Ok(())
+    }
+
     fn credentials(&self, user: &str) -> Result<Option<(Role, String)>, StorageError> {
         // A disabled user, and one other than an admin with no area left, cannot log
         // in: they answer like an unknown user.
@@ -1053,6 +1080,7 @@ impl Storage for SqliteStorage {
     ) -> Result<LoginOk, StorageError> {
         let token = auth::new_token();
         let device = format!("d-{}", &auth::new_token()[..16]);
+        let lock_minutes;
         {
             let mut conn = self.conn()?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -1103,6 +1131,12 @@ impl Storage for SqliteStorage {
                  WHERE id = ?1 AND ?3 IS NOT NULL AND ?4",
                 params![device, user, device_key.map(|k| k.to_vec()), key_proven],
             )?;
+            lock_minutes = tx.query_row(
+                "SELECT min(s.lock_minutes) FROM areas a
+                 JOIN kelurahan_settings s ON s.kelurahan = a.kelurahan WHERE a.user = ?1",
+                [user],
+                |r| r.get::<_, Option<u8>>(0),
+            )?;
             tx.commit()?;
         }
         let server = self.signing_key()?;
@@ -1116,6 +1150,7 @@ impl Storage for SqliteStorage {
             server_key: hex::encode(server.verifying_key().to_bytes()),
             certificate,
             server_ms: crate::registry::now_ms(),
+            lock_minutes: lock_minutes.unwrap_or(jemput_core::rules::DEFAULT_LOCK_MINUTES),
         })
     }
 

@@ -128,3 +128,89 @@ fn a_pin_opens_the_store_and_a_wrong_one_does_not() {
         .status
         .success());
 }
+
+#[test]
+fn ten_wrong_pins_in_a_row_erase_the_store_and_say_what_was_lost() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    Server::admin(&data, &["demo", "--seed", "54"]);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let k = Client::new(tmp.path().join("k"));
+    // A store made with a PIN: every command gives it.
+    let jemput = |pin: &str, args: &[&str]| {
+        let mut cmd = k.command();
+        jemput_tests::run(cmd.env("JEMPUT_PIN", pin).args(args))
+    };
+    let ok = |args: &[&str]| {
+        let out = jemput("482913", args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        jemput_tests::stdout(&out)
+    };
+    ok(&jemput_tests::login_args(
+        &server.url(),
+        None,
+        "demo-kader-rw01",
+        "jemput-demo",
+    ));
+    ok(&["sync"]);
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(&["households", "--json"])).expect("json");
+    let id = list[0]["id"].as_str().expect("id").to_string();
+    let answers = tmp.path().join("answers.json");
+    std::fs::write(
+        &answers,
+        r#"{"result": "found", "answers": {"toilet": "umum"}}"#,
+    )
+    .expect("answers");
+    ok(&["visit", &id, "--answers", answers.to_str().expect("path")]);
+    let with_pin = |pin: &str| jemput(pin, &["households", "--json"]);
+    // Stands in for the 30 s each wrong PIN waits from the fifth on: the clock moves.
+    let wait_over = || {
+        let path = k.home.join("lock.json");
+        let mut lock: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("lock.json")).expect("json");
+        lock["wait_until_ms"] = 0.into();
+        std::fs::write(&path, lock.to_string()).expect("write lock.json");
+    };
+    for n in 1..=5 {
+        let wrong = with_pin("000000");
+        assert!(!wrong.status.success());
+        assert!(
+            stderr(&wrong).contains(&format!("wrong PIN ({n} of 10")),
+            "{}",
+            stderr(&wrong)
+        );
+    }
+    let during_wait = with_pin("482913");
+    assert!(!during_wait.status.success(), "the right PIN waits too");
+    assert!(
+        stderr(&during_wait).contains("try again in"),
+        "{}",
+        stderr(&during_wait)
+    );
+    wait_over();
+    assert!(with_pin("482913").status.success(), "the right PIN opens");
+    for n in 1..=9 {
+        wait_over();
+        let wrong = with_pin("000000");
+        assert!(
+            stderr(&wrong).contains(&format!("wrong PIN ({n} of 10")),
+            "{}",
+            stderr(&wrong)
+        );
+    }
+    assert!(k.home.join("jemput.db").exists());
+    wait_over();
+    let tenth = with_pin("000000");
+    assert!(!tenth.status.success());
+    assert!(
+        stderr(&tenth).contains("erased (1 unsent visits lost)"),
+        "{}",
+        stderr(&tenth)
+    );
+    for gone in ["keys.json", "jemput.db", "config.json"] {
+        assert!(!k.home.join(gone).exists(), "{gone} is still there");
+    }
+    // Not even the key file opens the old store: a new, empty one is made.
+    assert!(k.households().is_empty());
+}

@@ -17,6 +17,8 @@ const TIMEOUT = 20_000;
 const IMPORT_TIMEOUT = 60_000;
 const { JEMPUT_APP, JEMPUT_SERVER, JEMPUT_USER, JEMPUT_PASSWORD, JEMPUT_OPERATOR, JEMPUT_REGISTRY_FILE } = process.env;
 const REGISTRY_HOUSEHOLDS = Number(process.env.JEMPUT_REGISTRY_HOUSEHOLDS || 30);
+/** The PIN the kader chooses on this fresh phone. */
+const APP_PIN = process.env.JEMPUT_APP_PIN || '482913';
 
 /** Resolve once something accepts TCP connections on 127.0.0.1:port. */
 async function waitForPort(port, timeout = TIMEOUT) {
@@ -114,7 +116,23 @@ async function pickOption(selectId, preferred) {
   return value;
 }
 
+/** Enter a PIN on the lock screen. */
+async function enterPin(pin) {
+  await browser.$('#pin').waitForExist({ timeout: TIMEOUT });
+  await browser.$('#pin').setValue(pin);
+  await tap('#pin-submit');
+}
+
 test('kader logs in, records a visit, and the list shows it with today and the score', async () => {
+  // 0. A new phone asks for a PIN before anything else; it opens the encrypted store.
+  await browser.$('#pin-again').waitForExist({ timeout: TIMEOUT }).catch(async (e) => {
+    throw new Error(`${e.message}; the window shows: ${(await browser.$('body').getText()).slice(0, 400)}`);
+  });
+  assert.equal(await browser.$('#login-user').isExisting(), false, 'no login before a PIN');
+  await browser.$('#pin').setValue(APP_PIN);
+  await browser.$('#pin-again').setValue(APP_PIN);
+  await tap('#pin-submit');
+
   // 1. Log in (a fresh app shows the login screen; an already logged-in one the list).
   await browser.waitUntil(async () =>
     (await browser.$('#login-user').isExisting()) || (await browser.$('.household-row').isExisting()),
@@ -176,6 +194,13 @@ test('operator imports the registry file in Registri and sees the households cre
   for (let i = 0; i < 5 && !(await browser.$('#logout').isExisting()) && (await browser.$('#back').isExisting()); i++) {
     await tap('#back');
   }
+  // The lock button closes the screen; a wrong PIN is counted, the right one opens it.
+  await tap('#lock-now');
+  await enterPin('000000');
+  await browser.waitUntil(async () => /Sisa 9 kali/.test(await text('#pin-note')),
+    { timeout: TIMEOUT, timeoutMsg: 'a wrong PIN did not say how many tries are left' });
+  await enterPin(APP_PIN);
+  await browser.$('#logout').waitForExist({ timeout: TIMEOUT });
   if (!(await browser.$('#login-user').isExisting())) await tap('#logout');
 
   // 2. Log in as the operator on the same device and server; the list fills after the sync.

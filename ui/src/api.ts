@@ -5,7 +5,7 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
   Answers, BundleExported, ColumnTarget, CommandError, ConflictItem, ConflictKind, ExportDone, Filter, HistoryEntry,
   HouseholdDetail, Imported, HouseholdRow, ImportPreview, ImportProgress, ImportReport, IndicatorSet, LoginResult,
-  NewVisit, Proposal, Score, SessionStatus, SyncStatus,
+  LockStatus, NewVisit, Proposal, Score, SessionStatus, SyncStatus,
 } from './types';
 
 export type { UnlistenFn };
@@ -28,6 +28,17 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
     throw toCommandError(e);
   }
 }
+
+/** Whether the store is open, locked, or needs a PIN chosen; with wrong tries, wait and unsent work. */
+export const lockStatus = () => call<LockStatus>('lock_status');
+/** Chooses the PIN of a phone that has none (at least 6 digits). */
+export const setPin = (pin: string) => call<LockStatus>('set_pin', { pin });
+/** Rejects with `wrong_pin`, `pin_wait` or `erased` (then ask `lockStatus` for the numbers). */
+export const unlock = (pin: string) => call<LockStatus>('unlock', { pin });
+export const lockNow = () => call<LockStatus>('lock_now');
+export const appHidden = () => call<null>('app_hidden');
+/** Back in front: locked again if it stayed in the background the kelurahan's minutes. */
+export const appShown = () => call<LockStatus>('app_shown');
 
 export const sessionStatus = () => call<SessionStatus>('session_status');
 export const login = (server: string, user: string, password: string) =>

@@ -1,9 +1,10 @@
-// Owns: the top-level app state — session, current screen, language re-render, sync polling.
+// Owns: the top-level app state — the PIN lock, session, current screen, language re-render.
 import { useEffect, useState } from 'preact/hooks';
 import * as api from './api';
 import { onLangChange, lang } from './i18n';
-import type { HouseholdDetail, SessionStatus } from './types';
+import type { HouseholdDetail, LockStatus, SessionStatus } from './types';
 import { Login } from './screens/login';
+import { LockScreen } from './screens/lock';
 import { HouseholdList } from './screens/household-list';
 import { HouseholdDetailScreen } from './screens/household-detail';
 import { VisitForm } from './screens/visit-form';
@@ -29,16 +30,33 @@ export function App() {
   useEffect(() => onLangChange((l) => setLangTick(l)), []);
   useEffect(() => { document.documentElement.lang = lang(); }, []);
 
+  // Nothing but the PIN screen until the PIN has opened the store; in the background
+  // the backend counts the kelurahan's minutes and locks again when the app returns.
+  const [lock, setLock] = useState<LockStatus | null>(null);
+  useEffect(() => { api.lockStatus().then(setLock).catch(() => undefined); }, []);
   useEffect(() => {
+    const onVisibility = () => {
+      if (document.visibilityState === 'hidden') api.appHidden().catch(() => undefined);
+      else api.appShown().then(setLock).catch(() => undefined);
+    };
+    document.addEventListener('visibilitychange', onVisibility);
+    return () => document.removeEventListener('visibilitychange', onVisibility);
+  }, []);
+  const open = lock?.state === 'open';
+
+  useEffect(() => {
+    if (!open) return;
     api.sessionStatus()
       .then(setSession)
       .catch(() => setSession({ logged_in: false, user: null, role: null, can: null, server: null, revoked: null }));
-  }, []);
+  }, [open]);
 
   const reloadSession = () => {
     api.sessionStatus().then(setSession).catch(() => undefined);
   };
 
+  if (!lock) return <div class="center muted">…</div>;
+  if (!open) return <LockScreen status={lock} onChange={setLock} />;
   if (!session) return <div class="center muted">…</div>;
 
   if (!session.logged_in) {
@@ -68,6 +86,7 @@ export function App() {
           onOpen={(id) => setRoute({ screen: 'detail', id })}
           onPropose={() => setRoute({ screen: 'propose' })}
           onLogout={logout}
+          onLock={() => api.lockNow().then(setLock).catch(() => undefined)}
           // What each role is offered comes from the rule book in core (`can`); the
           // backend checks again.
           onReview={session.can?.review ? () => setRoute({ screen: 'review' }) : undefined}

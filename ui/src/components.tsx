@@ -21,8 +21,8 @@ export function ErrorBox({ err, id, text }: {
   );
 }
 
-export function Header({ title, onBack, onLogout }: {
-  title: string; onBack?: () => void; onLogout?: () => void;
+export function Header({ title, onBack, onLogout, onLock }: {
+  title: string; onBack?: () => void; onLogout?: () => void; onLock?: () => void;
 }) {
   return (
     <header class="topbar">
@@ -31,6 +31,7 @@ export function Header({ title, onBack, onLogout }: {
       <button id="lang-toggle" class="link-btn" onClick={() => setLang(lang() === 'id' ? 'en' : 'id')}>
         {t('lang_toggle')}
       </button>
+      {onLock && <button id="lock-now" class="link-btn" onClick={onLock}>{t('lock_now')}</button>}
       {onLogout && <button id="logout" class="link-btn" onClick={onLogout}>{t('logout')}</button>}
     </header>
   );

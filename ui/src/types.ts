@@ -6,6 +6,9 @@
 
 export type { CommandError } from './bindings/CommandError';
 export type { SessionStatus } from './bindings/SessionStatus';
+export type { LockStatus } from './bindings/LockStatus';
+export type { LockState } from './bindings/LockState';
+export type { Gate } from './bindings/Gate';
 export type { LoginResult } from './bindings/LoginResult';
 export type { HouseholdRow } from './bindings/HouseholdRow';
 export type { Score } from './bindings/Score';

@@ -5,8 +5,10 @@
 // reach `listen` handlers the way Tauri delivers them: `plugin:event|listen` registers the
 // handler id from `transformCallback`, and the fake calls window[`_${id}`]({event, id, payload}).
 
-/** Runs inside the page (serialised by page.addInitScript); must be self-contained. */
-export function installFakeTauri() {
+/** Runs inside the page (serialised by page.addInitScript); must be self-contained.
+ *  `opts.lock`: the PIN lock at start — 'open' (default: the PIN was entered),
+ *  'locked' (enter PIN 246810) or 'new_pin' (a new phone). */
+export function installFakeTauri(opts = {}) {
   const today = () => {
     const d = new Date();
     const p = (n) => String(n).padStart(2, '0');
@@ -256,7 +258,76 @@ export function installFakeTauri() {
   const err = (code, message) => ({ code, message });
   const need = (h) => { if (!h) throw err('not_found', 'household not found'); return h; };
 
+  // The PIN gate, as jemput_client::pin rules it: a try is counted, from 5 wrong PINs
+  // each waits 30 s, from 8 the screen warns, the 10th erases the phone's data.
+  const PIN = '246810';
+  const lockState = {
+    state: opts.lock ?? 'open', failures: 0, wait_until: 0, erased: null,
+    // whether the store is open behind the locked screen (relocked, not at start)
+    open: (opts.lock ?? 'open') === 'open',
+  };
+  const lockStatus = () => {
+    const now = Date.now() + fake.skewMs;
+    return {
+      state: lockState.state,
+      gate: {
+        failures: lockState.failures,
+        wait_s: Math.max(0, Math.ceil((lockState.wait_until - now) / 1000)),
+        tries_left: 10 - lockState.failures,
+        warn: lockState.failures >= 8,
+        unsent: fake.unsent,
+        erased: lockState.erased,
+      },
+      min_digits: 6,
+      can_send: lockState.open,
+    };
+  };
+  const needOpen = (cmd) => {
+    const free = ['lock_status', 'set_pin', 'unlock', 'lock_now', 'app_hidden', 'app_shown'];
+    const whileLocked = ['sync_now', 'sync_status', 'bundle_export'];
+    if (free.includes(cmd) || cmd.startsWith('plugin:')) return;
+    if (lockState.state === 'open' || (lockState.open && whileLocked.includes(cmd))) return;
+    throw err('locked', 'enter the PIN first');
+  };
+
   const commands = {
+    lock_status: () => lockStatus(),
+    set_pin: ({ pin }) => {
+      if (lockState.state !== 'new_pin') throw err('invalid_input', 'this phone already has a PIN');
+      if (!/^[0-9]{6,}$/.test(pin)) throw err('invalid_input', 'a PIN is at least 6 digits');
+      Object.assign(lockState, { state: 'open', open: true, erased: null, failures: 0 });
+      fake.pinSet = pin;
+      return lockStatus();
+    },
+    unlock: ({ pin }) => {
+      const now = Date.now() + fake.skewMs;
+      if (lockState.wait_until > now) throw err('pin_wait', 'too many wrong PINs');
+      lockState.failures += 1;
+      if (pin === (fake.pinSet ?? PIN)) {
+        Object.assign(lockState, { state: 'open', open: true, failures: 0, wait_until: 0 });
+        return lockStatus();
+      }
+      if (lockState.failures >= 10) {
+        const discarded = fake.unsent;
+        for (const id of Object.keys(households)) delete households[id];
+        session = { logged_in: false, user: null, role: null, can: null, server: null, revoked: null };
+        fake.unsent = 0;
+        Object.assign(lockState, { state: 'new_pin', open: false, failures: 0, wait_until: 0,
+          erased: { at_ms: now, discarded_visits: discarded } });
+        throw err('erased', '10 wrong PINs: the data on this device was erased');
+      }
+      if (lockState.failures >= 5) lockState.wait_until = now + 30000;
+      throw err('wrong_pin', `wrong PIN (${lockState.failures} of 10 tries)`);
+    },
+    lock_now: () => { if (lockState.open) lockState.state = 'locked'; return lockStatus(); },
+    app_hidden: () => { fake.hiddenAt = Date.now() + fake.skewMs; return null; },
+    app_shown: () => {
+      if (fake.hiddenAt != null && lockState.open && Date.now() + fake.skewMs - fake.hiddenAt >= 5 * 60000) {
+        lockState.state = 'locked';
+      }
+      fake.hiddenAt = null;
+      return lockStatus();
+    },
     session_status: () => session,
     login: ({ server, user, password }) => {
       if (!users[user] || password !== 'rahasia') throw err('invalid_credentials', 'login rejected by server');
@@ -459,6 +530,12 @@ export function installFakeTauri() {
   const fake = {
     fail: {},
     calls: [],
+    /** Unsent visits the lock screen reports. */
+    unsent: 2,
+    /** Added to the clock (ms): a test skips a wait or time in the background. */
+    skewMs: 0,
+    hiddenAt: null,
+    pinSet: null,
     /** Delay between two progress steps of registry_import (ms). */
     importStepMs: 40,
     /** The saved column mapping (normalised header → field code or "ignore"). */
@@ -487,6 +564,7 @@ export function installFakeTauri() {
       fake.calls.push({ cmd, args: clone(args) });
       await new Promise((r) => setTimeout(r, 5));
       if (fake.fail[cmd]) throw fake.fail[cmd];
+      needOpen(cmd);
       const f = commands[cmd];
       if (!f) throw err('unknown_command', `no such command: ${cmd}`);
       return clone(await f(clone(args)));

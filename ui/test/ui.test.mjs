@@ -31,12 +31,12 @@ after(async () => {
 });
 
 /** A fresh page (fresh fake backend, empty localStorage) on a phone-sized viewport. */
-async function openApp({ loggedIn = true, viewport = PHONE, user = 'kader_uji' } = {}) {
+async function openApp({ loggedIn = true, viewport = PHONE, user = 'kader_uji', lock = 'open' } = {}) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
-  await page.addInitScript(installFakeTauri);
+  await page.addInitScript(installFakeTauri, { lock });
   await page.goto(server.url);
   if (loggedIn) await logIn(page, user);
   return { page, context, errors };
@@ -845,6 +845,127 @@ describe('registry (office)', () => {
     await page.waitForSelector(tid('export-result'));
     assert.ok(await noHorizontalOverflow(page) <= 360, 'export result fits');
     await page.screenshot({ path: `${SHOTS}/registry-done-360-full.png`, fullPage: true });
+    await context.close();
+  });
+});
+
+describe('PIN lock', () => {
+  const enterPin = async (page, pin) => {
+    await page.fill('#pin', pin);
+    await page.click('#pin-submit');
+  };
+  const tries = (page) => page.evaluate(() => window.__fake.calls.filter((c) => c.cmd === 'unlock').length);
+  /** Moves the fake's clock past the 30 s wait and waits for the screen to take a PIN again. */
+  const skipWait = async (page) => {
+    await page.evaluate(() => { window.__fake.skewMs += 30000; });
+    await page.waitForSelector('#pin-submit:not([disabled])');
+  };
+  /** After the fifth wrong PIN: skip the wait, enter a wrong PIN, see the next wait start. */
+  const wrongAfterWait = async (page, pin) => {
+    const before = await tries(page);
+    await skipWait(page);
+    await enterPin(page, pin);
+    await page.waitForFunction((n) => window.__fake.calls.filter((c) => c.cmd === 'unlock').length === n, before + 1);
+    await page.waitForSelector('#pin-wait');
+  };
+
+  test('a new phone chooses a PIN of at least 6 digits, typed twice, before anything else', async () => {
+    const { page, context, errors } = await openApp({ loggedIn: false, lock: 'new_pin' });
+    await page.waitForSelector('#pin-again');
+    assert.equal(await page.$('#login-user'), null, 'no login before a PIN');
+    await page.fill('#pin', '12345');
+    await page.fill('#pin-again', '12345');
+    await page.click('#pin-submit');
+    assert.match(await (await page.waitForSelector('#pin-note')).textContent(), /minimal 6 angka/);
+    await page.fill('#pin', '135791');
+    await page.fill('#pin-again', '135790');
+    await page.click('#pin-submit');
+    await page.waitForFunction(() => /tidak sama/.test(document.querySelector('#pin-note')?.textContent ?? ''));
+    assert.equal((await page.evaluate(() => window.__fake.calls)).filter((c) => c.cmd === 'set_pin').length, 0,
+      'a short or mistyped PIN never reaches the backend');
+    await page.fill('#pin', '135791');
+    await page.fill('#pin-again', '135791');
+    await page.click('#pin-submit');
+    await page.waitForSelector('#login-user');
+    assert.equal(await page.evaluate(() => window.__fake.pinSet), '135791');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('at start: wrong PINs count down, the fifth makes a 30 s wait, the eighth warns, the tenth erases', async () => {
+    const { page, context, errors } = await openApp({ loggedIn: false, lock: 'locked' });
+    await page.waitForSelector('#pin');
+    for (let n = 1; n <= 4; n++) {
+      await enterPin(page, '000000');
+      await page.waitForFunction((n) => document.querySelector('#pin-note')?.textContent.includes(`Sisa ${10 - n} kali`), n);
+    }
+    await enterPin(page, '000000');
+    const wait = await (await page.waitForSelector('#pin-wait')).textContent();
+    assert.match(wait, /30 detik/);
+    assert.equal(await page.isDisabled('#pin-submit'), true, 'no try during the wait');
+    for (let n = 6; n <= 8; n++) await wrongAfterWait(page, '000000');
+    const warning = await (await page.waitForSelector('#erase-warning')).textContent();
+    assert.match(warning, /2 kali lagi PIN salah/);
+    assert.match(warning, /2 kunjungan yang belum terkirim/);
+    assert.match(warning, /sebelum HP dibuka/, 'at start nothing can be sent: the store is still closed');
+    assert.equal(await page.$('#lock-sync'), null);
+    await wrongAfterWait(page, '000000');
+    await skipWait(page);
+    await enterPin(page, '000000');
+    const erased = await (await page.waitForSelector('#erased-notice')).textContent();
+    assert.match(erased, /10 kali PIN salah; 2 kunjungan yang belum terkirim ikut terhapus/);
+    await page.waitForSelector('#pin-again');
+    assert.equal(await tries(page), 10);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('back from 5 minutes in the background the app asks for the PIN; the warning offers sync and a bundle', async () => {
+    const { page, context, errors } = await openApp();
+    const visibility = async (state) => {
+      await page.evaluate((state) => {
+        Object.defineProperty(document, 'visibilityState', { value: state, configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+      // The backend has noted the time it went away before the clock moves on.
+      if (state === 'hidden') await page.waitForFunction(() => window.__fake.hiddenAt != null);
+    };
+    await visibility('hidden');
+    await page.evaluate(() => { window.__fake.skewMs += 4 * 60000; });
+    await visibility('visible');
+    await page.waitForFunction(() => window.__fake.calls.filter((c) => c.cmd === 'app_shown').length === 1);
+    assert.ok(await page.$('.household-row'), 'four minutes away: still open');
+    await visibility('hidden');
+    await page.evaluate(() => { window.__fake.skewMs += 5 * 60000; });
+    await visibility('visible');
+    await page.waitForSelector('#pin');
+    assert.equal(await page.$('.household-row'), null, 'no household on the locked screen');
+    for (let n = 1; n <= 4; n++) {
+      await enterPin(page, '111111');
+      await page.waitForFunction((n) => document.querySelector('#pin-note')?.textContent.includes(`Sisa ${10 - n} kali`), n);
+    }
+    await enterPin(page, '111111');
+    await page.waitForSelector('#pin-wait');
+    for (let n = 6; n <= 8; n++) await wrongAfterWait(page, '111111');
+    await page.waitForSelector('#erase-warning');
+    await page.click('#lock-sync');
+    assert.match(await (await page.waitForSelector('#lock-sent')).textContent(), /Sinkron selesai/);
+    await page.click('#lock-bundle');
+    await page.waitForFunction(() => /Berkas dibuat/.test(document.querySelector('#lock-sent')?.textContent ?? ''));
+    await skipWait(page);
+    await enterPin(page, '246810');
+    await page.waitForSelector('.household-row');
+    await page.click('#lock-now');
+    await page.waitForSelector('#pin');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('at 360x640 the PIN screen does not overflow (screenshot)', async () => {
+    const { page, context } = await openApp({ loggedIn: false, lock: 'locked' });
+    await page.waitForSelector('#pin');
+    assert.ok(await noHorizontalOverflow(page) <= PHONE.width);
+    await page.screenshot({ path: `${SHOTS}/pin-360.png` });
     await context.close();
   });
 });

@@ -257,3 +257,41 @@ fn a_token_is_renewed_only_by_the_device_key_and_only_once() {
         "a replayed renewal"
     );
 }
+
+#[test]
+fn a_login_carries_the_shortest_lock_time_of_the_users_kelurahans() {
+    let (_dir, storage) = setup();
+    let login = |user: &str| {
+        storage
+            .login(user, "kata-sandi-uji", "test", None, &[], true)
+            .unwrap()
+            .expect("login")
+    };
+    assert_eq!(login("op-1").lock_minutes, 5, "nothing set: 5 minutes");
+    storage.set_lock_minutes(demo::KELURAHAN, 12).unwrap();
+    assert_eq!(login("op-1").lock_minutes, 12);
+    storage
+        .assign(
+            "op-1",
+            &Area {
+                kelurahan: "35.73.01.1008".into(),
+                rw: None,
+            },
+        )
+        .unwrap();
+    storage.set_lock_minutes("35.73.01.1008", 3).unwrap();
+    assert_eq!(login("op-1").lock_minutes, 3, "the shortest of two");
+    assert_eq!(
+        login("op-2").lock_minutes,
+        12,
+        "another user's kelurahan alone"
+    );
+    for bad in [0, 31] {
+        assert!(storage.set_lock_minutes(demo::KELURAHAN, bad).is_err());
+    }
+    assert_eq!(
+        login("op-2").lock_minutes,
+        12,
+        "a refused setting changes nothing"
+    );
+}

@@ -15,8 +15,9 @@ const SEARCH_DEBOUNCE_MS = 250;
 let savedSearch = '';
 let savedFilter: Filter = 'all';
 
-export function HouseholdList({ user, onOpen, onPropose, onLogout, onReview, onRegistry, onRevoked }: {
+export function HouseholdList({ user, onOpen, onPropose, onLogout, onLock, onReview, onRegistry, onRevoked }: {
   user: string | null; onOpen: (id: string) => void; onPropose: () => void; onLogout: () => void;
+  onLock?: () => void;
   /** The server revoked this device: back to the login screen, which says so. */
   onRevoked?: () => void;
   /** Given only to roles that review conflicts. */
@@ -51,7 +52,7 @@ export function HouseholdList({ user, onOpen, onPropose, onLogout, onReview, onR
 
   return (
     <div class="screen">
-      <Header title={user ? `${t('app_name')} · ${user}` : t('app_name')} onLogout={onLogout} />
+      <Header title={user ? `${t('app_name')} · ${user}` : t('app_name')} onLogout={onLogout} onLock={onLock} />
       <SyncBar onSynced={() => setReload((n) => n + 1)} onRevoked={onRevoked} />
       <div class="list-tools">
         {(onReview || onRegistry) && (
