@@ -102,6 +102,9 @@ pub struct Config {
     /// kelurahan's setting, as of the last login).
     #[serde(default)]
     pub lock_minutes: Option<u8>,
+    /// The server's bundle key (`age1…`): every bundle file is encrypted to it.
+    #[serde(default)]
+    pub server_recipient: Option<String>,
 }
 
 /// What is left of a device the office revoked (`revoked.json`): why, when, and how
@@ -238,6 +241,7 @@ impl Device {
             &jemput_core::bundle::login_proof_message(user, device_name, &actors),
         );
         let key_proof = hex::encode(proof.to_bytes());
+        let age_recipient = self.bundle_recipient()?;
         let body = crate::http::LoginRequest {
             user,
             password,
@@ -245,6 +249,7 @@ impl Device {
             device_key: &key,
             actors: &actors,
             key_proof: &key_proof,
+            age_recipient: &age_recipient,
         };
         let ok = client.login(server, pin, &body).await?;
         self.saw_server_time(ok.server_ms)?;
@@ -258,10 +263,19 @@ impl Device {
             certificate: ok.certificate,
             pin: pin.map(str::to_string),
             lock_minutes: ok.lock_minutes,
+            server_recipient: ok.server_recipient,
         };
         self.save_config(&cfg)?;
         let _ = std::fs::remove_file(self.dir.join("revoked.json"));
         Ok(cfg)
+    }
+
+    /// This device's public bundle key (`age1…`): bundles for it are encrypted to it.
+    pub fn bundle_recipient(&self) -> Result<String, DeviceError> {
+        self.with_store(|s| s.kv_get("age_identity"))?
+            .as_deref()
+            .and_then(jemput_core::bundle::recipient_of)
+            .ok_or_else(|| DeviceError::Invalid("device has no bundle key".into()))
     }
 
     /// This device's key's signature of `message` (renewing the token).
@@ -309,7 +323,20 @@ impl Device {
             docs: out.request.push,
             relays: out.request.bundles,
         };
-        let bytes = jemput_core::bundle::write(&payload, &key);
+        let signed = jemput_core::bundle::write(&payload, &key);
+        // Encrypted to the server, the devices of the same areas and this one.
+        let mut recipients = self.with_store(jemput_core::sync::bundle_recipients)?;
+        recipients.push(self.bundle_recipient()?);
+        match cfg.server_recipient {
+            Some(server) => recipients.push(server),
+            None => {
+                return Err(DeviceError::Invalid(
+                    "log in again: this device does not know the server's bundle key".into(),
+                ))
+            }
+        }
+        let bytes = jemput_core::bundle::seal(&signed, &recipients)
+            .map_err(|e| DeviceError::Invalid(e.to_string()))?;
         let tmp = path.with_extension("partial");
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, path)?;
@@ -333,7 +360,12 @@ impl Device {
             .ok_or_else(|| {
                 DeviceError::Invalid("log in again: the server's key is unknown".into())
             })?;
-        let bytes = std::fs::read(path)?;
+        let identity = self
+            .with_store(|s| s.kv_get("age_identity"))?
+            .unwrap_or_default();
+        let file = std::fs::read(path)?;
+        let bytes = jemput_core::bundle::unseal(&file, &identity, jemput_core::bundle::MAX_BUNDLE)
+            .map_err(|e| DeviceError::Invalid(e.to_string()))?;
         let payload = jemput_core::bundle::read(&bytes, &server_key)
             .map_err(|e| DeviceError::Invalid(e.to_string()))?;
         self.with_store_mut(|s| {
@@ -526,7 +558,8 @@ impl Device {
         let mut hh = Household::load_as(&bytes, &author)?;
         let vid = hh.record_visit(input, set, &author, &clock, &mut rand::thread_rng())?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
-        self.note_unsent(&store);
+        // One more unsent visit (counted exactly at each sync: cheap on every save).
+        let _ = crate::pin::add_unsent(&self.dir, 1);
         Ok(vid)
     }
 
@@ -548,7 +581,6 @@ impl Device {
         let mut hh = Household::propose(&id, &p, &author, now, &mut rng)?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         save_checked(&mut store, &[], &mut hh, &cfg, &author, set)?;
-        self.note_unsent(&store);
         Ok(id)
     }
 
@@ -603,7 +635,6 @@ impl Device {
         let mut hh = Household::load_as(&bytes, &author)?;
         hh.resolve(&item, decision, note, &author, now)?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
-        self.note_unsent(&store);
         Ok(())
     }
 
@@ -621,7 +652,6 @@ impl Device {
         let mut hh = Household::load_as(&bytes, &author)?;
         hh.edit(path, value, now)?;
         save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
-        self.note_unsent(&store);
         Ok(())
     }
 
@@ -655,7 +685,9 @@ impl Device {
     }
 
     /// Keeps the number of unsent visits where the locked PIN screen can read it: an
-    /// erase after ten wrong PINs says what it loses. A failure here loses no work.
+    /// erase after ten wrong PINs says what it loses. Counted exactly after each sync
+    /// (it reads every pending household), one more with each visit. A failure here
+    /// loses no work.
     fn note_unsent(&self, store: &Store) {
         if let Ok(n) = store.unsent_visits() {
             let _ = crate::pin::note_unsent(&self.dir, n as u64);
@@ -744,13 +776,17 @@ pub fn parse_when(s: &str) -> Result<i64, DeviceError> {
     jemput_core::history::parse_when(s).map_err(DeviceError::Invalid)
 }
 
-/// The device's signing key and Automerge actor, made once per install (and anew after
-/// a wipe).
+/// The device's signing key, bundle key and Automerge actor, made once per install
+/// (and anew after a wipe).
 fn init_keys(store: &Store) -> Result<(), DeviceError> {
     if store.kv_get("signing_key")?.is_none() {
         // Signs this device's bundles (sync by file); the server certifies it at login.
         let secret: [u8; 32] = rand::random();
         store.kv_set("signing_key", &hex::encode(secret))?;
+    }
+    if store.kv_get("age_identity")?.is_none() {
+        // Opens bundle files encrypted to this device (X25519, the age format).
+        store.kv_set("age_identity", &jemput_core::bundle::new_identity().0)?;
     }
     if store.kv_get("actor")?.is_none() {
         // A stable Automerge actor per install: every change names this device.

@@ -70,6 +70,8 @@ pub struct LoginRequest<'a> {
     pub actors: &'a [String],
     /// Hex of the device key's signature over the login.
     pub key_proof: &'a str,
+    /// This device's bundle key (`age1…`): bundles of the same areas are encrypted to it.
+    pub age_recipient: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +86,8 @@ pub struct LoginResponse {
     pub server_ms: i64,
     #[serde(default)]
     pub lock_minutes: Option<u8>,
+    #[serde(default)]
+    pub server_recipient: Option<String>,
 }
 
 /// Safety stop for one `sync()` call: pages beyond this wait for the next cycle.

@@ -100,6 +100,15 @@ fn write(dir: &Path, lock: &LockFile) -> Result<(), DeviceError> {
     crate::keys::write_private(&dir.join(LOCK), &body)
 }
 
+/// One read-modify-write of `lock.json` at a time in this process (a sync noting its
+/// unsent count must not undo a wrong PIN counted meanwhile).
+fn guard() -> std::sync::MutexGuard<'static, ()> {
+    static GUARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GUARD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The gate's state for the screen, at `now_ms`.
 pub fn gate(dir: &Path, now_ms: i64) -> Gate {
     let lock = read(dir);
@@ -126,6 +135,7 @@ pub fn attempt<T>(
     now_ms: i64,
     check: impl FnOnce() -> Option<T>,
 ) -> Result<T, DeviceError> {
+    let _guard = guard();
     let mut lock = read(dir);
     let wait = wait_secs(&lock, now_ms);
     if wait > 0 {
@@ -202,6 +212,7 @@ fn overwrite(path: &Path) -> Result<(), DeviceError> {
 
 /// Remembers how many visits are unsent (written only when the number changes).
 pub fn note_unsent(dir: &Path, unsent: u64) -> Result<(), DeviceError> {
+    let _guard = guard();
     let mut lock = read(dir);
     if lock.unsent == unsent {
         return Ok(());
@@ -210,8 +221,17 @@ pub fn note_unsent(dir: &Path, unsent: u64) -> Result<(), DeviceError> {
     write(dir, &lock)
 }
 
+/// Counts `n` more unsent visits.
+pub fn add_unsent(dir: &Path, n: u64) -> Result<(), DeviceError> {
+    let _guard = guard();
+    let mut lock = read(dir);
+    lock.unsent = lock.unsent.saturating_add(n);
+    write(dir, &lock)
+}
+
 /// A new PIN was chosen: the last erase notice is no longer news.
 pub fn forget_erase(dir: &Path) -> Result<(), DeviceError> {
+    let _guard = guard();
     let mut lock = read(dir);
     if lock.erased.take().is_some() {
         write(dir, &lock)?;

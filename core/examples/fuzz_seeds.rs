@@ -106,6 +106,11 @@ fn main() {
         relays: Vec::new(),
     };
     put("bundle", "one-doc", &bundle::write(&payload, &device));
+    // A file encrypted to some device: the fuzzer explores the age header's parser.
+    let (_, someone) = bundle::new_identity();
+    if let Ok(sealed) = bundle::seal(&bundle::write(&payload, &device), &[someone]) {
+        put("bundle", "sealed", &sealed);
+    }
 
     put(
         "registry_csv",

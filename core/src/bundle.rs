@@ -4,8 +4,14 @@
 //! applying anything; changes are content-addressed, so bundles merge in any order and
 //! any number of times.
 //!
-//! File: `JEMPUTB1` then zstd(CBOR {payload, signature}); the payload is the CBOR of
-//! [`BundlePayload`], the signature the device key's Ed25519 signature over it.
+//! Signed bundle: `JEMPUTB1` then zstd(CBOR {payload, signature}); the payload is the
+//! CBOR of [`BundlePayload`], the signature the device key's Ed25519 signature over it.
+//!
+//! The file a device writes is that signed bundle encrypted in the age format
+//! (age-encryption.org/v1, X25519) to the server and to the devices of the same areas
+//! the device learned at its last sync ([`seal`]): a lost USB stick or a forwarded
+//! chat message shows nobody a NIK. The reader decrypts with its own key ([`unseal`]),
+//! then checks the signatures; a device relays the signed bundle, not the file.
 
 use std::io::Read;
 
@@ -16,7 +22,7 @@ use serde_bytes::ByteBuf;
 use crate::sync::PushDoc;
 
 pub const MAGIC: &[u8; 8] = b"JEMPUTB1";
-const MAX_BUNDLE: u64 = 256 * 1024 * 1024;
+pub const MAX_BUNDLE: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum BundleError {
@@ -28,6 +34,100 @@ pub enum BundleError {
     Tampered,
     #[error("the bundle comes from a device this server never certified (another server, or a forged key): refused, nothing applied")]
     Foreign,
+    #[error("the bundle is encrypted for other devices (another area, or this device joined after it was made): nothing applied")]
+    NotForUs,
+    #[error("this device knows no key to encrypt the bundle for: log in again, then sync once")]
+    NoRecipients,
+}
+
+/// How an encrypted bundle file starts: the age format's first header line.
+pub const SEALED_MAGIC: &[u8] = b"age-encryption.org/v1\n";
+
+/// A new X25519 key pair for bundles: (secret identity, public recipient `age1…`).
+pub fn new_identity() -> (String, String) {
+    use age::secrecy::ExposeSecret;
+    let identity = age::x25519::Identity::generate();
+    (
+        identity.to_string().expose_secret().to_string(),
+        identity.to_public().to_string(),
+    )
+}
+
+/// Whether `s` is an age X25519 recipient (`age1…`).
+pub fn is_recipient(s: &str) -> bool {
+    s.len() <= 100 && s.parse::<age::x25519::Recipient>().is_ok()
+}
+
+/// The public recipient of a secret identity.
+pub fn recipient_of(identity: &str) -> Option<String> {
+    identity
+        .parse::<age::x25519::Identity>()
+        .ok()
+        .map(|i| i.to_public().to_string())
+}
+
+/// A short digest of a set of recipients (order and repeats do not matter): a device
+/// sends the digest of the keys it knows, the server sends the keys when they differ.
+pub fn recipients_digest(recipients: &[String]) -> u64 {
+    use sha2::Digest;
+    let set: std::collections::BTreeSet<&str> = recipients.iter().map(String::as_str).collect();
+    let mut h = sha2::Sha256::new();
+    for r in set {
+        h.update(r.as_bytes());
+        h.update(b"\n");
+    }
+    let d = h.finalize();
+    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// Encrypts a signed bundle to `recipients` (`age1…`; unparsable ones are skipped).
+pub fn seal(signed: &[u8], recipients: &[String]) -> Result<Vec<u8>, BundleError> {
+    use std::io::Write;
+    let set: std::collections::BTreeSet<&str> = recipients.iter().map(String::as_str).collect();
+    let keys: Vec<age::x25519::Recipient> = set.iter().filter_map(|r| r.parse().ok()).collect();
+    if keys.is_empty() {
+        return Err(BundleError::NoRecipients);
+    }
+    let encryptor = age::Encryptor::with_recipients(keys.iter().map(|k| k as &dyn age::Recipient))
+        .map_err(|_| BundleError::NoRecipients)?;
+    let mut out = Vec::with_capacity(signed.len() + 100 * keys.len() + 200);
+    let sealed = (|| {
+        let mut w = encryptor.wrap_output(&mut out)?;
+        w.write_all(signed)?;
+        w.finish()
+    })();
+    // Writing into memory fails only when memory does.
+    sealed.map_err(|_| BundleError::NoRecipients)?;
+    Ok(out)
+}
+
+/// The signed bundle inside a file: decrypted with `identity` (this device's or the
+/// server's), at most `max` bytes; a file from before bundles were encrypted (a signed
+/// bundle as is) is returned unchanged, since its signatures are what is checked.
+pub fn unseal(file: &[u8], identity: &str, max: u64) -> Result<Vec<u8>, BundleError> {
+    if file.starts_with(MAGIC) {
+        return Ok(file.to_vec());
+    }
+    if !file.starts_with(SEALED_MAGIC) {
+        return Err(BundleError::NotABundle);
+    }
+    let identity: age::x25519::Identity = identity.parse().map_err(|_| BundleError::NotForUs)?;
+    let decryptor = age::Decryptor::new(file).map_err(|_| BundleError::Damaged)?;
+    let reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::NoMatchingKeys => BundleError::NotForUs,
+            _ => BundleError::Damaged,
+        })?;
+    let mut inner = Vec::new();
+    reader
+        .take(max + 1)
+        .read_to_end(&mut inner)
+        .map_err(|_| BundleError::Damaged)?;
+    if inner.len() as u64 > max {
+        return Err(BundleError::Damaged);
+    }
+    Ok(inner)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,6 +338,59 @@ mod tests {
             }],
         };
         write(&payload, device)
+    }
+
+    #[test]
+    fn a_sealed_bundle_opens_only_for_its_recipients_and_whole() {
+        let (server, device) = (key(1), key(2));
+        let signed = bundle(&server, &device);
+        let (a, a_pub) = new_identity();
+        let (b, b_pub) = new_identity();
+        let (c, _) = new_identity();
+        assert_eq!(recipient_of(&a).as_deref(), Some(a_pub.as_str()));
+        let file = seal(&signed, &[a_pub.clone(), b_pub.clone(), a_pub.clone()]).unwrap();
+        assert!(file.starts_with(SEALED_MAGIC));
+        assert!(
+            !file.windows(8).any(|w| w == MAGIC),
+            "nothing of the bundle in clear"
+        );
+        for id in [&a, &b] {
+            let inner = unseal(&file, id, MAX_BUNDLE).unwrap();
+            assert_eq!(inner, signed);
+            assert!(read(&inner, &server.verifying_key()).is_ok());
+        }
+        assert_eq!(unseal(&file, &c, MAX_BUNDLE), Err(BundleError::NotForUs));
+        assert_eq!(
+            unseal(&file[..file.len() - 10], &a, MAX_BUNDLE),
+            Err(BundleError::Damaged)
+        );
+        let mut flipped = file.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert_eq!(unseal(&flipped, &a, MAX_BUNDLE), Err(BundleError::Damaged));
+        assert_eq!(
+            unseal(&file, &a, 10),
+            Err(BundleError::Damaged),
+            "over the cap"
+        );
+        assert_eq!(
+            unseal(&signed, &c, MAX_BUNDLE).unwrap(),
+            signed,
+            "an older, plain file"
+        );
+        assert_eq!(
+            unseal(b"hello", &a, MAX_BUNDLE),
+            Err(BundleError::NotABundle)
+        );
+        assert_eq!(
+            seal(&signed, &["not a key".into()]),
+            Err(BundleError::NoRecipients)
+        );
+        assert_eq!(
+            recipients_digest(&[a_pub.clone(), b_pub.clone()]),
+            recipients_digest(&[b_pub.clone(), a_pub.clone(), b_pub])
+        );
+        assert_ne!(recipients_digest(&[a_pub]), recipients_digest(&[]));
     }
 
     #[test]

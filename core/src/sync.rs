@@ -79,6 +79,10 @@ pub struct SyncRequest {
     /// Households this device could not merge a pulled document into (kept out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quarantined: Vec<Quarantined>,
+    /// `bundle::recipients_digest` of the bundle keys this device knows: the server
+    /// sends `recipients` when its own differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipients_seen: Option<u64>,
 }
 
 /// A household a device keeps out, and why (never a value: no NIK, no name).
@@ -116,6 +120,11 @@ pub struct SyncResponse {
     /// as the server bound them. A client that ignores it misses only names.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub authors: BTreeMap<String, String>,
+    /// The keys (age X25519 recipients) a bundle of this device is encrypted to: the
+    /// server's and those of the devices of the same areas. Sent when the request's
+    /// `recipients_seen` differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipients: Option<Vec<String>>,
 }
 
 /// A refused document: a stable code and a reason a person can read.
@@ -247,7 +256,17 @@ pub fn build_request(store: &Store, max_bytes: usize) -> Result<Outgoing, StoreE
         out.request.bundles.push(ByteBuf::from(bytes));
     }
     out.request.cursors = store.cursors()?.into_iter().collect();
+    out.request.recipients_seen =
+        Some(crate::bundle::recipients_digest(&bundle_recipients(store)?));
     Ok(out)
+}
+
+/// The bundle keys this device learned at its last sync (`recipients` of a response).
+pub fn bundle_recipients(store: &Store) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .kv_get("recipients")?
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default())
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -413,6 +432,13 @@ pub fn apply_response(
             applied.rejected -= 1;
             applied.re_recorded += 1;
         }
+    }
+    if let Some(recipients) = &resp.recipients {
+        tx.execute(
+            "INSERT INTO kv (key, value) VALUES ('recipients', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [serde_json::to_string(recipients).unwrap_or_default()],
+        )?;
     }
     for (actor, user) in &resp.authors {
         tx.execute(

@@ -66,6 +66,8 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub page_limit: usize,
     pub logins: login::Gate,
+    /// The server's public bundle key (`age1…`), derived once from its secret.
+    bundle_recipient: std::sync::OnceLock<String>,
 }
 
 pub fn router(storage: Arc<dyn Storage>) -> Router {
@@ -78,6 +80,7 @@ pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> R
         storage,
         page_limit,
         logins: login::Gate::default(),
+        bundle_recipient: std::sync::OnceLock::new(),
     });
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -145,6 +148,9 @@ struct LoginBody {
     /// only a proven key takes its actors over from an earlier login of the same user.
     #[serde(default)]
     key_proof: Option<String>,
+    /// The device's bundle key (an age X25519 recipient, `age1…`).
+    #[serde(default)]
+    age_recipient: Option<String>,
 }
 
 const LOGIN_BODY_BYTES: usize = 16 * 1024;
@@ -240,7 +246,17 @@ async fn login(
             "a user name has 1 to 64 printable characters",
         ));
     }
+    if let Some(r) = &b.age_recipient {
+        if !jemput_core::bundle::is_recipient(r) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "age_recipient must be an age X25519 recipient (age1…)",
+            ));
+        }
+    }
     let attempt = login::Attempt {
+        age_recipient: b.age_recipient,
         user: b.user,
         password: b.password,
         device_name: b.device_name,
@@ -426,7 +442,27 @@ async fn sync_handler(
     let storage = state.storage.clone();
     let limit = state.page_limit;
     let pushed = req.push.len();
-    let resp = blocking(move || storage.sync(&session, &req, limit)).await?;
+    let seen = req.recipients_seen;
+    let server_key = match state.bundle_recipient.get() {
+        Some(k) => k.clone(),
+        None => {
+            let storage = storage.clone();
+            let secret = blocking(move || storage.bundle_identity()).await?;
+            let key = jemput_core::bundle::recipient_of(&secret).unwrap_or_default();
+            state.bundle_recipient.get_or_init(|| key).clone()
+        }
+    };
+    let resp = blocking(move || {
+        let mut resp = storage.sync(&session, &req, limit)?;
+        // The bundle keys of the same areas, when the device's differ.
+        let mut keys = storage.area_recipients(&session.user)?;
+        keys.push(server_key);
+        if seen != Some(jemput_core::bundle::recipients_digest(&keys)) {
+            resp.recipients = Some(keys);
+        }
+        Ok(resp)
+    })
+    .await?;
     tracing::info!(pushed, pulled = resp.docs.len(), more = resp.more, "sync");
     Ok((
         [(header::CONTENT_TYPE, sync::CONTENT_TYPE)],

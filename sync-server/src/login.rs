@@ -73,6 +73,8 @@ pub struct Attempt {
     pub actors: Vec<ActorId>,
     pub key_proven: bool,
     pub address: Option<IpAddr>,
+    /// The device's bundle key (`age1…`, checked), when it sent one.
+    pub age_recipient: Option<String>,
 }
 
 pub enum Outcome {
@@ -167,6 +169,9 @@ fn decide(
             &a.actors,
             a.key_proven,
         )?;
+        if let Some(r) = &a.age_recipient {
+            storage.set_device_recipient(&ok.device, r)?;
+        }
         tracing::info!(user = %a.user, device = %ok.device, "login");
         storage.audit(crate::audit::Event {
             chain: crate::audit::SERVER_CHAIN,

@@ -609,8 +609,14 @@ fn run() -> anyhow::Result<()> {
             println!("household {household} moved to RW {rw} RT {rt}");
         }
         Command::BundleImport { file } => {
-            let bytes =
+            let sealed =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            // Bundle files are encrypted to the server's bundle key (among others).
+            let bytes = jemput_core::bundle::unseal(
+                &sealed,
+                &storage.bundle_identity()?,
+                jemput_core::bundle::MAX_BUNDLE,
+            )?;
             let r = storage.import_bundle(&bytes)?;
             println!(
                 "bundle from {} ({}): {} households accepted, {} refused",

@@ -185,6 +185,12 @@ CREATE TABLE kelurahan_settings (
     lock_minutes INTEGER NOT NULL CHECK (lock_minutes BETWEEN 1 AND 30)
 );
 "#,
+    r#"
+-- bundle files are encrypted (age, X25519) to the server and to the devices of the
+-- same areas: each device's public bundle key, and the server's own secret one
+ALTER TABLE devices ADD COLUMN age_recipient TEXT;
+CREATE TABLE server_age (id INTEGER PRIMARY KEY CHECK (id = 1), identity TEXT NOT NULL);
+"#,
 ];
 
 /// Relayed bundles read from one sync request.
@@ -235,6 +241,8 @@ pub struct LoginOk {
     /// Minutes in the background before the app asks for the PIN again: the shortest
     /// of the user's kelurahans.
     pub lock_minutes: u8,
+    /// The server's bundle key (`age1…`): devices encrypt every bundle file to it.
+    pub server_recipient: String,
 }
 
 /// What importing a bundle on the server did.
@@ -320,6 +328,13 @@ pub trait Storage: Send + Sync + 'static {
     fn assign(&self, user: &str, area: &Area) -> Result<(), StorageError>;
     fn unassign(&self, user: &str, area: &Area) -> Result<(), StorageError>;
     fn areas(&self, user: &str) -> Result<Vec<Area>, StorageError>;
+    /// Records a device's bundle key (`age1…`).
+    fn set_device_recipient(&self, device: &str, recipient: &str) -> Result<(), StorageError>;
+    /// The bundle keys of the live devices whose users share an area with `user`
+    /// (the same kelurahan, and the same RW unless one holds the whole kelurahan).
+    fn area_recipients(&self, user: &str) -> Result<Vec<String>, StorageError>;
+    /// The server's secret bundle key (an age X25519 identity), made on first use.
+    fn bundle_identity(&self) -> Result<String, StorageError>;
     /// Sets the minutes (1–30) a kelurahan's apps stay open in the background.
     fn set_lock_minutes(&self, kelurahan: &str, minutes: u8) -> Result<(), StorageError>;
     /// Checks the password and registers a new device (with its public key, which the
@@ -988,6 +1003,52 @@ impl Storage for SqliteStorage {
         user_areas(&conn, user)
     }
 
+    fn set_device_recipient(&self, device: &str, recipient: &str) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "UPDATE devices SET age_recipient = ?2 WHERE id = ?1",
+            params![device, recipient],
+        )?;
+        Ok(())
+    }
+
+    fn area_recipients(&self, user: &str) -> Result<Vec<String>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT d.age_recipient FROM areas mine
+             JOIN areas theirs ON theirs.kelurahan = mine.kelurahan
+                AND (mine.rw = 0 OR theirs.rw = 0 OR mine.rw = theirs.rw)
+             JOIN users u ON u.name = theirs.user AND u.disabled = 0
+             JOIN devices d ON d.user = theirs.user AND d.revoked = 0
+                AND d.age_recipient IS NOT NULL
+             WHERE mine.user = ?1
+             ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([user], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn bundle_identity(&self) -> Result<String, StorageError> {
+        let conn = self.conn()?;
+        let existing: Option<String> = conn
+            .query_row("SELECT identity FROM server_age WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(identity) = existing {
+            return Ok(identity);
+        }
+        let (identity, _) = bundle::new_identity();
+        conn.execute(
+            "INSERT INTO server_age (id, identity) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
+            [&identity],
+        )?;
+        Ok(
+            conn.query_row("SELECT identity FROM server_age WHERE id = 1", [], |r| {
+                r.get(0)
+            })?,
+        )
+    }
+
     fn set_lock_minutes(&self, kelurahan: &str, minutes: u8) -> Result<(), StorageError> {
         if !(1..=30).contains(&minutes) {
             return Err(StorageError::Invalid(
@@ -1151,6 +1212,7 @@ impl Storage for SqliteStorage {
             certificate,
             server_ms: crate::registry::now_ms(),
             lock_minutes: lock_minutes.unwrap_or(jemput_core::rules::DEFAULT_LOCK_MINUTES),
+            server_recipient: bundle::recipient_of(&self.bundle_identity()?).unwrap_or_default(),
         })
     }
 

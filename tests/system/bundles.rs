@@ -1,5 +1,6 @@
-//! Sync by file when no network works: signed bundles carried between devices and to
-//! the server, merging in any order, any number of times; altered or foreign bundles
+//! Sync by file when no network works: signed bundles, encrypted to the server and the
+//! devices of the same area, carried between devices and to the server, merging in any
+//! order, any number of times; altered or foreign bundles, and bundles of another area,
 //! are refused with nothing applied.
 
 use jemput_tests::{stderr, Client, Server};
@@ -15,8 +16,14 @@ fn bundles_carry_work_between_devices_and_to_the_server() {
     let k1 = Client::new(tmp.path().join("k1"));
     let k2 = Client::new(tmp.path().join("k2"));
     let k3 = Client::new(tmp.path().join("k3"));
+    // A kader of another RW: bundles of RW 1 are not encrypted to this phone.
+    let other_rw = Client::new(tmp.path().join("rw02"));
     for c in [&k1, &k2, &k3] {
         c.login(&url, "demo-kader-rw01", "jemput-demo");
+    }
+    other_rw.login(&url, "demo-kader-rw02", "jemput-demo");
+    // Each device learns the bundle keys of its area's devices at its sync.
+    for c in [&k1, &k2, &k3, &other_rw] {
         c.sync();
     }
     // No network from here on.
@@ -25,6 +32,25 @@ fn bundles_carry_work_between_devices_and_to_the_server() {
     k1.visit(&id, "found", json!({"meals_per_day": 1}));
     let f1 = tmp.path().join("k1.jemput");
     k1.ok(&["bundle", "export", f1.to_str().unwrap_or_default()]);
+
+    // The file shows nothing of the family in clear; a phone of another RW cannot open it.
+    let file = std::fs::read(&f1).expect("read bundle");
+    let shown = k1.show(&id);
+    for m in shown["members"].as_object().expect("members").values() {
+        for field in ["name", "nik"] {
+            let v = m[field].as_str().unwrap_or_default();
+            assert!(
+                v.len() < 4 || !jemput_tests::contains(&file, v.as_bytes()),
+                "the bundle file shows a member's {field}"
+            );
+        }
+    }
+    let out = other_rw.cmd(&["bundle", "import", f1.to_str().unwrap_or_default()]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("encrypted for other devices"),
+        "{}",
+        stderr(&out)
+    );
 
     // Any number of times, any order.
     for _ in 0..2 {
@@ -70,9 +96,10 @@ fn bundles_carry_work_between_devices_and_to_the_server() {
     let foreign = tmp.path().join("foreign.jemput");
     stranger.ok(&["bundle", "export", foreign.to_str().unwrap_or_default()]);
     drop(other);
+    // Encrypted to the other server's devices, it does not even open here.
     let out = k3.cmd(&["bundle", "import", foreign.to_str().unwrap_or_default()]);
     assert!(
-        !out.status.success() && stderr(&out).contains("never certified"),
+        !out.status.success() && stderr(&out).contains("encrypted for other devices"),
         "{}",
         stderr(&out)
     );
