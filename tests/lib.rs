@@ -82,6 +82,11 @@ impl Server {
         Server::spawn_with(None, data, listen, false, flags)
     }
 
+    /// Starts `serve`, plain or TLS, with more flags.
+    pub fn start_tls_with(data: &Path, listen: &str, tls: bool, flags: &[&str]) -> Server {
+        Server::spawn_with(None, data, listen, tls, flags)
+    }
+
     fn spawn(netns: Option<&str>, data: &Path, listen: &str, tls: bool) -> Server {
         Server::spawn_with(netns, data, listen, tls, &[])
     }
