@@ -21,6 +21,10 @@ struct Cli {
     /// Directory holding the server's database.
     #[arg(long, env = "JEMPUT_DATA")]
     data: PathBuf,
+    /// Keep the server's own keys (device certificates, bundle decryption) in this file
+    /// (0600) instead of the database; the first use moves them out of the database.
+    #[arg(long, env = "JEMPUT_KEY_FILE")]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -317,7 +321,11 @@ fn main() {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let storage = Arc::new(SqliteStorage::open(&cli.data)?);
+    let mut storage = SqliteStorage::open(&cli.data)?;
+    if let Some(path) = &cli.key_file {
+        storage = storage.with_key_file(path)?;
+    }
+    let storage = Arc::new(storage);
     match cli.command {
         Command::Serve {
             listen,

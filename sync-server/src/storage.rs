@@ -471,6 +471,16 @@ pub struct SqliteStorage {
     book: RuleBook,
     /// The audit chains' heads, kept outside the database too.
     heads_file: std::path::PathBuf,
+    /// The server's own keys, when they live in a file of their own (`with_key_file`).
+    secrets: Option<ServerSecrets>,
+}
+
+/// The server's own keys: the Ed25519 key that certifies devices (hex) and the age
+/// identity bundle files are encrypted to.
+#[derive(Clone, Serialize, serde::Deserialize)]
+struct ServerSecrets {
+    signing_key: String,
+    bundle_identity: String,
 }
 
 impl SqliteStorage {
@@ -506,6 +516,7 @@ impl SqliteStorage {
             limits: Limits::default(),
             book: RuleBook::On,
             heads_file: dir.join("audit-heads.json"),
+            secrets: None,
         })
     }
 
@@ -521,8 +532,75 @@ impl SqliteStorage {
         self
     }
 
-    /// The server's signing key, made on first use and kept in the database.
+    /// Keeps the server's keys in `path` (0600) rather than in the database: a copy of
+    /// the database alone then cannot certify a device or open a bundle. The first
+    /// time, the keys the database holds (or new ones) move there and are erased from
+    /// the database; a database holding other keys than the file is refused.
+    pub fn with_key_file(mut self, path: &Path) -> Result<SqliteStorage, StorageError> {
+        let bad = |m: String| StorageError::Invalid(format!("{}: {m}", path.display()));
+        let in_db = {
+            let conn = self.conn()?;
+            let key: Option<Vec<u8>> = conn
+                .query_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let age: Option<String> = conn
+                .query_row("SELECT identity FROM server_age WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            (key.map(hex::encode), age)
+        };
+        let secrets = match std::fs::read(path) {
+            Ok(bytes) => {
+                let secrets: ServerSecrets =
+                    serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+                let differs =
+                    |db: &Option<String>, file: &str| db.as_deref().is_some_and(|d| d != file);
+                if differs(&in_db.0, &secrets.signing_key)
+                    || differs(&in_db.1, &secrets.bundle_identity)
+                {
+                    return Err(bad(
+                        "the database holds other server keys than this file".into()
+                    ));
+                }
+                secrets
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let secrets = ServerSecrets {
+                    signing_key: hex::encode(self.signing_key()?.to_bytes()),
+                    bundle_identity: self.bundle_identity()?,
+                };
+                let body = serde_json::to_vec_pretty(&secrets).map_err(|e| bad(e.to_string()))?;
+                write_new_private(path, &body).map_err(|e| bad(e.to_string()))?;
+                secrets
+            }
+            Err(e) => return Err(bad(e.to_string())),
+        };
+        {
+            let conn = self.conn()?;
+            // Overwritten in the pages, not only unlinked from the tree.
+            conn.pragma_update(None, "secure_delete", true)?;
+            conn.execute("DELETE FROM server_key", [])?;
+            conn.execute("DELETE FROM server_age", [])?;
+            // And out of the write-ahead log, whose old frames would still hold them.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        self.secrets = Some(secrets);
+        Ok(self)
+    }
+
+    /// The server's signing key: from its key file, or made on first use and kept in
+    /// the database.
     fn signing_key(&self) -> Result<SigningKey, StorageError> {
+        if let Some(s) = &self.secrets {
+            let secret: [u8; 32] = hex::decode(&s.signing_key)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| StorageError::Internal("server key file damaged".into()))?;
+            return Ok(SigningKey::from_bytes(&secret));
+        }
         let conn = self.conn()?;
         let existing: Option<Vec<u8>> = conn
             .query_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
@@ -657,6 +735,18 @@ impl SqliteStorage {
 /// Households stored before export rows existed get one, as arrived at time 0. Once
 /// any row exists every household has one (each write projects), so opening a current
 /// database costs one indexed lookup.
+/// Creates `path` (never over an existing file), 0600, synced.
+fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 fn backfill_export_rows(conn: &mut Connection) -> Result<(), StorageError> {
     let projected: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM export_rows)", [], |r| {
         r.get(0)
@@ -1028,6 +1118,9 @@ impl Storage for SqliteStorage {
     }
 
     fn bundle_identity(&self) -> Result<String, StorageError> {
+        if let Some(s) = &self.secrets {
+            return Ok(s.bundle_identity.clone());
+        }
         let conn = self.conn()?;
         let existing: Option<String> = conn
             .query_row("SELECT identity FROM server_age WHERE id = 1", [], |r| {

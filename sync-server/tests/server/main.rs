@@ -295,3 +295,52 @@ fn a_login_carries_the_shortest_lock_time_of_the_users_kelurahans() {
         "a refused setting changes nothing"
     );
 }
+
+#[test]
+fn the_server_keys_move_to_their_own_file_and_leave_the_database() {
+    let (dir, storage) = setup();
+    let before = storage.server_key().unwrap();
+    // The bundle key's secret, as the database holds it now.
+    let bundle_key = storage.bundle_identity().unwrap();
+    drop(storage);
+    let file = dir.path().join("keys").join("server-keys.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let storage = SqliteStorage::open(dir.path())
+        .unwrap()
+        .with_key_file(&file)
+        .unwrap();
+    assert_eq!(storage.server_key().unwrap(), before, "the same identity");
+    assert_eq!(storage.bundle_identity().unwrap(), bundle_key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    drop(storage);
+    for name in ["jemput-server.db", "jemput-server.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(name)).unwrap_or_default();
+        assert!(
+            !bytes
+                .windows(bundle_key.len())
+                .any(|w| w == bundle_key.as_bytes()),
+            "{name} still holds the bundle key"
+        );
+    }
+    // Opened again with the file: the same keys.
+    let storage = SqliteStorage::open(dir.path())
+        .unwrap()
+        .with_key_file(&file)
+        .unwrap();
+    assert_eq!(storage.server_key().unwrap(), before);
+    drop(storage);
+    // Without the file the database has no key left: it makes another, and then the
+    // two disagree, which is refused rather than guessed.
+    let plain = SqliteStorage::open(dir.path()).unwrap();
+    assert_ne!(plain.server_key().unwrap(), before);
+    drop(plain);
+    let refused = SqliteStorage::open(dir.path())
+        .unwrap()
+        .with_key_file(&file);
+    assert!(refused.is_err());
+}
