@@ -4,6 +4,8 @@
 # SECS seconds (default 60) from the committed seed corpus, and fails on any crash or
 # hang, copying its input to fuzz/crashes/TARGET/ where `cargo test` replays it.
 # A longer campaign: scripts/fuzz.sh 3600 (see fuzz/Cargo.toml for one target by hand).
+# `scripts/fuzz.sh --build` only installs cargo-afl and builds (test-all.sh runs that in
+# the background, at the lowest priority, while the other tests run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
@@ -13,6 +15,7 @@ if ! cargo afl --version >/dev/null 2>&1; then
 fi
 cd "$root/fuzz"
 cargo afl build --release --quiet
+[ "$secs" = "--build" ] && exit 0
 targets=(sync_request sync_response bundle registry_csv registry_workbook)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -21,6 +21,13 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo build"
 # Build first: the cross-process tests run the workspace's binaries.
 cargo build --workspace --quiet
+# The fuzz binary (AFL++-instrumented, its own target dir, about 5 CPU-minutes cold)
+# builds meanwhile on whatever CPU the tests leave idle: the weak-network tests mostly
+# wait on shaped links.
+fuzz_log=$(mktemp)
+nice -n 19 "$root/scripts/fuzz.sh" --build >"$fuzz_log" 2>&1 &
+fuzz_build=$!
+trap 'kill "$fuzz_build" 2>/dev/null || true; rm -f "$fuzz_log"' EXIT
 echo "== cargo test"
 cargo test --workspace
 echo "== IPC bindings are current"
@@ -34,4 +41,7 @@ echo "== UI tests (headless Chromium)"
 echo "== end-to-end (real app window)"
 "$root/scripts/e2e.sh"
 echo "== fuzzing (cargo-afl, every decoder of outside bytes, 60 s)"
+if ! wait "$fuzz_build"; then
+  cat "$fuzz_log"; echo "the fuzz build failed"; exit 1
+fi
 "$root/scripts/fuzz.sh" 60
