@@ -2,9 +2,11 @@
 //! after the fifth, the erase at the tenth, and when the app locks itself again after
 //! time in the background. The same rule for the app and for `JEMPUT_PIN`.
 //!
-//! Its state is `lock.json` in the home (0600, no personal data): the count of wrong
-//! PINs, the end of the current wait, the number of unsent visits (so the warning can
-//! say what an erase would lose while the store is still locked), and the last erase.
+//! Its state is `lock.json` in the home (0600, no personal data, written durably): the
+//! count of wrong PINs, the end of the current wait and the last erase. Beside it,
+//! `unsent` holds the number of unsent visits (so the warning can say what an erase
+//! would lose while the store is still locked): a hint, rewritten at each visit
+//! without fsync, never mixed with the count.
 //! A try is counted *before* the PIN is checked, so killing the app during the check
 //! does not take a try back. Someone who copies the files can still try PINs offline
 //! against `keys.json` at Argon2id's cost (64 MiB, about 1 s on a phone per try); only a
@@ -26,6 +28,7 @@ pub const WAIT_MS: i64 = 30_000;
 pub use jemput_core::rules::DEFAULT_LOCK_MINUTES;
 
 const LOCK: &str = "lock.json";
+const UNSENT: &str = "unsent";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
@@ -41,7 +44,6 @@ pub struct Erased {
 struct LockFile {
     failures: u32,
     wait_until_ms: i64,
-    unsent: u64,
     erased: Option<Erased>,
 }
 
@@ -117,7 +119,7 @@ pub fn gate(dir: &Path, now_ms: i64) -> Gate {
         wait_s: wait_secs(&lock, now_ms),
         tries_left: ERASE_AT.saturating_sub(lock.failures),
         warn: lock.failures >= WARN_FROM,
-        unsent: lock.unsent,
+        unsent: unsent(dir),
         erased: lock.erased,
     }
 }
@@ -150,7 +152,7 @@ pub fn attempt<T>(
         return Ok(opened);
     }
     if lock.failures >= ERASE_AT {
-        let discarded_visits = lock.unsent;
+        let discarded_visits = unsent(dir);
         erase(dir, now_ms, discarded_visits)?;
         return Err(DeviceError::Pin(Refused::Erased { discarded_visits }));
     }
@@ -173,6 +175,7 @@ pub fn erase(dir: &Path, now_ms: i64, discarded_visits: u64) -> Result<(), Devic
         "jemput.db-wal",
         "jemput.db-shm",
         "config.json",
+        UNSENT,
     ] {
         let path = dir.join(name);
         if name == "keys.json" {
@@ -210,23 +213,41 @@ fn overwrite(path: &Path) -> Result<(), DeviceError> {
     Ok(())
 }
 
+/// The number of unsent visits, as last noted.
+fn unsent(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join(UNSENT))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Rewrites the hint whole (a temporary file renamed over it), without fsync: a visit
+/// save stays one fsync; a crash at worst leaves the previous number.
+fn write_unsent(dir: &Path, n: u64) -> Result<(), DeviceError> {
+    let path = dir.join(UNSENT);
+    let tmp = dir.join(format!("{UNSENT}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&tmp)?, n.to_string().as_bytes())?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
 /// Remembers how many visits are unsent (written only when the number changes).
-pub fn note_unsent(dir: &Path, unsent: u64) -> Result<(), DeviceError> {
+pub fn note_unsent(dir: &Path, n: u64) -> Result<(), DeviceError> {
     let _guard = guard();
-    let mut lock = read(dir);
-    if lock.unsent == unsent {
+    if unsent(dir) == n {
         return Ok(());
     }
-    lock.unsent = unsent;
-    write(dir, &lock)
+    write_unsent(dir, n)
 }
 
 /// Counts `n` more unsent visits.
 pub fn add_unsent(dir: &Path, n: u64) -> Result<(), DeviceError> {
     let _guard = guard();
-    let mut lock = read(dir);
-    lock.unsent = lock.unsent.saturating_add(n);
-    write(dir, &lock)
+    write_unsent(dir, unsent(dir).saturating_add(n))
 }
 
 /// A new PIN was chosen: the last erase notice is no longer news.
