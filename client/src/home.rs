@@ -263,7 +263,9 @@ impl Device {
             certificate: ok.certificate,
             pin: pin.map(str::to_string),
             lock_minutes: ok.lock_minutes,
-            server_recipient: ok.server_recipient,
+            server_recipient: ok
+                .server_recipient
+                .filter(|r| jemput_core::bundle::is_recipient(r)),
         };
         self.save_config(&cfg)?;
         let _ = std::fs::remove_file(self.dir.join("revoked.json"));
@@ -451,6 +453,9 @@ impl Device {
 
     pub fn logout(&self) -> Result<(), DeviceError> {
         self.with_store(|s| s.kv_delete("token"))?;
+        // A new bundle key: bundles for the user logged out here (this phone may pass
+        // to a kader of another RW) no longer open on it.
+        self.with_store(|s| s.kv_set("age_identity", &jemput_core::bundle::new_identity().0))?;
         match std::fs::remove_file(self.dir.join("config.json")) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),

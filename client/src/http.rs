@@ -298,6 +298,8 @@ impl SyncClient {
         #[derive(Deserialize)]
         struct Renewed {
             token: String,
+            #[serde(default)]
+            lock_minutes: Option<u8>,
         }
         let base = cfg.server.trim_end_matches('/');
         let body = serde_json::json!({ "device": cfg.device }).to_string();
@@ -347,6 +349,7 @@ impl SyncClient {
         .map_err(|e| DeviceError::Server(format!("bad refresh response: {e}")))?;
         let renewed = Config {
             token: r.token,
+            lock_minutes: r.lock_minutes.or(cfg.lock_minutes),
             ..cfg.clone()
         };
         device.save_config(&renewed)?;

@@ -66,6 +66,11 @@ const KEYS: &str = "keys.json";
 /// The store key of the home at `dir`: unwrapped with `unlock`, or made anew (and
 /// wrapped with it) for a home that has none yet.
 pub fn store_key(dir: &Path, unlock: &Unlock) -> Result<[u8; 32], DeviceError> {
+    key_of(dir, unlock, true)
+}
+
+fn key_of(dir: &Path, unlock: &Unlock, create: bool) -> Result<[u8; 32], DeviceError> {
+    crate::pin::finish_erase(dir)?;
     let path = dir.join(KEYS);
     let mut keys: KeysFile = match std::fs::read(&path) {
         Ok(b) => serde_json::from_slice(&b)
@@ -74,6 +79,11 @@ pub fn store_key(dir: &Path, unlock: &Unlock) -> Result<[u8; 32], DeviceError> {
         Err(e) => return Err(e.into()),
     };
     let fresh = keys.pin.is_none() && keys.file.is_none();
+    if fresh && !create {
+        return Err(DeviceError::Invalid(
+            "this phone's store key is gone: it cannot be opened".into(),
+        ));
+    }
     if fresh {
         let key: [u8; 32] = rand::random();
         wrap_with(&mut keys, unlock, &key)?;
@@ -85,7 +95,7 @@ pub fn store_key(dir: &Path, unlock: &Unlock) -> Result<[u8; 32], DeviceError> {
         let _ = std::fs::remove_file(&tmp);
         return match linked {
             Ok(()) => Ok(key),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => store_key(dir, unlock),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => key_of(dir, unlock, create),
             Err(e) => Err(e.into()),
         };
     }
@@ -111,16 +121,13 @@ pub fn store_key(dir: &Path, unlock: &Unlock) -> Result<[u8; 32], DeviceError> {
             })?
         }
     };
-    // A PIN given to a store that only had a key file (or the reverse) wraps it too.
-    let add = match unlock {
-        Unlock::Pin(_) => keys.pin.is_none(),
-        Unlock::KeyFile(_) => keys.file.is_none(),
-    };
-    if add {
-        wrap_with(&mut keys, unlock, &key)?;
-        write_private(&path, &serde_json::to_vec_pretty(&keys).map_err(io_json)?)?;
-    }
     Ok(key)
+}
+
+/// Checks a PIN against an existing store (counted like any try) and never makes a
+/// store key: the relocked app, whose store is already open.
+pub fn check_pin(dir: &Path, pin: &str) -> Result<(), DeviceError> {
+    key_of(dir, &Unlock::Pin(pin.to_string()), false).map(|_| ())
 }
 
 /// Whether the home at `dir` has a store key wrapped by a PIN.
@@ -146,7 +153,7 @@ pub fn move_to_pin(dir: &Path, key_dir: &Path, pin: &str) -> Result<(), DeviceEr
     wrap_with(&mut keys, &Unlock::Pin(pin.to_string()), &key)?;
     write_private(&path, &serde_json::to_vec_pretty(&keys).map_err(io_json)?)?;
     if let Some(file) = file {
-        let _ = std::fs::write(&file, [0u8; 64]);
+        let _ = crate::pin::overwrite(&file);
         let _ = std::fs::remove_file(&file);
     }
     Ok(())
@@ -252,6 +259,15 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
     let tmp = unique_tmp(path);
     write_new(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;
+    // The rename itself survives a power cut only once its folder is synced.
+    #[cfg(unix)]
+    {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::File::open(parent)?.sync_all()?;
+    }
     Ok(())
 }
 

@@ -45,6 +45,9 @@ struct LockFile {
     failures: u32,
     wait_until_ms: i64,
     erased: Option<Erased>,
+    /// An erase began and may not have finished.
+    #[serde(default)]
+    erasing: bool,
 }
 
 /// What the PIN screen shows.
@@ -113,6 +116,7 @@ fn guard() -> std::sync::MutexGuard<'static, ()> {
 
 /// The gate's state for the screen, at `now_ms`.
 pub fn gate(dir: &Path, now_ms: i64) -> Gate {
+    let _ = finish_erase(dir);
     let lock = read(dir);
     Gate {
         failures: lock.failures,
@@ -125,7 +129,8 @@ pub fn gate(dir: &Path, now_ms: i64) -> Gate {
 }
 
 fn wait_secs(lock: &LockFile, now_ms: i64) -> u32 {
-    let ms = (lock.wait_until_ms - now_ms).max(0);
+    // Never more than one wait, however far the clock was set back.
+    let ms = (lock.wait_until_ms - now_ms).clamp(0, WAIT_MS);
     u32::try_from((ms + 999) / 1000).unwrap_or(u32::MAX)
 }
 
@@ -165,42 +170,62 @@ pub fn attempt<T>(
     }))
 }
 
-/// Erases the store: its wrapped key first (without it the encrypted database is noise),
-/// then the database and the login. Keeps only `lock.json`, which says when and how
-/// many unsent visits were lost.
+/// Erases the store: first a durable mark (so an erase cut short by a kill or a full
+/// disk is finished at the next open, see [`finish_erase`]), then the wrapped key
+/// (without it the encrypted database is noise), the database, the login and the
+/// bundle files. Keeps only `lock.json`, which says when and how many unsent visits
+/// were lost.
 pub fn erase(dir: &Path, now_ms: i64, discarded_visits: u64) -> Result<(), DeviceError> {
+    let mut lock = LockFile {
+        erased: Some(Erased {
+            at_ms: now_ms,
+            discarded_visits,
+        }),
+        erasing: true,
+        ..LockFile::default()
+    };
+    write(dir, &lock)?;
+    erase_files(dir)?;
+    lock.erasing = false;
+    write(dir, &lock)
+}
+
+/// Completes an erase that was cut short (its mark is still in `lock.json`).
+pub fn finish_erase(dir: &Path) -> Result<(), DeviceError> {
+    let _guard = guard();
+    let mut lock = read(dir);
+    if !lock.erasing {
+        return Ok(());
+    }
+    erase_files(dir)?;
+    lock.erasing = false;
+    write(dir, &lock)
+}
+
+fn erase_files(dir: &Path) -> Result<(), DeviceError> {
+    let gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(DeviceError::from(e)),
+        _ => Ok(()),
+    };
+    overwrite(&dir.join("keys.json"))?;
     for name in [
         "keys.json",
         "jemput.db",
         "jemput.db-wal",
         "jemput.db-shm",
         "config.json",
+        "revoked.json",
         UNSENT,
     ] {
-        let path = dir.join(name);
-        if name == "keys.json" {
-            overwrite(&path)?;
-        }
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
-        }
+        gone(std::fs::remove_file(dir.join(name)))?;
     }
-    write(
-        dir,
-        &LockFile {
-            erased: Some(Erased {
-                at_ms: now_ms,
-                discarded_visits,
-            }),
-            ..LockFile::default()
-        },
-    )
+    // Bundle files the app wrote (older ones were not encrypted).
+    gone(std::fs::remove_dir_all(dir.join("bundles")))
 }
 
 /// Zero-fills a file in place (the wrapped key), so its bytes do not linger in free
 /// blocks where the file system writes in place.
-fn overwrite(path: &Path) -> Result<(), DeviceError> {
+pub(crate) fn overwrite(path: &Path) -> Result<(), DeviceError> {
     use std::io::Write;
     let len = match std::fs::metadata(path) {
         Ok(m) => m.len(),
@@ -297,6 +322,8 @@ mod tests {
             Err(DeviceError::Pin(Refused::Wait { secs: 20 }))
         ));
         assert_eq!(gate(d, now).failures, 5);
+        // A clock set back an hour does not make the wait an hour.
+        assert_eq!(gate(d, now - 3_600_000).wait_s, 30);
         for n in 6..ERASE_AT {
             now += WAIT_MS;
             let _ = attempt(d, now, || None::<()>);
@@ -315,6 +342,40 @@ mod tests {
         let g = gate(d, now);
         assert_eq!((g.failures, g.wait_s), (0, 0));
         assert_eq!(g.erased.map(|e| e.discarded_visits), Some(3));
+    }
+
+    #[test]
+    fn an_erase_cut_short_is_finished_at_the_next_look() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path();
+        for f in ["keys.json", "jemput.db", "config.json"] {
+            std::fs::write(d.join(f), b"x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::create_dir_all(d.join("bundles")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(d.join("bundles/old.jemput"), b"JEMPUTB1 plain")
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Killed right after the mark: every file is still there.
+        write(
+            d,
+            &LockFile {
+                erasing: true,
+                erased: Some(Erased {
+                    at_ms: 1,
+                    discarded_visits: 4,
+                }),
+                ..LockFile::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let g = gate(d, 2);
+        for f in ["keys.json", "jemput.db", "config.json", "bundles"] {
+            assert!(!d.join(f).exists(), "{f} survived");
+        }
+        assert_eq!(
+            (g.failures, g.erased.map(|e| e.discarded_visits)),
+            (0, Some(4))
+        );
+        assert!(!read(d).erasing);
     }
 
     #[test]

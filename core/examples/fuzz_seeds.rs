@@ -106,9 +106,11 @@ fn main() {
         relays: Vec::new(),
     };
     put("bundle", "one-doc", &bundle::write(&payload, &device));
-    // A file encrypted to some device: the fuzzer explores the age header's parser.
+    // A file encrypted to the fuzz target's key (and another): the fuzzer explores the
+    // age header, the decryption and the signed bundle inside.
     let (_, someone) = bundle::new_identity();
-    if let Ok(sealed) = bundle::seal(&bundle::write(&payload, &device), &[someone]) {
+    let fuzz_key = bundle::recipient_of(jemput_core::untrusted::FUZZ_IDENTITY).unwrap_or_default();
+    if let Ok(sealed) = bundle::seal(&bundle::write(&payload, &device), &[someone, fuzz_key]) {
         put("bundle", "sealed", &sealed);
     }
 

@@ -23,8 +23,9 @@ type Result<T> = std::result::Result<T, CommandError>;
 #[derive(Default)]
 pub struct Lock {
     locked: AtomicBool,
-    /// When the app went to the background, and the minutes it may stay there.
-    hidden: Mutex<Option<(i64, u8)>>,
+    /// When the app went to the background (a monotonic clock: setting the phone's
+    /// clock back does not keep it open), and the minutes it may stay there.
+    hidden: Mutex<Option<(std::time::Instant, u8)>>,
 }
 
 #[derive(Serialize, ts_rs::TS)]
@@ -143,12 +144,20 @@ pub async fn set_pin(state: State<'_, AppState>, pin: String) -> Result<LockStat
 pub async fn unlock(state: State<'_, AppState>, pin: String) -> Result<LockStatus> {
     let home = state.home.clone();
     match state.slot.get() {
-        // Relocked: the store is open, only the PIN is checked (and counted).
+        // Relocked: the store is open, only the PIN is checked (and counted); never a
+        // new key, whatever happened to keys.json.
         Some(_) => {
-            let checked =
-                blocking(move || Ok(keys::store_key(&home, &keys::Unlock::Pin(pin))?)).await;
+            // A try that may erase waits for a running sync and keeps the next one
+            // from starting, so nothing writes into the home after the erase.
+            let last_try = pin::gate(&state.home, now_ms()).tries_left <= 1;
+            let _no_sync = if last_try {
+                Some(state.worker.running.lock().await)
+            } else {
+                None
+            };
+            let checked = blocking(move || Ok(keys::check_pin(&home, &pin)?)).await;
             if let Err(e) = checked {
-                if e.code == "erased" {
+                if e.code == "erased" || !keys::has_pin(&state.home) {
                     state.slot.set(None);
                 }
                 return Err(e);
@@ -189,7 +198,7 @@ pub fn app_hidden(state: State<'_, AppState>) {
         .and_then(|c| c.lock_minutes)
         .unwrap_or(pin::DEFAULT_LOCK_MINUTES);
     if let Ok(mut h) = state.lock.hidden.lock() {
-        h.get_or_insert((now_ms(), minutes));
+        h.get_or_insert((std::time::Instant::now(), minutes));
     }
 }
 
@@ -198,7 +207,8 @@ pub fn app_hidden(state: State<'_, AppState>) {
 pub fn app_shown(state: State<'_, AppState>) -> LockStatus {
     let hidden = state.lock.hidden.lock().ok().and_then(|mut h| h.take());
     if let Some((since, minutes)) = hidden {
-        if state.slot.get().is_some() && pin::locks_after(now_ms() - since, minutes) {
+        let away_ms = i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX);
+        if state.slot.get().is_some() && pin::locks_after(away_ms, minutes) {
             state.lock.locked.store(true, Ordering::SeqCst);
         }
     }

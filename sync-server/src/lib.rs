@@ -365,19 +365,26 @@ async fn refresh_handler(
     };
     let storage = state.storage.clone();
     let result = blocking(move || {
-        session::refresh(
+        let renewed = session::refresh(
             storage.as_ref(),
             &b.device,
             &challenge,
             &signature,
             registry::now_ms(),
-        )
+        )?;
+        // The kelurahan's lock time travels with each renewal, as with each login.
+        let user = storage.device_record(&b.device)?.map(|d| d.user);
+        let minutes = match user {
+            Some(u) => storage.lock_minutes(&u)?,
+            None => jemput_core::rules::DEFAULT_LOCK_MINUTES,
+        };
+        Ok(renewed.map(|(token, expires)| (token, expires, minutes)))
     })
     .await?;
     match result {
-        Ok((token, expires_ms)) => Ok(Json(
-            serde_json::json!({ "token": token, "expires_ms": expires_ms }),
-        )
+        Ok((token, expires_ms, lock_minutes)) => Ok(Json(serde_json::json!({
+            "token": token, "expires_ms": expires_ms, "lock_minutes": lock_minutes,
+        }))
         .into_response()),
         Err(refusal) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -23,7 +23,7 @@ struct Cli {
     data: PathBuf,
     /// Keep the server's own keys (device certificates, bundle decryption) in this file
     /// (0600) instead of the database; the first use moves them out of the database.
-    #[arg(long, env = "JEMPUT_KEY_FILE")]
+    #[arg(long, env = "JEMPUT_KEY_FILE", global = true)]
     key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -108,7 +108,7 @@ enum Command {
     Kelurahan {
         name: String,
         /// Minutes (1–30) in the background before the app asks for the PIN again;
-        /// devices take it at their next login.
+        /// devices take it at their next login or token renewal.
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=30))]
         lock_minutes: u8,
     },

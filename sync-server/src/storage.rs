@@ -191,6 +191,11 @@ CREATE TABLE kelurahan_settings (
 ALTER TABLE devices ADD COLUMN age_recipient TEXT;
 CREATE TABLE server_age (id INTEGER PRIMARY KEY CHECK (id = 1), identity TEXT NOT NULL);
 "#,
+    r#"
+-- set once the server's keys moved to a key file (`--key-file`): without the file the
+-- server refuses to start rather than make new keys
+CREATE TABLE server_keys_outside (id INTEGER PRIMARY KEY CHECK (id = 1));
+"#,
 ];
 
 /// Relayed bundles read from one sync request.
@@ -330,11 +335,15 @@ pub trait Storage: Send + Sync + 'static {
     fn areas(&self, user: &str) -> Result<Vec<Area>, StorageError>;
     /// Records a device's bundle key (`age1…`).
     fn set_device_recipient(&self, device: &str, recipient: &str) -> Result<(), StorageError>;
-    /// The bundle keys of the live devices whose users share an area with `user`
-    /// (the same kelurahan, and the same RW unless one holds the whole kelurahan).
+    /// The bundle keys of the live, logged-in devices whose users hold every area of
+    /// `user` (a kader's RW: its RW's kaders and the kelurahan's office; the office's
+    /// whole kelurahan: the office alone), never a key of a revoked device.
     fn area_recipients(&self, user: &str) -> Result<Vec<String>, StorageError>;
     /// The server's secret bundle key (an age X25519 identity), made on first use.
     fn bundle_identity(&self) -> Result<String, StorageError>;
+    /// Minutes in the background before `user`'s app asks for the PIN again: the
+    /// shortest setting of the user's kelurahans, or the default.
+    fn lock_minutes(&self, user: &str) -> Result<u8, StorageError>;
     /// Sets the minutes (1–30) a kelurahan's apps stay open in the background.
     fn set_lock_minutes(&self, kelurahan: &str, minutes: u8) -> Result<(), StorageError>;
     /// Checks the password and registers a new device (with its public key, which the
@@ -574,6 +583,17 @@ impl SqliteStorage {
                 };
                 let body = serde_json::to_vec_pretty(&secrets).map_err(|e| bad(e.to_string()))?;
                 write_new_private(path, &body).map_err(|e| bad(e.to_string()))?;
+                // The new file's name is durable before the database forgets the keys.
+                #[cfg(unix)]
+                {
+                    let parent = path
+                        .parent()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .unwrap_or(Path::new("."));
+                    std::fs::File::open(parent)
+                        .and_then(|d| d.sync_all())
+                        .map_err(|e| bad(e.to_string()))?;
+                }
                 secrets
             }
             Err(e) => return Err(bad(e.to_string())),
@@ -584,6 +604,10 @@ impl SqliteStorage {
             conn.pragma_update(None, "secure_delete", true)?;
             conn.execute("DELETE FROM server_key", [])?;
             conn.execute("DELETE FROM server_age", [])?;
+            conn.execute(
+                "INSERT INTO server_keys_outside (id) VALUES (1) ON CONFLICT DO NOTHING",
+                [],
+            )?;
             // And out of the write-ahead log, whose old frames would still hold them.
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
@@ -602,6 +626,7 @@ impl SqliteStorage {
             return Ok(SigningKey::from_bytes(&secret));
         }
         let conn = self.conn()?;
+        keys_inside(&conn)?;
         let existing: Option<Vec<u8>> = conn
             .query_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
                 r.get(0)
@@ -692,6 +717,9 @@ impl SqliteStorage {
 
     /// The server's public key, read inside a transaction.
     fn server_key_in(&self, tx: &Connection) -> Result<VerifyingKey, StorageError> {
+        if self.secrets.is_some() {
+            return Ok(self.signing_key()?.verifying_key());
+        }
         let secret: Vec<u8> =
             tx.query_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
                 r.get(0)
@@ -735,6 +763,27 @@ impl SqliteStorage {
 /// Households stored before export rows existed get one, as arrived at time 0. Once
 /// any row exists every household has one (each write projects), so opening a current
 /// database costs one indexed lookup.
+/// Refuses to read or make the server's keys in the database once they moved to a
+/// key file: a server started without it must not certify devices with a new key.
+fn keys_inside(conn: &Connection) -> Result<(), StorageError> {
+    let outside: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM server_keys_outside)",
+        [],
+        |r| r.get(0),
+    )?;
+    if outside {
+        return Err(StorageError::Invalid(
+            "the server's keys live in a key file: give it with --key-file (or JEMPUT_KEY_FILE)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The most bundle keys a sync answer carries (the devices seen last first): each
+/// costs about 60 B in an answer and in every bundle file's header.
+const MAX_RECIPIENTS: u32 = 200;
+
 /// Creates `path` (never over an existing file), 0600, synced.
 fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -1103,18 +1152,30 @@ impl Storage for SqliteStorage {
 
     fn area_recipients(&self, user: &str) -> Result<Vec<String>, StorageError> {
         let conn = self.conn()?;
+        // A bundle may hold anything of its writer's areas (its own work and what it
+        // relays): only users who hold every one of those areas receive it. An
+        // install's key on any revoked row is out, so is a logged-out row's.
         let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT d.age_recipient FROM areas mine
-             JOIN areas theirs ON theirs.kelurahan = mine.kelurahan
-                AND (mine.rw = 0 OR theirs.rw = 0 OR mine.rw = theirs.rw)
-             JOIN users u ON u.name = theirs.user AND u.disabled = 0
-             JOIN devices d ON d.user = theirs.user AND d.revoked = 0
+            "SELECT DISTINCT d.age_recipient FROM users u
+             JOIN devices d ON d.user = u.name AND d.revoked = 0 AND d.login_ms > 0
                 AND d.age_recipient IS NOT NULL
-             WHERE mine.user = ?1
-             ORDER BY 1",
+             WHERE u.disabled = 0
+               AND EXISTS (SELECT 1 FROM areas WHERE user = ?1)
+               AND NOT EXISTS (
+                   SELECT 1 FROM areas mine WHERE mine.user = ?1 AND NOT EXISTS (
+                       SELECT 1 FROM areas theirs
+                       WHERE theirs.user = u.name AND theirs.kelurahan = mine.kelurahan
+                         AND (theirs.rw = 0 OR theirs.rw = mine.rw)))
+               AND NOT EXISTS (
+                   SELECT 1 FROM devices r WHERE r.revoked = 1
+                     AND r.age_recipient = d.age_recipient)
+             ORDER BY d.last_seen_ms DESC
+             LIMIT ?2",
         )?;
-        let rows = stmt.query_map([user], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map(params![user, MAX_RECIPIENTS], |r| r.get::<_, String>(0))?;
+        let mut keys: Vec<String> = rows.collect::<Result<_, _>>()?;
+        keys.sort();
+        Ok(keys)
     }
 
     fn bundle_identity(&self) -> Result<String, StorageError> {
@@ -1122,6 +1183,7 @@ impl Storage for SqliteStorage {
             return Ok(s.bundle_identity.clone());
         }
         let conn = self.conn()?;
+        keys_inside(&conn)?;
         let existing: Option<String> = conn
             .query_row("SELECT identity FROM server_age WHERE id = 1", [], |r| {
                 r.get(0)
@@ -1140,6 +1202,16 @@ impl Storage for SqliteStorage {
                 r.get(0)
             })?,
         )
+    }
+
+    fn lock_minutes(&self, user: &str) -> Result<u8, StorageError> {
+        let minutes: Option<u8> = self.conn()?.query_row(
+            "SELECT min(s.lock_minutes) FROM areas a
+             JOIN kelurahan_settings s ON s.kelurahan = a.kelurahan WHERE a.user = ?1",
+            [user],
+            |r| r.get(0),
+        )?;
+        Ok(minutes.unwrap_or(jemput_core::rules::DEFAULT_LOCK_MINUTES))
     }
 
     fn set_lock_minutes(&self, kelurahan: &str, minutes: u8) -> Result<(), StorageError> {
@@ -1234,7 +1306,6 @@ impl Storage for SqliteStorage {
     ) -> Result<LoginOk, StorageError> {
         let token = auth::new_token();
         let device = format!("d-{}", &auth::new_token()[..16]);
-        let lock_minutes;
         {
             let mut conn = self.conn()?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -1285,12 +1356,6 @@ impl Storage for SqliteStorage {
                  WHERE id = ?1 AND ?3 IS NOT NULL AND ?4",
                 params![device, user, device_key.map(|k| k.to_vec()), key_proven],
             )?;
-            lock_minutes = tx.query_row(
-                "SELECT min(s.lock_minutes) FROM areas a
-                 JOIN kelurahan_settings s ON s.kelurahan = a.kelurahan WHERE a.user = ?1",
-                [user],
-                |r| r.get::<_, Option<u8>>(0),
-            )?;
             tx.commit()?;
         }
         let server = self.signing_key()?;
@@ -1304,7 +1369,7 @@ impl Storage for SqliteStorage {
             server_key: hex::encode(server.verifying_key().to_bytes()),
             certificate,
             server_ms: crate::registry::now_ms(),
-            lock_minutes: lock_minutes.unwrap_or(jemput_core::rules::DEFAULT_LOCK_MINUTES),
+            lock_minutes: self.lock_minutes(user)?,
             server_recipient: bundle::recipient_of(&self.bundle_identity()?).unwrap_or_default(),
         })
     }

@@ -81,12 +81,17 @@ fn sessions_end_and_renew_as_the_office_decides() {
     let before = token_of(&data, &device);
     let id = k1.households()[0]["id"].as_str().expect("id").to_string();
     k1.visit(&id, "found", serde_json::json!({}));
+    // Meanwhile the office shortened the kelurahan's lock time: the renewal brings it.
+    let kelurahan = jemput_sync_server::demo::KELURAHAN;
+    Server::admin(&data, &["kelurahan", kelurahan, "--lock-minutes", "2"]);
     expire_tokens(&data);
     let out = k1.sync();
     assert!(out.contains("accepted 1"), "{out}");
     let after = token_of(&data, &device);
     assert_ne!(before.0, after.0, "a new token replaced the old one");
     assert!(after.1 > before.1, "living 24 h from now");
+    let config = std::fs::read_to_string(k1.home.join("config.json")).expect("config");
+    assert!(config.contains("\"lock_minutes\": 2"), "{config}");
 
     // A password change ends every session of the user: the phone keeps its work and
     // asks for the new password.

@@ -1,7 +1,7 @@
 // Owns: the top-level app state — the PIN lock, session, current screen, language re-render.
 import { useEffect, useState } from 'preact/hooks';
 import * as api from './api';
-import { onLangChange, lang } from './i18n';
+import { onLangChange, lang, t } from './i18n';
 import type { HouseholdDetail, LockStatus, SessionStatus } from './types';
 import { Login } from './screens/login';
 import { LockScreen } from './screens/lock';
@@ -32,12 +32,19 @@ export function App() {
 
   // Nothing but the PIN screen until the PIN has opened the store; in the background
   // the backend counts the kelurahan's minutes and locks again when the app returns.
+  // A relocked app keeps its screens under the PIN screen (a half-filled visit stays),
+  // and while in the background a cover hides them from the app switcher's snapshot.
   const [lock, setLock] = useState<LockStatus | null>(null);
+  const [hidden, setHidden] = useState(false);
   useEffect(() => { api.lockStatus().then(setLock).catch(() => undefined); }, []);
   useEffect(() => {
     const onVisibility = () => {
-      if (document.visibilityState === 'hidden') api.appHidden().catch(() => undefined);
-      else api.appShown().then(setLock).catch(() => undefined);
+      if (document.visibilityState === 'hidden') {
+        setHidden(true);
+        api.appHidden().catch(() => undefined);
+      } else {
+        api.appShown().then(setLock).catch(() => undefined).finally(() => setHidden(false));
+      }
     };
     document.addEventListener('visibilitychange', onVisibility);
     return () => document.removeEventListener('visibilitychange', onVisibility);
@@ -55,85 +62,105 @@ export function App() {
     api.sessionStatus().then(setSession).catch(() => undefined);
   };
 
-  if (!lock) return <div class="center muted">…</div>;
-  if (!open) return <LockScreen status={lock} onChange={setLock} />;
-  if (!session) return <div class="center muted">…</div>;
-
-  if (!session.logged_in) {
-    return (
-      <Login
-        defaultServer={session.server}
-        revoked={session.revoked}
-        onLoggedIn={(r) => {
-          setSession({ ...session, logged_in: true, user: r.user, role: r.role, can: r.can, revoked: null });
-          setRoute({ screen: 'list' });
-        }}
-      />
-    );
-  }
-
-  const logout = () => {
-    api.logout().catch(() => undefined).finally(() =>
-      setSession({ ...session, logged_in: false, user: null, role: null, can: null }));
+  // After an erase nothing of the old session may stay on screen.
+  const changeLock = (s: LockStatus) => {
+    if (s.state === 'new_pin') setSession(null);
+    setLock(s);
   };
 
-  switch (route.screen) {
-    case 'list':
+  if (!lock) return <div class="center muted">…</div>;
+  if (!session) {
+    return open ? <div class="center muted">…</div> : <LockScreen status={lock} onChange={changeLock} />;
+  }
+  const covered = !open || hidden;
+  return (
+    <>
+      <div inert={covered} aria-hidden={covered}>{screen(session)}</div>
+      {covered && (
+        <div class="lock-overlay" id="lock-overlay">
+          {open ? <div class="center">{t('app_name')}</div> : <LockScreen status={lock} onChange={changeLock} />}
+        </div>
+      )}
+    </>
+  );
+
+  function screen(session: SessionStatus) {
+    if (!session.logged_in) {
       return (
-        <HouseholdList
-          user={session.user}
-          onRevoked={reloadSession}
-          onOpen={(id) => setRoute({ screen: 'detail', id })}
-          onPropose={() => setRoute({ screen: 'propose' })}
-          onLogout={logout}
-          onLock={() => api.lockNow().then(setLock).catch(() => undefined)}
-          // What each role is offered comes from the rule book in core (`can`); the
-          // backend checks again.
-          onReview={session.can?.review ? () => setRoute({ screen: 'review' }) : undefined}
-          onRegistry={session.can?.registry ? () => setRoute({ screen: 'registry' }) : undefined}
+        <Login
+          defaultServer={session.server}
+          revoked={session.revoked}
+          onLoggedIn={(r) => {
+            setSession({ ...session, logged_in: true, user: r.user, role: r.role, can: r.can, revoked: null });
+            setRoute({ screen: 'list' });
+          }}
         />
       );
-    case 'detail':
-      return (
-        <HouseholdDetailScreen
-          id={route.id}
-          initial={route.initial}
-          onBack={() => setRoute({ screen: route.from ?? 'list' })}
-          onRecordVisit={(household) => setRoute({ screen: 'visit', id: route.id, household, from: route.from })}
-          onOpenHistory={(household) => setRoute({ screen: 'history', id: route.id, household, from: route.from })}
-        />
-      );
-    case 'visit':
-      return (
-        <VisitForm
-          household={route.household}
-          onCancel={() => setRoute({ screen: 'detail', id: route.id, initial: route.household, from: route.from })}
-          onSaved={(detail) => setRoute({ screen: 'detail', id: route.id, initial: detail, from: route.from })}
-        />
-      );
-    case 'history':
-      return (
-        <HistoryScreen
-          id={route.id}
-          household={route.household}
-          onBack={() => setRoute({ screen: 'detail', id: route.id, initial: route.household, from: route.from })}
-        />
-      );
-    case 'review':
-      return (
-        <ReviewScreen
-          onBack={() => setRoute({ screen: 'list' })}
-          onOpenHousehold={(id) => setRoute({ screen: 'detail', id, from: 'review' })}
-        />
-      );
-    case 'registry':
-      return <RegistryScreen onBack={() => setRoute({ screen: 'list' })} />;
-    case 'propose':
-      return (
-        <ProposeForm
-          onCancel={() => setRoute({ screen: 'list' })}
-          onSaved={(id) => setRoute({ screen: 'detail', id })}
-        />
-      );
+    }
+
+    const logout = () => {
+      api.logout().catch(() => undefined).finally(() =>
+        setSession({ ...session, logged_in: false, user: null, role: null, can: null }));
+    };
+
+    switch (route.screen) {
+      case 'list':
+        return (
+          <HouseholdList
+            user={session.user}
+            onRevoked={reloadSession}
+            onOpen={(id) => setRoute({ screen: 'detail', id })}
+            onPropose={() => setRoute({ screen: 'propose' })}
+            onLogout={logout}
+            onLock={() => api.lockNow().then(setLock).catch(() => undefined)}
+            // What each role is offered comes from the rule book in core (`can`); the
+            // backend checks again.
+            onReview={session.can?.review ? () => setRoute({ screen: 'review' }) : undefined}
+            onRegistry={session.can?.registry ? () => setRoute({ screen: 'registry' }) : undefined}
+          />
+        );
+      case 'detail':
+        return (
+          <HouseholdDetailScreen
+            id={route.id}
+            initial={route.initial}
+            onBack={() => setRoute({ screen: route.from ?? 'list' })}
+            onRecordVisit={(household) => setRoute({ screen: 'visit', id: route.id, household, from: route.from })}
+            onOpenHistory={(household) => setRoute({ screen: 'history', id: route.id, household, from: route.from })}
+          />
+        );
+      case 'visit':
+        return (
+          <VisitForm
+            household={route.household}
+            onCancel={() => setRoute({ screen: 'detail', id: route.id, initial: route.household, from: route.from })}
+            onSaved={(detail) => setRoute({ screen: 'detail', id: route.id, initial: detail, from: route.from })}
+          />
+        );
+      case 'history':
+        return (
+          <HistoryScreen
+            id={route.id}
+            household={route.household}
+            onBack={() => setRoute({ screen: 'detail', id: route.id, initial: route.household, from: route.from })}
+          />
+        );
+      case 'review':
+        return (
+          <ReviewScreen
+            onBack={() => setRoute({ screen: 'list' })}
+            onOpenHousehold={(id) => setRoute({ screen: 'detail', id, from: 'review' })}
+          />
+        );
+      case 'registry':
+        return <RegistryScreen onBack={() => setRoute({ screen: 'list' })} />;
+      case 'propose':
+        return (
+          <ProposeForm
+            onCancel={() => setRoute({ screen: 'list' })}
+            onSaved={(id) => setRoute({ screen: 'detail', id })}
+          />
+        );
+    }
   }
 }

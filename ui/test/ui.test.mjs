@@ -939,7 +939,8 @@ describe('PIN lock', () => {
     await page.evaluate(() => { window.__fake.skewMs += 5 * 60000; });
     await visibility('visible');
     await page.waitForSelector('#pin');
-    assert.equal(await page.$('.household-row'), null, 'no household on the locked screen');
+    assert.equal(await page.$eval('.household-row', (r) => r.closest('[inert]') !== null), true,
+      'the list stays under the PIN screen, taking no input');
     for (let n = 1; n <= 4; n++) {
       await enterPin(page, '111111');
       await page.waitForFunction((n) => document.querySelector('#pin-note')?.textContent.includes(`Sisa ${10 - n} kali`), n);
@@ -957,6 +958,39 @@ describe('PIN lock', () => {
     await page.waitForSelector('.household-row');
     await page.click('#lock-now');
     await page.waitForSelector('#pin');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('relocked with a visit half filled: covered while away, the PIN screen over it, the answers kept', async () => {
+    const { page, context, errors } = await openApp();
+    await page.click('.household-row[data-id="hh-0002"]');
+    await page.click('#record-visit');
+    await page.waitForSelector('#visit-form');
+    await page.click('#result-found');
+    await page.selectOption('#answer-floor_material', 'tanah');
+    await page.fill('#answer-meals_per_day', '2');
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await page.waitForSelector('#lock-overlay');
+    assert.doesNotMatch(await page.textContent('#lock-overlay'), /Contoh Dua/,
+      'the app switcher sees a cover, not the household');
+    await page.waitForFunction(() => window.__fake.hiddenAt != null);
+    await page.evaluate(() => {
+      window.__fake.skewMs += 6 * 60000;
+      Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await page.waitForSelector('#lock-overlay #pin');
+    assert.equal(await page.$eval('#visit-form', (f) => f.closest('[inert]') !== null), true,
+      'the form underneath takes no input while locked');
+    await page.fill('#pin', '246810');
+    await page.click('#pin-submit');
+    await page.waitForFunction(() => !document.querySelector('#lock-overlay'));
+    assert.equal(await page.inputValue('#answer-floor_material'), 'tanah');
+    assert.equal(await page.inputValue('#answer-meals_per_day'), '2');
     assert.deepEqual(errors, []);
     await context.close();
   });

@@ -48,3 +48,17 @@ fn mangled_seeds_are_errors_not_panics() {
         }
     }
 }
+
+/// The encrypted seed opens with the fuzz target's key, so the fuzzer starts inside.
+#[test]
+fn the_encrypted_bundle_seed_opens_with_the_fuzz_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/bundle/sealed");
+    let file = std::fs::read(path).expect("read");
+    let signed = jemput_core::bundle::unseal(
+        &file,
+        jemput_core::untrusted::FUZZ_IDENTITY,
+        jemput_core::bundle::MAX_BUNDLE,
+    )
+    .expect("opens");
+    assert!(signed.starts_with(jemput_core::bundle::MAGIC));
+}

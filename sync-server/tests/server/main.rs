@@ -334,13 +334,77 @@ fn the_server_keys_move_to_their_own_file_and_leave_the_database() {
         .unwrap();
     assert_eq!(storage.server_key().unwrap(), before);
     drop(storage);
-    // Without the file the database has no key left: it makes another, and then the
-    // two disagree, which is refused rather than guessed.
+    // Without the file the server has no key, and makes none.
     let plain = SqliteStorage::open(dir.path()).unwrap();
-    assert_ne!(plain.server_key().unwrap(), before);
+    let err = plain.server_key().unwrap_err().to_string();
+    assert!(err.contains("--key-file"), "{err}");
+    assert!(plain.bundle_identity().is_err());
     drop(plain);
-    let refused = SqliteStorage::open(dir.path())
+    let opened = SqliteStorage::open(dir.path())
         .unwrap()
-        .with_key_file(&file);
-    assert!(refused.is_err());
+        .with_key_file(&file)
+        .unwrap();
+    assert_eq!(
+        opened.server_key().unwrap(),
+        before,
+        "with the file, the same keys"
+    );
+}
+
+#[test]
+fn bundle_keys_go_only_to_devices_that_hold_every_area_of_the_writer() {
+    let (_dir, storage) = setup();
+    let area = |rw: Option<u16>| Area {
+        kelurahan: demo::KELURAHAN.into(),
+        rw,
+    };
+    for (u, rw) in [("kader-1", 1), ("kader-1b", 1), ("kader-2", 2)] {
+        storage.add_user(u, Role::Kader, "kata-sandi-uji").unwrap();
+        storage.assign(u, &area(Some(rw))).unwrap();
+    }
+    let device = |user: &str| {
+        let ok = storage
+            .login(user, "kata-sandi-uji", "test", None, &[], true)
+            .unwrap()
+            .expect("login");
+        let (_, key) = jemput_core::bundle::new_identity();
+        storage.set_device_recipient(&ok.device, &key).unwrap();
+        (ok.device, key)
+    };
+    let (_, op) = device("op-1");
+    let (_, k1) = device("kader-1");
+    let (k1b_device, k1b) = device("kader-1b");
+    let (_, k2) = device("kader-2");
+    let keys = |user: &str| storage.area_recipients(user).unwrap();
+    let mut rw1 = vec![op.clone(), k1.clone(), k1b.clone()];
+    rw1.sort();
+    assert_eq!(keys("kader-1"), rw1, "RW 1: its kaders and the office");
+    let mut rw2 = vec![op.clone(), k2.clone()];
+    rw2.sort();
+    assert_eq!(keys("kader-2"), rw2, "RW 2 reads none of RW 1's bundles");
+    // The office's bundles may hold any RW: only the office reads them.
+    assert_eq!(keys("op-1"), vec![op.clone()]);
+    // A kader holding RW 1 and 2 writes bundles only the office (holding both) reads.
+    storage.assign("kader-2", &area(Some(1))).unwrap();
+    assert!(keys("kader-2").contains(&op) && !keys("kader-2").contains(&k1));
+    // A revoked install is out even through another (older or newer) row of its key.
+    let again = storage
+        .login("kader-1b", "kata-sandi-uji", "test", None, &[], true)
+        .unwrap()
+        .expect("login");
+    storage.set_device_recipient(&again.device, &k1b).unwrap();
+    storage.revoke_device(&k1b_device).unwrap();
+    assert!(!keys("kader-1").contains(&k1b), "a revoked phone's key");
+    // A logged-out device is out.
+    storage.set_token(&again.device, None, 0).unwrap();
+    let (k1_device2, k1_new) = device("kader-1");
+    assert!(keys("kader-1").contains(&k1_new));
+    storage.set_token(&k1_device2, None, 0).unwrap();
+    assert!(
+        !keys("kader-1").contains(&k1_new),
+        "a logged-out phone's key"
+    );
+    // A disabled user's devices are out.
+    storage.set_disabled("op-1", true).unwrap();
+    assert!(!keys("kader-1").contains(&op));
 }
