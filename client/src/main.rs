@@ -324,24 +324,40 @@ fn run() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read {}", answers.display()))?;
             let input: VisitInput = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a valid answers file", answers.display()))?;
+            let scored =
+                jemput_core::household::VisitResult::parse(&input.result)?.carries_answers();
+            if !scored && !input.answers.is_empty() {
+                eprintln!(
+                    "warning: a visit with result {} has no criteria: its {} answers are ignored",
+                    input.result,
+                    input.answers.len()
+                );
+            }
             let mut vid = device.record_visit(id, &input, &set)?;
             for _ in 1..*repeat {
                 vid = device.record_visit(id, &input, &set)?;
             }
             let view = device.show(id, &set)?;
             let v = &view["visits"][&vid];
-            let unanswered = v["unanswered"].as_array().map_or(0, Vec::len);
-            println!(
-                "visit {vid} recorded offline: result {}, score {}/{}{}",
-                input.result,
-                v["score"],
-                set.criteria.len(),
-                if unanswered > 0 {
-                    format!(", {unanswered} criteria unanswered")
-                } else {
-                    String::new()
-                }
-            );
+            if scored {
+                let unanswered = v["unanswered"].as_array().map_or(0, Vec::len);
+                println!(
+                    "visit {vid} recorded offline: result {}, score {}/{}{}",
+                    input.result,
+                    v["score"],
+                    set.criteria.len(),
+                    if unanswered > 0 {
+                        format!(", {unanswered} criteria unanswered")
+                    } else {
+                        String::new()
+                    }
+                );
+            } else {
+                println!(
+                    "visit {vid} recorded offline: result {}, no score",
+                    input.result
+                );
+            }
         }
         Command::Show { id, json } => {
             let device = home(&cli)?;

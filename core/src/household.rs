@@ -81,6 +81,12 @@ impl VisitResult {
             VisitResult::Refused => "refused",
         }
     }
+    /// Whether a visit with this result answers the criteria (and gets a score and a
+    /// poor / not-poor verdict): only a household found.
+    pub fn carries_answers(self) -> bool {
+        self == VisitResult::Found
+    }
+
     pub fn parse(s: &str) -> Result<VisitResult, HouseholdError> {
         VisitResult::ALL
             .into_iter()
@@ -661,7 +667,13 @@ impl Household {
         rng: &mut impl Rng,
     ) -> Result<String, HouseholdError> {
         let result = VisitResult::parse(&input.result)?;
-        let answers = set.validate(&input.answers)?;
+        // Only a household found is asked the criteria: answers given with any other
+        // result are not kept (the CLI says so), and such a visit is never scored.
+        let answers = if result.carries_answers() {
+            set.validate(&input.answers)?
+        } else {
+            BTreeMap::new()
+        };
         let members = self
             .obj("members")
             .ok_or_else(|| HouseholdError::Schema("no members".into()))?;
@@ -787,12 +799,21 @@ impl Household {
         let mut root = obj_json(&self.doc, &ROOT);
         if let Some(visits) = root.get_mut("visits").and_then(|v| v.as_object_mut()) {
             for visit in visits.values_mut() {
+                let scored = visit_scored(visit);
                 let sc = score_visit(set, visit);
                 if let Some(o) = visit.as_object_mut() {
-                    o.insert("met".into(), json!(sc.met));
-                    o.insert("score".into(), json!(sc.score));
-                    o.insert("poor".into(), json!(sc.poor));
-                    o.insert("unanswered".into(), json!(sc.unanswered));
+                    if scored {
+                        o.insert("met".into(), json!(sc.met));
+                        o.insert("score".into(), json!(sc.score));
+                        o.insert("poor".into(), json!(sc.poor));
+                        o.insert("unanswered".into(), json!(sc.unanswered));
+                    } else {
+                        // Not found, moved, died, duplicate, refused: no verdict at all.
+                        o.insert("met".into(), json!([]));
+                        o.insert("score".into(), serde_json::Value::Null);
+                        o.insert("poor".into(), serde_json::Value::Null);
+                        o.insert("unanswered".into(), json!([]));
+                    }
                 }
             }
         }
@@ -896,7 +917,10 @@ impl Household {
             }
         }
         let last = self.last_visit();
-        let score = last.as_ref().map(|(_, v)| score_visit(set, v));
+        let score = last
+            .as_ref()
+            .filter(|(_, v)| visit_scored(v))
+            .map(|(_, v)| score_visit(set, v));
         let kk = self.get_str(&ident, "kk");
         let address = self.get_str(&ident, "address");
         search.extend(kk.clone());
@@ -956,6 +980,16 @@ fn member_warnings(m: &serde_json::Value) -> Vec<String> {
     };
     let sex = m.get("sex").and_then(|s| s.as_str()).and_then(Sex::parse);
     nik.warnings(sex, m.get("birth_date").and_then(|b| b.as_str()))
+}
+
+/// Whether a visit (as JSON) gets a score: its result carries answers. A visit whose
+/// result is unknown to this version is not scored either.
+pub fn visit_scored(visit: &serde_json::Value) -> bool {
+    visit
+        .get("result")
+        .and_then(|r| r.as_str())
+        .and_then(|r| VisitResult::parse(r).ok())
+        .is_some_and(VisitResult::carries_answers)
 }
 
 pub fn score_visit(set: &IndicatorSet, visit: &serde_json::Value) -> Score {

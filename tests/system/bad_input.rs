@@ -158,3 +158,43 @@ fn oversized_requests_are_refused_and_the_server_keeps_serving() {
     let (status, _) = http(&server.addr, "GET", "/healthz", &[], b"").expect("healthz");
     assert_eq!(status, 200);
 }
+
+#[test]
+fn answers_with_a_result_that_has_no_criteria_are_ignored_with_a_warning() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    Server::admin(&data, &["demo", "--seed", "57"]);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let k = Client::new(tmp.path().join("k"));
+    k.login(&server.url(), "demo-kader-rw01", "jemput-demo");
+    k.sync();
+    let id = k.households()[0]["id"].as_str().expect("id").to_string();
+    let file = tmp.path().join("moved.json");
+    std::fs::write(
+        &file,
+        r#"{"result": "moved", "answers": {"meals_per_day": 1, "toilet": "umum"}}"#,
+    )
+    .expect("write");
+    let out = k.cmd(&["visit", &id, "--answers", file.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "warning: a visit with result moved has no criteria: its 2 answers are ignored"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let printed = jemput_tests::stdout(&out);
+    assert!(printed.contains("no score"), "{printed}");
+    let vid = printed
+        .split_whitespace()
+        .nth(1)
+        .expect("visit id")
+        .to_string();
+    let shown = k.show(&id);
+    let visit = &shown["visits"][&vid];
+    assert_eq!(visit["result"], "moved");
+    assert_eq!(visit["score"], serde_json::Value::Null);
+    assert_eq!(visit["poor"], serde_json::Value::Null);
+    assert_eq!(visit["answers"], serde_json::json!({}));
+}

@@ -96,7 +96,11 @@ export type IncomeSourceAnswer = {
 export type AnswerValue = number | string | boolean | IncomeSourceAnswer;
 export type Answers = Record<string, AnswerValue>;
 
-export interface Visit extends Score {
+/** A visit as `get_household` shows it. Only a household found is scored: for every
+ *  other result `score` and `poor` are null (no verdict), `met` and `unanswered` empty. */
+export interface Visit extends Omit<Score, 'score' | 'poor'> {
+  score: number | null;
+  poor: boolean | null;
   date: string;
   kader: string;
   result: string;

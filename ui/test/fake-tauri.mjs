@@ -123,8 +123,12 @@ export function installFakeTauri(opts = {}) {
     },
   };
   const rejected = { 'hh-0004': 'NIK sudah terdaftar' };
+  // Only a household found is scored (jemput_core VisitResult::carries_answers).
+  const noScore = { met: [], score: null, poor: null, unanswered: [] };
   const addVisit = (h, vid, date, kader, result, answers) => {
-    h.visits[vid] = { date, kader, result, answers, documents: { kk: true, ktp: true }, member_changes: {}, ...score(h, answers) };
+    h.visits[vid] = result === 'found'
+      ? { date, kader, result, answers, documents: { kk: true, ktp: true }, member_changes: {}, ...score(h, answers) }
+      : { date, kader, result, answers: {}, documents: { kk: true, ktp: true }, member_changes: {}, ...noScore };
   };
   addVisit(households['hh-0001'], 'v1', '2025-01-15', 'kader_uji', 'found', allMet);
   addVisit(households['hh-0003'], 'v1', '2025-01-20', 'kader_uji', 'found',
@@ -250,7 +254,7 @@ export function installFakeTauri(opts = {}) {
     return {
       id: h.id, head_name: head?.name ?? null, address: h.identity.address ?? null,
       rt: h.identity.rt ?? null, rw: h.identity.rw ?? null, status: h.status,
-      last_visit: v?.date ?? null, score: v ? v.score : null, poor: v ? v.poor : false,
+      last_visit: v?.date ?? null, score: v ? v.score : null, poor: v ? v.poor === true : false,
       has_conflict: h.conflicts.length > 0, proposal: h.proposal, rejected: rejected[h.id] ?? null,
     };
   }
@@ -363,7 +367,9 @@ export function installFakeTauri(opts = {}) {
         h.members[`m-new-${Object.keys(h.members).length + i + 1}`] = { ...m, presence: 'new' };
       });
       const vid = `v${Object.keys(h.visits).length + 1}`;
-      h.visits[vid] = { date: today(), kader: session.user, ...visit, ...score(h, visit.answers) };
+      h.visits[vid] = visit.result === 'found'
+        ? { date: today(), kader: session.user, ...visit, ...score(h, visit.answers) }
+        : { date: today(), kader: session.user, ...visit, answers: {}, ...noScore };
       h.status = visit.result;
       sync.pending += 1;
       return h;

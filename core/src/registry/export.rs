@@ -9,7 +9,7 @@ use automerge::{ReadDoc, ScalarValue, Value};
 use serde::{Deserialize, Serialize};
 
 use super::RegistryError;
-use crate::household::{score_visit, Household};
+use crate::household::{score_visit, visit_scored, Household};
 use crate::indicators::IndicatorSet;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -67,6 +67,7 @@ impl ExportRow {
         let flag = |k: &str| scalar(&progs, k) == Some(ScalarValue::Boolean(true));
         let met = hh
             .last_visit()
+            .filter(|(_, v)| visit_scored(v))
             .map(|(_, v)| score_visit(set, &v).met)
             .unwrap_or_default()
             .iter()

@@ -257,3 +257,65 @@ fn a_nik_that_disagrees_with_the_record_is_a_warning_in_the_view() {
         "sex and birth date both disagree: {w}"
     );
 }
+
+#[test]
+fn only_a_household_found_gets_a_score_and_a_verdict() {
+    let set = IndicatorSet::bps14();
+    let a = author(1, "kader-a");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for result in ["not_found", "moved", "died", "duplicate", "refused"] {
+        let mut hh = Household::load_as(&registry_household("hh-2").save(), &a).expect("load");
+        // Answers given with such a result are not kept.
+        let vid = hh
+            .record_visit(
+                &visit(result),
+                &set,
+                &a,
+                &FixedClock(1_764_000_000_000),
+                &mut rng,
+            )
+            .expect("visit");
+        let view = hh.view(&set);
+        let v = &view["visits"][&vid];
+        assert_eq!(v["score"], serde_json::Value::Null, "{result}");
+        assert_eq!(v["poor"], serde_json::Value::Null, "{result}");
+        assert_eq!(
+            v["answers"],
+            serde_json::json!({}),
+            "{result}: answers dropped"
+        );
+        let summary = hh.summary(&set);
+        assert_eq!((summary.score, summary.poor), (None, false), "{result}");
+        // The export leaves "Skor" and "Miskin Menurut Skor" empty beside the result.
+        let cells = jemput_core::registry::export::cells(
+            &jemput_core::registry::export::ExportRow::of(&hh, &set),
+        );
+        let col = |name: &str| {
+            let i = jemput_core::registry::export::COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .expect("column");
+            cells[i].clone()
+        };
+        assert_eq!(
+            (col("Skor"), col("Miskin Menurut Skor")),
+            (String::new(), String::new()),
+            "{result}"
+        );
+        assert_eq!(col("Kriteria Terpenuhi"), "", "{result}");
+    }
+    let mut hh = Household::load_as(&registry_household("hh-3").save(), &a).expect("load");
+    let vid = hh
+        .record_visit(
+            &visit("found"),
+            &set,
+            &a,
+            &FixedClock(1_764_000_000_000),
+            &mut rng,
+        )
+        .expect("visit");
+    let view = hh.view(&set);
+    assert_eq!(view["visits"][&vid]["score"], serde_json::json!(2));
+    assert_eq!(view["visits"][&vid]["poor"], serde_json::json!(false));
+    assert_eq!(hh.summary(&set).score, Some(2));
+}

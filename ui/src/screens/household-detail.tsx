@@ -134,7 +134,9 @@ export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOp
                     <div class="visit-head">
                       <span class="visit-date">{v.date}</span>
                       <span class={`badge status-${v.result}`}>{tDyn('result_', v.result)}</span>
-                      <span class={`score ${v.poor ? 'poor' : ''}`}>{v.score}/{total}</span>
+                      {v.score != null && (
+                        <span class={`score ${v.poor ? 'poor' : ''}`}>{v.score}/{total}</span>
+                      )}
                     </div>
                     <div class="muted small-text">{t('visit_by')} {v.kader}</div>
                     {v.met.length > 0 && (
