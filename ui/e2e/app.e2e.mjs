@@ -201,7 +201,12 @@ test('operator imports the registry file in Registri and sees the households cre
     { timeout: TIMEOUT, timeoutMsg: 'a wrong PIN did not say how many tries are left' });
   await enterPin(APP_PIN);
   await browser.$('#logout').waitForExist({ timeout: TIMEOUT });
-  if (!(await browser.$('#login-user').isExisting())) await tap('#logout');
+  if (!(await browser.$('#login-user').isExisting())) {
+    // Logging out asks first, saying what waits to be sent.
+    await tap('#logout');
+    await browser.$('#confirm-logout').waitForExist({ timeout: TIMEOUT });
+    await tap('#logout-confirm');
+  }
 
   // 2. Log in as the operator on the same device and server; the list fills after the sync.
   await logIn(JEMPUT_OPERATOR);

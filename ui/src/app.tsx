@@ -5,6 +5,7 @@ import { onLangChange, lang, t } from './i18n';
 import type { HouseholdDetail, LockStatus, SessionStatus } from './types';
 import { Login } from './screens/login';
 import { LockScreen } from './screens/lock';
+import { ConfirmDialog } from './components';
 import { HouseholdList } from './screens/household-list';
 import { HouseholdDetailScreen } from './screens/household-detail';
 import { VisitForm } from './screens/visit-form';
@@ -26,6 +27,7 @@ export function App() {
   const [, setLangTick] = useState(lang());
   const [session, setSession] = useState<SessionStatus | null>(null);
   const [route, setRoute] = useState<Route>({ screen: 'list' });
+  const [confirmLogout, setConfirmLogout] = useState<{ pending: number | null } | null>(null);
 
   useEffect(() => onLangChange((l) => setLangTick(l)), []);
   useEffect(() => { document.documentElement.lang = lang(); }, []);
@@ -98,26 +100,54 @@ export function App() {
       );
     }
 
+    // Logging out asks first and says what waits to be sent (it stays on the phone,
+    // but leaves only after someone logs in again).
     const logout = () => {
+      api.syncStatus()
+        .then((s) => setConfirmLogout({ pending: s.pending }))
+        .catch(() => setConfirmLogout({ pending: null }));
+    };
+    const doLogout = () => {
+      setConfirmLogout(null);
       api.logout().catch(() => undefined).finally(() =>
         setSession({ ...session, logged_in: false, user: null, role: null, can: null }));
     };
+    const syncFirst = () => {
+      setConfirmLogout(null);
+      api.syncNow().catch(() => undefined);
+    };
+    const n = confirmLogout?.pending ?? null;
+    const logoutDialog = confirmLogout && (
+      <ConfirmDialog
+        id="confirm-logout"
+        title={t('logout_title')}
+        body={<p>{n == null ? t('logout_unknown') : n > 0 ? t('logout_pending', { n }) : t('logout_nothing')}</p>}
+        choices={[
+          { id: 'logout-cancel', label: t('cancel'), onClick: () => setConfirmLogout(null) },
+          ...(n != null && n > 0 ? [{ id: 'logout-sync', label: t('logout_sync_first'), onClick: syncFirst }] : []),
+          { id: 'logout-confirm', label: t('logout'), onClick: doLogout, primary: true },
+        ]}
+      />
+    );
 
     switch (route.screen) {
       case 'list':
         return (
-          <HouseholdList
-            user={session.user}
-            onRevoked={reloadSession}
-            onOpen={(id) => setRoute({ screen: 'detail', id })}
-            onPropose={() => setRoute({ screen: 'propose' })}
-            onLogout={logout}
-            onLock={() => api.lockNow().then(setLock).catch(() => undefined)}
-            // What each role is offered comes from the rule book in core (`can`); the
-            // backend checks again.
-            onReview={session.can?.review ? () => setRoute({ screen: 'review' }) : undefined}
-            onRegistry={session.can?.registry ? () => setRoute({ screen: 'registry' }) : undefined}
-          />
+          <>
+            <HouseholdList
+              user={session.user}
+              onRevoked={reloadSession}
+              onOpen={(id) => setRoute({ screen: 'detail', id })}
+              onPropose={() => setRoute({ screen: 'propose' })}
+              onLogout={logout}
+              onLock={() => api.lockNow().then(setLock).catch(() => undefined)}
+              // What each role is offered comes from the rule book in core (`can`); the
+              // backend checks again.
+              onReview={session.can?.review ? () => setRoute({ screen: 'review' }) : undefined}
+              onRegistry={session.can?.registry ? () => setRoute({ screen: 'registry' }) : undefined}
+            />
+            {logoutDialog}
+          </>
         );
       case 'detail':
         return (

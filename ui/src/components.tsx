@@ -1,6 +1,6 @@
 // Owns: small shared UI pieces (error box, header, labelled field).
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from './api';
 import { errorText, lang, setLang, t } from './i18n';
 import type { CommandError } from './types';
@@ -53,4 +53,28 @@ export function useCriteriaCount(): number {
     api.indicatorSet().then((s) => setN(s.criteria.length)).catch(() => undefined);
   }, []);
   return n;
+}
+
+/** Asks before an action that cannot be taken back: what it does, what it costs, and
+ *  the choices (the first is the safe one and has the focus). */
+export function ConfirmDialog({ id, title, body, choices }: {
+  id: string; title: string; body: ComponentChildren;
+  choices: { id: string; label: string; onClick: () => void; primary?: boolean }[];
+}) {
+  const safe = useRef<HTMLButtonElement>(null);
+  useEffect(() => safe.current?.focus(), []);
+  return (
+    <div class="dialog-backdrop">
+      <div class="dialog card" id={id} role="alertdialog" aria-modal="true" aria-labelledby={`${id}-title`}>
+        <h2 id={`${id}-title`}>{title}</h2>
+        <div>{body}</div>
+        <div class="actions">
+          {choices.map((c, i) => (
+            <button key={c.id} id={c.id} type="button" class={c.primary ? 'primary' : ''}
+              ref={i === 0 ? safe : undefined} onClick={c.onClick}>{c.label}</button>
+          ))}
+        </div>
+      </div>
+    </div>
+  );
 }

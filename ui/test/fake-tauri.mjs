@@ -536,6 +536,8 @@ export function installFakeTauri(opts = {}) {
   const fake = {
     fail: {},
     calls: [],
+    /** Households waiting to be sent, as sync_status reports them. */
+    setPending: (n) => { sync.pending = n; },
     /** Unsent visits the lock screen reports. */
     unsent: 2,
     /** Added to the clock (ms): a test skips a wait or time in the background. */

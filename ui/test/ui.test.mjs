@@ -471,6 +471,7 @@ describe('conflict review', () => {
     await page.waitForSelector('#review .conflict-item');
     await page.click('#back');
     await page.click('#logout');
+    await page.click('#logout-confirm');
     await logIn(page, 'kader_uji');
     assert.equal(await page.$('#open-review'), null);
     await page.click('.household-row[data-id="hh-0003"]');
@@ -845,6 +846,33 @@ describe('registry (office)', () => {
     await page.waitForSelector(tid('export-result'));
     assert.ok(await noHorizontalOverflow(page) <= 360, 'export result fits');
     await page.screenshot({ path: `${SHOTS}/registry-done-360-full.png`, fullPage: true });
+    await context.close();
+  });
+});
+
+describe('logout', () => {
+  test('asks first and says what waits to be sent; cancel keeps the session, sync first syncs', async () => {
+    const { page, context, errors } = await openApp();
+    await page.evaluate(() => { window.__fake.setPending(3); });
+    await page.click('#logout');
+    const text = await (await page.waitForSelector('#confirm-logout')).textContent();
+    assert.match(text, /3 rumah tangga punya pekerjaan yang belum terkirim/);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'logout-cancel', 'the safe choice has the focus');
+    await page.click('#logout-cancel');
+    await page.waitForFunction(() => !document.querySelector('#confirm-logout'));
+    assert.ok(await page.$('.household-row'), 'still logged in');
+    await page.click('#logout');
+    await page.click('#logout-sync');
+    await page.waitForFunction(() => window.__fake.calls.some((c) => c.cmd === 'sync_now'));
+    assert.equal((await page.evaluate(() => window.__fake.calls)).some((c) => c.cmd === 'logout'), false,
+      'nothing logged out yet');
+    await page.evaluate(() => { window.__fake.setPending(0); });
+    await page.click('#logout');
+    assert.match(await (await page.waitForSelector('#confirm-logout')).textContent(), /Semua pekerjaan sudah terkirim/);
+    assert.equal(await page.$('#logout-sync'), null);
+    await page.click('#logout-confirm');
+    await page.waitForSelector('#login-user');
+    assert.deepEqual(errors, []);
     await context.close();
   });
 });
