@@ -48,33 +48,97 @@ pub enum DeviceError {
     Pin(crate::pin::Refused),
 }
 
+/// Every error code the app's backend can answer (`{code, message}`): the UI branches
+/// on these alone and has a text for each (generated into the UI's bindings, where the
+/// TypeScript compiler checks that every code has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ErrorCode {
+    Offline,
+    Unauthorized,
+    InvalidCredentials,
+    Revoked,
+    NotLoggedIn,
+    Server,
+    NotFound,
+    InvalidNik,
+    InvalidKk,
+    InvalidInput,
+    Document,
+    Storage,
+    Forbidden,
+    Cancelled,
+    WrongPin,
+    PinWait,
+    Erased,
+    Locked,
+    Internal,
+    /// The UI's own code for a failure that carried none.
+    Unknown,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Offline => "offline",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::Revoked => "revoked",
+            ErrorCode::NotLoggedIn => "not_logged_in",
+            ErrorCode::Server => "server",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidNik => "invalid_nik",
+            ErrorCode::InvalidKk => "invalid_kk",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::Document => "document",
+            ErrorCode::Storage => "storage",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::WrongPin => "wrong_pin",
+            ErrorCode::PinWait => "pin_wait",
+            ErrorCode::Erased => "erased",
+            ErrorCode::Locked => "locked",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
 impl DeviceError {
     /// Stable code the UI branches on.
-    pub fn code(&self) -> &'static str {
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            DeviceError::Offline(_) => "offline",
-            DeviceError::Unauthorized(_) => "unauthorized",
-            DeviceError::Revoked(_) => "revoked",
-            DeviceError::TokenExpired => "unauthorized",
-            DeviceError::NotLoggedIn => "not_logged_in",
-            DeviceError::Server(_) => "server",
-            DeviceError::Store(StoreError::NotFound(_)) => "not_found",
-            DeviceError::Store(StoreError::Household(HouseholdError::Nik(_))) => "invalid_nik",
-            DeviceError::Store(_) => "storage",
-            DeviceError::Household(HouseholdError::Nik(_)) => "invalid_nik",
-            DeviceError::Household(HouseholdError::Kk(_)) => "invalid_kk",
-            DeviceError::Household(HouseholdError::Invalid(_) | HouseholdError::Indicator(_)) => {
-                "invalid_input"
+            DeviceError::Offline(_) => ErrorCode::Offline,
+            DeviceError::Unauthorized(_) => ErrorCode::Unauthorized,
+            DeviceError::Revoked(_) => ErrorCode::Revoked,
+            DeviceError::TokenExpired => ErrorCode::Unauthorized,
+            DeviceError::NotLoggedIn => ErrorCode::NotLoggedIn,
+            DeviceError::Server(_) => ErrorCode::Server,
+            DeviceError::Store(StoreError::NotFound(_)) => ErrorCode::NotFound,
+            DeviceError::Store(StoreError::Household(HouseholdError::Nik(_))) => {
+                ErrorCode::InvalidNik
             }
-            DeviceError::Household(_) => "document",
-            DeviceError::Invalid(_) => "invalid_input",
-            DeviceError::Forbidden(_) => "forbidden",
-            DeviceError::Io(_) => "storage",
-            DeviceError::Cancelled => "cancelled",
-            DeviceError::Pin(crate::pin::Refused::Wrong { .. }) => "wrong_pin",
-            DeviceError::Pin(crate::pin::Refused::Wait { .. }) => "pin_wait",
-            DeviceError::Pin(crate::pin::Refused::Erased { .. }) => "erased",
+            DeviceError::Store(_) => ErrorCode::Storage,
+            DeviceError::Household(HouseholdError::Nik(_)) => ErrorCode::InvalidNik,
+            DeviceError::Household(HouseholdError::Kk(_)) => ErrorCode::InvalidKk,
+            DeviceError::Household(HouseholdError::Invalid(_) | HouseholdError::Indicator(_)) => {
+                ErrorCode::InvalidInput
+            }
+            DeviceError::Household(_) => ErrorCode::Document,
+            DeviceError::Invalid(_) => ErrorCode::InvalidInput,
+            DeviceError::Forbidden(_) => ErrorCode::Forbidden,
+            DeviceError::Io(_) => ErrorCode::Storage,
+            DeviceError::Cancelled => ErrorCode::Cancelled,
+            DeviceError::Pin(crate::pin::Refused::Wrong { .. }) => ErrorCode::WrongPin,
+            DeviceError::Pin(crate::pin::Refused::Wait { .. }) => ErrorCode::PinWait,
+            DeviceError::Pin(crate::pin::Refused::Erased { .. }) => ErrorCode::Erased,
         }
+    }
+
+    /// [`DeviceError::error_code`] as text.
+    pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
     }
 }
 

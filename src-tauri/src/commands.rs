@@ -1,6 +1,7 @@
 //! Tauri commands: each parses its arguments, calls the device or the worker, and maps
 //! errors to `{code, message}` for the UI (which branches on `code` only).
 
+use jemput_client::home::ErrorCode;
 use std::collections::BTreeMap;
 
 use jemput_client::DeviceError;
@@ -17,14 +18,14 @@ use crate::AppState;
 #[derive(Debug, Serialize, ts_rs::TS)]
 #[ts(export)]
 pub struct CommandError {
-    pub(crate) code: String,
+    pub(crate) code: ErrorCode,
     pub(crate) message: String,
 }
 
 impl From<DeviceError> for CommandError {
     fn from(e: DeviceError) -> Self {
         CommandError {
-            code: e.code().into(),
+            code: e.error_code(),
             message: e.to_string(),
         }
     }
@@ -82,7 +83,7 @@ pub async fn login(
         .await
         .map_err(|e| match e {
             DeviceError::Unauthorized(m) => CommandError {
-                code: "invalid_credentials".into(),
+                code: ErrorCode::InvalidCredentials,
                 message: m,
             },
             other => other.into(),
@@ -163,7 +164,7 @@ pub fn score_answers(
 ) -> Result<jemput_core::indicators::Score> {
     let set = &state.set;
     let answers = set.validate(&answers).map_err(|e| CommandError {
-        code: "invalid_input".into(),
+        code: ErrorCode::InvalidInput,
         message: e.to_string(),
     })?;
     let bytes = state.device()?.with_store(|s| s.get_doc(&household_id))?;
@@ -306,7 +307,7 @@ pub fn resolve_conflict(
         (None, Some(v)) => Decision::Value(v),
         _ => {
             return Err(CommandError {
-                code: "invalid_input".into(),
+                code: ErrorCode::InvalidInput,
                 message: "choose one value or type one".into(),
             })
         }
@@ -350,7 +351,7 @@ pub fn bundle_export(state: State<'_, AppState>, dir: Option<String>) -> Result<
         None => state.bundle_dir.clone(),
     };
     std::fs::create_dir_all(&dir).map_err(|e| CommandError {
-        code: "storage".into(),
+        code: ErrorCode::Storage,
         message: e.to_string(),
     })?;
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -444,7 +445,7 @@ pub async fn registry_import(
     })
     .await
     .map_err(|e| CommandError {
-        code: "internal".into(),
+        code: ErrorCode::Internal,
         message: e.to_string(),
     })??;
     state.worker.wake.notify_one();

@@ -5,6 +5,7 @@
 //! `locked`. Counting, waiting and erasing are `jemput_client::pin`'s, shared with the
 //! headless client.
 
+use jemput_client::home::ErrorCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -68,7 +69,7 @@ impl AppState {
 
 fn locked() -> CommandError {
     CommandError {
-        code: "locked".into(),
+        code: ErrorCode::Locked,
         message: "enter the PIN first".into(),
     }
 }
@@ -105,7 +106,7 @@ pub fn lock_status(state: State<'_, AppState>) -> LockStatus {
 pub async fn set_pin(state: State<'_, AppState>, pin: String) -> Result<LockStatus> {
     if keys::has_pin(&state.home) {
         return Err(CommandError {
-            code: "invalid_input".into(),
+            code: ErrorCode::InvalidInput,
             message: "this phone already has a PIN".into(),
         });
     }
@@ -157,7 +158,7 @@ pub async fn unlock(state: State<'_, AppState>, pin: String) -> Result<LockStatu
             };
             let checked = blocking(move || Ok(keys::check_pin(&home, &pin)?)).await;
             if let Err(e) = checked {
-                if e.code == "erased" || !keys::has_pin(&state.home) {
+                if e.code == ErrorCode::Erased || !keys::has_pin(&state.home) {
                     state.slot.set(None);
                 }
                 return Err(e);
@@ -226,7 +227,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tauri::async_runtime::spawn_blocking(f)
         .await
         .map_err(|e| CommandError {
-            code: "internal".into(),
+            code: ErrorCode::Internal,
             message: e.to_string(),
         })?
 }

@@ -5,16 +5,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jemput_client::home::ErrorCode;
 use jemput_client::{Device, DeviceError, SyncClient, SyncReport};
 use jemput_core::IndicatorSet;
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::Notify;
 
-#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[ts(export)]
 pub struct ErrorInfo {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -68,7 +69,7 @@ impl Worker {
                 Err(e) => {
                     s.online = !matches!(e, DeviceError::Offline(_));
                     s.last_error = Some(ErrorInfo {
-                        code: e.code().into(),
+                        code: e.error_code(),
                         message: e.to_string(),
                     });
                 }

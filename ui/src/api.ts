@@ -3,7 +3,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
-  Answers, BundleExported, ColumnTarget, CommandError, ConflictItem, ConflictKind, ExportDone, Filter, HistoryEntry,
+  Answers, BundleExported, ColumnTarget, CommandError, ErrorCode, ConflictItem, ConflictKind, ExportDone, Filter, HistoryEntry,
   HouseholdDetail, Imported, HouseholdRow, ImportPreview, ImportProgress, ImportReport, IndicatorSet, LoginResult,
   LockStatus, NewVisit, Proposal, Score, SessionStatus, SyncStatus,
 } from './types';
@@ -14,7 +14,8 @@ export type { UnlistenFn };
 export function toCommandError(e: unknown): CommandError {
   if (e && typeof e === 'object' && 'code' in e) {
     const o = e as { code: unknown; message?: unknown };
-    return { code: String(o.code), message: o.message == null ? '' : String(o.message) };
+    // The backend's codes are `ErrorCode`s; anything else shows its message.
+    return { code: String(o.code) as ErrorCode, message: o.message == null ? '' : String(o.message) };
   }
   if (typeof e === 'string') return { code: 'unknown', message: e };
   if (e instanceof Error) return { code: 'unknown', message: e.message };

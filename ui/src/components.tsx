@@ -3,11 +3,11 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from './api';
 import { errorText, lang, setLang, t } from './i18n';
-import type { CommandError } from './types';
+import type { ShownError } from './types';
 
 /** A localized error by code, with the backend's own message as detail when it adds something. */
 export function ErrorBox({ err, id, text }: {
-  err: CommandError | null; id?: string;
+  err: ShownError | null; id?: string;
   /** Overrides the localized message for this error (e.g. a screen-specific wording). */
   text?: string;
 }) {
@@ -16,7 +16,11 @@ export function ErrorBox({ err, id, text }: {
   return (
     <div class="error" id={id} role="alert">
       <div>{main}</div>
-      {err.message && err.message !== main && <div class="error-detail">{err.message}</div>}
+      {/* One language at a time: the backend's own words (English, technical) wait
+          behind "Detail" for whoever supports the kader. */}
+      {err.message && err.message !== main && (
+        <details class="error-detail"><summary>{t('error_detail')}</summary>{err.message}</details>
+      )}
     </div>
   );
 }

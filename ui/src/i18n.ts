@@ -1,6 +1,6 @@
 // Owns: all user-visible strings (Bahasa Indonesia default, English on request), the
 // current language (remembered in localStorage) and localisation of command errors.
-import type { CommandError } from './types';
+import type { ErrorCode, ShownError } from './types';
 
 export type Lang = 'id' | 'en';
 
@@ -39,6 +39,7 @@ const id = {
   err_pin_wait: 'Terlalu banyak PIN salah. Tunggu sebentar.',
   err_erased: 'Data di HP ini sudah dihapus.',
   cancel: 'Batal',
+  error_detail: 'Detail',
   logout_title: 'Keluar dari akun?',
   logout_pending: '{n} rumah tangga punya pekerjaan yang belum terkirim. Pekerjaan itu tetap di HP ini, tetapi baru terkirim setelah ada yang masuk lagi. Sinkronkan dulu bila ada sinyal.',
   logout_nothing: 'Semua pekerjaan sudah terkirim. Data rumah tangga tetap di HP ini.',
@@ -289,9 +290,12 @@ const id = {
   err_invalid_kk: 'Nomor KK tidak valid.',
   err_invalid_input: 'Isian tidak valid.',
   err_server: 'Terjadi kesalahan di server.',
-  err_storage: 'Gagal menyimpan data di HP.',
+  err_storage: 'Data di HP tidak dapat dibaca atau disimpan (penyimpanan penuh atau rusak?).',
   err_unknown: 'Terjadi kesalahan.',
   err_cancelled: 'Dibatalkan; tidak ada yang berubah.',
+  err_revoked: 'Kantor mencabut akses HP ini.',
+  err_document: 'Data rumah tangga ini rusak dan tidak dapat dibaca. Laporkan ke kantor.',
+  err_internal: 'Terjadi kesalahan di aplikasi. Coba lagi.',
 };
 
 export type Key = keyof typeof id;
@@ -331,6 +335,7 @@ const en: Record<Key, string> = {
   err_pin_wait: 'Too many wrong PINs. Wait a moment.',
   err_erased: 'The data on this phone was erased.',
   cancel: 'Cancel',
+  error_detail: 'Details',
   logout_title: 'Log out?',
   logout_pending: '{n} households have work not yet sent. It stays on this phone, but is sent only after someone logs in again. Sync first if there is signal.',
   logout_nothing: 'All work has been sent. The household data stays on this phone.',
@@ -581,10 +586,18 @@ const en: Record<Key, string> = {
   err_invalid_kk: 'Invalid KK number.',
   err_invalid_input: 'Invalid input.',
   err_server: 'Something went wrong on the server.',
-  err_storage: 'Could not save the data on the phone.',
+  err_storage: 'The data on this phone could not be read or written (storage full or damaged?).',
   err_unknown: 'Something went wrong.',
   err_cancelled: 'Cancelled; nothing changed.',
+  err_revoked: 'The office revoked this phone.',
+  err_document: 'The data of this household is damaged and cannot be read. Tell the office.',
+  err_internal: 'Something went wrong in the app. Try again.',
 };
+
+// Every error code the backend can send (`ErrorCode`, generated from the Rust enum) has
+// a text in both languages: the compiler refuses a code without one.
+const everyErrorHasText: Record<`err_${ErrorCode}`, string> = id;
+void everyErrorHasText;
 
 const dict: Record<Lang, Record<Key, string>> = { id, en };
 const STORAGE_KEY = 'jemput.lang';
@@ -631,7 +644,8 @@ export function tDyn(prefix: string, value: string | null | undefined): string {
 }
 
 /** A localized message for an error code, or null when the dictionary has none. */
-export function errorText(err: CommandError): string {
+export function errorText(err: ShownError): string {
+  if (err.code === 'form') return err.message;
   const key = `err_${err.code}` as Key;
   if (key in dict[current]) return dict[current][key];
   return err.message || dict[current].err_unknown;

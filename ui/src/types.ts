@@ -5,6 +5,11 @@
 // Import types only from this module.
 
 export type { CommandError } from './bindings/CommandError';
+export type { ErrorCode } from './bindings/ErrorCode';
+import type { ErrorCode } from './bindings/ErrorCode';
+/** A failure the UI shows: the backend's (`ErrorCode`), or one a form found itself
+ *  (`form`, its text already in the UI language). */
+export type ShownError = { code: ErrorCode | 'form'; message: string };
 export type { SessionStatus } from './bindings/SessionStatus';
 export type { LockStatus } from './bindings/LockStatus';
 export type { LockState } from './bindings/LockState';

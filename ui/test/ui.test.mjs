@@ -360,6 +360,22 @@ describe('language, errors', () => {
     assert.match(msg, /store is busy/);
     await context.close();
   });
+
+  test('an error speaks one language: the backend\'s English waits behind "Detail"', async () => {
+    const { page, context, errors } = await openApp();
+    await page.evaluate(() => {
+      window.__fake.fail.list_households = { code: 'storage', message: 'disk I/O error' };
+    });
+    await page.click('#filter-conflict');
+    const box = await page.waitForSelector('#list-error');
+    const shown = await box.evaluate((e) => e.innerText);
+    assert.match(shown, /Data di HP tidak dapat dibaca atau disimpan/);
+    assert.doesNotMatch(shown, /disk I\/O error/, 'no English on screen');
+    await page.click('#list-error summary');
+    assert.match(await box.evaluate((e) => e.innerText), /disk I\/O error/, 'behind Detail');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
 });
 
 const conflictIds = (page) => page.$$eval('.conflict-item', (els) => els.map((e) => e.dataset.id));
@@ -751,7 +767,7 @@ describe('registry (office)', () => {
     await page.evaluate(() => { window.__fake.fail.registry_import = { code: 'storage', message: 'disk full' }; });
     await page.click(tid('registry-import'));
     const e2 = await (await page.waitForSelector('#registry-error')).textContent();
-    assert.match(e2, /Gagal menyimpan data/);
+    assert.match(e2, /Data di HP tidak dapat dibaca atau disimpan/);
     assert.match(e2, /disk full/);
     assert.ok(await page.$(tid('registry-preview')), 'the preview stays');
     assert.equal(await page.inputValue(tid('registry-path')), REG_PATH);

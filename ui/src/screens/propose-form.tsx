@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Field, Header } from '../components';
 import { t } from '../i18n';
-import type { CommandError } from '../types';
+import type { ShownError } from '../types';
 
 export function ProposeForm({ onCancel, onSaved }: { onCancel: () => void; onSaved: (id: string) => void }) {
   const [name, setName] = useState('');
@@ -13,7 +13,7 @@ export function ProposeForm({ onCancel, onSaved }: { onCancel: () => void; onSav
   const [address, setAddress] = useState('');
   const [rw, setRw] = useState('');
   const [rt, setRt] = useState('');
-  const [err, setErr] = useState<CommandError | null>(null);
+  const [err, setErr] = useState<ShownError | null>(null);
   const [saving, setSaving] = useState(false);
 
   const save = async (e: Event) => {
@@ -21,7 +21,7 @@ export function ProposeForm({ onCancel, onSaved }: { onCancel: () => void; onSav
     const rwN = Number.parseInt(rw, 10);
     const rtN = Number.parseInt(rt, 10);
     if (!name.trim() || !address.trim() || !(rwN > 0) || !(rtN > 0)) {
-      setErr({ code: 'required', message: t('required_fields') });
+      setErr({ code: 'form', message: t('required_fields') });
       return;
     }
     setSaving(true);

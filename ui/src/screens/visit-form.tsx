@@ -7,7 +7,7 @@ import { ErrorBox, Header } from '../components';
 import { lang, t, tDyn } from '../i18n';
 import {
   PRESENCES, VISIT_RESULTS,
-  type Answers, type AnswerValue, type CommandError, type Criterion, type HouseholdDetail,
+  type Answers, type AnswerValue, type Criterion, type ShownError, type HouseholdDetail,
   type IndicatorSet, type NewMember, type NewVisit, type Score, type VisitResult,
 } from '../types';
 import { headName } from './household-detail';
@@ -42,7 +42,7 @@ export function VisitForm({ household, onCancel, onSaved }: {
   const [docKk, setDocKk] = useState(false);
   const [docKtp, setDocKtp] = useState(false);
   const [notes, setNotes] = useState('');
-  const [err, setErr] = useState<CommandError | null>(null);
+  const [err, setErr] = useState<ShownError | null>(null);
   const [saving, setSaving] = useState(false);
   const scoreSeq = useRef(0);
 
@@ -73,7 +73,7 @@ export function VisitForm({ household, onCancel, onSaved }: {
     setNewMembers((list) => list.map((m, j) => (j === i ? { ...m, ...patch } : m)));
 
   const save = async () => {
-    if (!result) { setErr({ code: 'pick_result', message: t('visit_pick_result') }); return; }
+    if (!result) { setErr({ code: 'form', message: t('visit_pick_result') }); return; }
     const found = result === 'found';
     const member_changes: Record<string, string> = {};
     if (found) {
