@@ -536,6 +536,8 @@ export function installFakeTauri(opts = {}) {
   const fake = {
     fail: {},
     calls: [],
+    /** A household of the fake's data, to change in place. */
+    household: (id) => households[id],
     /** Households waiting to be sent, as sync_status reports them. */
     setPending: (n) => { sync.pending = n; },
     /** Unsent visits the lock screen reports. */

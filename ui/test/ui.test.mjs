@@ -866,6 +866,25 @@ describe('registry (office)', () => {
   });
 });
 
+describe('household detail: the family', () => {
+  test('the head is listed first whatever the record order, and a NIK never wraps', async () => {
+    const { page, context, errors } = await openApp({ viewport: { width: 320, height: 640 } });
+    await page.evaluate(() => {
+      const h = window.__fake.household('hh-0001');
+      h.members = { m3: h.members.m3, m2: h.members.m2, m1: h.members.m1 };
+    });
+    await page.click('.household-row[data-id="hh-0001"]');
+    await page.waitForSelector('#household-detail .member');
+    const names = await page.$$eval('#household-detail .member strong', (els) => els.map((e) => e.textContent));
+    assert.deepEqual(names, ['Keluarga Uji Satu', 'Istri Uji Satu', 'Anak Uji Satu']);
+    const lines = await page.$$eval('#household-detail .member .mono', (els) =>
+      els.map((e) => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight || '16'))));
+    assert.ok(lines.every((n) => n <= 1), `each NIK on one line: ${lines}`);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
+
 describe('logout', () => {
   test('asks first and says what waits to be sent; cancel keeps the session, sync first syncs', async () => {
     const { page, context, errors } = await openApp();

@@ -92,13 +92,13 @@ export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOp
             <h2>{t('detail_members')}</h2>
             {Object.keys(h.members).length === 0 && <p class="muted">{t('detail_no_members')}</p>}
             <ul class="members">
-              {Object.entries(h.members).map(([mid, m]) => (
+              {membersInOrder(h.members).map(([mid, m]) => (
                 <li key={mid} class="member">
                   <div><strong>{m.name || t('no_name')}</strong> · {tDyn('relation_', m.relation)}</div>
                   <div class="muted small-text">
                     {m.sex ? t(m.sex === 'L' ? 'sex_L' : 'sex_P') : ''}
                     {m.birth_date ? ` · ${t('born')} ${m.birth_date}` : ''}
-                    {m.nik ? <> · <span class="mono">{m.nik}</span></> : ''}
+                    {m.nik ? <> · <span class="mono number-id">{m.nik}</span></> : ''}
                   </div>
                   {m.presence && <span class={`badge presence-${m.presence}`}>{tDyn('presence_', m.presence)}</span>}
                   {m.warnings && m.warnings.length > 0 && (
@@ -171,7 +171,7 @@ function Kv({ k, v, mono, note }: { k: string; v?: string | null; mono?: boolean
   return (
     <>
       <dt>{k}</dt>
-      <dd class={mono ? 'mono' : ''}>{v || t('none')}{note && <span class="muted small-text"> ({note})</span>}</dd>
+      <dd class={mono ? 'mono number-id' : ''}>{v || t('none')}{note && <span class="muted small-text"> ({note})</span>}</dd>
     </>
   );
 }
@@ -196,4 +196,14 @@ function conflictValue(path: string, c: ConflictValue): string {
     : JSON.stringify(v);
   const when = c.at > 0 ? new Date(c.at).toLocaleString(lang() === 'id' ? 'id-ID' : 'en-GB') : '';
   return [shown, c.by ?? '', when].filter((x) => x !== '').join(' — ');
+}
+
+/** The family as a KK lists it: the head first, then spouse, children, parents, others;
+ *  within each, the order the members were recorded in. */
+function membersInOrder<M extends { relation?: string | null }>(members: Record<string, M>): [string, M][] {
+  const rank = (r: string | null | undefined) => {
+    const i = ['head', 'spouse', 'child', 'parent'].indexOf(r ?? '');
+    return i === -1 ? 4 : i;
+  };
+  return Object.entries(members).sort(([, a], [, b]) => rank(a.relation) - rank(b.relation));
 }

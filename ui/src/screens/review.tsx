@@ -225,7 +225,7 @@ function HouseholdSummary({ h }: { h: HouseholdDetail }) {
       <div class="muted">
         RW {fmt2(h.identity.rw)}/RT {fmt2(h.identity.rt)}{h.identity.address ? ` · ${h.identity.address}` : ''}
       </div>
-      {h.identity.kk && <div class="mono">{t('kk')}: {h.identity.kk}</div>}
+      {h.identity.kk && <div>{t('kk')}: <span class="mono number-id">{h.identity.kk}</span></div>}
     </div>
   );
 }
