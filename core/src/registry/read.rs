@@ -183,6 +183,17 @@ fn read_workbook(path: &Path) -> Result<Vec<Sheet>, RegistryError> {
 /// Every sheet of a workbook (XLSX, XLS, XLSB or ODS) given as bytes: what the import
 /// reads, and what the fuzz targets feed.
 pub fn read_workbook_bytes(bytes: &[u8]) -> Result<Vec<Sheet>, RegistryError> {
+    // calamine can panic on hostile bytes (the fuzzer found an overflow on a huge cell
+    // reference, `fuzz/crashes/registry_workbook/`): a damaged file is an error, never
+    // a crash of the import.
+    std::panic::catch_unwind(|| read_workbook_unguarded(bytes)).unwrap_or_else(|_| {
+        Err(RegistryError::Unreadable(
+            "the workbook is damaged (the reader gave up on it)".into(),
+        ))
+    })
+}
+
+fn read_workbook_unguarded(bytes: &[u8]) -> Result<Vec<Sheet>, RegistryError> {
     use calamine::{Data, Reader};
     let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
         .map_err(|e| RegistryError::Unreadable(format!("not a readable workbook: {e}")))?;

@@ -62,3 +62,18 @@ fn the_encrypted_bundle_seed_opens_with_the_fuzz_key() {
     .expect("opens");
     assert!(signed.starts_with(jemput_core::bundle::MAGIC));
 }
+
+/// The workbook the fuzzer found crashing calamine (an overflow on a huge cell
+/// reference) is refused as damaged: the import says so and goes on.
+#[test]
+fn the_workbook_that_crashed_the_reader_is_refused_as_damaged() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/crashes/registry_workbook");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("kept crashes").flatten() {
+        let bytes = std::fs::read(entry.path()).expect("read");
+        let result = jemput_core::registry::read::read_workbook_bytes(&bytes);
+        assert!(result.is_err(), "{}", entry.path().display());
+        seen += 1;
+    }
+    assert!(seen >= 1);
+}
