@@ -90,7 +90,10 @@ fn key_of(dir: &Path, unlock: &Unlock, create: bool) -> Result<[u8; 32], DeviceE
         // Two processes opening a new home at once: only the first key is kept (a
         // hard link never replaces), the other process uses it.
         let tmp = unique_tmp(&path);
-        write_new(&tmp, &serde_json::to_vec_pretty(&keys).map_err(io_json)?)?;
+        jemput_core::files::create_private(
+            &tmp,
+            &serde_json::to_vec_pretty(&keys).map_err(io_json)?,
+        )?;
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
         return match linked {
@@ -128,6 +131,19 @@ fn key_of(dir: &Path, unlock: &Unlock, create: bool) -> Result<[u8; 32], DeviceE
 /// store key: the relocked app, whose store is already open.
 pub fn check_pin(dir: &Path, pin: &str) -> Result<(), DeviceError> {
     key_of(dir, &Unlock::Pin(pin.to_string()), false).map(|_| ())
+}
+
+/// The shortest PIN.
+pub const PIN_MIN_DIGITS: usize = 6;
+
+/// Whether `pin` may become a PIN: digits only, at least [`PIN_MIN_DIGITS`].
+pub fn check_new_pin(pin: &str) -> Result<(), DeviceError> {
+    if pin.len() < PIN_MIN_DIGITS || !pin.chars().all(|c| c.is_ascii_digit()) {
+        return Err(DeviceError::Invalid(format!(
+            "a PIN is at least {PIN_MIN_DIGITS} digits"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether the home at `dir` has a store key wrapped by a PIN.
@@ -168,9 +184,7 @@ pub fn key_file_of(dir: &Path, key_dir: &Path) -> Option<PathBuf> {
 fn wrap_with(keys: &mut KeysFile, unlock: &Unlock, key: &[u8; 32]) -> Result<(), DeviceError> {
     match unlock {
         Unlock::Pin(pin) => {
-            if pin.len() < 6 || !pin.chars().all(|c| c.is_ascii_digit()) {
-                return Err(DeviceError::Invalid("a PIN is at least 6 digits".into()));
-            }
+            check_new_pin(pin)?;
             let salt: [u8; 16] = rand::random();
             let kek = pin_key(pin, &salt)?;
             let mut w = seal(&kek, key)?;
@@ -257,17 +271,9 @@ fn io_json(e: serde_json::Error) -> DeviceError {
 /// Writes a file only its owner can read (0600), whole or not at all.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
     let tmp = unique_tmp(path);
-    write_new(&tmp, bytes)?;
+    jemput_core::files::create_private(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;
-    // The rename itself survives a power cut only once its folder is synced.
-    #[cfg(unix)]
-    {
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::File::open(parent)?.sync_all()?;
-    }
+    jemput_core::files::sync_parent(path)?;
     Ok(())
 }
 
@@ -278,17 +284,4 @@ fn unique_tmp(path: &Path) -> PathBuf {
         std::process::id(),
         rand::random::<u32>()
     ))
-}
-
-/// Creates `path` (never an existing file or a planted link), 0600, synced.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
 }

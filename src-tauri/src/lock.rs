@@ -90,7 +90,7 @@ fn status(state: &AppState) -> LockStatus {
     LockStatus {
         state: lock_state,
         gate: pin::gate(&state.home, now_ms()),
-        min_digits: 6,
+        min_digits: keys::PIN_MIN_DIGITS as u32,
         can_send: open,
     }
 }
@@ -113,9 +113,7 @@ pub async fn set_pin(state: State<'_, AppState>, pin: String) -> Result<LockStat
     let (home, key_dir) = (state.home.clone(), state.key_dir.clone());
     let device = blocking(move || {
         // Checked before anything is made or moved: a short PIN leaves nothing behind.
-        if pin.len() < 6 || !pin.chars().all(|c| c.is_ascii_digit()) {
-            return Err(DeviceError::Invalid("a PIN is at least 6 digits".into()).into());
-        }
+        keys::check_new_pin(&pin)?;
         if keys::key_file_of(&home, &key_dir).is_some() {
             keys::move_to_pin(&home, &key_dir, &pin)?;
         } else if home.join("keys.json").exists() {

@@ -582,18 +582,10 @@ impl SqliteStorage {
                     bundle_identity: self.bundle_identity()?,
                 };
                 let body = serde_json::to_vec_pretty(&secrets).map_err(|e| bad(e.to_string()))?;
-                write_new_private(path, &body).map_err(|e| bad(e.to_string()))?;
                 // The new file's name is durable before the database forgets the keys.
-                #[cfg(unix)]
-                {
-                    let parent = path
-                        .parent()
-                        .filter(|p| !p.as_os_str().is_empty())
-                        .unwrap_or(Path::new("."));
-                    std::fs::File::open(parent)
-                        .and_then(|d| d.sync_all())
-                        .map_err(|e| bad(e.to_string()))?;
-                }
+                jemput_core::files::create_private(path, &body)
+                    .and_then(|()| jemput_core::files::sync_parent(path))
+                    .map_err(|e| bad(e.to_string()))?;
                 secrets
             }
             Err(e) => return Err(bad(e.to_string())),
@@ -783,18 +775,6 @@ fn keys_inside(conn: &Connection) -> Result<(), StorageError> {
 /// The most bundle keys a sync answer carries (the devices seen last first): each
 /// costs about 60 B in an answer and in every bundle file's header.
 const MAX_RECIPIENTS: u32 = 200;
-
-/// Creates `path` (never over an existing file), 0600, synced.
-fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
 
 fn backfill_export_rows(conn: &mut Connection) -> Result<(), StorageError> {
     let projected: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM export_rows)", [], |r| {

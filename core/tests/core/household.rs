@@ -263,18 +263,17 @@ fn only_a_household_found_gets_a_score_and_a_verdict() {
     let set = IndicatorSet::bps14();
     let a = author(1, "kader-a");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    for result in ["not_found", "moved", "died", "duplicate", "refused"] {
+    let mut visited = |result: &str| {
         let mut hh = Household::load_as(&registry_household("hh-2").save(), &a).expect("load");
-        // Answers given with such a result are not kept.
+        let clock = FixedClock(1_764_000_000_000);
         let vid = hh
-            .record_visit(
-                &visit(result),
-                &set,
-                &a,
-                &FixedClock(1_764_000_000_000),
-                &mut rng,
-            )
+            .record_visit(&visit(result), &set, &a, &clock, &mut rng)
             .expect("visit");
+        (hh, vid)
+    };
+    for result in ["not_found", "moved", "died", "duplicate", "refused"] {
+        // Answers given with such a result are not kept.
+        let (hh, vid) = visited(result);
         let view = hh.view(&set);
         let v = &view["visits"][&vid];
         assert_eq!(v["score"], serde_json::Value::Null, "{result}");
@@ -304,16 +303,7 @@ fn only_a_household_found_gets_a_score_and_a_verdict() {
         );
         assert_eq!(col("Kriteria Terpenuhi"), "", "{result}");
     }
-    let mut hh = Household::load_as(&registry_household("hh-3").save(), &a).expect("load");
-    let vid = hh
-        .record_visit(
-            &visit("found"),
-            &set,
-            &a,
-            &FixedClock(1_764_000_000_000),
-            &mut rng,
-        )
-        .expect("visit");
+    let (hh, vid) = visited("found");
     let view = hh.view(&set);
     assert_eq!(view["visits"][&vid]["score"], serde_json::json!(2));
     assert_eq!(view["visits"][&vid]["poor"], serde_json::json!(false));
