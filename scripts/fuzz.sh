@@ -20,9 +20,11 @@ targets=(sync_request sync_response bundle registry_csv registry_workbook)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 pids=()
+# -t 1000: a run over 1 s is a hang. AFL++'s own bound (a few times the calibrated
+# run) flagged a 10 ms workbook as a hang with five fuzzers sharing 2 cores.
 for t in "${targets[@]}"; do
   AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
-    cargo afl fuzz -V "$secs" -i "corpus/$t" -o "$out/$t" -- target/release/jemput-fuzz "$t" \
+    cargo afl fuzz -V "$secs" -t 1000 -i "corpus/$t" -o "$out/$t" -- target/release/jemput-fuzz "$t" \
     >"$out/$t.log" 2>&1 &
   pids+=($!)
 done
