@@ -435,8 +435,15 @@ impl Client {
         self.show(id)["visits"].as_object().map_or(0, |v| v.len())
     }
 
-    /// Records a visit with the given result and answers (a JSON object).
-    pub fn visit(&self, id: &str, result: &str, answers: serde_json::Value) -> String {
+    /// Records a visit with the given result and answers (a JSON object); criteria a
+    /// found visit leaves out are marked "tidak tahu".
+    pub fn visit(&self, id: &str, result: &str, mut answers: serde_json::Value) -> String {
+        if let (Some(map), "found") = (answers.as_object_mut(), result) {
+            for c in &jemput_core::indicators::IndicatorSet::bps14().criteria {
+                map.entry(c.id.clone())
+                    .or_insert_with(|| "tidak_tahu".into());
+            }
+        }
         // Beside the home, not in it: the home holds only what Jemput writes.
         let file = self
             .home

@@ -10,7 +10,9 @@ use jemput_core::household::{
     random_id, Author, Clock, Household, HouseholdError, Proposal, VisitInput,
 };
 use jemput_core::rules::{Code, Role, PROPOSAL_ID_PREFIX};
-use jemput_core::store::{CountOf, HouseholdRow, ListFilter, Store, StoreError};
+use jemput_core::store::{
+    CountOf, HouseholdRow, InboxItem, ListFilter, ListPage, ListQuery, OutboxRow, Store, StoreError,
+};
 use jemput_core::sync::Quarantined;
 use jemput_core::IndicatorSet;
 use serde::{Deserialize, Serialize};
@@ -122,9 +124,11 @@ impl DeviceError {
             DeviceError::Store(_) => ErrorCode::Storage,
             DeviceError::Household(HouseholdError::Nik(_)) => ErrorCode::InvalidNik,
             DeviceError::Household(HouseholdError::Kk(_)) => ErrorCode::InvalidKk,
-            DeviceError::Household(HouseholdError::Invalid(_) | HouseholdError::Indicator(_)) => {
-                ErrorCode::InvalidInput
-            }
+            DeviceError::Household(
+                HouseholdError::Invalid(_)
+                | HouseholdError::Indicator(_)
+                | HouseholdError::Incomplete(_),
+            ) => ErrorCode::InvalidInput,
             DeviceError::Household(_) => ErrorCode::Document,
             DeviceError::Invalid(_) => ErrorCode::InvalidInput,
             DeviceError::Forbidden(_) => ErrorCode::Forbidden,
@@ -606,9 +610,72 @@ impl Device {
         self.with_store(|s| s.list(search, filter, &start))
     }
 
+    /// One page of the household list (the app's list asks page by page).
+    pub fn households_page(&self, q: &ListQuery) -> Result<ListPage, DeviceError> {
+        let start = self.period_start();
+        let me = self.config()?.map(|c| c.user);
+        self.with_store(|s| s.list_page(q, &start, me.as_deref()))
+    }
+
+    /// The visit form being typed for a household, and when it was kept.
+    pub fn draft(&self, id: &str) -> Result<Option<(serde_json::Value, i64)>, DeviceError> {
+        self.with_store(|s| s.draft(id))
+    }
+
+    /// Keeps the visit form being typed (device-local; never synced).
+    pub fn put_draft(&self, id: &str, body: &serde_json::Value) -> Result<(), DeviceError> {
+        let now = jemput_core::household::SystemClock.now_ms();
+        self.with_store(|s| s.put_draft(id, body, now))
+    }
+
+    pub fn discard_draft(&self, id: &str) -> Result<(), DeviceError> {
+        self.with_store(|s| s.discard_draft(id))
+    }
+
+    /// What this device holds that the server does not: households with unsent or
+    /// refused work, quarantined households, drafts.
+    pub fn outbox(&self) -> Result<Outbox, DeviceError> {
+        let households = self.with_store(|s| s.outbox())?;
+        let quarantined = self
+            .with_store(|s| s.quarantined(false))?
+            .into_iter()
+            .map(|(id, reason)| Quarantined { id, reason })
+            .collect();
+        let drafts = self
+            .with_store(|s| s.drafts())?
+            .into_iter()
+            .map(|(id, head_name, at)| DraftRow { id, head_name, at })
+            .collect();
+        let relays = self.with_store(|s| s.relays())?.len() as u32;
+        Ok(Outbox {
+            waiting: households.iter().filter(|h| h.rejected.is_none()).count() as u32,
+            refused: households.iter().filter(|h| h.rejected.is_some()).count() as u32,
+            unsent_visits: households
+                .iter()
+                .filter(|h| h.rejected.is_none())
+                .map(|h| h.visits)
+                .sum(),
+            households,
+            quarantined,
+            drafts,
+            relays,
+        })
+    }
+
+    /// Decisions and notes by others on this device's households, newest first.
+    pub fn inbox(&self, limit: u32) -> Result<Vec<InboxItem>, DeviceError> {
+        let me = self.config()?.map(|c| c.user);
+        self.with_store(|s| s.inbox(me.as_deref(), limit))
+    }
+
+    /// The user looked at the inbox.
+    pub fn mark_inbox_seen(&self) -> Result<(), DeviceError> {
+        let now = jemput_core::household::SystemClock.now_ms();
+        self.with_store(|s| s.mark_inbox_seen(now))
+    }
+
     pub fn show(&self, id: &str, set: &IndicatorSet) -> Result<serde_json::Value, DeviceError> {
-        let bytes = self.with_store(|s| s.get_doc(id))?;
-        let hh = Household::load(&bytes)?;
+        let hh = self.with_store(|s| s.load_household(id))?;
         let mut view = hh.view(set);
         self.authors()?.name_view(&mut view);
         Ok(view)
@@ -623,10 +690,10 @@ impl Device {
         let (cfg, author) = self.logged_in()?;
         let clock = self.work_clock()?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
-        let bytes = store.get_doc(id)?;
-        let mut hh = Household::load_as(&bytes, &author)?;
+        let (mut hh, before) = store.household(id, &author)?;
         let vid = hh.record_visit(input, set, &author, &clock, &mut rand::thread_rng())?;
-        save_checked(&mut store, &bytes, &mut hh, &cfg, &author, set)?;
+        judge_doc(&before, &mut hh, &cfg, &author, set)?;
+        store.save_visit(&mut hh, set)?;
         // One more unsent visit (counted exactly at each sync: cheap on every save).
         let _ = crate::pin::add_unsent(&self.dir, 1);
         Ok(vid)
@@ -671,9 +738,14 @@ impl Device {
         &self,
         rw: Option<u16>,
         kind: Option<ConflictKind>,
+        set: &IndicatorSet,
+        lang: jemput_core::words::Lang,
     ) -> Result<Vec<ConflictItem>, DeviceError> {
         let mut items = self.with_store(|s| s.list_conflicts(rw, kind))?;
         self.authors()?.name_conflicts(&mut items);
+        for i in &mut items {
+            i.describe(set, lang);
+        }
         Ok(items)
     }
 
@@ -692,7 +764,7 @@ impl Device {
     ) -> Result<(), DeviceError> {
         let (cfg, author) = self.logged_in()?;
         let item = self
-            .conflicts(None, None)?
+            .conflicts(None, None, set, jemput_core::words::Lang::Id)?
             .into_iter()
             .find(|c| c.id == conflict)
             .ok_or_else(|| {
@@ -724,10 +796,17 @@ impl Device {
         Ok(())
     }
 
-    pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, DeviceError> {
+    /// Every change of a household, named and told as sentences in `lang`.
+    pub fn history(
+        &self,
+        id: &str,
+        set: &IndicatorSet,
+        lang: jemput_core::words::Lang,
+    ) -> Result<Vec<HistoryEntry>, DeviceError> {
         let mut hh = Household::load(&self.with_store(|s| s.get_doc(id))?)?;
         let mut entries = hh.history();
         self.authors()?.name_history(&mut entries);
+        jemput_core::history::describe(&mut entries, set, lang);
         Ok(entries)
     }
 
@@ -824,20 +903,67 @@ fn save_checked(
     author: &Author,
     set: &IndicatorSet,
 ) -> Result<(), DeviceError> {
-    let role = cfg.role;
+    judge_checked(before, hh, cfg, author, set)?;
+    store.save_local(hh, set)?;
+    Ok(())
+}
+
+/// The rule book's verdict on a local edit, before anything is written.
+fn judge_checked(
+    before: &[u8],
+    hh: &mut Household,
+    cfg: &Config,
+    author: &Author,
+    set: &IndicatorSet,
+) -> Result<(), DeviceError> {
     let before = if before.is_empty() {
         automerge::AutoCommit::new()
     } else {
         automerge::AutoCommit::load(before).map_err(HouseholdError::from)?
     };
-    jemput_core::rules::judge_local(&before, hh.doc_mut(), role, author, set).map_err(
+    judge_doc(&before, hh, cfg, author, set)
+}
+
+fn judge_doc(
+    before: &automerge::AutoCommit,
+    hh: &mut Household,
+    cfg: &Config,
+    author: &Author,
+    set: &IndicatorSet,
+) -> Result<(), DeviceError> {
+    let role = cfg.role;
+    jemput_core::rules::judge_local(before, hh.doc_for_changes(), role, author, set).map_err(
         |r| match r.code {
             Code::Forbidden => DeviceError::Forbidden(r.reason),
             _ => DeviceError::Invalid(r.reason),
         },
     )?;
-    store.save_local(hh, set)?;
     Ok(())
+}
+
+/// What waits on this device to reach the server (`jemput outbox --json`).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Outbox {
+    /// Households with unsent work the next sync sends.
+    pub waiting: u32,
+    /// Households whose changes the server refused (kept, not resent).
+    pub refused: u32,
+    pub unsent_visits: u32,
+    pub households: Vec<OutboxRow>,
+    pub quarantined: Vec<Quarantined>,
+    pub drafts: Vec<DraftRow>,
+    /// Bundles of other devices waiting to be relayed.
+    pub relays: u32,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct DraftRow {
+    pub id: String,
+    pub head_name: Option<String>,
+    #[ts(type = "number")]
+    pub at: i64,
 }
 
 /// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.

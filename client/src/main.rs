@@ -149,6 +149,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What waits to reach the server: households with unsent work (and refused
+    /// work, with the reason), quarantined households, drafts, bundles to relay.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decisions and notes of the fasilitator and office on this device's
+    /// households, newest first; `--seen` marks them read.
+    Inbox {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        seen: bool,
+    },
     /// Check the local store: every document loads and matches its query columns.
     Check,
     /// Sync by file: `bundle export FILE` or `bundle import FILE`.
@@ -340,14 +354,14 @@ fn run() -> anyhow::Result<()> {
             let view = device.show(id, &set)?;
             let v = &view["visits"][&vid];
             if scored {
-                let unanswered = v["unanswered"].as_array().map_or(0, Vec::len);
+                let unknown = v["unknown"].as_array().map_or(0, Vec::len);
                 println!(
                     "visit {vid} recorded offline: result {}, score {}/{}{}",
                     input.result,
                     v["score"],
                     set.criteria.len(),
-                    if unanswered > 0 {
-                        format!(", {unanswered} criteria unanswered")
+                    if unknown > 0 {
+                        format!(", incomplete: {unknown} criteria \"tidak tahu\"")
                     } else {
                         String::new()
                     }
@@ -402,7 +416,7 @@ fn run() -> anyhow::Result<()> {
                 })?),
                 None => None,
             };
-            let list = device.conflicts(*rw, kind)?;
+            let list = device.conflicts(*rw, kind, &set, jemput_core::words::Lang::from_env())?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -456,16 +470,16 @@ fn run() -> anyhow::Result<()> {
                     println!("{}", serde_json::to_string_pretty(&view)?);
                 }
                 None => {
-                    let entries = device.history(household)?;
+                    let lang = jemput_core::words::Lang::from_env();
+                    let entries = device.history(household, &set, lang)?;
                     if *json {
                         println!("{}", serde_json::to_string_pretty(&entries)?);
                     } else {
                         for e in entries {
                             println!(
-                                "{}  {}  {}",
-                                e.at,
-                                e.by.unwrap_or_default(),
-                                e.changes.join("; ")
+                                "{}  {}",
+                                jemput_core::words::format_time(e.at, lang),
+                                e.text
                             );
                         }
                     }
@@ -567,6 +581,53 @@ fn run() -> anyhow::Result<()> {
                 );
             }
             println!("{}", serde_json::to_string_pretty(&status)?);
+        }
+        Command::Outbox { json } => {
+            let device = home(&cli)?;
+            let outbox = device.outbox()?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&outbox)?);
+            } else {
+                println!(
+                    "{} households waiting ({} visits), {} refused, {} quarantined, {} drafts",
+                    outbox.waiting,
+                    outbox.unsent_visits,
+                    outbox.refused,
+                    outbox.quarantined.len(),
+                    outbox.drafts.len()
+                );
+                for h in &outbox.households {
+                    match &h.rejected {
+                        Some(why) => println!("  {}  refused: {why}", h.id),
+                        None => println!("  {}  {} unsent visits", h.id, h.visits),
+                    }
+                }
+                for q in &outbox.quarantined {
+                    println!("  {}  quarantined: {}", q.id, q.reason);
+                }
+            }
+        }
+        Command::Inbox { json, seen } => {
+            let device = home(&cli)?;
+            let items = device.inbox(500)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&items)?);
+            } else {
+                for i in &items {
+                    println!(
+                        "{}{}  {}  {} by {}: {}",
+                        if i.unread { "* " } else { "  " },
+                        jemput_core::history::format_when(i.at),
+                        i.household,
+                        i.kind,
+                        i.by,
+                        i.item
+                    );
+                }
+            }
+            if *seen {
+                device.mark_inbox_seen()?;
+            }
         }
     }
     Ok(())

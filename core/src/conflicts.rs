@@ -97,6 +97,10 @@ pub struct Choice {
     pub device: Option<String>,
     pub visit: Option<String>,
     pub other_household: Option<String>,
+    /// The notes of the visit this choice came with, for the one who decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub notes: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -110,7 +114,42 @@ pub struct ConflictItem {
     pub rt: u16,
     pub head_name: Option<String>,
     pub path: Option<String>,
+    /// The field (or the kind of conflict) in words, in the reader's language; filled
+    /// by the device ([`ConflictItem::describe`]).
+    #[serde(default)]
+    pub label: String,
     pub choices: Vec<Choice>,
+}
+
+impl ConflictItem {
+    /// Fills `label` in `lang`.
+    pub fn describe(&mut self, set: &IndicatorSet, lang: crate::words::Lang) {
+        use crate::words::{field_label, Lang};
+        self.label = match (self.kind, self.path.as_deref(), lang) {
+            (ConflictKind::Field, Some(p), _) => field_label(p, set, lang),
+            (ConflictKind::DivergentVisits, _, Lang::Id) => {
+                "Hasil kunjungan bulan yang sama berbeda".into()
+            }
+            (ConflictKind::DivergentVisits, _, Lang::En) => "Visits of one month disagree".into(),
+            (ConflictKind::PossibleDuplicate, why, Lang::Id) => format!(
+                "Kemungkinan duplikat ({})",
+                match why {
+                    Some("nik") => "NIK sama",
+                    Some("kk") => "KK sama",
+                    _ => "kepala keluarga sama",
+                }
+            ),
+            (ConflictKind::PossibleDuplicate, why, Lang::En) => format!(
+                "Possible duplicate ({})",
+                match why {
+                    Some("nik") => "same NIK",
+                    Some("kk") => "same KK",
+                    _ => "same head",
+                }
+            ),
+            (_, p, _) => p.unwrap_or_default().to_string(),
+        };
+    }
 }
 
 /// A note from the fasilitator that travels to the field with a decision.
@@ -122,6 +161,16 @@ pub struct Note {
     #[ts(type = "number")]
     pub at: i64,
     pub conflict: Option<String>,
+}
+
+/// A decision or note as the store's inbox index keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxEntry {
+    pub id: String,
+    pub kind: &'static str,
+    pub by: String,
+    pub at: i64,
+    pub item: serde_json::Value,
 }
 
 /// How a conflict is decided: one of its numbered choices, or a corrected value.
@@ -200,7 +249,12 @@ impl Household {
     /// Every field that holds two or more different concurrent values, with who wrote
     /// each, when, from which device, and in which visit.
     pub fn conflicts(&self) -> Vec<Conflict> {
-        let visits = self.visits_by_change();
+        // Which visit wrote a value is asked only when some field holds two values.
+        let visits = std::cell::OnceCell::new();
+        let visits = Visits {
+            cell: &visits,
+            make: &|| self.visits_by_change(),
+        };
         let mut out = Vec::new();
         collect(&self.doc, &ROOT, "", &visits, &mut out);
         out
@@ -223,6 +277,43 @@ impl Household {
         self.obj(key)
             .map(|o| self.doc.keys(&o).collect())
             .unwrap_or_default()
+    }
+
+    /// Decisions and notes, for the kader's inbox (the store indexes them).
+    pub fn inbox_entries(&self) -> Vec<InboxEntry> {
+        let mut out = Vec::new();
+        for (map, kind) in [("resolutions", "decision"), ("notes", "note")] {
+            let Some(obj) = self.obj(map) else { continue };
+            let Some(entries) = obj_json(&self.doc, &obj).as_object().cloned() else {
+                continue;
+            };
+            for (id, mut v) in entries {
+                let by = v
+                    .get("by")
+                    .and_then(|b| b.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let at = v.get("at").and_then(|a| a.as_i64()).unwrap_or(0);
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("by");
+                    o.remove("at");
+                    if kind == "decision" {
+                        if let Some(k) = o.remove("kind") {
+                            o.insert("conflict_kind".into(), k);
+                        }
+                        o.insert("conflict".into(), serde_json::json!(id));
+                    }
+                }
+                out.push(InboxEntry {
+                    id,
+                    kind,
+                    by,
+                    at,
+                    item: v,
+                });
+            }
+        }
+        out
     }
 
     /// Conflict ids decided in this document.
@@ -262,7 +353,16 @@ impl Household {
             rt,
             head_name: head_name.clone(),
             path,
+            label: String::new(),
             choices,
+        };
+        let visit_notes = |vid: &Option<String>| -> Option<String> {
+            let visits = self.obj("visits")?;
+            let v = match self.doc.get(&visits, vid.as_deref()?) {
+                Ok(Some((automerge::Value::Object(_), o))) => o,
+                _ => return None,
+            };
+            self.get_str(&v, "notes")
         };
         let mut out = Vec::new();
         for c in self.conflicts() {
@@ -285,6 +385,7 @@ impl Household {
                     device: Some(v.device.clone()),
                     visit: v.visit.clone(),
                     other_household: None,
+                    notes: visit_notes(&v.visit),
                 })
                 .collect();
             out.push(item(
@@ -328,6 +429,7 @@ impl Household {
                     device: v["device"].as_str().map(String::from),
                     visit: Some(vid.clone()),
                     other_household: None,
+                    notes: v["notes"].as_str().map(String::from),
                 })
                 .collect();
             out.push(item(cid, ConflictKind::DivergentVisits, None, choices));
@@ -335,7 +437,8 @@ impl Household {
         out
     }
 
-    /// Visits grouped by period (calendar month), each scored, ordered by date then id.
+    /// Visits of the periods (calendar months) with two or more visits, each scored,
+    /// ordered by date then id.
     fn visits_by_period(
         &self,
         set: &IndicatorSet,
@@ -344,28 +447,38 @@ impl Household {
         let Some(visits) = self.obj("visits") else {
             return out;
         };
+        // Periods first, from each visit's date alone: only a period with two or more
+        // visits can hold a conflict, so only those visits are read whole and scored
+        // (a save stays flat in the number of earlier periods).
+        let mut by_period: BTreeMap<String, Vec<(String, automerge::ObjId)>> = BTreeMap::new();
         for item in self.doc.map_range(&visits, ..) {
-            let mut v = obj_json(&self.doc, &item.id());
-            let sc = score_visit(set, &v);
-            let device = self
-                .doc
-                .hash_for_opid(&item.id())
-                .and_then(|h| self.doc.get_change_by_hash(&h))
-                .map(|c| c.actor_id().to_hex_string());
-            if let Some(o) = v.as_object_mut() {
-                o.insert("met".into(), serde_json::json!(sc.met));
-                o.insert("score".into(), serde_json::json!(sc.score));
-                o.insert("poor".into(), serde_json::json!(sc.poor));
-                o.insert("device".into(), serde_json::json!(device));
-            }
-            let period = v["date"]
-                .as_str()
-                .and_then(|d| d.get(..7))
-                .unwrap_or("")
-                .to_string();
-            out.entry(period)
+            let date = self.visit_date(&item.key, &item.id());
+            let period = date.get(..7).unwrap_or("").to_string();
+            by_period
+                .entry(period)
                 .or_default()
-                .push((item.key.to_string(), v));
+                .push((item.key.to_string(), item.id()));
+        }
+        for (period, items) in by_period {
+            if items.len() < 2 {
+                continue;
+            }
+            for (key, id) in items {
+                let mut v = obj_json(&self.doc, &id);
+                let sc = score_visit(set, &v);
+                let device = self
+                    .doc
+                    .hash_for_opid(&id)
+                    .and_then(|h| self.doc.get_change_by_hash(&h))
+                    .map(|c| c.actor_id().to_hex_string());
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("met".into(), serde_json::json!(sc.met));
+                    o.insert("score".into(), serde_json::json!(sc.score));
+                    o.insert("poor".into(), serde_json::json!(sc.poor));
+                    o.insert("device".into(), serde_json::json!(device));
+                }
+                out.entry(period.clone()).or_default().push((key, v));
+            }
         }
         for list in out.values_mut() {
             list.sort_by(|a, b| (a.1["date"].as_str(), &a.0).cmp(&(b.1["date"].as_str(), &b.0)));
@@ -519,11 +632,23 @@ impl Household {
     }
 }
 
+/// Change hash → the visit it created, computed on first use.
+struct Visits<'a> {
+    cell: &'a std::cell::OnceCell<HashMap<ChangeHash, String>>,
+    make: &'a dyn Fn() -> HashMap<ChangeHash, String>,
+}
+
+impl Visits<'_> {
+    fn get(&self, h: &ChangeHash) -> Option<String> {
+        self.cell.get_or_init(self.make).get(h).cloned()
+    }
+}
+
 fn collect(
     doc: &AutoCommit,
     obj: &ObjId,
     path: &str,
-    visits: &HashMap<ChangeHash, String>,
+    visits: &Visits<'_>,
     out: &mut Vec<Conflict>,
 ) {
     for item in doc.map_range(obj, ..) {
@@ -553,7 +678,7 @@ fn collect(
                         by: None,
                         at: meta.as_ref().map_or(0, |c| c.timestamp()),
                         device: meta.map_or_else(String::new, |c| c.actor_id().to_hex_string()),
-                        visit: hash.and_then(|h| visits.get(&h).cloned()),
+                        visit: hash.and_then(|h| visits.get(&h)),
                         op: id.to_string(),
                     }
                 })
@@ -567,7 +692,11 @@ fn collect(
                 });
             }
         }
-        if let ValueRef::Object(ObjType::Map) = item.value {
+        // Inside a visit every field is written once, by the device that made it (the
+        // rule book refuses any other writer): no conflict can hide there, and a
+        // household's many visits are not walked at every save.
+        let inside_visit = path == "visits";
+        if matches!(item.value, ValueRef::Object(ObjType::Map)) && !inside_visit {
             collect(doc, &item.id(), &p, visits, out);
         }
     }

@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use crate::household::{Household, HouseholdError};
 
+use crate::indicators::IndicatorSet;
+use crate::words::{field_label, format_time, result_label, value_words, Lang};
+
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[ts(export)]
 pub struct HistoryEntry {
@@ -19,15 +22,170 @@ pub struct HistoryEntry {
     pub at: i64,
     pub by: Option<String>,
     pub device: String,
-    /// What the change did, one line per field, e.g. `status = "moved"`.
-    pub changes: Vec<String>,
+    /// What the change did, field by field.
+    pub changes: Vec<FieldChange>,
+    /// The change as a sentence in the reader's language ([`describe`]); empty until
+    /// the device, which knows who `by` is, fills it.
+    pub text: String,
 }
 
-fn scalar_words(v: &ScalarValue) -> String {
-    match v {
-        ScalarValue::Str(t) => format!("\"{t}\""),
-        other => other.to_string(),
+/// One field a change wrote: its path, its value (typed: numbers stay numbers), the
+/// value before, and the field's name in words.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct FieldChange {
+    pub path: String,
+    #[ts(type = "\"set\" | \"added\" | \"removed\"")]
+    pub op: &'static str,
+    #[ts(type = "unknown")]
+    pub value: serde_json::Value,
+    #[ts(type = "unknown")]
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub before: serde_json::Value,
+    pub label: String,
+}
+
+fn scalar_value(v: &ScalarValue) -> serde_json::Value {
+    crate::household::scalar_json(v)
+}
+
+/// Fills each entry's `text` and its fields' `label` in `lang`.
+pub fn describe(entries: &mut [HistoryEntry], set: &IndicatorSet, lang: Lang) {
+    for e in entries {
+        for c in &mut e.changes {
+            c.label = field_label(&c.path, set, lang);
+        }
+        e.text = sentence(e, set, lang);
     }
+}
+
+fn sentence(e: &HistoryEntry, set: &IndicatorSet, lang: Lang) -> String {
+    let who =
+        e.by.clone()
+            .unwrap_or_else(|| pick(lang, "Perangkat lain", "Another device").to_string());
+    let find = |pred: &dyn Fn(&[&str], &FieldChange) -> bool| {
+        e.changes.iter().find(|c| {
+            let parts: Vec<&str> = c.path.split('.').collect();
+            pred(&parts, c)
+        })
+    };
+    if find(&|p, c| p == ["identity"] && c.op == "added").is_some() {
+        let proposal = find(&|p, c| p == ["proposal"] && c.value == serde_json::json!(true));
+        return if proposal.is_some() {
+            format!(
+                "{who} {}",
+                pick(
+                    lang,
+                    "mengusulkan rumah tangga baru",
+                    "proposed a new household"
+                )
+            )
+        } else {
+            format!(
+                "{who} {}",
+                pick(
+                    lang,
+                    "membuat data rumah tangga dari registri",
+                    "created the household from the registry"
+                )
+            )
+        };
+    }
+    if let Some(r) =
+        find(&|p, c| p.len() == 3 && p[0] == "visits" && p[2] == "result" && c.op == "set")
+    {
+        let result = result_label(r.value.as_str().unwrap_or_default(), lang);
+        return format!(
+            "{who} {}: {result}",
+            pick(lang, "mencatat kunjungan", "recorded a visit")
+        );
+    }
+    if find(&|p, c| p.len() == 2 && p[0] == "resolutions" && c.op == "added").is_some() {
+        let note = find(&|p, _| p.len() == 3 && p[0] == "notes" && p[2] == "text");
+        let base = format!(
+            "{who} {}",
+            pick(lang, "memutuskan konflik", "decided a conflict")
+        );
+        return match note {
+            Some(n) => format!(
+                "{base}, {}: “{}”",
+                pick(lang, "dengan catatan", "with a note"),
+                value_words(&n.value, lang)
+            ),
+            None => base,
+        };
+    }
+    if let Some(w) =
+        find(&|p, c| p.len() == 3 && p[0] == "visits" && p[2] == "withdrawn" && c.op == "set")
+    {
+        if w.value == serde_json::json!(true) {
+            return format!(
+                "{who} {}",
+                pick(lang, "menarik kunjungan", "withdrew a visit")
+            );
+        }
+    }
+    if let Some(m) = find(&|p, c| p.len() == 2 && p[0] == "members" && c.op == "added") {
+        let name = find(&|p, _| {
+            p.len() == 3
+                && p[0] == "members"
+                && p[1] == m.path.split('.').nth(1).unwrap_or_default()
+                && p[2] == "name"
+        });
+        return format!(
+            "{who} {}: {}",
+            pick(lang, "menambah anggota", "added a member"),
+            name.map(|n| value_words(&n.value, lang))
+                .unwrap_or_default()
+        );
+    }
+    let sets: Vec<&FieldChange> = e.changes.iter().filter(|c| c.op == "set").collect();
+    if let Some(first) = sets.first() {
+        let label = field_label(&first.path, set, lang);
+        let mut s = format!(
+            "{who} {} {}: ",
+            pick(lang, "mengubah", "changed"),
+            lowercase_first(&label, lang)
+        );
+        if !first.before.is_null() {
+            s.push_str(&format!("{} → ", value_words(&first.before, lang)));
+        }
+        s.push_str(&value_words(&first.value, lang));
+        if sets.len() > 1 {
+            s.push_str(&match lang {
+                Lang::Id => format!(" (dan {} lainnya)", sets.len() - 1),
+                Lang::En => format!(" (and {} more)", sets.len() - 1),
+            });
+        }
+        return s;
+    }
+    format!(
+        "{who} {}",
+        pick(lang, "mengubah data", "changed the record")
+    )
+}
+
+fn pick(lang: Lang, id: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Id => id,
+        Lang::En => en,
+    }
+}
+
+/// "Alamat" → "alamat" mid-sentence; names that are codes (RW, NIK, KK, PKH) stay.
+fn lowercase_first(label: &str, _lang: Lang) -> String {
+    let mut chars = label.chars();
+    match (chars.next(), chars.next()) {
+        (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase() => {
+            a.to_lowercase().chain(label.chars().skip(1)).collect()
+        }
+        _ => label.to_string(),
+    }
+}
+
+/// A time for a person: the kelurahan's clock, in `lang`.
+pub fn format_when(ms: i64) -> String {
+    format_time(ms, Lang::from_env())
 }
 
 impl Household {
@@ -36,6 +194,8 @@ impl Household {
     pub fn history(&mut self) -> Vec<HistoryEntry> {
         // Path of every map created so far, keyed by the operation that created it.
         let mut paths: HashMap<OpId, String> = HashMap::new();
+        // The last value written at each path, for "before → after".
+        let mut last: HashMap<String, serde_json::Value> = HashMap::new();
         let mut out = Vec::new();
         for c in self.doc.get_changes(&[]) {
             let expanded = c.decode();
@@ -55,13 +215,33 @@ impl Household {
                 } else {
                     format!("{parent}.{key}")
                 };
+                let change = |op: &'static str, value: serde_json::Value, before| FieldChange {
+                    path: path.clone(),
+                    op,
+                    value,
+                    before,
+                    label: String::new(),
+                };
                 match &op.action {
                     OpType::Make(_) => {
                         let id = OpId::new(expanded.start_op.get() + i as u64, &expanded.actor_id);
                         paths.insert(id, path.clone());
-                        lines.push(format!("{path} added"));
+                        lines.push(change(
+                            "added",
+                            serde_json::Value::Null,
+                            serde_json::Value::Null,
+                        ));
                     }
-                    OpType::Put(v) => lines.push(format!("{path} = {}", scalar_words(v))),
+                    OpType::Put(v) => {
+                        let value = scalar_value(v);
+                        let before = last.insert(path.clone(), value.clone()).unwrap_or_default();
+                        let before = if before == value {
+                            serde_json::Value::Null
+                        } else {
+                            before
+                        };
+                        lines.push(change("set", value, before));
+                    }
                     // A delete right before a put of the same key is how a visit rewrites
                     // the status; the put says it all.
                     OpType::Delete => {
@@ -69,10 +249,15 @@ impl Household {
                             .get(i + 1)
                             .is_some_and(|next| next.obj == op.obj && next.key == op.key);
                         if !rewritten {
-                            lines.push(format!("{path} removed"));
+                            let before = last.remove(&path).unwrap_or_default();
+                            lines.push(change("removed", serde_json::Value::Null, before));
                         }
                     }
-                    other => lines.push(format!("{path}: {other:?}")),
+                    _ => lines.push(change(
+                        "set",
+                        serde_json::Value::Null,
+                        serde_json::Value::Null,
+                    )),
                 }
             }
             out.push(HistoryEntry {
@@ -82,6 +267,7 @@ impl Household {
                 by: None,
                 device: c.actor_id().to_hex_string(),
                 changes: lines,
+                text: String::new(),
             });
         }
         out

@@ -48,6 +48,9 @@ pub enum HouseholdError {
     Kk(crate::nik::IdNumberError),
     #[error(transparent)]
     Indicator(#[from] crate::indicators::IndicatorError),
+    /// A found household with criteria neither answered nor marked "tidak tahu".
+    #[error("{} criteria have no answer ({}): answer them or mark them \"tidak_tahu\"", .0.len(), .0.join(", "))]
+    Incomplete(Vec<String>),
 }
 
 /// The six results of a visit; each also becomes the household's `status`.
@@ -282,6 +285,8 @@ pub struct Summary {
     pub last_visit: Option<String>,
     pub score: Option<u32>,
     pub poor: bool,
+    /// The last visit found the household but some criterion is "tidak tahu".
+    pub incomplete: bool,
     pub has_conflict: bool,
     pub proposal: bool,
     /// All member names and NIKs, for full-text search.
@@ -290,6 +295,11 @@ pub struct Summary {
 
 pub struct Household {
     pub(crate) doc: AutoCommit,
+    /// Each visit's `date` once read (visit key → date): the list's "last visit" and
+    /// the conflicts' periods read every visit's date at every save, and a date is
+    /// written once, when its visit is made. Emptied whenever the document takes
+    /// changes from elsewhere (a merge, a re-record).
+    visit_dates: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Household {
@@ -403,7 +413,7 @@ impl Household {
         // concurrently would leave two maps, one hiding the other's entries.
         doc.put_object(ROOT, "resolutions", ObjType::Map)?;
         doc.put_object(ROOT, "notes", ObjType::Map)?;
-        let mut hh = Household { doc };
+        let mut hh = Household::wrap(doc);
         hh.commit(now_ms, if proposal { "propose" } else { "import" });
         Ok(hh)
     }
@@ -461,7 +471,7 @@ impl Household {
 
     pub fn load(bytes: &[u8]) -> Result<Household, HouseholdError> {
         let doc = AutoCommit::load(bytes)?;
-        let hh = Household { doc };
+        let hh = Household::wrap(doc);
         hh.check_schema()?;
         Ok(hh)
     }
@@ -474,12 +484,76 @@ impl Household {
     }
 
     pub fn from_doc(doc: AutoCommit) -> Result<Household, HouseholdError> {
-        let hh = Household { doc };
+        let hh = Household::wrap(doc);
         hh.check_schema()?;
         Ok(hh)
     }
 
+    fn wrap(doc: AutoCommit) -> Household {
+        Household {
+            doc,
+            visit_dates: Default::default(),
+        }
+    }
+
+    /// The document with the visit dates a previous reader of it memoised.
+    pub(crate) fn from_doc_with_dates(
+        doc: AutoCommit,
+        dates: std::collections::HashMap<String, String>,
+    ) -> Result<Household, HouseholdError> {
+        let hh = Household::from_doc(doc)?;
+        *hh.visit_dates.borrow_mut() = dates;
+        Ok(hh)
+    }
+
+    pub(crate) fn visit_dates(&self) -> std::collections::HashMap<String, String> {
+        self.visit_dates.borrow().clone()
+    }
+
+    /// Reads every visit's date into the memo.
+    pub(crate) fn read_visit_dates(&self) {
+        if let Some(v) = self.obj("visits") {
+            for item in self.doc.map_range(&v, ..) {
+                self.visit_date(&item.key, &item.id());
+            }
+        }
+    }
+
+    pub(crate) fn into_doc(self) -> AutoCommit {
+        self.doc
+    }
+
+    /// The document took changes from elsewhere: dates are read again.
+    pub(crate) fn forget_visit_dates(&self) {
+        self.visit_dates.borrow_mut().clear();
+    }
+
+    /// The `date` of the visit `key` (its object `obj`).
+    pub(crate) fn visit_date(&self, key: &str, obj: &ObjId) -> String {
+        if let Some(d) = self.visit_dates.borrow().get(key) {
+            return d.clone();
+        }
+        let d = self.get_str(obj, "date").unwrap_or_default();
+        self.visit_dates
+            .borrow_mut()
+            .insert(key.to_string(), d.clone());
+        d
+    }
+
+    pub fn doc_ref(&self) -> &AutoCommit {
+        &self.doc
+    }
+
+    /// The document to change directly (a merge, changes from a sync): what was
+    /// memoised from it is forgotten.
     pub fn doc_mut(&mut self) -> &mut AutoCommit {
+        self.forget_visit_dates();
+        &mut self.doc
+    }
+
+    /// The document, mutably only because Automerge encodes its changes lazily: for
+    /// reading changes (the rule book's judge, the sync's push), never for writing.
+    pub fn doc_for_changes(&mut self) -> &mut AutoCommit {
         &mut self.doc
     }
 
@@ -584,6 +658,7 @@ impl Household {
         }
         doc.set_actor(self.doc.get_actor().clone());
         self.doc = doc;
+        self.forget_visit_dates();
         Ok(count)
     }
     /// Commits with the time the work was recorded and a word for what it was (for a
@@ -674,6 +749,20 @@ impl Household {
         } else {
             BTreeMap::new()
         };
+        // A found household is asked every criterion: one the family cannot or will
+        // not answer is marked "tidak tahu", never left out by accident.
+        let missing: Vec<String> = if result.carries_answers() {
+            set.criteria
+                .iter()
+                .filter(|c| !answers.contains_key(&c.id))
+                .map(|c| c.id.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !missing.is_empty() {
+            return Err(HouseholdError::Incomplete(missing));
+        }
         let members = self
             .obj("members")
             .ok_or_else(|| HouseholdError::Schema("no members".into()))?;
@@ -807,12 +896,16 @@ impl Household {
                         o.insert("score".into(), json!(sc.score));
                         o.insert("poor".into(), json!(sc.poor));
                         o.insert("unanswered".into(), json!(sc.unanswered));
+                        o.insert("unknown".into(), json!(sc.unknown));
+                        o.insert("incomplete".into(), json!(sc.incomplete));
                     } else {
                         // Not found, moved, died, duplicate, refused: no verdict at all.
                         o.insert("met".into(), json!([]));
                         o.insert("score".into(), serde_json::Value::Null);
                         o.insert("poor".into(), serde_json::Value::Null);
                         o.insert("unanswered".into(), json!([]));
+                        o.insert("unknown".into(), json!([]));
+                        o.insert("incomplete".into(), json!(false));
                     }
                 }
             }
@@ -879,7 +972,7 @@ impl Household {
         let v = self.obj("visits")?;
         let mut last: Option<(String, String, ObjId)> = None;
         for item in self.doc.map_range(&v, ..) {
-            let date = self.get_str(&item.id(), "date").unwrap_or_default();
+            let date = self.visit_date(&item.key, &item.id());
             let key = (date, item.key.to_string());
             if last
                 .as_ref()
@@ -937,6 +1030,7 @@ impl Household {
             status: self.status(),
             last_visit: last.map(|(d, _)| d),
             poor: score.as_ref().is_some_and(|s| s.poor),
+            incomplete: score.as_ref().is_some_and(|s| s.incomplete),
             score: score.map(|s| s.score),
             has_conflict,
             proposal: matches!(

@@ -72,7 +72,12 @@ pub enum Rule {
     },
 }
 
-/// A raw answer in the shape its criterion asks for.
+/// The answer a kader records when the household does not know or refuses to say:
+/// it counts as neither met nor unanswered, and makes the visit incomplete.
+pub const UNKNOWN: &str = "tidak_tahu";
+
+/// A raw answer in the shape its criterion asks for ([`UNKNOWN`] is a `Text` for any
+/// criterion).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Answer {
@@ -84,6 +89,13 @@ pub enum Answer {
         land_m2: f64,
         income_rp: f64,
     },
+}
+
+impl Answer {
+    /// "Tidak tahu / menolak menjawab".
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Answer::Text(s) if s == UNKNOWN)
+    }
 }
 
 /// What the UI needs to draw an answer input.
@@ -110,7 +122,12 @@ pub struct Score {
     pub met: Vec<String>,
     pub score: u32,
     pub poor: bool,
+    /// Criteria with no answer at all.
     pub unanswered: Vec<String>,
+    /// Criteria answered "tidak tahu / menolak menjawab".
+    pub unknown: Vec<String>,
+    /// Some criterion is unanswered or unknown: the score is a lower bound.
+    pub incomplete: bool,
 }
 
 impl IndicatorSet {
@@ -170,9 +187,11 @@ impl IndicatorSet {
     pub fn score(&self, answers: &BTreeMap<String, Answer>, household_size: usize) -> Score {
         let mut met = Vec::new();
         let mut unanswered = Vec::new();
+        let mut unknown = Vec::new();
         for c in &self.criteria {
             match answers.get(&c.id) {
                 None => unanswered.push(c.id.clone()),
+                Some(a) if a.is_unknown() => unknown.push(c.id.clone()),
                 Some(a) => {
                     if c.meets(a, household_size) {
                         met.push(c.id.clone());
@@ -185,7 +204,19 @@ impl IndicatorSet {
             met,
             score,
             poor: score >= self.poor_if_met_at_least,
+            incomplete: !unanswered.is_empty() || !unknown.is_empty(),
             unanswered,
+            unknown,
+        }
+    }
+
+    /// Marks every criterion `answers` leaves out as [`UNKNOWN`] (tests and tools that
+    /// record only the criteria they care about).
+    pub fn mark_unanswered_unknown(&self, answers: &mut BTreeMap<String, serde_json::Value>) {
+        for c in &self.criteria {
+            answers
+                .entry(c.id.clone())
+                .or_insert_with(|| serde_json::Value::from(UNKNOWN));
         }
     }
 
@@ -245,6 +276,9 @@ impl Criterion {
             }
             Ok(n)
         };
+        if raw.as_str() == Some(UNKNOWN) {
+            return Ok(Answer::Text(UNKNOWN.to_string()));
+        }
         match &self.rule {
             Rule::PerPersonBelow { .. } | Rule::AtMost { .. } | Rule::Below { .. } => {
                 Ok(Answer::Number(number(raw, "answer")?))

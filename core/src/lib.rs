@@ -15,6 +15,7 @@ pub mod rules;
 pub mod store;
 pub mod sync;
 pub mod untrusted;
+pub mod words;
 
 pub use household::{Author, Clock, Household, HouseholdError, SystemClock};
 pub use indicators::IndicatorSet;

@@ -1082,6 +1082,9 @@ fn check_value(
             let c = set
                 .criterion(id)
                 .ok_or_else(|| format!("`{id}` is not a criterion of {}", set.tag()))?;
+            if matches!(v, ScalarValue::Str(s) if s.as_str() == crate::indicators::UNKNOWN) {
+                return Ok(());
+            }
             let shape = c.shape();
             match shape.kind {
                 "number" => match number(v) {

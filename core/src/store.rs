@@ -86,7 +86,40 @@ CREATE TABLE quarantine (
 -- who wrote changes (actor hex → user), as the server named them in sync responses
 CREATE TABLE authors (actor TEXT PRIMARY KEY, user TEXT NOT NULL);
 "#,
+    r#"
+-- the last visit found the household with some criterion "tidak tahu"
+ALTER TABLE households ADD COLUMN incomplete INTEGER NOT NULL DEFAULT 0;
+-- a visit being typed (device-local, never synced): the form as the UI holds it
+CREATE TABLE drafts (
+    household TEXT PRIMARY KEY,
+    body      TEXT NOT NULL,
+    at        INTEGER NOT NULL
+);
+-- the fasilitator's decisions and notes, for the kader's inbox
+CREATE TABLE inbox (
+    household TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    kind      TEXT NOT NULL,  -- 'decision' or 'note'
+    by        TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    item      TEXT NOT NULL,  -- JSON: the conflict decided, the pick or value, the note
+    PRIMARY KEY (household, id)
+);
+CREATE INDEX inbox_at ON inbox (at);
+-- the list's order, covering its filters: a page and a filtered count never read
+-- the documents' pages
+CREATE INDEX households_list ON households
+    (rw, rt, head_name COLLATE NOCASE, id, last_visit, poor, has_conflict);
+-- search rows keyed by the household's rowid (a delete no longer scans the table);
+-- prefix indexes make a search of a NIK's first digits one lookup
+DROP TABLE households_fts;
+CREATE VIRTUAL TABLE households_fts USING fts5 (id UNINDEXED, text, prefix = '2 3 4 6');
+INSERT OR REPLACE INTO kv (key, value) VALUES ('reindex', '1');
+"#,
 ];
+
+/// The largest draft kept (a visit form is a few kilobytes).
+pub const MAX_DRAFT_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -117,10 +150,62 @@ pub struct HouseholdRow {
     pub last_visit: Option<String>,
     pub score: Option<u32>,
     pub poor: bool,
+    /// The last visit has criteria marked "tidak tahu".
+    pub incomplete: bool,
     pub has_conflict: bool,
     pub proposal: bool,
+    /// Changes the server has not acknowledged.
     pub pending: bool,
     pub rejected: Option<String>,
+    /// A visit is being typed (a draft on this device).
+    pub draft: bool,
+    /// A decision or note by someone else since the inbox was last looked at.
+    pub unread: bool,
+}
+
+/// One page of the household list.
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ListQuery {
+    #[ts(optional)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub filter: ListFilter,
+    /// Rows to skip, and at most how many to return (0: all).
+    #[serde(default)]
+    pub offset: u32,
+    #[serde(default)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ListPage {
+    pub rows: Vec<HouseholdRow>,
+    /// Rows matching the search and filter, all pages together.
+    pub total: u32,
+    pub offset: u32,
+}
+
+/// One item of the kader's inbox: a decision on a household, or a note.
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
+pub struct InboxItem {
+    pub household: String,
+    pub head_name: Option<String>,
+    pub rw: u16,
+    pub rt: u16,
+    pub id: String,
+    #[ts(type = "\"decision\" | \"note\"")]
+    pub kind: String,
+    pub by: String,
+    #[ts(type = "number")]
+    pub at: i64,
+    /// Decision: `{conflict, conflict_kind, pick | value}`; note: `{text, conflict}`.
+    #[ts(type = "Record<string, unknown>")]
+    pub item: serde_json::Value,
+    /// Later than the last look at the inbox.
+    pub unread: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, ts_rs::TS)]
@@ -138,6 +223,56 @@ pub enum ListFilter {
 
 pub struct Store {
     conn: Connection,
+    /// Documents read lately, parsed, with the bytes they were read from: the save
+    /// that follows a look (the kader opens a household, then saves the visit) starts
+    /// from a copy instead of parsing the document again, so it costs the same
+    /// whatever the household's history.
+    docs: std::cell::RefCell<DocCache>,
+}
+
+/// A few parsed documents by household id (the ones the user is working on).
+#[derive(Default)]
+struct DocCache {
+    entries: Vec<(String, Vec<u8>, automerge::AutoCommit, Dates)>,
+}
+
+type Dates = std::collections::HashMap<String, String>;
+
+impl DocCache {
+    const SIZE: usize = 8;
+
+    fn get(&self, id: &str, bytes: &[u8]) -> Option<(automerge::AutoCommit, Dates)> {
+        self.entries
+            .iter()
+            .find(|(i, b, _, _)| i == id && b == bytes)
+            .map(|(_, _, d, dates)| (d.clone(), dates.clone()))
+    }
+
+    fn put(&mut self, id: &str, bytes: Vec<u8>, doc: automerge::AutoCommit, dates: Dates) {
+        self.entries.retain(|(i, _, _, _)| i != id);
+        if self.entries.len() >= Self::SIZE {
+            self.entries.remove(0);
+        }
+        self.entries.push((id.to_string(), bytes, doc, dates));
+    }
+
+    /// Whether `hh` holds every change of the stored document `bytes` (it was made
+    /// from it): then the store has nothing to merge into it.
+    fn contains_stored(&self, id: &str, bytes: &[u8], hh: &mut Household) -> bool {
+        self.entries
+            .iter()
+            .find(|(i, b, _, _)| i == id && b == bytes)
+            .is_some_and(|(_, _, d, _)| {
+                d.clone()
+                    .get_heads()
+                    .iter()
+                    .all(|h| hh.doc_for_changes().get_change_by_hash(h).is_some())
+            })
+    }
+
+    fn forget(&mut self, id: &str) {
+        self.entries.retain(|(i, _, _, _)| i != id);
+    }
 }
 
 pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
@@ -161,7 +296,8 @@ impl Store {
     /// encrypted in place first. A wrong key is an error, never an empty store.
     pub fn open_encrypted(path: &Path, key: &[u8; 32]) -> Result<Store, StoreError> {
         let key_sql = format!("\"x'{}'\"", hex::encode(key));
-        if is_plain_sqlite(path) {
+        let was_plain = is_plain_sqlite(path);
+        if was_plain {
             encrypt_in_place(path, &key_sql)?;
         }
         let conn = Connection::open(path)?;
@@ -170,7 +306,12 @@ impl Store {
             r.get::<_, i64>(0)
         })
         .map_err(|_| StoreError::Locked)?;
-        Store::init(conn)
+        let store = Store::init(conn)?;
+        if was_plain {
+            // The export copies rows, not their rowids: the search index is rebuilt.
+            store.kv_set("reindex", "1")?;
+        }
+        Ok(store)
     }
 
     pub fn open_in_memory() -> Result<Store, StoreError> {
@@ -187,7 +328,10 @@ impl Store {
         conn.pragma_update(None, "cache_size", -8192)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            docs: Default::default(),
+        })
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
@@ -204,6 +348,44 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
     }
 
+    /// The household `id`, parsed (from the cache when its stored bytes are the ones
+    /// parsed before), with `author`'s actor for edits; and the document as stored,
+    /// for the rule book's "before".
+    pub fn household(
+        &self,
+        id: &str,
+        author: &crate::household::Author,
+    ) -> Result<(Household, automerge::AutoCommit), StoreError> {
+        let (before, dates) = self.cached_doc(id)?;
+        let mut doc = before.clone();
+        doc.set_actor(author.actor.clone());
+        Ok((Household::from_doc_with_dates(doc, dates)?, before))
+    }
+
+    /// The household `id` to read (a look at it also readies the save that follows).
+    pub fn load_household(&self, id: &str) -> Result<Household, StoreError> {
+        let (doc, dates) = self.cached_doc(id)?;
+        Ok(Household::from_doc_with_dates(doc, dates)?)
+    }
+
+    fn cached_doc(&self, id: &str) -> Result<(automerge::AutoCommit, Dates), StoreError> {
+        let bytes = self.get_doc(id)?;
+        if let Some(hit) = self.docs.borrow().get(id, &bytes) {
+            return Ok(hit);
+        }
+        let doc =
+            automerge::AutoCommit::load(&bytes).map_err(crate::household::HouseholdError::from)?;
+        // Parsing reads the visits' dates too, once, for the saves that follow.
+        let hh = Household::from_doc(doc)?;
+        hh.read_visit_dates();
+        let dates = hh.visit_dates();
+        let doc = hh.into_doc();
+        self.docs
+            .borrow_mut()
+            .put(id, bytes, doc.clone(), dates.clone());
+        Ok((doc, dates))
+    }
+
     pub fn get_doc(&self, id: &str) -> Result<Vec<u8>, StoreError> {
         self.conn
             .query_row("SELECT doc FROM households WHERE id = ?1", [id], |r| {
@@ -217,7 +399,25 @@ impl Store {
     /// another process (a sync) stored since the edit loaded it is merged in
     /// first, inside the write transaction: no lost update.
     pub fn save_local(&mut self, hh: &mut Household, set: &IndicatorSet) -> Result<(), StoreError> {
-        let tx = self.transaction()?;
+        self.save_local_with(hh, set, false)
+    }
+
+    /// [`Store::save_local`] for a saved visit: its draft goes in the same
+    /// transaction, so a crash leaves either the draft or the visit, never both.
+    pub fn save_visit(&mut self, hh: &mut Household, set: &IndicatorSet) -> Result<(), StoreError> {
+        self.save_local_with(hh, set, true)
+    }
+
+    fn save_local_with(
+        &mut self,
+        hh: &mut Household,
+        set: &IndicatorSet,
+        visit: bool,
+    ) -> Result<(), StoreError> {
+        let docs = &self.docs;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let id = hh.id().unwrap_or_default();
         let stored: Option<Vec<u8>> = tx
             .query_row("SELECT doc FROM households WHERE id = ?1", [&id], |r| {
@@ -225,65 +425,244 @@ impl Store {
             })
             .optional()?;
         if let Some(bytes) = stored {
-            let mut doc = automerge::AutoCommit::load(&bytes)
-                .map_err(crate::household::HouseholdError::from)?;
-            hh.doc_mut()
-                .merge(&mut doc)
-                .map_err(crate::household::HouseholdError::from)?;
+            // Nothing to merge when the edit started from what is stored.
+            if !docs.borrow().contains_stored(&id, &bytes, hh) {
+                let mut doc = automerge::AutoCommit::load(&bytes)
+                    .map_err(crate::household::HouseholdError::from)?;
+                hh.doc_mut()
+                    .merge(&mut doc)
+                    .map_err(crate::household::HouseholdError::from)?;
+                hh.forget_visit_dates();
+            }
         }
-        write_household(&tx, hh, set)?;
+        let bytes = write_household(&tx, hh, set)?;
         tx.execute("UPDATE households SET pending = 1 WHERE id = ?1", [&id])?;
-        tx.commit()?;
+        if visit {
+            tx.execute("DELETE FROM drafts WHERE household = ?1", [&id])?;
+        }
+        if let Err(e) = tx.commit() {
+            docs.borrow_mut().forget(&id);
+            return Err(e.into());
+        }
+        docs.borrow_mut()
+            .put(&id, bytes, hh.doc_ref().clone(), hh.visit_dates());
         Ok(())
     }
 
+    /// Every row matching `search` and `filter` (tools and tests; the app pages).
     pub fn list(
         &self,
         search: Option<&str>,
         filter: ListFilter,
         period_start: &str,
     ) -> Result<Vec<HouseholdRow>, StoreError> {
-        let mut sql = String::from(
-            "SELECT id, head_name, address, rt, rw, status, last_visit, score, poor, \
-             has_conflict, proposal, pending, rejected FROM households h WHERE 1=1",
-        );
-        let fts = search.map(fts_query).filter(|q| !q.is_empty());
-        if fts.is_some() {
-            sql.push_str(
-                " AND id IN (SELECT id FROM households_fts WHERE households_fts MATCH ?1)",
-            );
+        let q = ListQuery {
+            search: search.map(str::to_string),
+            filter,
+            ..ListQuery::default()
+        };
+        Ok(self.list_page(&q, period_start, None)?.rows)
+    }
+
+    /// One page of the list, in RW, RT, head-name order; `me`: the user whose own
+    /// notes are not unread.
+    pub fn list_page(
+        &self,
+        q: &ListQuery,
+        period_start: &str,
+        me: Option<&str>,
+    ) -> Result<ListPage, StoreError> {
+        let fts = q.search.as_deref().map(fts_query).filter(|f| !f.is_empty());
+        let mut cond = String::from(if fts.is_some() {
+            "h.rowid IN (SELECT rowid FROM households_fts WHERE households_fts MATCH ?1)"
         } else {
-            sql.push_str(" AND ?1 IS NULL");
-        }
-        sql.push_str(match filter {
-            ListFilter::All => "",
-            ListFilter::NotVisited => " AND (last_visit IS NULL OR last_visit < ?2)",
-            ListFilter::Poor => " AND poor = 1",
-            ListFilter::Conflict => " AND has_conflict = 1",
+            "?1 IS NULL"
         });
-        if filter != ListFilter::NotVisited {
-            sql.push_str(" AND ?2 IS NOT NULL");
+        cond.push_str(match q.filter {
+            ListFilter::All => "",
+            ListFilter::NotVisited => " AND (h.last_visit IS NULL OR h.last_visit < ?2)",
+            ListFilter::Poor => " AND h.poor = 1",
+            ListFilter::Conflict => " AND h.has_conflict = 1",
+        });
+        if q.filter != ListFilter::NotVisited {
+            cond.push_str(" AND ?2 IS NOT NULL");
         }
-        sql.push_str(" ORDER BY rw, rt, head_name COLLATE NOCASE, id");
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![fts, period_start], |r| {
-            Ok(HouseholdRow {
-                id: r.get(0)?,
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM households h INDEXED BY households_list WHERE {cond}"),
+            params![fts, period_start],
+            |r| r.get(0),
+        )?;
+        let limit = if q.limit == 0 { -1 } else { i64::from(q.limit) };
+        let sql = format!(
+            "SELECT h.id, h.head_name, h.address, h.rt, h.rw, h.status, h.last_visit, h.score,
+                    h.poor, h.incomplete, h.has_conflict, h.proposal, h.pending, h.rejected,
+                    EXISTS (SELECT 1 FROM drafts d WHERE d.household = h.id),
+                    EXISTS (SELECT 1 FROM inbox i WHERE i.household = h.id AND i.at > ?3
+                            AND (?4 IS NULL OR i.by != ?4))
+               FROM households h INDEXED BY households_list WHERE {cond}
+              ORDER BY h.rw, h.rt, h.head_name COLLATE NOCASE, h.id
+              LIMIT ?5 OFFSET ?6"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![fts, period_start, self.inbox_seen()?, me, limit, q.offset],
+            |r| {
+                Ok(HouseholdRow {
+                    id: r.get(0)?,
+                    head_name: r.get(1)?,
+                    address: r.get(2)?,
+                    rt: r.get(3)?,
+                    rw: r.get(4)?,
+                    status: r.get(5)?,
+                    last_visit: r.get(6)?,
+                    score: r.get(7)?,
+                    poor: r.get(8)?,
+                    incomplete: r.get(9)?,
+                    has_conflict: r.get(10)?,
+                    proposal: r.get(11)?,
+                    pending: r.get(12)?,
+                    rejected: r.get(13)?,
+                    draft: r.get(14)?,
+                    unread: r.get(15)?,
+                })
+            },
+        )?;
+        Ok(ListPage {
+            rows: rows.collect::<Result<_, _>>()?,
+            total: total as u32,
+            offset: q.offset,
+        })
+    }
+
+    /// When the inbox was last looked at (ms; 0: never).
+    fn inbox_seen(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .kv_get("inbox_seen")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Decisions and notes on this device's households by others than `me`, newest
+    /// first, each saying whether it came after the last look.
+    pub fn inbox(&self, me: Option<&str>, limit: u32) -> Result<Vec<InboxItem>, StoreError> {
+        let seen = self.inbox_seen()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT i.household, h.head_name, h.rw, h.rt, i.id, i.kind, i.by, i.at, i.item
+               FROM inbox i JOIN households h ON h.id = i.household
+              WHERE ?1 IS NULL OR i.by != ?1
+              ORDER BY i.at DESC, i.id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![me, limit], |r| {
+            let at: i64 = r.get(7)?;
+            let item: String = r.get(8)?;
+            Ok(InboxItem {
+                household: r.get(0)?,
                 head_name: r.get(1)?,
-                address: r.get(2)?,
+                rw: r.get(2)?,
                 rt: r.get(3)?,
-                rw: r.get(4)?,
-                status: r.get(5)?,
-                last_visit: r.get(6)?,
-                score: r.get(7)?,
-                poor: r.get(8)?,
-                has_conflict: r.get(9)?,
-                proposal: r.get(10)?,
-                pending: r.get(11)?,
-                rejected: r.get(12)?,
+                id: r.get(4)?,
+                kind: r.get(5)?,
+                by: r.get(6)?,
+                at,
+                item: serde_json::from_str(&item).unwrap_or_default(),
+                unread: at > seen,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The inbox was looked at: what came until `now_ms` is no longer unread.
+    pub fn mark_inbox_seen(&self, now_ms: i64) -> Result<(), StoreError> {
+        let seen = self.inbox_seen()?.max(now_ms);
+        self.kv_set("inbox_seen", &seen.to_string())
+    }
+
+    /// The visit form being typed for `household`, as the UI keeps it.
+    pub fn draft(&self, household: &str) -> Result<Option<(serde_json::Value, i64)>, StoreError> {
+        let row: Option<(String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT body, at FROM drafts WHERE household = ?1",
+                [household],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(b, at)| serde_json::from_str(&b).ok().map(|v| (v, at))))
+    }
+
+    /// Keeps the visit form being typed (replacing the previous draft). A draft is
+    /// device-local: it never enters the document or a sync.
+    pub fn put_draft(
+        &self,
+        household: &str,
+        body: &serde_json::Value,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let text = body.to_string();
+        if text.len() > MAX_DRAFT_BYTES || !body.is_object() {
+            return Err(StoreError::Household(
+                crate::household::HouseholdError::Invalid(format!(
+                    "a draft is a JSON object of at most {MAX_DRAFT_BYTES} bytes"
+                )),
+            ));
+        }
+        self.get_doc(household)?;
+        self.conn.execute(
+            "INSERT INTO drafts (household, body, at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (household) DO UPDATE SET body = excluded.body, at = excluded.at",
+            params![household, text, now_ms],
+        )?;
+        Ok(())
+    }
+
+    pub fn discard_draft(&self, household: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM drafts WHERE household = ?1", [household])?;
+        Ok(())
+    }
+
+    /// Households with a draft: (id, head name, saved at).
+    pub fn drafts(&self) -> Result<Vec<(String, Option<String>, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.household, h.head_name, d.at FROM drafts d
+               LEFT JOIN households h ON h.id = d.household ORDER BY d.at",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Households with changes not yet acknowledged or refused: (id, head name,
+    /// unsent visits, the refusal if any).
+    pub fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, head_name, rw, rt, doc, acked_heads, rejected FROM households
+              WHERE pending = 1 ORDER BY rw, rt, head_name COLLATE NOCASE, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, u16>(2)?,
+                r.get::<_, u16>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, head_name, rw, rt, doc, acked, rejected) = row?;
+            let mut hh = Household::load(&doc)?;
+            out.push(OutboxRow {
+                id,
+                head_name,
+                rw,
+                rt,
+                visits: hh.visits_after(&decode_heads(&acked)).len() as u32,
+                rejected,
+            });
+        }
+        Ok(out)
     }
 
     /// Visits recorded on this device that the server has not taken.
@@ -320,6 +699,8 @@ impl Store {
             "relays",
             "quarantine",
             "authors",
+            "drafts",
+            "inbox",
         ] {
             tx.execute(&format!("DELETE FROM {table}"), [])?;
         }
@@ -537,6 +918,7 @@ impl Store {
                 rt: info.1,
                 head_name: info.2,
                 path: Some(reason),
+                label: String::new(),
                 choices: vec![
                     Choice {
                         n: 1,
@@ -547,6 +929,7 @@ impl Store {
                         device: None,
                         visit: None,
                         other_household: None,
+                        notes: None,
                     },
                     Choice {
                         n: 2,
@@ -557,6 +940,7 @@ impl Store {
                         device: None,
                         visit: None,
                         other_household: Some(other.clone()),
+                        notes: None,
                     },
                 ],
             });
@@ -600,6 +984,20 @@ impl Store {
         }
         Ok(n)
     }
+}
+
+/// A household whose work is not yet on the server.
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
+pub struct OutboxRow {
+    pub id: String,
+    pub head_name: Option<String>,
+    pub rw: u16,
+    pub rt: u16,
+    /// Visits recorded here and not yet acknowledged.
+    pub visits: u32,
+    /// Why the server refused the changes (they are kept, not resent).
+    pub rejected: Option<String>,
 }
 
 /// A document with changes to push, and the heads the server already holds.
@@ -701,37 +1099,58 @@ fn fts_query(text: &str) -> String {
 }
 
 /// Document, query columns and search text of one household, inside the caller's
-/// transaction. Sync bookkeeping columns are left as they are.
+/// transaction; returns the document's bytes as stored. Sync bookkeeping columns are
+/// left as they are.
 pub fn write_household(
     tx: &Transaction<'_>,
     hh: &mut Household,
     set: &IndicatorSet,
-) -> Result<(), StoreError> {
+) -> Result<Vec<u8>, StoreError> {
     let id = hh
         .id()
         .ok_or_else(|| crate::household::HouseholdError::Schema("no id".into()))?;
-    let s: Summary = hh.summary(set);
+    // Conflicts are computed once per write: the summary and the index share them.
+    let conflicts = hh.open_conflicts(set);
+    let s: Summary = hh.summary_with(set, !conflicts.is_empty());
     let doc = hh.save();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO households (id, doc, kelurahan, rw, rt, head_name, head_nik, kk, address,
-             status, last_visit, score, poor, has_conflict, proposal)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             status, last_visit, score, poor, has_conflict, proposal, incomplete)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, kelurahan = excluded.kelurahan,
              rw = excluded.rw, rt = excluded.rt, head_name = excluded.head_name,
              head_nik = excluded.head_nik, kk = excluded.kk, address = excluded.address,
              status = excluded.status, last_visit = excluded.last_visit, score = excluded.score,
-             poor = excluded.poor, has_conflict = excluded.has_conflict, proposal = excluded.proposal",
-        params![
-            id, doc, s.kelurahan, s.rw, s.rt, s.head_name, s.head_nik, s.kk, s.address,
-            s.status, s.last_visit, s.score, s.poor, s.has_conflict, s.proposal
-        ],
-    )?;
-    tx.execute("DELETE FROM households_fts WHERE id = ?1", [&id])?;
-    tx.execute(
-        "INSERT INTO households_fts (id, text) VALUES (?1, ?2)",
-        params![id, s.search_text],
-    )?;
-    write_indexes(tx, &id, hh, set)
+             poor = excluded.poor, has_conflict = excluded.has_conflict,
+             proposal = excluded.proposal, incomplete = excluded.incomplete",
+    )?
+    .execute(params![
+        id,
+        doc,
+        s.kelurahan,
+        s.rw,
+        s.rt,
+        s.head_name,
+        s.head_nik,
+        s.kk,
+        s.address,
+        s.status,
+        s.last_visit,
+        s.score,
+        s.poor,
+        s.has_conflict,
+        s.proposal,
+        s.incomplete
+    ])?;
+    let rowid: i64 = tx.query_row("SELECT rowid FROM households WHERE id = ?1", [&id], |r| {
+        r.get(0)
+    })?;
+    tx.prepare_cached("DELETE FROM households_fts WHERE rowid = ?1")?
+        .execute([rowid])?;
+    tx.prepare_cached("INSERT INTO households_fts (rowid, id, text) VALUES (?1, ?2, ?3)")?
+        .execute(params![rowid, id, s.search_text])?;
+    write_indexes(tx, &id, hh, &conflicts)?;
+    Ok(doc)
 }
 
 /// Conflicts, members and decisions of one household, for listing conflicts of a whole
@@ -740,12 +1159,12 @@ fn write_indexes(
     tx: &Transaction<'_>,
     id: &str,
     hh: &Household,
-    set: &IndicatorSet,
+    conflicts: &[ConflictItem],
 ) -> Result<(), StoreError> {
-    for table in ["household_conflicts", "member_index", "resolved"] {
+    for table in ["household_conflicts", "member_index", "resolved", "inbox"] {
         tx.execute(&format!("DELETE FROM {table} WHERE household = ?1"), [id])?;
     }
-    for c in hh.open_conflicts(set) {
+    for c in conflicts {
         let item = serde_json::to_string(&c).unwrap_or_default();
         tx.execute(
             "INSERT OR REPLACE INTO household_conflicts (id, household, kind, item) VALUES (?1, ?2, ?3, ?4)",
@@ -765,13 +1184,29 @@ fn write_indexes(
             params![id, r],
         )?;
     }
+    for i in hh.inbox_entries() {
+        tx.execute(
+            "INSERT OR REPLACE INTO inbox (household, id, kind, by, at, item)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, i.id, i.kind, i.by, i.at, i.item.to_string()],
+        )?;
+    }
     Ok(())
 }
 
 pub fn delete_household(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM households_fts WHERE rowid = (SELECT rowid FROM households WHERE id = ?1)",
+        [id],
+    )?;
     tx.execute("DELETE FROM households WHERE id = ?1", [id])?;
-    tx.execute("DELETE FROM households_fts WHERE id = ?1", [id])?;
-    for table in ["household_conflicts", "member_index", "resolved"] {
+    for table in [
+        "household_conflicts",
+        "member_index",
+        "resolved",
+        "inbox",
+        "drafts",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE household = ?1"), [id])?;
     }
     Ok(())

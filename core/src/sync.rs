@@ -86,7 +86,8 @@ pub struct SyncRequest {
 }
 
 /// A household a device keeps out, and why (never a value: no NIK, no name).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Quarantined {
     pub id: String,
     pub reason: String,

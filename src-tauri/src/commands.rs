@@ -2,14 +2,14 @@
 //! errors to `{code, message}` for the UI (which branches on `code` only).
 
 use jemput_client::home::ErrorCode;
-use std::collections::BTreeMap;
 
 use jemput_client::DeviceError;
 use jemput_core::conflicts::{ConflictItem, ConflictKind, Decision};
 use jemput_core::history::HistoryEntry;
-use jemput_core::household::{Household, Proposal, VisitInput};
+use jemput_core::household::{Proposal, VisitInput};
 use jemput_core::rules::{Capabilities, Role};
-use jemput_core::store::{HouseholdRow, ListFilter};
+use jemput_core::store::{InboxItem, ListPage, ListQuery};
+use jemput_core::words::Lang;
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -101,13 +101,46 @@ pub async fn logout(state: State<'_, AppState>) -> Result<()> {
     Ok(state.client.logout(&*state.device()?).await?)
 }
 
+/// One page of the household list (the list asks for the rows it shows).
 #[tauri::command]
-pub fn list_households(
-    state: State<'_, AppState>,
-    search: Option<String>,
-    filter: ListFilter,
-) -> Result<Vec<HouseholdRow>> {
-    Ok(state.device()?.households(search.as_deref(), filter)?)
+pub fn list_households(state: State<'_, AppState>, query: ListQuery) -> Result<ListPage> {
+    Ok(state.device()?.households_page(&query)?)
+}
+
+/// The visit form being typed for a household, if any: `{body, at}`.
+#[tauri::command]
+pub fn draft_get(state: State<'_, AppState>, id: String) -> Result<Option<serde_json::Value>> {
+    Ok(state
+        .device()?
+        .draft(&id)?
+        .map(|(body, at)| serde_json::json!({"body": body, "at": at})))
+}
+
+/// Keeps the visit form as typed, in the device store (never the webview's storage).
+#[tauri::command]
+pub fn draft_put(state: State<'_, AppState>, id: String, body: serde_json::Value) -> Result<()> {
+    Ok(state.device()?.put_draft(&id, &body)?)
+}
+
+#[tauri::command]
+pub fn draft_discard(state: State<'_, AppState>, id: String) -> Result<()> {
+    Ok(state.device()?.discard_draft(&id)?)
+}
+
+#[tauri::command]
+pub fn outbox(state: State<'_, AppState>) -> Result<jemput_client::home::Outbox> {
+    Ok(state.device()?.outbox()?)
+}
+
+#[tauri::command]
+pub fn inbox(state: State<'_, AppState>) -> Result<Vec<InboxItem>> {
+    Ok(state.device()?.inbox(200)?)
+}
+
+/// The inbox was looked at: its markers clear.
+#[tauri::command]
+pub fn inbox_seen(state: State<'_, AppState>) -> Result<()> {
+    Ok(state.device()?.mark_inbox_seen()?)
 }
 
 #[tauri::command]
@@ -153,23 +186,6 @@ pub fn indicator_set(state: State<'_, AppState>) -> IndicatorSetView {
             })
             .collect(),
     }
-}
-
-/// Live score for the visit form: the household's current size divides criterion 1.
-#[tauri::command]
-pub fn score_answers(
-    state: State<'_, AppState>,
-    household_id: String,
-    answers: BTreeMap<String, serde_json::Value>,
-) -> Result<jemput_core::indicators::Score> {
-    let set = &state.set;
-    let answers = set.validate(&answers).map_err(|e| CommandError {
-        code: ErrorCode::InvalidInput,
-        message: e.to_string(),
-    })?;
-    let bytes = state.device()?.with_store(|s| s.get_doc(&household_id))?;
-    let hh = Household::load(&bytes).map_err(DeviceError::from)?;
-    Ok(set.score(&answers, hh.living_members()))
 }
 
 #[tauri::command]
@@ -289,9 +305,11 @@ pub fn list_conflicts(
     state: State<'_, AppState>,
     rw: Option<u16>,
     kind: Option<String>,
+    lang: Option<String>,
 ) -> Result<Vec<ConflictItem>> {
     let kind = kind.as_deref().and_then(ConflictKind::parse);
-    Ok(state.device()?.conflicts(rw, kind)?)
+    let lang = Lang::parse(lang.as_deref().unwrap_or("id"));
+    Ok(state.device()?.conflicts(rw, kind, &state.set, lang)?)
 }
 
 #[tauri::command]
@@ -320,8 +338,13 @@ pub fn resolve_conflict(
 }
 
 #[tauri::command]
-pub fn household_history(state: State<'_, AppState>, id: String) -> Result<Vec<HistoryEntry>> {
-    Ok(state.device()?.history(&id)?)
+pub fn household_history(
+    state: State<'_, AppState>,
+    id: String,
+    lang: Option<String>,
+) -> Result<Vec<HistoryEntry>> {
+    let lang = Lang::parse(lang.as_deref().unwrap_or("id"));
+    Ok(state.device()?.history(&id, &state.set, lang)?)
 }
 
 /// `when` is a date (YYYY-MM-DD): the household at the end of that day, UTC.

@@ -18,10 +18,13 @@ impl Clock for At {
 }
 
 fn visit(result: &str) -> VisitInput {
+    let mut answers =
+        serde_json::from_value(serde_json::json!({"meals_per_day": 2, "savings": 100000}))
+            .unwrap_or_default();
+    IndicatorSet::bps14().mark_unanswered_unknown(&mut answers);
     VisitInput {
         result: result.into(),
-        answers: serde_json::from_value(serde_json::json!({"meals_per_day": 2, "savings": 100000}))
-            .unwrap_or_default(),
+        answers,
         ..VisitInput::default()
     }
 }

@@ -157,9 +157,12 @@ fn ten_wrong_pins_in_a_row_erase_the_store_and_say_what_was_lost() {
         serde_json::from_str(&ok(&["households", "--json"])).expect("json");
     let id = list[0]["id"].as_str().expect("id").to_string();
     let answers = tmp.path().join("answers.json");
+    let mut filled =
+        serde_json::from_value(serde_json::json!({"toilet": "umum"})).expect("answers");
+    jemput_core::IndicatorSet::bps14().mark_unanswered_unknown(&mut filled);
     std::fs::write(
         &answers,
-        r#"{"result": "found", "answers": {"toilet": "umum"}}"#,
+        serde_json::json!({"result": "found", "answers": filled}).to_string(),
     )
     .expect("answers");
     ok(&["visit", &id, "--answers", answers.to_str().expect("path")]);

@@ -53,10 +53,11 @@ fn a_phone_with_a_wrong_date_still_records_honest_times() {
         .expect("list")[0]
         .id
         .clone();
-    let input = VisitInput {
+    let mut input = VisitInput {
         result: "found".into(),
         ..VisitInput::default()
     };
+    set.mark_unanswered_unknown(&mut input.answers);
     let vid = device.record_visit(&id, &input, &set).expect("visit");
     let report = rt.block_on(client.sync(&device, &set)).expect("sync");
     assert_eq!(

@@ -55,7 +55,7 @@ fn export_by_id(path: &Path) -> std::collections::BTreeMap<String, Vec<String>> 
     r.records()
         .map(|rec| {
             let rec: Vec<String> = rec.expect("row").iter().map(String::from).collect();
-            (rec[25].clone(), rec)
+            (rec[rec.len() - 1].clone(), rec)
         })
         .collect()
 }
@@ -161,7 +161,7 @@ fn import_field_work_reimport_and_export_at_a_cutoff() {
     let rows_at = export_by_id(&first);
     assert_eq!(rows_at.len(), 60);
     assert_eq!(rows_at[&moved_id][13], "Pindah");
-    assert_eq!(rows_at[&moved_id][22], "Usulan hapus");
+    assert_eq!(rows_at[&moved_id][23], "Usulan hapus");
     let summary =
         std::fs::read_to_string(tmp.path().join("update-1.summary.csv")).expect("summary");
     let rw1 = summary

@@ -81,7 +81,9 @@ fn fasilitator_sees_exactly_the_conflicts_decides_and_the_field_gets_the_note() 
         .expect("h1 has a member");
     let visit = |c: &Client, id: &str, result: &str, presence: Option<&str>| {
         let file = c.home.join("v.json");
-        let mut body = json!({"result": result, "answers": {"meals_per_day": 2}});
+        let mut answers = serde_json::from_value(json!({"meals_per_day": 2})).expect("answers");
+        jemput_core::IndicatorSet::bps14().mark_unanswered_unknown(&mut answers);
+        let mut body = json!({"result": result, "answers": answers});
         if let Some(p) = presence {
             body["member_changes"] = json!({ member.clone(): p });
         }
@@ -167,6 +169,18 @@ fn fasilitator_sees_exactly_the_conflicts_decides_and_the_field_gets_the_note() 
         .iter()
         .find(|c| c["path"] == "status")
         .expect("status conflict");
+    // The field in words beside its path.
+    assert_eq!(status["label"], "Status kunjungan");
+    let address = open
+        .iter()
+        .find(|c| c["path"] == "identity.address")
+        .expect("address conflict");
+    assert_eq!(address["label"], "Alamat");
+    let dup = open
+        .iter()
+        .find(|c| c["kind"] == "possible_duplicate")
+        .expect("duplicate");
+    assert_eq!(dup["label"], "Kemungkinan duplikat (KK sama)");
     for choice in status["choices"].as_array().expect("choices") {
         assert!(
             choice["by"].is_string() && choice["at"].as_i64() > Some(0),
@@ -313,19 +327,60 @@ fn fasilitator_sees_exactly_the_conflicts_decides_and_the_field_gets_the_note() 
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|l| l.as_str())
-                .filter(|l| l.starts_with("status = "))
-                .map(move |l| (by.clone(), l.to_string()))
+                .filter(|c| c["path"] == "status" && c["op"] == "set")
+                .map(move |c| (by.clone(), c["value"].as_str().unwrap_or("").to_string()))
                 .collect::<Vec<_>>()
         })
         .collect();
     assert!(
-        set_status.contains(&("kader-a".into(), "status = \"found\"".into())),
+        set_status.contains(&("kader-a".into(), "found".into())),
         "{set_status:?}"
     );
     assert!(
-        set_status.contains(&("kader-b".into(), "status = \"moved\"".into())),
+        set_status.contains(&("kader-b".into(), "moved".into())),
         "{set_status:?}"
+    );
+    // Typed values, times as numbers, and a sentence in the CLI's language.
+    assert!(history.iter().all(|e| e["at"].is_i64()), "at is a number");
+    assert!(
+        history.iter().any(|e| e["changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(
+                |c| c["path"].as_str().is_some_and(|p| p.ends_with(".size")) && c["value"].is_i64()
+            )),
+        "a number stays a number"
+    );
+    let texts: Vec<&str> = history.iter().filter_map(|e| e["text"].as_str()).collect();
+    assert!(
+        texts.contains(&"kader-b mencatat kunjungan: Pindah"),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("demo-fasilitator memutuskan konflik")),
+        "{texts:?}"
+    );
+    let english = fas
+        .command()
+        .env("JEMPUT_LANG", "en")
+        .args(["history", h1, "--json"])
+        .output()
+        .expect("history in English");
+    let english: Vec<Value> = serde_json::from_slice(&english.stdout).expect("history JSON");
+    assert!(
+        english
+            .iter()
+            .any(|e| e["text"] == "kader-b recorded a visit: Moved"),
+        "English on request"
+    );
+    let plain = fas.ok(&["history", h1]);
+    assert!(!plain.contains("Timestamp"), "{plain}");
+    assert!(
+        plain.contains(" WIB  "),
+        "times in the kelurahan's clock: {plain}"
     );
     assert!(
         set_status.iter().any(|(by, _)| by == "demo-fasilitator"),

@@ -125,10 +125,11 @@ fn backlog_over_a_flapping_link() {
         .collect();
     {
         let device = op.device();
-        let input: jemput_core::household::VisitInput = serde_json::from_value(json!({
+        let mut input: jemput_core::household::VisitInput = serde_json::from_value(json!({
             "result": "found", "answers": {"meals_per_day": 2, "toilet": "umum", "savings": 0}
         }))
         .expect("input");
+        set.mark_unanswered_unknown(&mut input.answers);
         for i in 0..1000 {
             device
                 .record_visit(&ids[i % ids.len()], &input, &set)

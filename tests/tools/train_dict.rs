@@ -24,6 +24,7 @@ fn random_visit(set: &IndicatorSet, rng: &mut impl Rng) -> VisitInput {
     let mut answers = serde_json::Map::new();
     for c in &set.criteria {
         if rng.gen_bool(0.1) {
+            answers.insert(c.id.clone(), jemput_core::indicators::UNKNOWN.into());
             continue;
         }
         let v = match &c.rule {

@@ -57,12 +57,13 @@ after(async () => {
 });
 
 /** Dates the backend may stamp a visit made now with (local day; UTC day as a fallback). */
+/** Today as the app shows dates (dd/mm/yyyy), by the local and the UTC calendar. */
 function todayCandidates() {
   const d = new Date();
   const p = (n) => String(n).padStart(2, '0');
-  const local = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
-  const utc = d.toISOString().slice(0, 10);
-  return [...new Set([local, utc])];
+  const local = `${p(d.getDate())}/${p(d.getMonth() + 1)}/${d.getFullYear()}`;
+  const u = d.toISOString().slice(0, 10).split('-');
+  return [...new Set([local, `${u[2]}/${u[1]}/${u[0]}`])];
 }
 
 /** Click after centring the element, so sticky bars cannot intercept the click. */
@@ -152,29 +153,43 @@ test('kader logs in, records a visit, and the list shows it with today and the s
   await tap('#record-visit');
   await browser.$('#visit-form').waitForExist({ timeout: TIMEOUT });
   await tap('#result-found');
-  const liveScore = browser.$('#live-score');
-  await liveScore.waitForExist({ timeout: TIMEOUT });
+  await browser.$('#answered-count').waitForExist({ timeout: TIMEOUT });
+  assert.equal(await browser.$('#live-score').isExisting(), false, 'no score while answering');
 
-  // 4. A few answers; the live score follows each one.
+  // 4. A few answers, then the app is closed: they are a draft in the device store.
   await pickOption('answer-floor_material', ['tanah']);
-  await browser.waitUntil(async () => /^1\/\d+$/.test(await liveScore.getText()),
-    { timeout: TIMEOUT, timeoutMsg: 'live score did not become 1 after a met floor material' });
   await pickOption('answer-cooking_fuel', ['kayu bakar']);
   const meals = await browser.$('#answer-meals_per_day');
   await meals.scrollIntoView({ block: 'center' });
   await meals.setValue('2');
   await tap('#answer-clinic_cost-no');
-  await browser.waitUntil(async () => /^4\/\d+$/.test(await liveScore.getText()),
-    { timeout: TIMEOUT, timeoutMsg: 'live score did not reach 4 after four met answers' });
-  const scoreText = await liveScore.getText();
+  await browser.waitUntil(async () => /^4 /.test(await text('#answered-count')),
+    { timeout: TIMEOUT, timeoutMsg: 'four answers were not counted' });
+  await tap('#back');
+  await browser.$('#household-detail').waitForExist({ timeout: TIMEOUT });
+  await browser.reloadSession();
+  await enterPin(APP_PIN);
+  await waitForRows();
+  await tap(`.household-row[data-id="${id}"]`);
+  await browser.$('#household-detail #visits').waitForExist({ timeout: TIMEOUT });
+  await tap('#record-visit');
+  await browser.$('#draft-restored').waitForExist({ timeout: TIMEOUT });
+  assert.equal(await browser.$('#answer-floor_material').getValue(), 'tanah', 'the draft survived a restart');
+  assert.equal(await browser.$('#answer-meals_per_day').getValue(), '2');
 
-  // 5. Save; the detail shows the new visit.
+  // 5. "Simpan" with ten criteria unanswered is refused and names them; marked
+  //    "tidak tahu", the visit saves, incomplete, and the detail shows its score.
   await tap('#save-visit');
+  await browser.$('#confirm-missing').waitForExist({ timeout: TIMEOUT });
+  assert.equal((await browser.$$('#missing-list li')).length, 10);
+  await tap('#missing-unknown');
+  await tap('#save-visit');
+  const scoreText = '4/14';
   const dates = todayCandidates();
   await browser.waitUntil(async () => {
     const visits = await text('#household-detail #visits');
-    return dates.some((d) => visits.includes(d)) && visits.includes(scoreText);
-  }, { timeout: TIMEOUT, timeoutMsg: `detail does not show a visit dated ${dates.join(' or ')} with ${scoreText}` });
+    return dates.some((d) => visits.includes(d)) && visits.includes(scoreText) && /Tidak lengkap/.test(visits);
+  }, { timeout: TIMEOUT, timeoutMsg: `detail does not show an incomplete visit dated ${dates.join(' or ')} with ${scoreText}` });
 
   // 6. Back to the list: the row has today's date and the score.
   await tap('#back');

@@ -2,10 +2,11 @@
 // never `invoke` or `listen` directly.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { lang } from './i18n';
 import type {
-  Answers, BundleExported, ColumnTarget, CommandError, ErrorCode, ConflictItem, ConflictKind, ExportDone, Filter, HistoryEntry,
-  HouseholdDetail, Imported, HouseholdRow, ImportPreview, ImportProgress, ImportReport, IndicatorSet, LoginResult,
-  LockStatus, NewVisit, Proposal, Score, SessionStatus, SyncStatus,
+  BundleExported, ColumnTarget, CommandError, ErrorCode, ConflictItem, ConflictKind, ExportDone, HistoryEntry,
+  HouseholdDetail, Imported, InboxItem, ListPage, ListQuery, Outbox, ImportPreview, ImportProgress, ImportReport, IndicatorSet, LoginResult,
+  LockStatus, NewVisit, Proposal, SessionStatus, SyncStatus,
 } from './types';
 
 export type { UnlistenFn };
@@ -46,8 +47,18 @@ export const login = (server: string, user: string, password: string) =>
   call<LoginResult>('login', { server, user, password });
 export const logout = () => call<null>('logout');
 
-export const listHouseholds = (search: string | null, filter: Filter) =>
-  call<HouseholdRow[]>('list_households', { search, filter });
+/** One page of the list: `limit` rows from `offset`, and how many match in all. */
+export const listHouseholds = (query: ListQuery) => call<ListPage>('list_households', { query });
+/** The visit form being typed for a household (`body` as `draftPut` kept it, `at` ms). */
+export const draftGet = (id: string) => call<{ body: unknown; at: number } | null>('draft_get', { id });
+/** Keeps the visit form as typed in the device store (never the webview's storage). */
+export const draftPut = (id: string, body: unknown) => call<null>('draft_put', { id, body });
+export const draftDiscard = (id: string) => call<null>('draft_discard', { id });
+/** What waits to reach the server: unsent, refused (with the reason), quarantined, drafts. */
+export const outbox = () => call<Outbox>('outbox');
+/** The fasilitator's and office's decisions and notes, newest first. */
+export const inbox = () => call<InboxItem[]>('inbox');
+export const inboxSeen = () => call<null>('inbox_seen');
 export const getHousehold = (id: string) => call<HouseholdDetail>('get_household', { id });
 
 let indicatorSetCache: Promise<IndicatorSet> | null = null;
@@ -60,8 +71,6 @@ export function indicatorSet(): Promise<IndicatorSet> {
   return indicatorSetCache;
 }
 
-export const scoreAnswers = (householdId: string, answers: Answers) =>
-  call<Score>('score_answers', { householdId, answers });
 export const recordVisit = (id: string, visit: NewVisit) =>
   call<HouseholdDetail>('record_visit', { id, visit });
 export const proposeHousehold = (proposal: Proposal) =>
@@ -73,7 +82,7 @@ export const bundleImport = (path: string) => call<Imported>('bundle_import', { 
 export const syncStatus = () => call<SyncStatus>('sync_status');
 
 export const listConflicts = (rw: number | null, kind: ConflictKind | null) =>
-  call<ConflictItem[]>('list_conflicts', { rw, kind });
+  call<ConflictItem[]>('list_conflicts', { rw, kind, lang: lang() });
 /** Decide a conflict: exactly one of `pick` (a choice's `n`, from 1) or `value` (a corrected value, kind "field"). */
 export const resolveConflict = (id: string, decision: { pick: number } | { value: string }, note: string | null) =>
   call<null>('resolve_conflict', {
@@ -82,7 +91,8 @@ export const resolveConflict = (id: string, decision: { pick: number } | { value
     value: 'value' in decision ? decision.value : null,
     note,
   });
-export const householdHistory = (id: string) => call<HistoryEntry[]>('household_history', { id });
+/** Each change with a sentence (`text`) and field names (`label`) in the UI's language. */
+export const householdHistory = (id: string) => call<HistoryEntry[]>('household_history', { id, lang: lang() });
 /** The household as it was at the end of `when` (YYYY-MM-DD). */
 export const householdAsOf = (id: string, when: string) => call<HouseholdDetail>('household_as_of', { id, when });
 

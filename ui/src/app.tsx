@@ -13,13 +13,19 @@ import { ProposeForm } from './screens/propose-form';
 import { ReviewScreen } from './screens/review';
 import { HistoryScreen } from './screens/history';
 import { RegistryScreen } from './screens/registry';
+import { InboxScreen, OutboxScreen } from './screens/outbox-inbox';
+
+/** The screen a household was opened from, where "Kembali" returns. */
+type From = 'review' | 'outbox' | 'inbox';
 
 export type Route =
   | { screen: 'list' }
-  | { screen: 'detail'; id: string; initial?: HouseholdDetail; from?: 'review' }
-  | { screen: 'visit'; id: string; household: HouseholdDetail; from?: 'review' }
-  | { screen: 'history'; id: string; household: HouseholdDetail; from?: 'review' }
+  | { screen: 'detail'; id: string; initial?: HouseholdDetail; from?: From }
+  | { screen: 'visit'; id: string; household: HouseholdDetail; from?: From }
+  | { screen: 'history'; id: string; household: HouseholdDetail; from?: From }
   | { screen: 'propose' }
+  | { screen: 'outbox' }
+  | { screen: 'inbox' }
   | { screen: 'review' }
   | { screen: 'registry' };
 
@@ -136,6 +142,7 @@ export function App() {
           <>
             <HouseholdList
               user={session.user}
+              open={open}
               onRevoked={reloadSession}
               onOpen={(id) => setRoute({ screen: 'detail', id })}
               onPropose={() => setRoute({ screen: 'propose' })}
@@ -145,6 +152,8 @@ export function App() {
               // backend checks again.
               onReview={session.can?.review ? () => setRoute({ screen: 'review' }) : undefined}
               onRegistry={session.can?.registry ? () => setRoute({ screen: 'registry' }) : undefined}
+              onOutbox={() => setRoute({ screen: 'outbox' })}
+              onInbox={() => setRoute({ screen: 'inbox' })}
             />
             {logoutDialog}
           </>
@@ -184,6 +193,16 @@ export function App() {
         );
       case 'registry':
         return <RegistryScreen onBack={() => setRoute({ screen: 'list' })} />;
+      case 'outbox':
+        return (
+          <OutboxScreen onBack={() => setRoute({ screen: 'list' })}
+            onOpenHousehold={(id) => setRoute({ screen: 'detail', id, from: 'outbox' })} />
+        );
+      case 'inbox':
+        return (
+          <InboxScreen onBack={() => setRoute({ screen: 'list' })}
+            onOpenHousehold={(id) => setRoute({ screen: 'detail', id, from: 'inbox' })} />
+        );
       case 'propose':
         return (
           <ProposeForm

@@ -66,6 +66,7 @@ const id = {
   sync_done: 'Sinkron selesai',
 
   search_placeholder: 'Cari nama, NIK, KK, alamat',
+  filter_label: 'Saring daftar',
   filter_all: 'Semua',
   filter_not_visited: 'Belum dikunjungi',
   filter_poor: 'Miskin (skor)',
@@ -287,6 +288,48 @@ const id = {
   err_forbidden: 'Anda tidak berhak mengakses data ini.',
   err_not_found: 'Data tidak ditemukan.',
   err_invalid_nik: 'NIK tidak valid.',
+  draft_restored: 'Draf dari {at} dibuka kembali.',
+  draft_discard: 'Hapus draf',
+  draft_discard_title: 'Hapus draf kunjungan?',
+  draft_discard_body: 'Semua isian yang belum disimpan untuk rumah tangga ini akan hilang.',
+  visit_answered: '{n} dari {total} kriteria diisi',
+  visit_unknown_count: '{n} tidak tahu',
+  answer_unknown: 'Tidak tahu / menolak menjawab',
+  new_member: 'Anggota baru',
+  new_member_birth: 'Tanggal lahir',
+  new_member_relation: 'Hubungan dengan kepala keluarga',
+  missing_title: '{n} kriteria belum diisi',
+  missing_body: 'Isi kriteria ini, atau tandai sebagai “tidak tahu / menolak menjawab”. Kunjungan akan dicatat tidak lengkap.',
+  missing_back: 'Kembali mengisi',
+  missing_mark_unknown: 'Tandai “tidak tahu”',
+  marker_draft: 'Draf',
+  marker_unsent: 'Belum terkirim',
+  marker_unread: 'Catatan baru',
+  marker_incomplete: 'Tidak lengkap',
+  list_range: '{from}–{to} dari {n}',
+  offline_calm: 'Luring — {n} menunggu dikirim',
+  offline_calm_none: 'Luring — semua sudah terkirim',
+  open_outbox: 'Kotak keluar',
+  open_inbox: 'Kotak masuk',
+  outbox_title: 'Kotak keluar',
+  outbox_waiting: '{n} rumah tangga menunggu dikirim ({v} kunjungan)',
+  outbox_refused: 'Ditolak server',
+  outbox_refused_hint: 'Data ini tetap di HP dan tidak dikirim ulang. Hubungi fasilitator.',
+  outbox_quarantined: 'Dikarantina',
+  outbox_drafts: 'Draf kunjungan',
+  outbox_empty: 'Semua pekerjaan sudah terkirim.',
+  outbox_visits: '{n} kunjungan',
+  outbox_relays: '{n} berkas dari HP lain menunggu diteruskan',
+  inbox_title: 'Kotak masuk',
+  inbox_empty: 'Belum ada catatan atau keputusan.',
+  inbox_decision: '{by} memutuskan konflik',
+  inbox_note: 'Catatan dari {by}',
+  inbox_new: 'Baru',
+  choice_notes: 'Catatan kunjungan',
+  decide_title: 'Putuskan konflik ini?',
+  decide_body: 'Pilihan: {choice}. Keputusan dikirim ke kader dan tidak dapat dibatalkan dari HP ini.',
+  decide_confirm: 'Ya, putuskan',
+  history_fields: 'Rincian',
   err_invalid_kk: 'Nomor KK tidak valid.',
   err_invalid_input: 'Isian tidak valid.',
   err_server: 'Terjadi kesalahan di server.',
@@ -362,6 +405,7 @@ const en: Record<Key, string> = {
   sync_done: 'Sync finished',
 
   search_placeholder: 'Search name, NIK, KK, address',
+  filter_label: 'Filter the list',
   filter_all: 'All',
   filter_not_visited: 'Not visited',
   filter_poor: 'Poor (score)',
@@ -583,6 +627,48 @@ const en: Record<Key, string> = {
   err_forbidden: 'You may not access this data.',
   err_not_found: 'Not found.',
   err_invalid_nik: 'Invalid NIK.',
+  draft_restored: 'Draft from {at} reopened.',
+  draft_discard: 'Discard draft',
+  draft_discard_title: 'Discard the visit draft?',
+  draft_discard_body: 'Everything typed for this household and not saved will be lost.',
+  visit_answered: '{n} of {total} criteria answered',
+  visit_unknown_count: '{n} unknown',
+  answer_unknown: 'Don’t know / refused',
+  new_member: 'New member',
+  new_member_birth: 'Birth date',
+  new_member_relation: 'Relation to the head',
+  missing_title: '{n} criteria not answered',
+  missing_body: 'Answer these, or mark them “don’t know / refused”. The visit will be recorded as incomplete.',
+  missing_back: 'Back to the form',
+  missing_mark_unknown: 'Mark “don’t know”',
+  marker_draft: 'Draft',
+  marker_unsent: 'Not sent',
+  marker_unread: 'New note',
+  marker_incomplete: 'Incomplete',
+  list_range: '{from}–{to} of {n}',
+  offline_calm: 'Offline — {n} waiting to be sent',
+  offline_calm_none: 'Offline — everything is sent',
+  open_outbox: 'Outbox',
+  open_inbox: 'Inbox',
+  outbox_title: 'Outbox',
+  outbox_waiting: '{n} households waiting to be sent ({v} visits)',
+  outbox_refused: 'Refused by the server',
+  outbox_refused_hint: 'This work stays on the phone and is not sent again. Contact the facilitator.',
+  outbox_quarantined: 'Quarantined',
+  outbox_drafts: 'Visit drafts',
+  outbox_empty: 'All work has been sent.',
+  outbox_visits: '{n} visits',
+  outbox_relays: '{n} files from other phones waiting to be relayed',
+  inbox_title: 'Inbox',
+  inbox_empty: 'No notes or decisions yet.',
+  inbox_decision: '{by} decided a conflict',
+  inbox_note: 'Note from {by}',
+  inbox_new: 'New',
+  choice_notes: 'Visit notes',
+  decide_title: 'Decide this conflict?',
+  decide_body: 'Choice: {choice}. The decision goes to the kaders and cannot be undone from this phone.',
+  decide_confirm: 'Yes, decide',
+  history_fields: 'Details',
   err_invalid_kk: 'Invalid KK number.',
   err_invalid_input: 'Invalid input.',
   err_server: 'Something went wrong on the server.',
@@ -665,8 +751,15 @@ export function formatBytes(n: number): string {
 export function formatMs(ms: number | null | undefined): string {
   if (ms == null || ms <= 0) return t('none');
   return new Date(ms).toLocaleString(locale(), {
-    day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit',
+    day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit',
   });
+}
+
+/** A calendar date `YYYY-MM-DD` as people write it here: dd/mm/yyyy. */
+export function formatDate(ymd: string | null | undefined): string {
+  if (!ymd) return t('none');
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd);
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : ymd;
 }
 
 /** RFC3339 → short local date-time. */
@@ -674,5 +767,5 @@ export function formatDateTime(iso: string | null): string {
   if (!iso) return t('sync_never');
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(locale(), { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleString(locale(), { day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' });
 }

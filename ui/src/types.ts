@@ -16,6 +16,14 @@ export type { LockState } from './bindings/LockState';
 export type { Gate } from './bindings/Gate';
 export type { LoginResult } from './bindings/LoginResult';
 export type { HouseholdRow } from './bindings/HouseholdRow';
+export type { ListPage } from './bindings/ListPage';
+export type { ListQuery } from './bindings/ListQuery';
+export type { Outbox } from './bindings/Outbox';
+export type { OutboxRow } from './bindings/OutboxRow';
+export type { DraftRow } from './bindings/DraftRow';
+export type { Quarantined } from './bindings/Quarantined';
+export type { InboxItem } from './bindings/InboxItem';
+export type { FieldChange } from './bindings/FieldChange';
 export type { Score } from './bindings/Score';
 export type { Conflict } from './bindings/Conflict';
 export type { ConflictValue } from './bindings/ConflictValue';
@@ -50,6 +58,9 @@ import type { Documents } from './bindings/Documents';
 import type { Note } from './bindings/Note';
 import type { Score } from './bindings/Score';
 import type { Field } from './bindings/Field';
+
+/** The answer for "tidak tahu / menolak menjawab", for any criterion (core's `UNKNOWN`). */
+export const UNKNOWN_ANSWER = 'tidak_tahu';
 
 export type VisitResult = 'found' | 'not_found' | 'moved' | 'died' | 'duplicate' | 'refused';
 export const VISIT_RESULTS: VisitResult[] = ['found', 'not_found', 'moved', 'died', 'duplicate', 'refused'];

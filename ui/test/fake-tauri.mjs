@@ -56,12 +56,14 @@ export function installFakeTauri(opts = {}) {
     const size = Object.values(h.members).filter((m) => (m.presence ?? 'lives_here') === 'lives_here').length;
     const met = [];
     const unanswered = [];
+    const unknown = [];
     for (const c of criteria) {
       const v = answers[c.id];
       if (v === undefined || v === null) { unanswered.push(c.id); continue; }
+      if (v === 'tidak_tahu') { unknown.push(c.id); continue; }
       if (meets[c.id](v, size)) met.push(c.id);
     }
-    return { met, score: met.length, poor: met.length >= 9, unanswered };
+    return { met, score: met.length, poor: met.length >= 9, unanswered, unknown, incomplete: unanswered.length + unknown.length > 0 };
   }
 
   const member = (name, relation, sex, birth, nik) =>
@@ -124,7 +126,7 @@ export function installFakeTauri(opts = {}) {
   };
   const rejected = { 'hh-0004': 'NIK sudah terdaftar' };
   // Only a household found is scored (jemput_core VisitResult::carries_answers).
-  const noScore = { met: [], score: null, poor: null, unanswered: [] };
+  const noScore = { met: [], score: null, poor: null, unanswered: [], unknown: [], incomplete: false };
   const addVisit = (h, vid, date, kader, result, answers) => {
     h.visits[vid] = result === 'found'
       ? { date, kader, result, answers, documents: { kk: true, ktp: true }, member_changes: {}, ...score(h, answers) }
@@ -139,10 +141,18 @@ export function installFakeTauri(opts = {}) {
   // c-001, c-003, c-004. Kinds: field ×4, divergent_visits ×1, possible_duplicate ×1.
   const value = (n, v, by, at, device, visit = null) =>
     ({ n, action: 'value', value: v, by, at, device, visit, other_household: null });
+  // The field in words, as core/src/words.rs names it (the fake knows the paths it uses).
+  const LABELS = {
+    id: { status: 'Status kunjungan', 'members.m2.name': 'Nama anggota', 'identity.address': 'Alamat',
+      divergent_visits: 'Hasil kunjungan bulan yang sama berbeda', possible_duplicate: 'Kemungkinan duplikat (KK sama)' },
+    en: { status: 'Visit status', 'members.m2.name': "Member's name", 'identity.address': 'Address',
+      divergent_visits: 'Visits of one month disagree', possible_duplicate: 'Possible duplicate (same KK)' },
+  };
+  const labelOf = (c, lang) => LABELS[lang === 'en' ? 'en' : 'id'][c.path ?? c.kind] ?? c.path ?? '';
   const item = (id, kind, hid, path, choices) => {
     const h = households[hid];
     const head = Object.values(h.members).find((m) => m.relation === 'head');
-    return { id, kind, household: hid, rw: h.identity.rw, rt: h.identity.rt, head_name: head?.name ?? null, path, choices };
+    return { id, kind, household: hid, rw: h.identity.rw, rt: h.identity.rt, head_name: head?.name ?? null, path, label: '', choices };
   };
   let conflicts = [
     item('c-001', 'field', 'hh-0003', 'status', [
@@ -155,7 +165,8 @@ export function installFakeTauri(opts = {}) {
     ]),
     item('c-003', 'divergent_visits', 'hh-0003', null, [
       { n: 1, action: 'visit', value: { result: 'found', score: 5, poor: false, met: ['floor_material', 'toilet', 'lighting', 'meals_per_day', 'savings'] },
-        by: 'kader_uji', at: 1764000000000, device: 'aa01c0ffee000001', visit: 'v1', other_household: null },
+        by: 'kader_uji', at: 1764000000000, device: 'aa01c0ffee000001', visit: 'v1', other_household: null,
+        notes: 'Keluarga ada di rumah, ditemui ibu' },
       { n: 2, action: 'visit', value: { result: 'moved', score: 0, poor: false, met: [] },
         by: 'kader_lain', at: 1764000100000, device: 'bb02deadbeef0002', visit: 'v2', other_household: null },
     ]),
@@ -176,17 +187,23 @@ export function installFakeTauri(opts = {}) {
   // Change history per household, oldest first; `state` is the fake's snapshot for household_as_of.
   const snapshot = (h, patch) => ({ ...JSON.parse(JSON.stringify(h)), ...patch });
   const history = {};
-  const addHistory = (hid, at, by, device, changes, state) => {
+  const addHistory = (hid, at, by, device, text, changes, state) => {
     const list = (history[hid] ??= []);
-    list.push({ hash: `${hid}-h${list.length + 1}-0123456789abcdef`, at, by, device, changes, state });
+    list.push({ hash: `${hid}-h${list.length + 1}-0123456789abcdef`, at, by, device, text, changes, state });
   };
   {
     const h3 = households['hh-0003'];
-    addHistory('hh-0003', Date.parse('2025-01-02T12:00:00Z'), null, 'dinsos-import-0000', ['identitas diimpor dari DTKS', 'anggota: 2 ditambahkan'],
+    // Sentences and field names as core/src/history.rs writes them (in Indonesian; the
+    // fake does not translate history).
+    const ch = (path, label, value, op = 'set') => ({ path, op, value, label });
+    addHistory('hh-0003', Date.parse('2025-01-02T12:00:00Z'), 'import', 'dinsos-import-0000', 'import membuat data rumah tangga dari registri',
+      [ch('identity', 'identity', null, 'added'), ch('identity.address', 'Alamat', 'Gang Percobaan No. 3'), ch('members.m1.name', 'Nama anggota', 'Keluarga Uji Tiga')],
       snapshot(h3, { status: null, visits: {}, conflicts: [] }));
-    addHistory('hh-0003', Date.parse('2025-01-20T12:00:00Z'), 'kader_uji', 'aa01c0ffee000001', ['kunjungan v1: found', 'status: — → found'],
+    addHistory('hh-0003', Date.parse('2025-01-20T12:00:00Z'), 'kader_uji', 'aa01c0ffee000001', 'kader_uji mencatat kunjungan: Ditemukan',
+      [ch('visits.v1.result', 'Hasil kunjungan', 'found'), ch('visits.v1.size', 'visits.v1.size', 2), ch('status', 'Status kunjungan', 'found')],
       snapshot(h3, { status: 'found', visits: { v1: h3.visits.v1 }, conflicts: [] }));
-    addHistory('hh-0003', Date.parse('2025-01-21T12:00:00Z'), 'kader_lain', 'bb02deadbeef0002', ['kunjungan v2: moved', 'status: found / moved (konflik)'],
+    addHistory('hh-0003', Date.parse('2025-01-21T12:00:00Z'), 'kader_lain', 'bb02deadbeef0002', 'kader_lain mencatat kunjungan: Pindah',
+      [ch('visits.v2.result', 'Hasil kunjungan', 'moved'), ch('status', 'Status kunjungan', 'moved')],
       snapshot(h3, {}));
   }
 
@@ -256,8 +273,15 @@ export function installFakeTauri(opts = {}) {
       rt: h.identity.rt ?? null, rw: h.identity.rw ?? null, status: h.status,
       last_visit: v?.date ?? null, score: v ? v.score : null, poor: v ? v.poor === true : false,
       has_conflict: h.conflicts.length > 0, proposal: h.proposal, rejected: rejected[h.id] ?? null,
+      incomplete: v ? v.incomplete === true : false,
+      pending: pendingIds.has(h.id) || rejected[h.id] != null, draft: drafts[h.id] != null,
+      unread: inbox.some((i) => i.household === h.id && i.at > fake.inboxSeen && i.by !== session.user),
     };
   }
+  // Device-local state: households with unsent work, drafts, the inbox.
+  const pendingIds = new Set();
+  const drafts = {};
+  const inbox = [];
   const clone = (x) => JSON.parse(JSON.stringify(x));
   const err = (code, message) => ({ code, message });
   const need = (h) => { if (!h) throw err('not_found', 'household not found'); return h; };
@@ -339,7 +363,9 @@ export function installFakeTauri(opts = {}) {
       return { user, role: users[user], can: CAN[users[user]] };
     },
     logout: () => { session = { ...session, logged_in: false, user: null, role: null, can: null }; return null; },
-    list_households: ({ search, filter }) => {
+    list_households: ({ query }) => {
+      const { search, filter, offset = 0, limit = 0 } = query;
+      fake.pageCalls += 1;
       let rows = Object.values(households).map(row);
       if (search) {
         const q = search.toLowerCase();
@@ -353,14 +379,46 @@ export function installFakeTauri(opts = {}) {
       if (filter === 'poor') rows = rows.filter((r) => r.poor);
       if (filter === 'conflict') rows = rows.filter((r) => r.has_conflict);
       if (filter === 'not_visited') rows = rows.filter((r) => !r.last_visit || r.last_visit.slice(0, 7) !== today().slice(0, 7));
-      return rows;
+      // The store's order: RW, RT, head name.
+      rows.sort((a, b) => (a.rw - b.rw) || (a.rt - b.rt) || (a.head_name ?? '').localeCompare(b.head_name ?? '') || a.id.localeCompare(b.id));
+      return { rows: limit ? rows.slice(offset, offset + limit) : rows.slice(offset), total: rows.length, offset };
     },
+    draft_get: ({ id }) => { need(households[id]); return drafts[id] ?? null; },
+    draft_put: ({ id, body }) => {
+      need(households[id]);
+      drafts[id] = { body: JSON.parse(JSON.stringify(body)), at: Date.now() };
+      return null;
+    },
+    draft_discard: ({ id }) => { delete drafts[id]; return null; },
+    outbox: () => {
+      const list = Object.values(households).filter((h) => pendingIds.has(h.id) || rejected[h.id] != null).map((h) => {
+        const r = row(h);
+        return { id: h.id, head_name: r.head_name, rw: r.rw, rt: r.rt, visits: fake.unsentVisits[h.id] ?? 0, rejected: rejected[h.id] ?? null };
+      });
+      const waiting = list.filter((h) => h.rejected == null);
+      return {
+        waiting: waiting.length, refused: list.length - waiting.length,
+        unsent_visits: waiting.reduce((n, h) => n + h.visits, 0), households: list,
+        quarantined: [{ id: 'hh-rusak', reason: 'document failed to merge: damaged change' }],
+        drafts: Object.entries(drafts).map(([id, d]) => ({ id, head_name: row(households[id]).head_name, at: d.at })),
+        relays: 0,
+      };
+    },
+    inbox: () => [...inbox].filter((i) => i.by !== session.user).sort((a, b) => b.at - a.at).map((i) => {
+      const r = row(households[i.household]);
+      return { ...i, head_name: r.head_name, rw: r.rw, rt: r.rt, unread: i.at > fake.inboxSeen };
+    }),
+    inbox_seen: () => { fake.inboxSeen = Date.now(); return null; },
     get_household: ({ id }) => need(households[id]),
     indicator_set: () => indicatorSet,
-    score_answers: ({ householdId, answers }) => score(need(households[householdId]), answers),
     record_visit: ({ id, visit }) => {
       const h = need(households[id]);
       if (!visit.result) throw err('invalid_input', 'result missing');
+      const missing = criteria.filter((c) => visit.result === 'found' && visit.answers[c.id] === undefined);
+      if (missing.length) throw err('invalid_input', `${missing.length} criteria have no answer`);
+      delete drafts[id];
+      pendingIds.add(id);
+      fake.unsentVisits[id] = (fake.unsentVisits[id] ?? 0) + 1;
       for (const [mid, p] of Object.entries(visit.member_changes ?? {})) h.members[mid].presence = p;
       // As the backend does: each new member joins with presence "new".
       (visit.new_members ?? []).forEach((m, i) => {
@@ -386,9 +444,10 @@ export function installFakeTauri(opts = {}) {
       sync.pending += 1;
       return { id };
     },
-    list_conflicts: ({ rw, kind }) => {
+    list_conflicts: ({ rw, kind, lang }) => {
       if (!['fasilitator', 'operator', 'admin'].includes(session.role)) throw err('forbidden', 'role may not review conflicts');
-      return conflicts.filter((c) => (rw == null || c.rw === rw) && (kind == null || c.kind === kind));
+      return conflicts.filter((c) => (rw == null || c.rw === rw) && (kind == null || c.kind === kind))
+        .map((c) => ({ ...c, label: labelOf(c, lang) }));
     },
     resolve_conflict: ({ id, pick, value, note }) => {
       // As on the real device: only the office decides (fasilitator, operator).
@@ -413,7 +472,10 @@ export function installFakeTauri(opts = {}) {
         h.notes ??= {};
         h.notes[`note-${Object.keys(h.notes).length + 1}`] = { text: note, by: session.user, at: Date.now(), conflict: id };
       }
-      addHistory(h.id, Date.now(), session.user, 'fasil-device-0001', [`konflik ${id} diputuskan`], snapshot(h, {}));
+      addHistory(h.id, Date.now(), session.user, 'fasil-device-0001', `${session.user} memutuskan konflik`,
+        [{ path: `resolutions.${id}`, op: 'added', value: null, label: `resolutions.${id}` }], snapshot(h, {}));
+      inbox.push({ household: h.id, id, kind: 'decision', by: session.user, at: Date.now(), item: { conflict: id } });
+      if (note != null) inbox.push({ household: h.id, id: `n-${id}`, kind: 'note', by: session.user, at: Date.now(), item: { text: note, conflict: id } });
       conflicts = conflicts.filter((x) => x.id !== id);
       return null;
     },
@@ -441,6 +503,15 @@ export function installFakeTauri(opts = {}) {
       return { households: 2, new_households: 0, skipped: 1 };
     },
     sync_now: () => {
+      if (fake.offline) {
+        sync.online = false;
+        sync.last_error = err('offline', 'no connection to the server');
+        throw err('offline', 'no connection to the server');
+      }
+      sync.online = true;
+      sync.last_error = null;
+      pendingIds.clear();
+      fake.unsentVisits = {};
       sync.pending = 0;
       sync.last_sync = new Date().toISOString();
       return sync;
@@ -536,6 +607,30 @@ export function installFakeTauri(opts = {}) {
   const fake = {
     fail: {},
     calls: [],
+    /** list_households calls (pages asked). */
+    pageCalls: 0,
+    /** Unsent visits per household (the outbox's counts). */
+    unsentVisits: {},
+    /** When the inbox was last looked at (ms). */
+    inboxSeen: 0,
+    /** The next sync finds no network. */
+    offline: false,
+    /** Adds `n` synthetic households (a big kelurahan), in RW 5–9. */
+    addHouseholds: (n) => {
+      for (let i = 0; i < n; i++) {
+        const id = `hh-x${String(i).padStart(5, '0')}`;
+        households[id] = {
+          id, proposal: false, status: null,
+          identity: { kk: `35730199${String(i).padStart(8, '0')}`, address: `Jl. Uji Besar No. ${i}`, rw: 5 + (i % 5), rt: 1 + (i % 7) },
+          registry: {}, members: { m1: { name: `Kepala Uji ${String(i).padStart(5, '0')}`, relation: 'head', presence: 'lives_here' } },
+          visits: {}, conflicts: [],
+        };
+      }
+    },
+    /** A note from the fasilitator reaches this device (as a sync would bring it). */
+    addNote: (hid, text, by = 'fasilitator_uji') => {
+      inbox.push({ household: hid, id: `n-${inbox.length + 1}`, kind: 'note', by, at: Date.now(), item: { text, conflict: null } });
+    },
     /** A household of the fake's data, to change in place. */
     household: (id) => households[id],
     /** Households waiting to be sent, as sync_status reports them. */
@@ -562,6 +657,7 @@ export function installFakeTauri(opts = {}) {
     },
   };
   window.__fake = fake;
+  if (opts.households) fake.addHouseholds(opts.households);
   // What @tauri-apps/api/event `_unlisten` calls before invoking `plugin:event|unlisten`.
   window.__TAURI_EVENT_PLUGIN_INTERNALS__ = {
     unregisterListener(event, eventId) {

@@ -31,12 +31,12 @@ after(async () => {
 });
 
 /** A fresh page (fresh fake backend, empty localStorage) on a phone-sized viewport. */
-async function openApp({ loggedIn = true, viewport = PHONE, user = 'kader_uji', lock = 'open' } = {}) {
+async function openApp({ loggedIn = true, viewport = PHONE, user = 'kader_uji', lock = 'open', households = 0 } = {}) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
-  await page.addInitScript(installFakeTauri, { lock });
+  await page.addInitScript(installFakeTauri, { lock, households });
   await page.goto(server.url);
   if (loggedIn) await logIn(page, user);
   return { page, context, errors };
@@ -82,7 +82,7 @@ describe('household list', () => {
     assert.match(first, /Keluarga Uji Satu/);
     assert.match(first, /RW 003\/RT 001/);
     assert.match(first, /Ditemukan/, 'status badge in Indonesian');
-    assert.match(first, /2025-01-15/, 'last visit date');
+    assert.match(first, /15\/01\/2025/, 'last visit date, dd/mm/yyyy');
     assert.match(first, /13\/14/, 'score');
     assert.ok(await page.$('.household-row[data-id="hh-0001"] .score.poor'), 'poor score highlighted');
     assert.equal(await page.$('.household-row[data-id="hh-0003"] .score.poor'), null, 'non-poor score not highlighted');
@@ -110,7 +110,7 @@ describe('household list', () => {
     await page.waitForFunction(() => document.querySelector('.household-row')?.dataset.id === 'hh-0003');
     assert.deepEqual(await rowIds(page), ['hh-0003']);
     const calls = await page.evaluate(() => window.__fake.calls.filter((c) => c.cmd === 'list_households'));
-    assert.equal(calls.at(-1).args.search, '3573010707700001');
+    assert.equal(calls.at(-1).args.query.search, '3573010707700001');
     await page.fill('#search', '');
     await page.waitForFunction(() => document.querySelectorAll('.household-row').length === 4);
     await context.close();
@@ -139,7 +139,7 @@ describe('household list', () => {
 });
 
 describe('household detail and visit', () => {
-  test('open a household, record a visit with a live score, see it in the detail', async () => {
+  test('a visit: no score while answering, unanswered criteria refused until marked "tidak tahu", score after saving', async () => {
     const { page, context, errors } = await openApp();
     await page.click('.household-row[data-id="hh-0002"]');
     await page.waitForSelector('#household-detail #visits');
@@ -153,37 +153,50 @@ describe('household detail and visit', () => {
     await page.click('#record-visit');
     await page.waitForSelector('#visit-form');
     await page.click('#result-found');
-    await page.waitForSelector('#live-score');
-    await page.waitForFunction(() => document.querySelector('#live-score').textContent === '0/14');
+    await page.waitForSelector('#answered-count');
+    assert.match(await page.textContent('#answered-count'), /0 dari 14/);
 
-    // Each answer moves the live score.
     await page.selectOption('#answer-floor_material', 'tanah');
-    await page.waitForFunction(() => document.querySelector('#live-score').textContent === '1/14');
     await page.fill('#answer-floor_area_per_person', '12,5'); // 2 members -> 6.25 m² each
-    await page.waitForFunction(() => document.querySelector('#live-score').textContent === '2/14');
     await page.click('#answer-clinic_cost-no');
-    await page.waitForFunction(() => document.querySelector('#live-score').textContent === '3/14');
     await page.click('#answer-clinic_cost-yes');
-    await page.waitForFunction(() => document.querySelector('#live-score').textContent === '2/14');
     await page.selectOption('#answer-head_income_source-occupation', 'lainnya');
     await page.fill('#answer-head_income_source-income_rp', '450.000');
-    await page.waitForFunction(() => document.querySelector('#live-score').textContent === '3/14');
     for (const [id, v] of [['wall_material', 'bambu'], ['toilet', 'umum'], ['drinking_water', 'air hujan'],
       ['cooking_fuel', 'kayu bakar'], ['head_education', 'SD']]) {
       await page.selectOption(`#answer-${id}`, v);
     }
     await page.fill('#answer-meals_per_day', '2');
-    await page.waitForFunction(() => document.querySelector('#live-score').textContent === '9/14');
-    assert.ok(await page.$('#poor-hint'), 'poor-by-score hint at 9 of 14');
-    assert.ok(await page.$('#live-score.poor'));
+    await page.waitForFunction(() => /10 dari 14/.test(document.querySelector('#answered-count').textContent));
+    // The score is not shown while answering: nothing to steer toward.
+    assert.equal(await page.$('#live-score'), null);
+    assert.doesNotMatch(await page.textContent('#visit-form'), /\/14|Miskin/);
 
     assert.ok(await noHorizontalOverflow(page) <= 360, 'visit form fits a 360 px phone');
     await page.screenshot({ path: `${SHOTS}/visit-form-360x640.png` });
-    await page.screenshot({ path: `${SHOTS}/visit-form-full.png`, fullPage: true });
 
     await page.selectOption('#presence-m2', 'moved');
     await page.check('#doc-kk');
     await page.fill('#notes', 'Catatan uji');
+    // Four criteria are unanswered: "Simpan" names them and saves nothing.
+    await page.click('#save-visit');
+    await page.waitForSelector('#confirm-missing');
+    const missing = await page.$$eval('#missing-list li', (l) => l.map((e) => e.dataset.id));
+    assert.deepEqual(missing, ['lighting', 'protein_per_week', 'clothes_per_year', 'savings']);
+    await page.screenshot({ path: `${SHOTS}/visit-incomplete-360x800.png` });
+    assert.equal((await page.evaluate(() => window.__fake.calls)).filter((c) => c.cmd === 'record_visit').length, 0);
+    // Back to the form: answer one, mark the other three "tidak tahu" one by one or all at once.
+    await page.click('#missing-back');
+    await page.fill('#answer-savings', '100.000');
+    await page.click('#answer-lighting-unknown');
+    assert.ok(await page.$('#answer-lighting-is-unknown'));
+    await page.click('#save-visit');
+    await page.waitForSelector('#confirm-missing');
+    assert.deepEqual(await page.$$eval('#missing-list li', (l) => l.map((e) => e.dataset.id)),
+      ['protein_per_week', 'clothes_per_year']);
+    await page.click('#missing-unknown');
+    await page.waitForFunction(() => /14 dari 14/.test(document.querySelector('#answered-count').textContent));
+    assert.match(await page.textContent('#answered-count'), /3 tidak tahu/);
     await page.click('#save-visit');
     await page.waitForSelector('#household-detail #visits');
 
@@ -192,28 +205,77 @@ describe('household detail and visit', () => {
     assert.equal(sent.args.visit.result, 'found');
     assert.equal(sent.args.visit.answers.floor_area_per_person, 12.5, 'decimal comma parsed');
     assert.equal(sent.args.visit.answers.clinic_cost, true);
+    assert.equal(sent.args.visit.answers.lighting, 'tidak_tahu');
+    assert.equal(sent.args.visit.answers.protein_per_week, 'tidak_tahu');
+    assert.equal(sent.args.visit.answers.savings, 100000);
     assert.deepEqual(sent.args.visit.answers.head_income_source, { occupation: 'lainnya', land_m2: 0, income_rp: 450000 });
     assert.deepEqual(sent.args.visit.documents, { kk: true, ktp: false });
     assert.deepEqual(sent.args.visit.member_changes, { m2: 'moved' });
     assert.equal(sent.args.visit.notes, 'Catatan uji');
 
+    // The score appears once the visit is saved, and says the visit is incomplete.
     const visits = await page.textContent('#visits');
     assert.doesNotMatch(visits, /Belum ada kunjungan/);
     assert.match(visits, /kader_uji/);
     assert.match(visits, /Catatan uji/);
-    // Moving a member shrinks the household, so floor area per person is now 12.5 m² (not met): 8/14.
-    assert.match(visits, /8\/14/);
+    // Moving a member shrinks the household, so floor area per person is now 12.5 m² (not met).
+    assert.match(visits, /9\/14/);
+    assert.match(visits, /Tidak lengkap/);
 
     await page.click('#back');
     await page.waitForSelector('.household-row');
     const today = await page.evaluate(() => {
       const d = new Date(); const p = (n) => String(n).padStart(2, '0');
-      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+      return `${p(d.getDate())}/${p(d.getMonth() + 1)}/${d.getFullYear()}`;
     });
     const row = await page.textContent('.household-row[data-id="hh-0002"]');
-    assert.ok(row.includes(today), `row shows today's visit: ${row}`);
-    assert.match(row, /8\/14/);
+    assert.ok(row.includes(today), `row shows today's visit as dd/mm/yyyy: ${row}`);
+    assert.match(row, /9\/14/);
     assert.match(row, /Ditemukan/);
+    assert.match(row, /Belum terkirim/, 'the unsent visit is marked');
+    assert.match(row, /Tidak lengkap/);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('a half-filled visit is a draft: kept through "Kembali", marked in the list, restored, discarded only after asking', async () => {
+    const { page, context, errors } = await openApp();
+    await page.click('.household-row[data-id="hh-0002"]');
+    await page.click('#record-visit');
+    await page.click('#result-found');
+    await page.selectOption('#answer-floor_material', 'tanah');
+    await page.fill('#answer-meals_per_day', '2,');
+    await page.fill('#notes', 'Belum selesai');
+    await page.click('#back');
+    await page.waitForSelector('#household-detail');
+    // Kept by the backend (the device store), not by the webview.
+    const kept = (await page.evaluate(() => window.__fake.calls)).filter((c) => c.cmd === 'draft_put').at(-1);
+    assert.equal(kept.args.id, 'hh-0002');
+    assert.equal(kept.args.body.answers.floor_material, 'tanah');
+    assert.equal(kept.args.body.drafts['answer-meals_per_day'], '2,', 'half-typed text kept as typed');
+    assert.equal(await page.evaluate(() => localStorage.length <= 1), true, 'nothing but the language in the webview');
+    await page.click('#back');
+    await page.waitForSelector('.household-row[data-id="hh-0002"]');
+    assert.match(await page.textContent('.household-row[data-id="hh-0002"]'), /Draf/);
+    await page.screenshot({ path: `${SHOTS}/list-draft-360x800.png` });
+
+    await page.click('.household-row[data-id="hh-0002"]');
+    await page.click('#record-visit');
+    await page.waitForSelector('#draft-restored');
+    assert.equal(await page.inputValue('#answer-floor_material'), 'tanah');
+    assert.equal(await page.inputValue('#answer-meals_per_day'), '2,');
+    assert.equal(await page.inputValue('#notes'), 'Belum selesai');
+    await page.screenshot({ path: `${SHOTS}/visit-draft-360x800.png` });
+    await page.click('#draft-discard');
+    await page.waitForSelector('#confirm-discard');
+    await page.click('#discard-cancel');
+    assert.equal(await page.inputValue('#notes'), 'Belum selesai', 'cancel keeps everything');
+    await page.click('#draft-discard');
+    await page.click('#discard-confirm');
+    await page.waitForSelector('#household-detail');
+    await page.click('#back');
+    await page.waitForSelector('.household-row[data-id="hh-0002"]');
+    assert.doesNotMatch(await page.textContent('.household-row[data-id="hh-0002"]'), /Draf/);
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -271,6 +333,8 @@ describe('births', () => {
     await page.fill('.new-member-birth', '2026-10-01');
     assert.ok(await noHorizontalOverflow(page) <= 360, 'the new-member row fits a phone');
     await page.click('#save-visit');
+    await page.click('#missing-unknown');
+    await page.click('#save-visit');
     await page.waitForSelector('#household-detail');
     const sent = (await page.evaluate(() => window.__fake.calls)).filter((c) => c.cmd === 'record_visit').at(-1);
     assert.deepEqual(sent.args.visit.new_members, [
@@ -322,15 +386,21 @@ describe('language, errors', () => {
     await context.close();
   });
 
-  test('a rejected sync_now shows an offline message instead of crashing', async () => {
-    const { page, context, errors } = await openApp();
+  test('offline is a calm line with what waits to be sent, not a red failure', async () => {
+    const { page, context, errors } = await openApp({ viewport: { width: 360, height: 800 } });
     await page.evaluate(() => {
-      window.__fake.fail.sync_now = { code: 'offline', message: 'no route to host' };
+      window.__fake.offline = true;
+      window.__fake.setPending(12);
     });
     await page.click('#sync-now');
-    const msg = await (await page.waitForSelector('#sync-error')).textContent();
-    assert.match(msg, /Tidak ada koneksi/);
-    assert.match(await page.textContent('#sync-status .sync-state'), /Luring/);
+    await page.waitForFunction(() => /Luring — 12 menunggu dikirim/.test(document.querySelector('#sync-state').textContent));
+    assert.equal(await page.$('#sync-error'), null, 'no error box for being offline');
+    assert.equal(await page.$('#sync-status .error'), null);
+    await page.screenshot({ path: `${SHOTS}/list-offline-360x800.png` });
+    const barHeight = await page.$eval('#sync-status', (e) => e.getBoundingClientRect().height);
+    assert.ok(barHeight < 240, `the bar stays small: ${barHeight} px`);
+    const firstRowTop = await page.$eval('.household-row', (e) => e.getBoundingClientRect().top);
+    assert.ok(firstRowTop < 800 - 3 * 112, `three rows or more stay in view at 360×800: first at ${firstRowTop} px`);
     // The app still works.
     await page.click('#filter-poor');
     await page.waitForFunction(() => document.querySelectorAll('.household-row').length === 1);
@@ -406,7 +476,7 @@ describe('conflict review', () => {
     assert.match(c1, /Keluarga Uji Tiga/);
     assert.match(c1, /RW 004\/RT 001/);
     assert.match(c1, /Isian berbeda/, 'kind localized');
-    assert.match(c1, /Status rumah tangga/, 'path in words');
+    assert.match(c1, /Status kunjungan/, 'path in words');
     assert.match(c1, /Ditemukan/);
     assert.match(c1, /Pindah/, 'values localized like the detail screen');
     assert.match(c1, /kader_uji/);
@@ -415,7 +485,7 @@ describe('conflict review', () => {
     assert.match(c1, /bb02dead/, 'device, short');
     assert.doesNotMatch(c1, /bb02deadbeef/, 'device shortened to 8 characters');
     assert.match(await page.textContent('.conflict-item[data-id="c-001"] .choice[data-n="2"] .choice-visit'), /^v2$/);
-    assert.match(await page.textContent('.conflict-item[data-id="c-002"] .conflict-path'), /Nama anggota \(m2\)/);
+    assert.match(await page.textContent('.conflict-item[data-id="c-002"] .conflict-path'), /^Nama anggota$/);
     assert.match(await page.textContent('.conflict-item[data-id="c-005"] .conflict-path'), /^Alamat$/);
     const c6 = await page.textContent('.conflict-item[data-id="c-006"]');
     assert.match(c6, /registry\.custom_flag/, 'unknown path shown raw');
@@ -436,7 +506,7 @@ describe('conflict review', () => {
     // Filters: kind chips and RW select; each asks the backend with the filter.
     await page.click('#review-kind-field');
     await waitCount(page, 4);
-    assert.deepEqual((await lastCall(page, 'list_conflicts')).args, { rw: null, kind: 'field' });
+    assert.deepEqual((await lastCall(page, 'list_conflicts')).args, { rw: null, kind: 'field', lang: 'id' });
     await page.click('#review-kind-divergent_visits');
     await waitCount(page, 1);
     assert.deepEqual(await conflictIds(page), ['c-003']);
@@ -450,12 +520,21 @@ describe('conflict review', () => {
     await waitCount(page, 3);
     await page.click('#review-kind-field');
     await waitCount(page, 1);
-    assert.deepEqual((await lastCall(page, 'list_conflicts')).args, { rw: 4, kind: 'field' });
+    assert.deepEqual((await lastCall(page, 'list_conflicts')).args, { rw: 4, kind: 'field', lang: 'id' });
     assert.equal(await page.getAttribute('#review-kind-field', 'aria-pressed'), 'true');
 
     // Pick choice 2 with a note.
     await page.fill('.conflict-item[data-id="c-001"] .resolve-note', 'Keluarga sudah pindah, dicek ke RT.');
+    // The field in words, not the raw path.
+    assert.equal(await page.textContent('.conflict-item[data-id="c-001"] .conflict-path'), 'Status kunjungan');
+    // A decision asks first: cancel decides nothing.
     await page.click('.conflict-item[data-id="c-001"] .choice-pick[data-n="2"]');
+    await page.waitForSelector('#confirm-decide');
+    assert.match(await page.textContent('#confirm-decide'), /Pilihan 2/);
+    await page.click('#decide-cancel');
+    assert.equal(await lastCall(page, 'resolve_conflict'), undefined, 'nothing decided');
+    await page.click('.conflict-item[data-id="c-001"] .choice-pick[data-n="2"]');
+    await page.click('#decide-confirm');
     await waitCount(page, 0);
     assert.deepEqual((await lastCall(page, 'resolve_conflict')).args,
       { id: 'c-001', pick: 2, value: null, note: 'Keluarga sudah pindah, dicek ke RT.' });
@@ -471,6 +550,8 @@ describe('conflict review', () => {
     assert.equal(await page.isDisabled(`${c5} .choice-custom-save`), true, 'nothing typed, nothing to save');
     await page.fill(`${c5} .choice-custom`, '  Jl. Contoh Dua No. 2B ');
     await page.click(`${c5} .choice-custom-save`);
+    assert.match(await (await page.waitForSelector('#confirm-decide')).textContent(), /Jl\. Contoh Dua No\. 2B/);
+    await page.click('#decide-confirm');
     await waitCount(page, 4);
     assert.equal(await page.$(c5), null);
     assert.deepEqual((await lastCall(page, 'resolve_conflict')).args,
@@ -510,6 +591,7 @@ describe('conflict review', () => {
     await page.fill(`${c2} .resolve-note`, 'Nama ditulis sesuai KK.');
     await page.fill(`${c2} .choice-custom`, 'Istri Uji Satu');
     await page.click(`${c2} .choice-pick[data-n="1"]`);
+    await page.click('#decide-confirm');
     const e = await (await page.waitForSelector(`${c2} .resolve-error .error`)).textContent();
     assert.match(e, /Isian tidak valid/);
     assert.match(e, /no open conflict/, "backend's message kept as detail");
@@ -521,7 +603,7 @@ describe('conflict review', () => {
     await page.click('#lang-toggle');
     await page.waitForFunction(() => document.querySelector('#review-kind-field').textContent === 'Differing entries');
     assert.match(await page.textContent(`${c2} .resolve-error`), /Invalid input/);
-    assert.match(await page.textContent(`${c2} .conflict-path`), /Member name \(m2\)/);
+    await page.waitForFunction((sel) => /Member's name/.test(document.querySelector(sel)?.textContent ?? ''), `${c2} .conflict-path`);
     await context.close();
   });
 
@@ -552,16 +634,18 @@ describe('household history', () => {
     await page.click('.household-row[data-id="hh-0003"]');
     await page.click('#open-history');
     await page.waitForSelector('#history .history-entry');
-    assert.deepEqual((await lastCall(page, 'household_history')).args, { id: 'hh-0003' });
+    assert.deepEqual((await lastCall(page, 'household_history')).args, { id: 'hh-0003', lang: 'id' });
     const entries = await page.$$eval('.history-entry', (els) => els.map((e) => e.textContent));
     assert.equal(entries.length, 3);
     assert.match(entries[0], /kader_lain/, 'newest first');
     assert.match(entries[0], /bb02dead/);
     assert.doesNotMatch(entries[0], /bb02deadbeef/);
-    assert.match(entries[0], /status: found \/ moved \(konflik\)/);
-    assert.match(entries[0], /2025/);
-    assert.match(entries[2], /sistem/, 'an import has no author');
-    assert.match(entries[2], /anggota: 2 ditambahkan/);
+    // One sentence per change; the fields behind "Rincian", named in words, values in words.
+    assert.equal(await page.textContent('.history-entry:first-child .history-text'), 'kader_lain mencatat kunjungan: Pindah');
+    assert.match(entries[0], /Status kunjungan: Pindah/);
+    assert.match(entries[0], /\d{2}\/\d{2}\/2025/, 'dates as dd/mm/yyyy');
+    assert.doesNotMatch(entries.join(' '), /Timestamp|visits\.v1\.result/);
+    assert.match(entries[2], /membuat data rumah tangga dari registri/);
     assert.equal(await page.$$eval('.history-entry:first-child .history-changes li', (l) => l.length), 2);
 
     assert.equal(await page.isDisabled('#as-of-show'), true, 'no date yet');
@@ -716,7 +800,7 @@ describe('registry (office)', () => {
     assert.equal(await page.isDisabled(tid('export-run')), false);
 
     await page.click('#back');
-    await page.waitForFunction(() => document.querySelectorAll('.household-row').length === 32);
+    await page.waitForFunction(() => document.querySelector('#list-count')?.dataset.total === '32');
     assert.match(await page.textContent('#list-count'), /32 rumah tangga/);
     assert.deepEqual(errors, []);
     await context.close();
@@ -1063,6 +1147,102 @@ describe('PIN lock', () => {
     await page.waitForSelector('#pin');
     assert.ok(await noHorizontalOverflow(page) <= PHONE.width);
     await page.screenshot({ path: `${SHOTS}/pin-360.png` });
+    await context.close();
+  });
+});
+
+describe('big lists, the outbox and the inbox', () => {
+  test('10,000 households: at most 60 rows in the page, pages fetched as the list scrolls, the place kept after opening one', async () => {
+    const { page, context, errors } = await openApp({ households: 10000, viewport: { width: 360, height: 800 } });
+    await page.waitForFunction(() => document.querySelector('#list-count')?.dataset.total === '10004');
+    const rowsInDom = () => page.$$eval('.rows > li', (l) => l.length);
+    assert.ok(await rowsInDom() <= 60, `rows in the DOM: ${await rowsInDom()}`);
+    assert.ok(await page.$$eval('*', (l) => l.length) < 1500, 'the page stays small');
+    const firstCalls = await page.evaluate(() => window.__fake.pageCalls);
+    // Far down the list: the rows there are fetched and drawn, still at most 60.
+    await page.evaluate(() => window.scrollTo(0, 112 * 6000));
+    await page.waitForFunction(() => [...document.querySelectorAll('.rows > li')]
+      .some((li) => Number(li.getAttribute('aria-rowindex')) > 5990 && li.querySelector('.household-row')));
+    assert.ok(await rowsInDom() <= 60);
+    assert.ok(await page.evaluate(() => window.__fake.pageCalls) > firstCalls, 'a page was asked for');
+    const calls = (await page.evaluate(() => window.__fake.calls)).filter((c) => c.cmd === 'list_households');
+    assert.ok(calls.every((c) => c.args.query.limit === 50), 'always one page of 50');
+    const opened = await page.evaluate(() => [...document.querySelectorAll('.household-row')]
+      .find((r) => r.getBoundingClientRect().top > 200).dataset.id);
+    const topBefore = await page.$eval(`.household-row[data-id="${opened}"]`, (e) => e.getBoundingClientRect().top);
+    await page.click(`.household-row[data-id="${opened}"]`);
+    await page.waitForSelector('#household-detail');
+    await page.click('#back');
+    await page.waitForSelector(`.household-row[data-id="${opened}"]`);
+    await page.waitForTimeout(300);
+    const topAfter = await page.$eval(`.household-row[data-id="${opened}"]`, (e) => e.getBoundingClientRect().top);
+    assert.ok(Math.abs(topAfter - topBefore) <= 80, `back at the same place: ${topBefore} → ${topAfter} px`);
+    await page.screenshot({ path: `${SHOTS}/list-10000-360x800.png` });
+    // Search and filter work on the whole list, paged.
+    await page.fill('#search', 'Kepala Uji 09999');
+    await page.waitForFunction(() => document.querySelector('#list-count')?.dataset.total === '1');
+    assert.deepEqual(await rowIds(page), ['hh-x09999']);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('the outbox lists unsent, refused and quarantined work and drafts; a visit made offline waits there', async () => {
+    const { page, context, errors } = await openApp();
+    await page.evaluate(() => { window.__fake.offline = true; window.__fake.fail.sync_now = undefined; });
+    await page.click('.household-row[data-id="hh-0002"]');
+    await page.click('#record-visit');
+    await page.click('#result-refused');
+    await page.click('#save-visit');
+    await page.waitForSelector('#household-detail');
+    await page.click('#back');
+    await page.click('#sync-now');
+    await page.waitForFunction(() => /Luring/.test(document.querySelector('#sync-state').textContent));
+    assert.match(await page.textContent('.household-row[data-id="hh-0002"]'), /Belum terkirim/);
+    await page.click('#open-outbox');
+    await page.waitForSelector('#outbox-waiting');
+    assert.match(await page.textContent('#outbox-waiting'), /1 rumah tangga menunggu dikirim \(1 kunjungan\)/);
+    assert.match(await page.textContent('#outbox-waiting'), /Keluarga Uji Dua/);
+    assert.match(await page.textContent('#outbox-refused'), /NIK sudah terdaftar/, 'the refusal and why');
+    assert.match(await page.textContent('#outbox-quarantined'), /hh-rusak/);
+    assert.ok(await noHorizontalOverflow(page) <= 360, 'fits a 360 px phone');
+    await page.screenshot({ path: `${SHOTS}/outbox-360x800.png` });
+    // Back online, the sync sends it: the outbox empties of it.
+    await page.evaluate(() => { window.__fake.offline = false; });
+    await page.click('#back');
+    await page.click('#sync-now');
+    await page.waitForFunction(() => !/Belum terkirim/.test(document.querySelector('.household-row[data-id="hh-0002"]').textContent));
+    await page.click('#open-outbox');
+    await page.waitForSelector('#outbox-refused');
+    assert.equal(await page.$('#outbox-waiting'), null);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test("the fasilitator's note reaches the kader: marked in the list and the inbox until read", async () => {
+    const { page, context, errors } = await openApp();
+    await page.evaluate(() => window.__fake.addNote('hh-0003', 'Tolong cek ulang lantai rumah'));
+    await page.click('#sync-now');
+    await page.waitForSelector('#inbox-unread');
+    assert.match(await page.textContent('#inbox-unread'), /1/);
+    assert.match(await page.textContent('.household-row[data-id="hh-0003"]'), /Catatan baru/);
+    await page.click('#open-inbox');
+    await page.waitForSelector('.inbox-item');
+    const item = await page.textContent('.inbox-item');
+    assert.match(item, /Catatan dari fasilitator_uji/);
+    assert.match(item, /Tolong cek ulang lantai rumah/);
+    assert.match(item, /Baru/);
+    assert.match(item, /Keluarga Uji Tiga/);
+    await page.screenshot({ path: `${SHOTS}/inbox-360x800.png` });
+    await page.waitForFunction(() => window.__fake.calls.some((c) => c.cmd === 'inbox_seen'));
+    await page.click('.inbox-item .link-row');
+    await page.waitForSelector('#household-detail');
+    await page.click('#back');
+    await page.waitForSelector('#inbox');
+    await page.click('#back');
+    await page.waitForSelector('.household-row[data-id="hh-0003"]');
+    assert.doesNotMatch(await page.textContent('.household-row[data-id="hh-0003"]'), /Catatan baru/, 'read now');
+    assert.equal(await page.$('#inbox-unread'), null);
+    assert.deepEqual(errors, []);
     await context.close();
   });
 });

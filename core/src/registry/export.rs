@@ -35,6 +35,9 @@ pub struct ExportRow {
     pub met: Vec<u32>,
     pub score: Option<u32>,
     pub poor: bool,
+    /// The last visit left some criterion "tidak tahu" (only for a scored visit).
+    #[serde(default)]
+    pub incomplete: bool,
     /// "Name (NIK)" of members by what happened to them.
     pub died: Vec<String>,
     pub moved: Vec<String>,
@@ -97,6 +100,7 @@ impl ExportRow {
             met,
             score: s.score,
             poor: s.poor,
+            incomplete: s.incomplete,
             proposal: s.proposal,
             in_registry: scalar(&reg, "in_registry") != Some(ScalarValue::Boolean(false)),
             open_conflicts,
@@ -172,7 +176,7 @@ pub fn status_label(status: Option<&str>) -> &'static str {
     }
 }
 
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 27] = [
     "ID DTKS",
     "IDBDT",
     "No KK",
@@ -191,6 +195,7 @@ pub const COLUMNS: [&str; 26] = [
     "Kriteria Terpenuhi",
     "Skor",
     "Miskin Menurut Skor",
+    "Kunjungan Lengkap",
     "Anggota Meninggal",
     "Anggota Pindah",
     "Anggota Tidak Ditemukan",
@@ -210,7 +215,7 @@ fn ya(b: bool) -> &'static str {
 }
 
 /// Cells of one row, in [`COLUMNS`] order, as text (identifiers stay text).
-pub fn cells(r: &ExportRow) -> [String; 26] {
+pub fn cells(r: &ExportRow) -> [String; 27] {
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     [
         opt(&r.id_dtks),
@@ -236,6 +241,11 @@ pub fn cells(r: &ExportRow) -> [String; 26] {
         r.score.map(|s| s.to_string()).unwrap_or_default(),
         if r.score.is_some() {
             ya(r.poor).into()
+        } else {
+            String::new()
+        },
+        if r.score.is_some() {
+            ya(!r.incomplete).into()
         } else {
             String::new()
         },

@@ -43,11 +43,15 @@ pub fn registry_household(id: &str) -> Household {
     .expect("create")
 }
 
+/// A visit answering two criteria; the rest are "tidak tahu".
 pub fn visit(result: &str) -> VisitInput {
+    let mut answers =
+        serde_json::from_value(serde_json::json!({"meals_per_day": 2, "toilet": "umum"}))
+            .expect("answers");
+    IndicatorSet::bps14().mark_unanswered_unknown(&mut answers);
     VisitInput {
         result: result.into(),
-        answers: serde_json::from_value(serde_json::json!({"meals_per_day": 2, "toilet": "umum"}))
-            .expect("answers"),
+        answers,
         ..VisitInput::default()
     }
 }
@@ -308,4 +312,62 @@ fn only_a_household_found_gets_a_score_and_a_verdict() {
     assert_eq!(view["visits"][&vid]["score"], serde_json::json!(2));
     assert_eq!(view["visits"][&vid]["poor"], serde_json::json!(false));
     assert_eq!(hh.summary(&set).score, Some(2));
+    // Twelve criteria were "tidak tahu": the visit says it is incomplete, and so does
+    // the export.
+    assert_eq!(view["visits"][&vid]["incomplete"], serde_json::json!(true));
+    assert_eq!(
+        view["visits"][&vid]["unknown"].as_array().map(Vec::len),
+        Some(12)
+    );
+    assert_eq!(view["visits"][&vid]["unanswered"], serde_json::json!([]));
+    let row = jemput_core::registry::export::ExportRow::of(&hh, &set);
+    let cells = jemput_core::registry::export::cells(&row);
+    let i = jemput_core::registry::export::COLUMNS
+        .iter()
+        .position(|c| *c == "Kunjungan Lengkap")
+        .expect("column");
+    assert_eq!(cells[i], "Tidak");
+}
+
+#[test]
+fn a_found_household_is_asked_every_criterion() {
+    let set = IndicatorSet::bps14();
+    let a = author(1, "kader-a");
+    let mut hh = Household::load_as(&registry_household("hh-3").save(), &a).expect("load");
+    let clock = FixedClock(1_764_000_000_000);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    // Two answers, twelve left out: refused, naming what is missing, nothing written.
+    let mut input = visit("found");
+    input
+        .answers
+        .retain(|_, v| v.as_str() != Some("tidak_tahu"));
+    let before = hh.save();
+    match hh.record_visit(&input, &set, &a, &clock, &mut rng) {
+        Err(jemput_core::household::HouseholdError::Incomplete(missing)) => {
+            assert_eq!(missing.len(), 12);
+            assert!(
+                missing.contains(&"floor_area_per_person".to_string()),
+                "{missing:?}"
+            );
+        }
+        other => panic!("expected Incomplete, got {other:?}"),
+    }
+    assert_eq!(hh.save(), before, "a refused visit writes nothing");
+    // Every criterion answered: complete, in the view and the export.
+    let all = set.answers_template()["answers"].clone();
+    input.answers = serde_json::from_value(all).expect("answers");
+    let vid = hh
+        .record_visit(&input, &set, &a, &clock, &mut rng)
+        .expect("complete visit");
+    let view = hh.view(&set);
+    assert_eq!(view["visits"][&vid]["incomplete"], serde_json::json!(false));
+    assert!(!hh.summary(&set).incomplete);
+    let cells = jemput_core::registry::export::cells(
+        &jemput_core::registry::export::ExportRow::of(&hh, &set),
+    );
+    let i = jemput_core::registry::export::COLUMNS
+        .iter()
+        .position(|c| *c == "Kunjungan Lengkap")
+        .expect("column");
+    assert_eq!(cells[i], "Ya");
 }

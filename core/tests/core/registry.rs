@@ -472,8 +472,11 @@ fn reimport_merges_on_top_of_the_previous_import() {
         .find(|(_, m)| m.name == "Sri")
         .expect("sri")
         .0;
+    let mut answers = std::collections::BTreeMap::new();
+    set.mark_unanswered_unknown(&mut answers);
     let visit = VisitInput {
         result: "found".into(),
+        answers,
         member_changes: [(sri.clone(), "moved".to_string())].into_iter().collect(),
         ..VisitInput::default()
     };

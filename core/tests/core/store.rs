@@ -22,6 +22,7 @@ fn search_finds_by_name_nik_kk_and_address_and_filters_narrow() {
     });
     let mut input = visit("found");
     input.answers = serde_json::from_value(answers).expect("answers");
+    set.mark_unanswered_unknown(&mut input.answers);
     h2.record_visit(
         &input,
         &set,
@@ -370,4 +371,122 @@ fn a_plain_store_is_encrypted_in_place() {
         Store::open_encrypted(&path, &[4u8; 32]),
         Err(StoreError::Locked)
     ));
+}
+
+#[test]
+fn pages_drafts_and_the_inbox_are_device_local_and_exact() {
+    use jemput_core::conflicts::Decision;
+    use jemput_core::store::ListQuery;
+    let set = IndicatorSet::bps14();
+    let mut store = Store::open_in_memory().expect("store");
+    for i in 0..25 {
+        let mut h = registry_household(&format!("hh-{i:02}"));
+        store.save_local(&mut h, &set).expect("save");
+    }
+    // Pages: exact slices of the whole ordered list, with the total.
+    let all = store
+        .list(None, ListFilter::All, "2025-11-01")
+        .expect("all");
+    let page = |offset, limit| {
+        store
+            .list_page(
+                &ListQuery {
+                    offset,
+                    limit,
+                    ..ListQuery::default()
+                },
+                "2025-11-01",
+                Some("kader-a"),
+            )
+            .expect("page")
+    };
+    let p = page(20, 10);
+    assert_eq!((p.total, p.rows.len()), (25, 5));
+    assert_eq!(p.rows[0].id, all[20].id);
+    assert_eq!(page(0, 10).rows.len(), 10);
+
+    // A draft: kept as given, marked in the list, gone with the visit that saves it.
+    let body = serde_json::json!({"result": "found", "answers": {"toilet": "umum"}});
+    store.put_draft("hh-03", &body, 1_000).expect("draft");
+    assert_eq!(store.draft("hh-03").expect("get"), Some((body, 1_000)));
+    assert!(
+        store.put_draft("hh-zz", &serde_json::json!({}), 1).is_err(),
+        "no such household"
+    );
+    assert!(
+        store
+            .put_draft("hh-03", &serde_json::json!("x".repeat(70_000)), 1)
+            .is_err(),
+        "not an object, too big"
+    );
+    fn row(store: &Store, id: &str) -> jemput_core::store::HouseholdRow {
+        store
+            .list(None, ListFilter::All, "2025-11-01")
+            .expect("list")
+            .into_iter()
+            .find(|r| r.id == id)
+            .expect("row")
+    }
+    assert!(row(&store, "hh-03").draft);
+    let a = author(1, "kader-a");
+    let mut hh =
+        jemput_core::Household::load_as(&store.get_doc("hh-03").expect("doc"), &a).expect("load");
+    hh.record_visit(
+        &visit("found"),
+        &set,
+        &a,
+        &FixedClock(1_764_000_000_000),
+        &mut rand::rngs::StdRng::seed_from_u64(3),
+    )
+    .expect("visit");
+    store.save_visit(&mut hh, &set).expect("save visit");
+    assert_eq!(store.draft("hh-03").expect("get"), None);
+    let r = row(&store, "hh-03");
+    assert!(!r.draft && r.pending && r.incomplete, "{r:?}");
+    let out = store.outbox().expect("outbox");
+    let o = out.iter().find(|o| o.id == "hh-03").expect("in the outbox");
+    assert_eq!(o.visits, 1);
+
+    // The fasilitator's note: unread in the list and the inbox until looked at; the
+    // kader's own notes never are.
+    let f = author(2, "fasil");
+    let base = store.get_doc("hh-05").expect("doc");
+    let mut hf = jemput_core::Household::load_as(&base, &f).expect("load");
+    hf.edit("identity.address", "Jl. Baru 1", 1_764_000_000_000)
+        .expect("edit");
+    let mut hk = jemput_core::Household::load_as(&base, &a).expect("load");
+    hk.edit("identity.address", "Jl. Lain 2", 1_764_000_000_000)
+        .expect("edit");
+    hf.doc_mut().merge(hk.doc_mut()).expect("merge");
+    let item = hf
+        .open_conflicts(&set)
+        .into_iter()
+        .next()
+        .expect("a conflict");
+    hf.resolve(
+        &item,
+        &Decision::Pick(1),
+        Some("Cek KTP"),
+        &f,
+        1_764_000_100_000,
+    )
+    .expect("resolve");
+    store.save_local(&mut hf, &set).expect("save");
+    assert!(
+        row(&store, "hh-05").unread,
+        "from someone else, after the last look"
+    );
+    let inbox = store.inbox(Some("kader-a"), 50).expect("inbox");
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+    assert!(inbox.iter().all(|i| i.unread && i.by == "fasil"));
+    let note = inbox.iter().find(|i| i.kind == "note").expect("note");
+    assert_eq!(note.item["text"], "Cek KTP");
+    assert!(store.inbox(Some("fasil"), 50).expect("own").is_empty());
+    store.mark_inbox_seen(1_764_000_200_000).expect("seen");
+    assert!(!row(&store, "hh-05").unread);
+    assert!(store
+        .inbox(Some("kader-a"), 50)
+        .expect("inbox")
+        .iter()
+        .all(|i| !i.unread));
 }

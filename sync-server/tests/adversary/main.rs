@@ -171,9 +171,7 @@ impl World {
         let before = hh.heads();
         let input = VisitInput {
             result: "found".into(),
-            answers: [("floor_material".to_string(), serde_json::json!("tanah"))]
-                .into_iter()
-                .collect(),
+            answers: answered(&self.set, serde_json::json!({"floor_material": "tanah"})),
             ..VisitInput::default()
         };
         let vid = hh
@@ -1120,6 +1118,7 @@ fn relayed_work_is_judged_by_the_device_that_signed_it() {
     hh.record_visit(
         &VisitInput {
             result: "found".into(),
+            answers: answered(&w.set, serde_json::json!({})),
             ..VisitInput::default()
         },
         &w.set,
@@ -1148,6 +1147,16 @@ fn relayed_work_is_judged_by_the_device_that_signed_it() {
     assert_eq!(w.s.document(&w.hh).unwrap().unwrap(), before);
 }
 
+/// These answers, every other criterion "tidak tahu" (a found visit answers all).
+fn answered(
+    set: &IndicatorSet,
+    answers: serde_json::Value,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut answers = serde_json::from_value(answers).unwrap();
+    set.mark_unanswered_unknown(&mut answers);
+    answers
+}
+
 #[test]
 fn no_competing_entries_no_bombs_no_hidden_heads_no_forged_imports() {
     let w = World::new();
@@ -1162,6 +1171,7 @@ fn no_competing_entries_no_bombs_no_hidden_heads_no_forged_imports() {
     let h0 = hh.heads();
     let input = VisitInput {
         result: "found".into(),
+        answers: answered(&w.set, serde_json::json!({})),
         new_members: vec![serde_json::from_value(
             serde_json::json!({"name": "Bayi", "relation": "child"}),
         )

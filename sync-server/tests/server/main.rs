@@ -111,10 +111,11 @@ fn small_pages_deliver_everything_exactly_once() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     for id in b.ids().into_iter().take(20) {
         let mut hh = Household::load_as(&b.store.get_doc(&id).unwrap(), &b.author).unwrap();
-        let input = VisitInput {
+        let mut input = VisitInput {
             result: "found".into(),
             ..VisitInput::default()
         };
+        set.mark_unanswered_unknown(&mut input.answers);
         hh.record_visit(&input, &set, &b.author, &SystemClock, &mut rng)
             .unwrap();
         b.store.save_local(&mut hh, &set).unwrap();

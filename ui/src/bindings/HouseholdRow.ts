@@ -3,4 +3,20 @@
 /**
  * One row of the household list.
  */
-export type HouseholdRow = { id: string, head_name: string | null, address: string | null, rt: number, rw: number, status: string | null, last_visit: string | null, score: number | null, poor: boolean, has_conflict: boolean, proposal: boolean, pending: boolean, rejected: string | null, };
+export type HouseholdRow = { id: string, head_name: string | null, address: string | null, rt: number, rw: number, status: string | null, last_visit: string | null, score: number | null, poor: boolean, 
+/**
+ * The last visit has criteria marked "tidak tahu".
+ */
+incomplete: boolean, has_conflict: boolean, proposal: boolean, 
+/**
+ * Changes the server has not acknowledged.
+ */
+pending: boolean, rejected: string | null, 
+/**
+ * A visit is being typed (a draft on this device).
+ */
+draft: boolean, 
+/**
+ * A decision or note by someone else since the inbox was last looked at.
+ */
+unread: boolean, };

@@ -4,4 +4,16 @@ export type Score = {
 /**
  * Criterion ids met, in the set's order.
  */
-met: Array<string>, score: number, poor: boolean, unanswered: Array<string>, };
+met: Array<string>, score: number, poor: boolean, 
+/**
+ * Criteria with no answer at all.
+ */
+unanswered: Array<string>, 
+/**
+ * Criteria answered "tidak tahu / menolak menjawab".
+ */
+unknown: Array<string>, 
+/**
+ * Some criterion is unanswered or unknown: the score is a lower bound.
+ */
+incomplete: boolean, };

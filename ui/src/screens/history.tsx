@@ -4,7 +4,8 @@ import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header } from '../components';
 import { formatMs, t, tDyn } from '../i18n';
-import type { CommandError, HistoryEntry, HouseholdDetail } from '../types';
+import type { CommandError, HistoryEntry, HouseholdDetail, JsonValue } from '../types';
+import { formatValue } from './review';
 import { headName } from './household-detail';
 
 export function HistoryScreen({ id, household, onBack }: {
@@ -76,7 +77,9 @@ export function HistoryScreen({ id, household, onBack }: {
         <section class="card">
           <h2>{t('history_title')}</h2>
           {entries.length === 0 && <p class="muted">{t('history_empty')}</p>}
-          {/* Newest first: the kader and fasilitator usually look for the latest change. */}
+          {/* Newest first: the kader and fasilitator usually look for the latest change.
+              Each change is one sentence in the UI's language (written by core/src/history.rs);
+              the fields it wrote wait behind "Rincian". */}
           <ol class="timeline">
             {[...entries].reverse().map((e) => (
               <li key={e.hash} class="history-entry" data-hash={e.hash}>
@@ -85,9 +88,15 @@ export function HistoryScreen({ id, household, onBack }: {
                   <span class="history-by">{e.by ?? t('history_system')}</span>
                   <span class="history-device mono muted" title={e.device}>{e.device.slice(0, 8)}</span>
                 </div>
-                <ul class="history-changes">
-                  {e.changes.map((c, i) => <li key={i}>{c}</li>)}
-                </ul>
+                <p class="history-text">{e.text}</p>
+                <details class="history-details">
+                  <summary>{t('history_fields')}</summary>
+                  <ul class="history-changes">
+                    {e.changes.filter((c) => c.op !== 'added').map((c, i) => (
+                      <li key={i}>{c.label}: {c.op === 'removed' ? '—' : formatValue(c.path, c.value as JsonValue)}</li>
+                    ))}
+                  </ul>
+                </details>
               </li>
             ))}
           </ol>

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header, useCriteriaCount } from '../components';
-import { formatMs, lang, t, tDyn } from '../i18n';
+import { formatDate, formatMs, lang, t, tDyn } from '../i18n';
 import type { CommandError, ConflictValue, Criterion, HouseholdDetail, Programmes } from '../types';
 import { fmt2 } from './household-list';
 
@@ -132,10 +132,15 @@ export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOp
                 .map(([vid, v]) => (
                   <li key={vid} class="visit" data-id={vid}>
                     <div class="visit-head">
-                      <span class="visit-date">{v.date}</span>
+                      <span class="visit-date">{formatDate(v.date)}</span>
                       <span class={`badge status-${v.result}`}>{tDyn('result_', v.result)}</span>
                       {v.score != null && (
                         <span class={`score ${v.poor ? 'poor' : ''}`}>{v.score}/{total}</span>
+                      )}
+                      {v.incomplete && (
+                        <span class="marker incomplete" title={t('visit_unknown_count', { n: v.unknown?.length ?? 0 })}>
+                          {t('marker_incomplete')}
+                        </span>
                       )}
                     </div>
                     <div class="muted small-text">{t('visit_by')} {v.kader}</div>

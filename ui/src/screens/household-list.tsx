@@ -1,22 +1,39 @@
 // Owns: the household list of the kader's RWs — search, filter chips, rows, and the
 // entries to proposing a new household, (fasilitator, operator) to reviewing conflicts and
 // (operator, admin) to the registry import/export.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header, useCriteriaCount } from '../components';
-import { t, tDyn } from '../i18n';
+import { formatDate, t, tDyn } from '../i18n';
 import type { CommandError, Filter, HouseholdRow } from '../types';
 import { SyncBar } from './sync-bar';
 
 const FILTERS: Filter[] = ['all', 'not_visited', 'poor', 'conflict'];
 const SEARCH_DEBOUNCE_MS = 250;
+/** Rows asked of the backend at a time. */
+export const PAGE_SIZE = 50;
+/** Every row has this height (CSS `.rows > li` agrees): the list is positioned, not measured. */
+export const ROW_HEIGHT = 112;
+/** Rows drawn above and below the screen, so a quick flick does not show blanks. */
+const OVERSCAN = 8;
 
-// Kept across mounts so coming back from a household keeps the kader's search and filter.
+// Kept across mounts so coming back from a household keeps the kader's search, filter
+// and place in the list.
 let savedSearch = '';
 let savedFilter: Filter = 'all';
+let savedScroll = 0;
 
-export function HouseholdList({ user, onOpen, onPropose, onLogout, onLock, onReview, onRegistry, onRevoked }: {
+/** Which rows are on screen: the window scrolls, the list starts `top` px down the page. */
+function visibleRange(top: number, total: number): [number, number] {
+  const first = Math.floor(Math.max(0, window.scrollY - top) / ROW_HEIGHT);
+  const last = Math.ceil((window.scrollY - top + window.innerHeight) / ROW_HEIGHT);
+  return [Math.max(0, first - OVERSCAN), Math.min(total, Math.max(0, last) + OVERSCAN)];
+}
+
+export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, onLogout, onLock, onReview, onRegistry, onRevoked, onOutbox, onInbox }: {
   user: string | null; onOpen: (id: string) => void; onPropose: () => void; onLogout: () => void;
+  /** The store is open (not behind the PIN screen): a list asked while locked is asked again. */
+  open?: boolean;
   onLock?: () => void;
   /** The server revoked this device: back to the login screen, which says so. */
   onRevoked?: () => void;
@@ -24,39 +41,114 @@ export function HouseholdList({ user, onOpen, onPropose, onLogout, onLock, onRev
   onReview?: () => void;
   /** Given only to roles that import and export the registry. */
   onRegistry?: () => void;
+  onOutbox?: () => void;
+  onInbox?: () => void;
 }) {
   const [search, setSearch] = useState(savedSearch);
   const [filter, setFilter] = useState<Filter>(savedFilter);
-  const [rows, setRows] = useState<HouseholdRow[] | null>(null);
+  // Pages of rows by page number, for the current search and filter; the total.
+  const [pages, setPages] = useState<Map<number, HouseholdRow[]>>(new Map());
+  const [total, setTotal] = useState<number | null>(null);
+  const [range, setRange] = useState<[number, number]>([0, 0]);
   const [err, setErr] = useState<CommandError | null>(null);
   const [reload, setReload] = useState(0);
+  const [unread, setUnread] = useState(0);
   const seq = useRef(0);
+  const loading = useRef(new Set<number>());
   const lastSearch = useRef(search);
-  const total = useCriteriaCount();
+  const listRef = useRef<HTMLUListElement>(null);
+  const restored = useRef(false);
+  const criteria = useCriteriaCount();
 
+  const fetchPage = (n: number, mySeq: number) => {
+    if (loading.current.has(n)) return;
+    loading.current.add(n);
+    api.listHouseholds({ search: search.trim() || undefined, filter, offset: n * PAGE_SIZE, limit: PAGE_SIZE })
+      .then((p) => {
+        if (mySeq !== seq.current) return;
+        setTotal(p.total);
+        setPages((old) => new Map(old).set(n, p.rows));
+        setErr(null);
+      })
+      .catch((e) => { if (mySeq === seq.current) setErr(api.toCommandError(e)); })
+      .finally(() => loading.current.delete(n));
+  };
+
+  // A new search, filter or sync starts over from the first page.
   useEffect(() => {
     savedSearch = search;
     savedFilter = filter;
+    // Behind the PIN screen the store answers nothing: what is shown stays.
+    if (!unlocked) return;
     const mySeq = ++seq.current;
+    loading.current.clear();
     const run = () => {
-      api.listHouseholds(search.trim() || null, filter)
-        .then((r) => { if (mySeq === seq.current) { setRows(r); setErr(null); } })
-        .catch((e) => { if (mySeq === seq.current) setErr(api.toCommandError(e)); });
+      setPages(new Map());
+      fetchPage(0, mySeq);
     };
     // Typing is debounced; filter changes and reloads apply at once.
     const typed = search !== lastSearch.current;
     lastSearch.current = search;
+    if (typed) savedScroll = 0;
     const timer = setTimeout(run, typed ? SEARCH_DEBOUNCE_MS : 0);
     return () => clearTimeout(timer);
-  }, [search, filter, reload]);
+  }, [search, filter, reload, unlocked]);
+
+  useEffect(() => {
+    if (!unlocked) return;
+    api.inbox().then((items) => setUnread(items.filter((i) => i.unread).length)).catch(() => undefined);
+  }, [reload, unlocked]);
+
+  // The rows on screen follow the scroll; the pages they need are fetched.
+  useEffect(() => {
+    const onScroll = () => {
+      if (total == null || !listRef.current) return;
+      const top = listRef.current.getBoundingClientRect().top + window.scrollY;
+      setRange(visibleRange(top, total));
+      if (restored.current) savedScroll = window.scrollY;
+    };
+    onScroll();
+    window.addEventListener('scroll', onScroll, { passive: true });
+    window.addEventListener('resize', onScroll);
+    return () => { window.removeEventListener('scroll', onScroll); window.removeEventListener('resize', onScroll); };
+  }, [total]);
+  useEffect(() => {
+    const [from, to] = range;
+    for (let n = Math.floor(from / PAGE_SIZE); n * PAGE_SIZE < to; n++) {
+      if (!pages.has(n)) fetchPage(n, seq.current);
+    }
+  }, [range, pages]);
+
+  // Back from a household: the list opens where the kader left it.
+  useLayoutEffect(() => {
+    if (restored.current || total == null) return;
+    restored.current = true;
+    if (savedScroll > 0) window.scrollTo(0, savedScroll);
+  }, [total]);
+
+  const open = (id: string) => {
+    savedScroll = window.scrollY;
+    onOpen(id);
+  };
+
+  const shown: { i: number; row: HouseholdRow | null }[] = [];
+  for (let i = range[0]; i < range[1]; i++) {
+    const page = pages.get(Math.floor(i / PAGE_SIZE));
+    shown.push({ i, row: page?.[i % PAGE_SIZE] ?? null });
+  }
 
   return (
     <div class="screen">
       <Header title={user ? `${t('app_name')} · ${user}` : t('app_name')} onLogout={onLogout} onLock={onLock} />
-      <SyncBar onSynced={() => setReload((n) => n + 1)} onRevoked={onRevoked} />
-      <div class="list-tools">
-        {(onReview || onRegistry) && (
-          <div class="office-actions">
+      <main>
+        <SyncBar onSynced={() => setReload((n) => n + 1)} onRevoked={onRevoked} onOutbox={onOutbox}
+          inbox={onInbox && (
+            <button id="open-inbox" class="small secondary" onClick={onInbox} aria-label={t('open_inbox')}>
+              ✉{unread > 0 && <span class="count-badge" id="inbox-unread"> {unread}</span>}
+            </button>
+          )} />
+        <div class="list-tools">
+          {(onReview || onRegistry) && <div class="office-actions">
             {onReview && (
               <button id="open-review" class="secondary wide" onClick={onReview}>⚖ {t('open_review')}</button>
             )}
@@ -65,30 +157,35 @@ export function HouseholdList({ user, onOpen, onPropose, onLogout, onLock, onRev
                 ▤ {t('open_registry')}
               </button>
             )}
+          </div>}
+          <input id="search" type="search" placeholder={t('search_placeholder')} value={search}
+            onInput={(e) => setSearch(e.currentTarget.value)} aria-label={t('search_placeholder')} />
+          <div class="chips" role="group" aria-label={t('filter_label')}>
+            {FILTERS.map((f) => (
+              <button key={f} id={`filter-${f}`} class={`chip ${filter === f ? 'active' : ''}`}
+                aria-pressed={filter === f} onClick={() => { savedScroll = 0; setFilter(f); }}>
+                {t(`filter_${f}`)}
+              </button>
+            ))}
           </div>
-        )}
-        <input id="search" type="search" placeholder={t('search_placeholder')} value={search}
-          onInput={(e) => setSearch(e.currentTarget.value)} aria-label={t('search_placeholder')} />
-        <div class="chips" role="group">
-          {FILTERS.map((f) => (
-            <button key={f} id={`filter-${f}`} class={`chip ${filter === f ? 'active' : ''}`}
-              aria-pressed={filter === f} onClick={() => setFilter(f)}>
-              {t(`filter_${f}`)}
-            </button>
-          ))}
         </div>
-      </div>
-      <ErrorBox err={err} id="list-error" />
-      {rows === null && !err && <p class="muted center">{t('loading')}</p>}
-      {rows && (
-        <>
-          <p class="muted count" id="list-count">{t('list_count', { n: rows.length })}</p>
-          {rows.length === 0 && <p class="muted center">{t('list_empty')}</p>}
-          <ul class="rows">
-            {rows.map((r) => <Row key={r.id} row={r} total={total} onOpen={onOpen} />)}
-          </ul>
-        </>
-      )}
+        <ErrorBox err={err} id="list-error" />
+        {total === null && !err && <p class="muted center">{t('loading')}</p>}
+        {total !== null && (
+          <>
+            <p class="muted count" id="list-count" data-total={total}>{t('list_count', { n: total })}</p>
+            {total === 0 && <p class="muted center">{t('list_empty')}</p>}
+          </>
+        )}
+        <ul class="rows" ref={listRef} style={{ height: `${(total ?? 0) * ROW_HEIGHT}px` }}
+          aria-rowcount={total ?? 0}>
+          {total !== null && shown.map(({ i, row }) => (
+            <li key={row?.id ?? `i${i}`} style={{ top: `${i * ROW_HEIGHT}px` }} aria-rowindex={i + 1}>
+              {row ? <Row row={row} total={criteria} onOpen={open} /> : <div class="row-placeholder" aria-hidden="true" />}
+            </li>
+          ))}
+        </ul>
+      </main>
       <div class="bottom-actions">
         <button id="propose-new" class="secondary wide" onClick={onPropose}>{t('propose_new')}</button>
       </div>
@@ -97,8 +194,9 @@ export function HouseholdList({ user, onOpen, onPropose, onLogout, onLock, onRev
 }
 
 function Row({ row, total, onOpen }: { row: HouseholdRow; total: number; onOpen: (id: string) => void }) {
+  const unsent = row.pending && row.rejected == null;
   return (
-    <li>
+    <>
       <button class="household-row" data-id={row.id} onClick={() => onOpen(row.id)}>
         <div class="row-main">
           <span class="row-name">{row.head_name || t('no_name')}</span>
@@ -113,20 +211,20 @@ function Row({ row, total, onOpen }: { row: HouseholdRow; total: number; onOpen:
           <span class={`badge status-${row.status ?? 'none'}`}>
             {row.status ? tDyn('result_', row.status) : t('status_none')}
           </span>
-          {row.last_visit && <span class="last-visit" title={t('last_visit')}>{row.last_visit}</span>}
+          {row.last_visit && <span class="last-visit" title={t('last_visit')}>{formatDate(row.last_visit)}</span>}
         </div>
         {row.address && <div class="row-addr muted">{row.address}</div>}
-        {(row.has_conflict || row.proposal || row.rejected != null) && (
-          <div class="markers">
-            {row.has_conflict && <span class="marker conflict">⚠ {t('marker_conflict')}</span>}
-            {row.proposal && <span class="marker proposal">{t('marker_proposal')}</span>}
-            {row.rejected != null && (
-              <span class="marker rejected">{t('marker_rejected')}: {row.rejected}</span>
-            )}
-          </div>
-        )}
+        <div class="markers">
+          {row.draft && <span class="marker draft">✎ {t('marker_draft')}</span>}
+          {unsent && <span class="marker unsent">↑ {t('marker_unsent')}</span>}
+          {row.unread && <span class="marker unread">✉ {t('marker_unread')}</span>}
+          {row.incomplete && <span class="marker incomplete">{t('marker_incomplete')}</span>}
+          {row.has_conflict && <span class="marker conflict">⚠ {t('marker_conflict')}</span>}
+          {row.proposal && <span class="marker proposal">{t('marker_proposal')}</span>}
+          {row.rejected != null && <span class="marker rejected" title={row.rejected}>{t('marker_rejected')}: {row.rejected}</span>}
+        </div>
       </button>
-    </li>
+    </>
   );
 }
 

@@ -3,8 +3,8 @@
 // conflicts, a note for the kader, and deciding through `resolve_conflict`.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
-import { ErrorBox, Header, useCriteriaCount } from '../components';
-import { formatMs, t, tDyn, type Key } from '../i18n';
+import { ConfirmDialog, ErrorBox, Header, useCriteriaCount } from '../components';
+import { formatMs, lang, t, tDyn, type Key } from '../i18n';
 import {
   CONFLICT_KINDS, PRESENCES, VISIT_RESULTS,
   type Choice, type CommandError, type ConflictItem, type ConflictKind, type HouseholdDetail,
@@ -44,7 +44,8 @@ export function ReviewScreen({ onBack, onOpenHousehold }: {
         setErr(null);
       })
       .catch((e) => { if (mySeq === seq.current) setErr(api.toCommandError(e)); });
-  }, [rw, kind, reload]);
+    // The labels come in the UI's language: a new language asks again.
+  }, [rw, kind, reload, lang()]);
 
   const onResolved = (id: string) => {
     setItems((list) => list && list.filter((c) => c.id !== id));
@@ -101,10 +102,13 @@ function ConflictCard({ item, total, onOpenHousehold, onResolved }: {
   const [custom, setCustom] = useState('');
   const [err, setErr] = useState<CommandError | null>(null);
   const [busy, setBusy] = useState(false);
+  // A decision travels to every kader and cannot be taken back here: it asks first.
+  const [confirm, setConfirm] = useState<{ d: Decision; what: string } | null>(null);
   const dup = item.kind === 'possible_duplicate';
   const self = useHousehold(dup ? item.household : null);
 
   const submit = async (d: Decision) => {
+    setConfirm(null);
     setBusy(true);
     setErr(null);
     try {
@@ -129,8 +133,8 @@ function ConflictCard({ item, total, onOpenHousehold, onResolved }: {
         <span class="rwrt small-text">RW {fmt2(item.rw)}/RT {fmt2(item.rt)}</span>
         <span class={`marker kind-${item.kind}`}>{t(`kind_${item.kind}`)}</span>
       </div>
-      {item.path && (
-        <div class="conflict-path" title={item.path}><strong>{pathLabel(item.path)}</strong></div>
+      {(item.label || item.path) && (
+        <div class="conflict-path" title={item.path ?? undefined}><strong>{item.label || pathLabel(item.path ?? '')}</strong></div>
       )}
       {dup && self && <HouseholdSummary h={self} />}
 
@@ -151,8 +155,11 @@ function ConflictCard({ item, total, onOpenHousehold, onResolved }: {
               {c.device && <><dt>{t('choice_device')}</dt><dd class="choice-device mono" title={c.device}>{c.device.slice(0, 8)}</dd></>}
               {c.visit && <><dt>{t('choice_visit')}</dt><dd class="choice-visit mono">{c.visit}</dd></>}
             </dl>
+            {c.notes && (
+              <div class="choice-notes small-text"><span class="muted">{t('choice_notes')}:</span> “{c.notes}”</div>
+            )}
             <button class="choice-pick secondary wide" data-n={c.n} disabled={busy}
-              onClick={() => submit({ pick: c.n })}>
+              onClick={() => setConfirm({ d: { pick: c.n }, what: t('choice_n', { n: c.n }) })}>
               {t('choice_pick')}
             </button>
           </div>
@@ -166,7 +173,7 @@ function ConflictCard({ item, total, onOpenHousehold, onResolved }: {
             <input id={`custom-${item.id}`} class="choice-custom" autoComplete="off" value={custom}
               list={enumOptions ? listId : undefined} onInput={(e) => setCustom(e.currentTarget.value)} />
             <button class="choice-custom-save secondary" disabled={busy || custom.trim() === ''}
-              onClick={() => submit({ value: custom.trim() })}>
+              onClick={() => setConfirm({ d: { value: custom.trim() }, what: `“${custom.trim()}”` })}>
               {t('choice_custom_save')}
             </button>
           </div>
@@ -181,6 +188,17 @@ function ConflictCard({ item, total, onOpenHousehold, onResolved }: {
       <div class="resolve-error">
         <ErrorBox err={err} text={err?.code === 'forbidden' ? t('resolve_forbidden') : undefined} />
       </div>
+      {confirm && (
+        <ConfirmDialog
+          id="confirm-decide"
+          title={t('decide_title')}
+          body={<p>{t('decide_body', { choice: confirm.what })}</p>}
+          choices={[
+            { id: 'decide-cancel', label: t('cancel'), onClick: () => setConfirm(null) },
+            { id: 'decide-confirm', label: t('decide_confirm'), onClick: () => submit(confirm.d), primary: true },
+          ]}
+        />
+      )}
     </li>
   );
 }

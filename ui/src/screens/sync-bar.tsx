@@ -1,6 +1,7 @@
 // Owns: the sync status bar — online/offline, last sync, pending changes, bytes used
 // (last sync and this month), "Sync now", polling `sync_status` every 5 s, and sync by
 // file (bundle export/import) for when no network works.
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox } from '../components';
@@ -11,7 +12,11 @@ const POLL_MS = 5000;
 
 /** `onSynced` fires when a sync finished with new data possibly applied (last_sync moved);
  * `onRevoked` when the server said this device was revoked (its data is erased by then). */
-export function SyncBar({ onSynced, onRevoked }: { onSynced: () => void; onRevoked?: () => void }) {
+export function SyncBar({ onSynced, onRevoked, onOutbox, inbox }: {
+  onSynced: () => void; onRevoked?: () => void; onOutbox?: () => void;
+  /** The inbox's button, beside "Sync now". */
+  inbox?: ComponentChildren;
+}) {
   const [status, setStatus] = useState<SyncStatus | null>(null);
   const [err, setErr] = useState<CommandError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -47,6 +52,8 @@ export function SyncBar({ onSynced, onRevoked }: { onSynced: () => void; onRevok
       if (ce.code === 'revoked') onRevokedRef.current?.();
       setErr(ce);
       if (ce.code === 'offline' && status) setStatus({ ...status, online: false });
+      // What waits to be sent, as it stands now.
+      api.syncStatus().then((s) => apply(s)).catch(() => undefined);
     } finally {
       setBusy(false);
     }
@@ -78,23 +85,39 @@ export function SyncBar({ onSynced, onRevoked }: { onSynced: () => void; onRevok
 
   const online = status?.online ?? false;
   const syncing = busy || (status?.syncing ?? false);
+  // Being offline is the field's normal state, not a failure: one calm line says how
+  // much waits to be sent. Only a real failure shows a red box.
+  const offlineErr = (e: CommandError | null | undefined) => e?.code === 'offline';
+  const shownErr = err && !offlineErr(err) ? err : null;
+  const lastErr = !err && status?.last_error && !offlineErr(status.last_error) ? status.last_error : null;
+  const pending = status?.pending ?? 0;
   return (
     <section id="sync-status" class={`syncbar ${online ? 'online' : 'offline'}`} aria-live="polite">
       <div class="sync-line">
         <span class="sync-dot" aria-hidden="true" />
-        <strong class="sync-state">{syncing ? t('sync_syncing') : online ? t('sync_online') : t('sync_offline')}</strong>
+        <strong class="sync-state" id="sync-state">
+          {syncing ? t('sync_syncing')
+            : online ? t('sync_online')
+              : pending > 0 ? t('offline_calm', { n: pending }) : t('offline_calm_none')}
+        </strong>
+        {inbox}
         <button id="sync-now" class="small" onClick={syncNow} disabled={syncing}>{t('sync_now')}</button>
       </div>
       {status && (
         <div class="sync-info">
           <span>{t('sync_last')}: {formatDateTime(status.last_sync)}</span>
-          <span class={status.pending > 0 ? 'pending' : ''}>{t('sync_pending', { n: status.pending })}</span>
+          {online && <span class={pending > 0 ? 'pending' : ''}>{t('sync_pending', { n: pending })}</span>}
           {status.rejected > 0 && <span class="bad">{t('sync_rejected', { n: status.rejected })}</span>}
           {status.quarantined > 0 && (
             <span class="bad" id="sync-quarantined">{t('sync_quarantined', { n: status.quarantined })}</span>
           )}
-          <span title={`↑${formatBytes(status.last_bytes_up)} ↓${formatBytes(status.last_bytes_down)}`}>{t('sync_bytes', { b: formatBytes(status.last_bytes_up + status.last_bytes_down) })}</span>
-          <span id="sync-month">{t('sync_month', { b: formatBytes(status.month_bytes) })}</span>
+          {online && (
+            <>
+              <span title={`↑${formatBytes(status.last_bytes_up)} ↓${formatBytes(status.last_bytes_down)}`}>{t('sync_bytes', { b: formatBytes(status.last_bytes_up + status.last_bytes_down) })}</span>
+              <span id="sync-month">{t('sync_month', { b: formatBytes(status.month_bytes) })}</span>
+            </>
+          )}
+          {onOutbox && <button id="open-outbox" class="link" type="button" onClick={onOutbox}>{t('open_outbox')}</button>}
         </div>
       )}
       <details class="bundle">
@@ -102,14 +125,15 @@ export function SyncBar({ onSynced, onRevoked }: { onSynced: () => void; onRevok
         <button id="bundle-export" class="small" onClick={exportBundle}>{t('bundle_export')}</button>
         {bundleMsg && <div id="bundle-result" class="muted">{bundleMsg}</div>}
         <div class="bundle-import">
+          <label for="bundle-path" class="sr-only">{t('bundle_path')}</label>
           <input id="bundle-path" placeholder={t('bundle_path')} value={bundlePath}
             onInput={(e) => setBundlePath(e.currentTarget.value)} />
           <button id="bundle-import" class="small" onClick={importBundle} disabled={!bundlePath.trim()}>{t('bundle_import')}</button>
         </div>
         <ErrorBox err={bundleErr} id="bundle-error" />
       </details>
-      {!err && status?.last_error && <ErrorBox err={status.last_error} />}
-      <ErrorBox err={err} id="sync-error" />
+      {lastErr && <ErrorBox err={lastErr} />}
+      <ErrorBox err={shownErr} id="sync-error" />
     </section>
   );
 }
