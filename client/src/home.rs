@@ -606,8 +606,12 @@ impl Device {
         search: Option<&str>,
         filter: ListFilter,
     ) -> Result<Vec<HouseholdRow>, DeviceError> {
-        let start = self.period_start();
-        self.with_store(|s| s.list(search, filter, &start))
+        let q = ListQuery {
+            search: search.map(str::to_string),
+            filter,
+            ..ListQuery::default()
+        };
+        Ok(self.households_page(&q)?.rows)
     }
 
     /// One page of the household list (the app's list asks page by page).

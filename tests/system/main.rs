@@ -11,6 +11,7 @@ mod crash;
 mod crash_sync;
 mod field_sync;
 mod js_client;
+mod kader_state;
 mod logins;
 mod moves;
 mod registry;

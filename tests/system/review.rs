@@ -289,6 +289,24 @@ fn fasilitator_sees_exactly_the_conflicts_decides_and_the_field_gets_the_note() 
             summary(&conflicts(c))
         );
     }
+    // The kader's inbox has the decisions and the note, unread until looked at.
+    let inbox: Vec<Value> = serde_json::from_str(&a.ok(&["inbox", "--json"])).expect("inbox");
+    let note_item = inbox
+        .iter()
+        .find(|i| i["kind"] == "note")
+        .unwrap_or_else(|| panic!("the note in the inbox: {inbox:?}"));
+    assert_eq!(note_item["by"], json!("demo-fasilitator"));
+    assert_eq!(note_item["unread"], json!(true));
+    assert!(inbox.iter().any(|i| i["kind"] == "decision"));
+    let listed: Vec<Value> =
+        serde_json::from_str(&a.ok(&["households", "--json"])).expect("households");
+    assert!(
+        listed.iter().any(|r| r["unread"] == json!(true)),
+        "a household in the list is marked"
+    );
+    a.ok(&["inbox", "--seen"]);
+    let inbox: Vec<Value> = serde_json::from_str(&a.ok(&["inbox", "--json"])).expect("inbox");
+    assert!(inbox.iter().all(|i| i["unread"] == json!(false)), "read now");
     let on_a = a.show(h1);
     assert_eq!(
         on_a,
