@@ -10,7 +10,21 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { remote } from 'webdriverio';
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical violations of the screen the real webview shows. */
+async function axeViolations() {
+  await browser.execute(AXE_SOURCE);
+  return browser.executeAsync((done) => {
+    window.axe.run(document).then((r) => done(r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`)));
+  });
+}
 
 const TIMEOUT = 20_000;
 /** The operator's first sync and the import itself may each take this long. */
@@ -143,6 +157,7 @@ test('kader logs in, records a visit, and the list shows it with today and the s
   // 2. The kader's households arrive (bootstrap sync); nudge a sync if they are slow.
   await waitForRows();
 
+  assert.deepEqual(await axeViolations(), [], 'the list in the real webview: no serious axe violation');
   const first = await browser.$('.household-row');
   const id = await first.getAttribute('data-id');
   assert.ok(id, 'rows carry the household id');
@@ -182,6 +197,7 @@ test('kader logs in, records a visit, and the list shows it with today and the s
   await tap('#save-visit');
   await browser.$('#confirm-missing').waitForExist({ timeout: TIMEOUT });
   assert.equal((await browser.$$('#missing-list li')).length, 10);
+  assert.deepEqual(await axeViolations(), [], 'the visit form and its dialog: no serious axe violation');
   await tap('#missing-unknown');
   await tap('#save-visit');
   const scoreText = '4/14';

@@ -177,10 +177,10 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
             {total === 0 && <p class="muted center">{t('list_empty')}</p>}
           </>
         )}
-        <ul class="rows" ref={listRef} style={{ height: `${(total ?? 0) * ROW_HEIGHT}px` }}
-          aria-rowcount={total ?? 0}>
+        <ul class="rows" ref={listRef} style={{ height: `${(total ?? 0) * ROW_HEIGHT}px` }}>
           {total !== null && shown.map(({ i, row }) => (
-            <li key={row?.id ?? `i${i}`} style={{ top: `${i * ROW_HEIGHT}px` }} aria-rowindex={i + 1}>
+            <li key={row?.id ?? `i${i}`} style={{ top: `${i * ROW_HEIGHT}px` }}
+              aria-setsize={total} aria-posinset={i + 1} data-index={i}>
               {row ? <Row row={row} total={criteria} onOpen={open} /> : <div class="row-placeholder" aria-hidden="true" />}
             </li>
           ))}
