@@ -61,3 +61,33 @@ if [ -d "$XDG_CONFIG_HOME/jemput/keys" ] && [ -n "$(ls -A "$XDG_CONFIG_HOME/jemp
   echo "e2e: the app left a key file beside its PIN-wrapped store"; exit 1
 fi
 echo "e2e: the app's store is wrapped by the PIN alone"
+
+# The big list: 10,000 households of one RW, synced into a second app home by the
+# headless client (not through the UI), then opened, searched, filtered and scrolled in
+# the real webview; ui/e2e/big-list.e2e.mjs prints the figures (docs/big-list.md).
+kill -TERM -- "-${pids[-1]}" 2>/dev/null || true
+sleep 1
+big="$work/big-server"
+"$server" --data "$big" demo --seed 7 --households 10000 --rws 1 >/dev/null
+bigpin=$("$server" --data "$big" tls-cert | sed -n 's/^pin //p')
+setsid "$server" --data "$big" serve --listen 127.0.0.1:0 \
+  --tls-cert "$big/tls/cert.pem" --tls-key "$big/tls/key.pem" >"$work/big.out" 2>"$work/big.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q listening "$work/big.out" 2>/dev/null && break; sleep 0.1; done
+bigurl=$(sed -n 's/^listening on //p' "$work/big.out")
+[ -n "$bigurl" ] || { echo "e2e: the big server did not start"; cat "$work/big.log"; exit 1; }
+export JEMPUT_HOME="$work/big-home"
+mkdir -p "$JEMPUT_HOME"
+printf '{"server": "%s", "pin": "%s"}\n' "$bigurl" "$bigpin" > "$JEMPUT_HOME/deployment.json"
+export JEMPUT_PIN=482913
+"$root/target/debug/jemput" login --server "$bigurl" --pin "$bigpin" \
+  --user demo-kader-rw01 --password jemput-demo >/dev/null
+"$root/target/debug/jemput" sync >/dev/null
+unset JEMPUT_PIN
+while (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null; do sleep 0.2; done
+setsid xvfb-run -a -s "-screen 0 1280x800x24" "$tauri_driver" >"$work/driver-big.log" 2>&1 &
+pids+=($!)
+if ! BIG_HOUSEHOLDS=10000 timeout 300 npm run --silent test:e2e-big; then
+  echo "--- tauri-driver log"; tail -n 40 "$work/driver-big.log"
+  exit 1
+fi

@@ -102,8 +102,9 @@ pub async fn logout(state: State<'_, AppState>) -> Result<()> {
 }
 
 /// One page of the household list (the list asks for the rows it shows).
+/// Async: runs off the main thread, which also draws the window.
 #[tauri::command]
-pub fn list_households(state: State<'_, AppState>, query: ListQuery) -> Result<ListPage> {
+pub async fn list_households(state: State<'_, AppState>, query: ListQuery) -> Result<ListPage> {
     Ok(state.device()?.households_page(&query)?)
 }
 
@@ -132,8 +133,9 @@ pub fn outbox(state: State<'_, AppState>) -> Result<jemput_client::home::Outbox>
     Ok(state.device()?.outbox()?)
 }
 
+/// Async: runs off the main thread, which also draws the window.
 #[tauri::command]
-pub fn inbox(state: State<'_, AppState>) -> Result<Vec<InboxItem>> {
+pub async fn inbox(state: State<'_, AppState>) -> Result<Vec<InboxItem>> {
     Ok(state.device()?.inbox(200)?)
 }
 
@@ -143,8 +145,9 @@ pub fn inbox_seen(state: State<'_, AppState>) -> Result<()> {
     Ok(state.device()?.mark_inbox_seen()?)
 }
 
+/// Async: runs off the main thread, which also draws the window.
 #[tauri::command]
-pub fn get_household(state: State<'_, AppState>, id: String) -> Result<serde_json::Value> {
+pub async fn get_household(state: State<'_, AppState>, id: String) -> Result<serde_json::Value> {
     Ok(state.device()?.show(&id, &state.set)?)
 }
 
@@ -280,8 +283,9 @@ fn status(state: &AppState) -> Result<SyncStatus> {
     })
 }
 
+/// Async: runs off the main thread, which also draws the window.
 #[tauri::command]
-pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus> {
+pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus> {
     status(&state)
 }
 

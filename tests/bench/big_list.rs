@@ -71,7 +71,7 @@ fn main() {
     );
     let ids: Vec<String> = households.iter().map(|h| h.id.clone()).collect();
     // Earlier visits, one a month (a household is verified once per period): 1, 24
-    // and 96 on three groups of 30 households.
+    // and 96 on three groups of 50 households.
     let day = 31 * 86_400_000;
     let start = 1_780_000_000_000;
     let groups = [

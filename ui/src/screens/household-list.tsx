@@ -66,6 +66,10 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
     api.listHouseholds({ search: search.trim() || undefined, filter, offset: n * PAGE_SIZE, limit: PAGE_SIZE })
       .then((p) => {
         if (mySeq !== seq.current) return;
+        // The first page draws at once (the rows a screen holds from where it stands);
+        // the scroll handler refines the range after.
+        setRange((r) => (r[1] > 0 ? r : visibleRange(listRef.current
+          ? listRef.current.getBoundingClientRect().top + window.scrollY : 0, p.total)));
         setTotal(p.total);
         setPages((old) => new Map(old).set(n, p.rows));
         setErr(null);
