@@ -43,6 +43,9 @@ printf '{"server": "%s", "pin": "%s"}\n' "$url" "$pin" > "$JEMPUT_HOME/deploymen
 export JEMPUT_APP="$root/target/debug/jemput-app"
 export JEMPUT_SERVER="$url" JEMPUT_USER=demo-kader-rw01 JEMPUT_PASSWORD=jemput-demo
 export JEMPUT_OPERATOR=demo-operator JEMPUT_REGISTRY_FILE="$work/dtks.csv" JEMPUT_REGISTRY_HOUSEHOLDS=30
+# The app's file dialog answers with the registry file (debug builds only): the
+# operator chooses it with "Pilih berkas…" instead of typing a path.
+export JEMPUT_TEST_FILE_DIALOG="$work/dtks.csv"
 setsid xvfb-run -a -s "-screen 0 1280x800x24" "$tauri_driver" >"$work/driver.log" 2>&1 &
 pids+=($!)
 cd "$root/ui"

@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "registry_import",
     "registry_cancel",
     "registry_export",
+    "choose_file",
 ];
 
 fn main() {

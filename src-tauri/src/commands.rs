@@ -372,17 +372,28 @@ pub struct BundleExported {
 /// `bundles` folder, to share through a messaging app or a USB stick (also from the
 /// locked screen, before wrong PINs erase unsent work).
 #[tauri::command]
-pub fn bundle_export(state: State<'_, AppState>, dir: Option<String>) -> Result<BundleExported> {
-    let dir = match dir {
-        Some(d) => std::path::PathBuf::from(d),
-        None => state.bundle_dir.clone(),
+pub fn bundle_export(
+    state: State<'_, AppState>,
+    dir: Option<String>,
+    path: Option<String>,
+) -> Result<BundleExported> {
+    // Where the person chose in the save dialog; else (the lock screen's quick copy) a
+    // new file in the given or the app's own folder.
+    let path = match path {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            let dir = match dir {
+                Some(d) => std::path::PathBuf::from(d),
+                None => state.bundle_dir.clone(),
+            };
+            std::fs::create_dir_all(&dir).map_err(|e| CommandError {
+                code: ErrorCode::Storage,
+                message: e.to_string(),
+            })?;
+            let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+            dir.join(format!("jemput-{stamp}.jemput"))
+        }
     };
-    std::fs::create_dir_all(&dir).map_err(|e| CommandError {
-        code: ErrorCode::Storage,
-        message: e.to_string(),
-    })?;
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    let path = dir.join(format!("jemput-{stamp}.jemput"));
     let households = state.open_device()?.bundle_export(&path)?;
     Ok(BundleExported {
         path: path.display().to_string(),
@@ -504,4 +515,60 @@ pub async fn registry_export(
             std::path::Path::new(&path),
         )
         .await?)
+}
+
+/// A file chosen in the system's file dialog: `open` one to read (a bundle, a registry
+/// file) or `save` where to write (a bundle, an export), starting in the Downloads
+/// folder, where a person finds it again. `None` when the person cancels. In debug
+/// builds `JEMPUT_TEST_FILE_DIALOG=PATH` answers instead of the dialog (tests drive no
+/// native window).
+#[tauri::command]
+pub async fn choose_file(
+    app: tauri::AppHandle,
+    mode: String,
+    name: Option<String>,
+    extensions: Vec<String>,
+) -> Result<Option<String>> {
+    #[cfg(debug_assertions)]
+    if let Ok(p) = std::env::var("JEMPUT_TEST_FILE_DIALOG") {
+        return Ok(Some(p));
+    }
+    use tauri::Manager;
+    use tauri_plugin_dialog::DialogExt;
+    let exts: Vec<&str> = extensions.iter().map(String::as_str).collect();
+    let mut dialog = app.dialog().file();
+    if !exts.is_empty() {
+        dialog = dialog.add_filter(exts.join(", "), &exts);
+    }
+    if let Ok(dir) = app.path().download_dir() {
+        dialog = dialog.set_directory(dir);
+    }
+    if let Some(n) = name {
+        dialog = dialog.set_file_name(n);
+    }
+    let save = match mode.as_str() {
+        "open" => false,
+        "save" => true,
+        other => {
+            return Err(CommandError {
+                code: ErrorCode::InvalidInput,
+                message: format!("mode `{other}` is neither open nor save"),
+            })
+        }
+    };
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        if save {
+            dialog.blocking_save_file()
+        } else {
+            dialog.blocking_pick_file()
+        }
+    })
+    .await
+    .map_err(|e| CommandError {
+        code: ErrorCode::Internal,
+        message: e.to_string(),
+    })?;
+    Ok(picked
+        .and_then(|f| f.into_path().ok())
+        .map(|p| p.display().to_string()))
 }

@@ -47,6 +47,7 @@ pub struct AppState {
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             // JEMPUT_HOME lets tests and demos run isolated devices side by side.
             let (home, key_dir) = match std::env::var_os("JEMPUT_HOME") {
@@ -114,6 +115,7 @@ pub fn run() {
             commands::registry_import,
             commands::registry_cancel,
             commands::registry_export,
+            commands::choose_file,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

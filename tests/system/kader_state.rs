@@ -72,7 +72,10 @@ fn incomplete_visits_warnings_and_the_outbox() {
         .as_object()
         .and_then(|m| m.values().next().cloned())
         .expect("the visit");
-    assert_eq!((v["score"].clone(), v["poor"].clone()), (Value::Null, Value::Null));
+    assert_eq!(
+        (v["score"].clone(), v["poor"].clone()),
+        (Value::Null, Value::Null)
+    );
 
     // The outbox: two households, one visit each, waiting; device-local, not in show.
     let outbox: Value = serde_json::from_str(&k.ok(&["outbox", "--json"])).expect("outbox JSON");

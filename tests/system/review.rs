@@ -306,7 +306,10 @@ fn fasilitator_sees_exactly_the_conflicts_decides_and_the_field_gets_the_note() 
     );
     a.ok(&["inbox", "--seen"]);
     let inbox: Vec<Value> = serde_json::from_str(&a.ok(&["inbox", "--json"])).expect("inbox");
-    assert!(inbox.iter().all(|i| i["unread"] == json!(false)), "read now");
+    assert!(
+        inbox.iter().all(|i| i["unread"] == json!(false)),
+        "read now"
+    );
     let on_a = a.show(h1);
     assert_eq!(
         on_a,

@@ -248,7 +248,10 @@ test('operator imports the registry file in Registri and sees the households cre
   await tap('[data-testid="nav-registry"]');
   const path = browser.$('[data-testid="registry-path"]');
   await path.waitForExist({ timeout: TIMEOUT });
-  await path.setValue(JEMPUT_REGISTRY_FILE);
+  // Chosen in the file dialog (answered by JEMPUT_TEST_FILE_DIALOG in this debug build).
+  await tap('[data-testid="registry-choose"]');
+  await browser.waitUntil(async () => (await path.getValue()) === JEMPUT_REGISTRY_FILE,
+    { timeout: TIMEOUT, timeoutMsg: 'the file dialog did not fill the path' });
   const check = browser.$('[data-testid="registry-check"]');
   const preview = browser.$('[data-testid="registry-preview"]');
   let checkError = '';

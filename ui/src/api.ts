@@ -77,7 +77,12 @@ export const proposeHousehold = (proposal: Proposal) =>
   call<{ id: string }>('propose_household', { proposal });
 
 export const syncNow = () => call<SyncStatus>('sync_now');
-export const bundleExport = () => call<BundleExported>('bundle_export', { dir: null });
+/** Writes a bundle of unsent work: to `path` (chosen in the save dialog), else to the app's folder. */
+export const bundleExport = (path: string | null = null) => call<BundleExported>('bundle_export', { dir: null, path });
+/** The system's file dialog (`open` a file to read, `save` where to write), in Downloads;
+ *  null when the person cancels. */
+export const chooseFile = (mode: 'open' | 'save', extensions: string[], name: string | null = null) =>
+  call<string | null>('choose_file', { mode, name, extensions });
 export const bundleImport = (path: string) => call<Imported>('bundle_import', { path });
 export const syncStatus = () => call<SyncStatus>('sync_status');
 

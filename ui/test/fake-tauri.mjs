@@ -492,9 +492,14 @@ export function installFakeTauri(opts = {}) {
       return e.state;
     },
     sync_status: () => sync,
-    bundle_export: ({ dir }) => {
+    bundle_export: ({ dir, path }) => {
       if (dir !== null) throw err('invalid_input', 'the app writes bundles to its own folder');
-      return { path: '/data/jemput/bundles/jemput-1764000000.jemput', households: sync.pending };
+      return { path: path ?? '/data/jemput/bundles/jemput-1764000000.jemput', households: sync.pending };
+    },
+    // The system's file dialog, answered by the test (`fake.dialog`; null: cancelled).
+    choose_file: ({ mode, extensions }) => {
+      fake.dialogAsked = { mode, extensions };
+      return fake.dialog;
     },
     bundle_import: ({ path }) => {
       if (!path.endsWith('.jemput')) throw err('invalid_input', 'not a Jemput bundle');
@@ -607,6 +612,9 @@ export function installFakeTauri(opts = {}) {
   const fake = {
     fail: {},
     calls: [],
+    /** What the file dialog answers (a path, or null when the person cancels). */
+    dialog: '/home/kader/Download/jemput-2026-11-30.jemput',
+    dialogAsked: null,
     /** list_households calls (pages asked). */
     pageCalls: 0,
     /** Unsent visits per household (the outbox's counts). */

@@ -350,9 +350,20 @@ describe('sync by file', () => {
     const { page, context } = await openApp();
     await page.click('#sync-status details.bundle summary');
     assert.match(await page.textContent('#sync-month'), /Bulan ini/);
+    // Cancelling the save dialog writes nothing.
+    await page.evaluate(() => { window.__fake.dialog = null; });
     await page.click('#bundle-export');
-    assert.match(await (await page.waitForSelector('#bundle-result')).textContent(), /jemput-1764000000\.jemput/);
-    await page.fill('#bundle-path', '/sdcard/Download/altered.jemput');
+    await page.waitForFunction(() => window.__fake.dialogAsked?.mode === 'save');
+    assert.deepEqual(await page.evaluate(() => window.__fake.dialogAsked), { mode: 'save', extensions: ['jemput'] });
+    assert.equal((await page.evaluate(() => window.__fake.calls)).filter((c) => c.cmd === 'bundle_export').length, 0);
+    // The file goes where the dialog says (Downloads by default), not the app's private folder.
+    await page.evaluate(() => { window.__fake.dialog = '/sdcard/Download/jemput-kader.jemput'; });
+    await page.click('#bundle-export');
+    assert.match(await (await page.waitForSelector('#bundle-result')).textContent(), /\/sdcard\/Download\/jemput-kader\.jemput/);
+    // A bundle to import is chosen in the open dialog.
+    await page.evaluate(() => { window.__fake.dialog = '/sdcard/Download/altered.jemput'; });
+    await page.click('#bundle-choose');
+    await page.waitForFunction(() => document.querySelector('#bundle-path').value === '/sdcard/Download/altered.jemput');
     await page.click('#bundle-import');
     assert.match(await (await page.waitForSelector('#bundle-error')).textContent(), /altered/);
     assert.equal(await page.inputValue('#bundle-path'), '/sdcard/Download/altered.jemput', 'the path stays to correct');

@@ -157,9 +157,18 @@ function ImportSection({ onImporting }: { onImporting: (running: boolean) => voi
       <p class="muted small-text hint">{t('registry_import_hint')}</p>
       <div class="field">
         <label for="registry-path">{t('registry_path')}</label>
-        <input id="registry-path" data-testid="registry-path" type="text" inputMode="url" autoComplete="off"
-          spellcheck={false} placeholder={PATH_EXAMPLE} value={path} disabled={busy === 'import'}
-          onInput={(e) => { setPath(e.currentTarget.value); edited(); }} />
+        <div class="with-button">
+          <input id="registry-path" data-testid="registry-path" type="text" inputMode="url" autoComplete="off"
+            spellcheck={false} placeholder={PATH_EXAMPLE} value={path} disabled={busy === 'import'}
+            onInput={(e) => { setPath(e.currentTarget.value); edited(); }} />
+          <button id="registry-choose" data-testid="registry-choose" type="button" class="secondary"
+            disabled={busy === 'import'}
+            onClick={() => api.chooseFile('open', ['xlsx', 'csv'])
+              .then((p) => { if (p) { setPath(p); edited(); } })
+              .catch(() => undefined)}>
+            {t('choose_file')}
+          </button>
+        </div>
       </div>
       <label class="check">
         <input id="registry-partial" data-testid="registry-partial" type="checkbox" checked={partial}
@@ -396,9 +405,17 @@ function ExportSection({ locked }: { locked: boolean }) {
       </div>
       <div class="field">
         <label for="export-path">{t('export_path')}</label>
-        <input id="export-path" data-testid="export-path" type="text" inputMode="url" autoComplete="off"
-          spellcheck={false} placeholder={`/home/operator/pemutakhiran-${cutoff || 'YYYY-MM-DD'}.${format}`}
-          value={path} onInput={(e) => choosePath(e.currentTarget.value)} />
+        <div class="with-button">
+          <input id="export-path" data-testid="export-path" type="text" inputMode="url" autoComplete="off"
+            spellcheck={false} placeholder={`/home/operator/pemutakhiran-${cutoff || 'YYYY-MM-DD'}.${format}`}
+            value={path} onInput={(e) => choosePath(e.currentTarget.value)} />
+          <button id="export-choose" data-testid="export-choose" type="button" class="secondary"
+            onClick={() => api.chooseFile('save', [format], `pemutakhiran-${cutoff || 'data'}.${format}`)
+              .then((p) => { if (p) choosePath(p); })
+              .catch(() => undefined)}>
+            {t('choose_place')}
+          </button>
+        </div>
       </div>
       <button id="export-run" data-testid="export-run" class="primary wide"
         disabled={busy || locked || cutoff === '' || path.trim() === '' || sinceAfterCutoff} onClick={run}>

@@ -62,10 +62,15 @@ export function SyncBar({ onSynced, onRevoked, onOutbox, inbox }: {
   const [bundlePath, setBundlePath] = useState('');
   const [bundleMsg, setBundleMsg] = useState<string | null>(null);
   const [bundleErr, setBundleErr] = useState<CommandError | null>(null);
+  // The bundle goes where the kader chooses (Downloads by default), where a phone's
+  // share or a USB cable finds it; cancelling the dialog writes nothing.
   const exportBundle = async () => {
     setBundleErr(null);
     try {
-      const r = await api.bundleExport();
+      const stamp = new Date().toISOString().slice(0, 10);
+      const path = await api.chooseFile('save', ['jemput'], `jemput-${stamp}.jemput`);
+      if (!path) return;
+      const r = await api.bundleExport(path);
       setBundleMsg(t('bundle_written', { path: r.path, n: r.households }));
     } catch (e) {
       setBundleErr(api.toCommandError(e));
@@ -128,6 +133,10 @@ export function SyncBar({ onSynced, onRevoked, onOutbox, inbox }: {
           <label for="bundle-path" class="sr-only">{t('bundle_path')}</label>
           <input id="bundle-path" placeholder={t('bundle_path')} value={bundlePath}
             onInput={(e) => setBundlePath(e.currentTarget.value)} />
+          <button id="bundle-choose" class="small" type="button"
+            onClick={() => api.chooseFile('open', ['jemput']).then((p) => { if (p) setBundlePath(p); }).catch(() => undefined)}>
+            {t('choose_file')}
+          </button>
           <button id="bundle-import" class="small" onClick={importBundle} disabled={!bundlePath.trim()}>{t('bundle_import')}</button>
         </div>
         <ErrorBox err={bundleErr} id="bundle-error" />
