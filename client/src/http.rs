@@ -15,6 +15,24 @@ pub struct SyncClient {
     clients: crate::tls::Clients,
 }
 
+/// How far a running sync has come, after each round trip: the app's progress line.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[ts(export)]
+pub struct SyncProgress {
+    /// Households received so far (whole documents and changes).
+    #[ts(type = "number")]
+    pub docs_pulled: u64,
+    #[ts(type = "number")]
+    pub docs_pushed: u64,
+    #[ts(type = "number")]
+    pub bytes_down: u64,
+    #[ts(type = "number")]
+    pub bytes_up: u64,
+    pub requests: u32,
+    /// The server or this device has more: another round follows.
+    pub more: bool,
+}
+
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
 pub struct SyncReport {
     pub requests: usize,
@@ -221,6 +239,17 @@ impl SyncClient {
         device: &Device,
         set: &IndicatorSet,
     ) -> Result<SyncReport, DeviceError> {
+        self.sync_with_progress(device, set, &|_| {}).await
+    }
+
+    /// [`SyncClient::sync`], telling `progress` after each page is committed (the app
+    /// shows it, and its list fills as pages arrive).
+    pub async fn sync_with_progress(
+        &self,
+        device: &Device,
+        set: &IndicatorSet,
+        progress: &(dyn Fn(&SyncProgress) + Send + Sync),
+    ) -> Result<SyncReport, DeviceError> {
         let mut cfg: Config = device.config()?.ok_or(DeviceError::NotLoggedIn)?;
         let http = self.clients.for_server(&cfg.server, cfg.pin.as_deref())?;
         let url = format!("{}/v1/sync", cfg.server.trim_end_matches('/'));
@@ -272,7 +301,16 @@ impl SyncClient {
                 .any(|r| r.code == Code::TooMany.as_str());
             // Work recorded again at the server's time goes in the next round, once.
             let again = applied.re_recorded > 0 && report.re_recorded == applied.re_recorded;
-            if !msg.more && !out.more_to_push && !deferred && !again {
+            let more = msg.more || out.more_to_push || deferred || again;
+            progress(&SyncProgress {
+                docs_pulled: report.docs_pulled as u64,
+                docs_pushed: report.docs_pushed as u64,
+                bytes_down: report.bytes_down,
+                bytes_up: report.bytes_up,
+                requests: report.requests as u32,
+                more,
+            });
+            if !more {
                 break;
             }
         }

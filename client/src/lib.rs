@@ -10,4 +10,4 @@ pub mod registry;
 pub mod tls;
 
 pub use home::{Config, Device, DeviceError};
-pub use http::{SyncClient, SyncReport};
+pub use http::{SyncClient, SyncProgress, SyncReport};

@@ -264,6 +264,8 @@ pub struct SyncStatus {
     last_bytes_down: u64,
     #[ts(type = "number")]
     month_bytes: u64,
+    /// While a sync runs: households received so far, bytes, and whether more follows.
+    progress: Option<jemput_client::SyncProgress>,
 }
 
 fn status(state: &AppState) -> Result<SyncStatus> {
@@ -280,6 +282,7 @@ fn status(state: &AppState) -> Result<SyncStatus> {
         last_bytes_up: stats.last_bytes_up,
         last_bytes_down: stats.last_bytes_down,
         month_bytes: stats.month_bytes,
+        progress: w.progress,
     })
 }
 

@@ -24,6 +24,8 @@ pub struct WorkerState {
     pub online: bool,
     pub syncing: bool,
     pub last_error: Option<ErrorInfo>,
+    /// How far the running sync has come (None when none runs).
+    pub progress: Option<jemput_client::SyncProgress>,
 }
 
 #[derive(Default)]
@@ -57,10 +59,18 @@ impl Worker {
         set: &IndicatorSet,
     ) -> Result<SyncReport, DeviceError> {
         let _guard = self.running.lock().await;
-        self.update(|s| s.syncing = true);
-        let result = client.sync(device, set).await;
+        self.update(|s| {
+            s.syncing = true;
+            s.progress = None;
+        });
+        let result = client
+            .sync_with_progress(device, set, &|p| {
+                self.update(|s| s.progress = Some(p.clone()));
+            })
+            .await;
         self.update(|s| {
             s.syncing = false;
+            s.progress = None;
             match &result {
                 Ok(_) => {
                     s.online = true;

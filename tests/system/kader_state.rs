@@ -98,3 +98,60 @@ fn incomplete_visits_warnings_and_the_outbox() {
     assert_eq!(outbox["waiting"], json!(0), "sent: {outbox}");
     assert!(k.ok(&["outbox"]).starts_with("0 households waiting"));
 }
+
+#[test]
+fn a_long_first_sync_reports_each_page_as_it_commits() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    Server::admin(
+        &data,
+        &["demo", "--seed", "12", "--households", "2000", "--rws", "1"],
+    );
+    let server = Server::start(&data, "127.0.0.1:0");
+    let device = jemput_client::Device::open_with(
+        &tmp.path().join("k"),
+        Box::new(jemput_core::SystemClock),
+        &jemput_client::keys::Unlock::KeyFile(tmp.path().join("keys")),
+    )
+    .expect("device");
+    let set = jemput_core::IndicatorSet::bps14();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = jemput_client::SyncClient::new();
+    rt.block_on(device.login(
+        &client,
+        &server.url(),
+        None,
+        "demo-kader-rw01",
+        "jemput-demo",
+        "hp",
+    ))
+    .expect("login");
+    let seen = std::sync::Mutex::new(Vec::new());
+    let report = rt
+        .block_on(client.sync_with_progress(&device, &set, &|p| {
+            // Each report comes after its page is committed: the list already has it.
+            let listed = device
+                .households(None, jemput_core::store::ListFilter::All)
+                .map(|r| r.len() as u64)
+                .unwrap_or(0);
+            seen.lock().expect("lock").push((p.clone(), listed));
+        }))
+        .expect("sync");
+    let seen = seen.into_inner().expect("lock");
+    assert!(
+        seen.len() >= 2,
+        "a first sync of 2,000 households comes in pages: {}",
+        seen.len()
+    );
+    for w in seen.windows(2) {
+        assert!(w[1].0.docs_pulled > w[0].0.docs_pulled && w[1].0.bytes_down > w[0].0.bytes_down);
+    }
+    for (p, listed) in &seen {
+        assert_eq!(*listed, p.docs_pulled, "the list holds what was reported");
+    }
+    let (last, _) = seen.last().expect("one report at least");
+    assert!(!last.more, "the last report says nothing more follows");
+    assert!(seen[..seen.len() - 1].iter().all(|(p, _)| p.more));
+    assert_eq!(last.docs_pulled, 2000);
+    assert_eq!(report.docs_pulled, 2000);
+}

@@ -216,7 +216,7 @@ export function installFakeTauri(opts = {}) {
     operator: { review: true, registry: true, export: true },
     admin: { review: true, registry: true, export: true },
   };
-  const sync = { online: true, syncing: false, last_sync: '2025-01-21T08:30:00+07:00', last_error: null, pending: 0, rejected: 1, quarantined: 1, last_bytes_up: 1200, last_bytes_down: 3400, month_bytes: 56000 };
+  const sync = { progress: null, online: true, syncing: false, last_sync: '2025-01-21T08:30:00+07:00', last_error: null, pending: 0, rejected: 1, quarantined: 1, last_bytes_up: 1200, last_bytes_down: 3400, month_bytes: 56000 };
 
 
   // The registry file the fake "reads" (any path ending in .xlsx or .csv; a path with
@@ -615,6 +615,8 @@ export function installFakeTauri(opts = {}) {
     /** What the file dialog answers (a path, or null when the person cancels). */
     dialog: '/home/kader/Download/jemput-2026-11-30.jemput',
     dialogAsked: null,
+    /** The sync state `sync_status` answers (a test sets `syncing` and `progress`). */
+    syncState: sync,
     /** list_households calls (pages asked). */
     pageCalls: 0,
     /** Unsent visits per household (the outbox's counts). */

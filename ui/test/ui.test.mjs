@@ -658,6 +658,8 @@ describe('household history', () => {
     assert.doesNotMatch(entries.join(' '), /Timestamp|visits\.v1\.result/);
     assert.match(entries[2], /membuat data rumah tangga dari registri/);
     assert.equal(await page.$$eval('.history-entry:first-child .history-changes li', (l) => l.length), 2);
+    await page.click('.history-entry:first-child .history-details summary');
+    await page.screenshot({ path: `${SHOTS}/history-360x640.png` });
 
     assert.equal(await page.isDisabled('#as-of-show'), true, 'no date yet');
     await page.fill('#as-of-date', '2025-01-10');
@@ -1253,6 +1255,30 @@ describe('big lists, the outbox and the inbox', () => {
     await page.waitForSelector('.household-row[data-id="hh-0003"]');
     assert.doesNotMatch(await page.textContent('.household-row[data-id="hh-0003"]'), /Catatan baru/, 'read now');
     assert.equal(await page.$('#inbox-unread'), null);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
+
+describe('a long sync', () => {
+  test('shows households received and bytes, and the list fills as pages arrive', async () => {
+    const { page, context, errors } = await openApp();
+    const calls = () => page.evaluate(() => window.__fake.pageCalls);
+    const before = await calls();
+    await page.evaluate(() => {
+      Object.assign(window.__fake.syncState, { syncing: true, progress: { docs_pulled: 200, docs_pushed: 0, bytes_down: 180000, bytes_up: 900, requests: 1, more: true } });
+    });
+    await page.waitForSelector('#sync-progress', { timeout: 8000 });
+    assert.match(await page.textContent('#sync-progress'), /200 rumah tangga · 176\.7 KB · masih berlanjut/);
+    await page.waitForFunction((n) => window.__fake.pageCalls > n, before);
+    // The next page: the bar counts on, the list asks again.
+    const mid = await calls();
+    await page.evaluate(() => { window.__fake.syncState.progress = { ...window.__fake.syncState.progress, docs_pulled: 400, bytes_down: 360000, requests: 2 }; });
+    await page.waitForFunction(() => /400 rumah tangga/.test(document.querySelector('#sync-progress')?.textContent ?? ''));
+    await page.waitForFunction((n) => window.__fake.pageCalls > n, mid);
+    await page.screenshot({ path: `${SHOTS}/sync-progress-360x800.png` });
+    await page.evaluate(() => { Object.assign(window.__fake.syncState, { syncing: false, progress: null }); });
+    await page.waitForFunction(() => !document.querySelector('#sync-progress'));
     assert.deepEqual(errors, []);
     await context.close();
   });

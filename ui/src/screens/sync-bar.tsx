@@ -9,6 +9,7 @@ import { formatBytes, formatDateTime, t } from '../i18n';
 import type { CommandError, SyncStatus } from '../types';
 
 const POLL_MS = 5000;
+const POLL_SYNCING_MS = 1000;
 
 /** `onSynced` fires when a sync finished with new data possibly applied (last_sync moved);
  * `onRevoked` when the server said this device was revoked (its data is erased by then). */
@@ -27,20 +28,27 @@ export function SyncBar({ onSynced, onRevoked, onOutbox, inbox }: {
   const onRevokedRef = useRef(onRevoked);
   onRevokedRef.current = onRevoked;
 
+  const pulled = useRef(0);
   const apply = (s: SyncStatus) => {
     if (s.last_error?.code === 'revoked') onRevokedRef.current?.();
+    // The list fills as the pages of a long sync arrive, not only at its end.
+    const got = s.progress?.docs_pulled ?? 0;
+    if (got > pulled.current) onSyncedRef.current();
+    pulled.current = s.progress ? got : 0;
     if (lastSync.current !== undefined && s.last_sync !== lastSync.current) onSyncedRef.current();
     lastSync.current = s.last_sync;
     setStatus(s);
   };
 
+  // Every 5 s; every second while a sync runs, for its progress.
+  const syncingNow = status?.syncing ?? false;
   useEffect(() => {
     let alive = true;
     const poll = () => api.syncStatus().then((s) => { if (alive) apply(s); }).catch(() => undefined);
     poll();
-    const timer = setInterval(poll, POLL_MS);
+    const timer = setInterval(poll, syncingNow ? POLL_SYNCING_MS : POLL_MS);
     return () => { alive = false; clearInterval(timer); };
-  }, []);
+  }, [syncingNow]);
 
   const syncNow = async () => {
     setBusy(true);
@@ -108,6 +116,15 @@ export function SyncBar({ onSynced, onRevoked, onOutbox, inbox }: {
         {inbox}
         <button id="sync-now" class="small" onClick={syncNow} disabled={syncing}>{t('sync_now')}</button>
       </div>
+      {syncing && status?.progress && (
+        <div class="sync-progress" id="sync-progress" role="status">
+          {t('sync_progress', {
+            n: status.progress.docs_pulled,
+            b: formatBytes(status.progress.bytes_down + status.progress.bytes_up),
+          })}
+          {status.progress.more && <span class="muted"> · {t('sync_more')}</span>}
+        </div>
+      )}
       {status && (
         <div class="sync-info">
           <span>{t('sync_last')}: {formatDateTime(status.last_sync)}</span>
