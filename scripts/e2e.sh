@@ -83,14 +83,36 @@ export JEMPUT_HOME="$work/big-home"
 mkdir -p "$JEMPUT_HOME"
 printf '{"server": "%s", "pin": "%s"}\n' "$bigurl" "$bigpin" > "$JEMPUT_HOME/deployment.json"
 export JEMPUT_PIN=482913
-"$root/target/debug/jemput" login --server "$bigurl" --pin "$bigpin" \
-  --user demo-kader-rw01 --password jemput-demo >/dev/null
-"$root/target/debug/jemput" sync >/dev/null
+cli() { local home=$1; shift; "$root/target/debug/jemput" --home "$home" "$@"; }
+login() { cli "$1" login --server "$bigurl" --pin "$bigpin" --user "$2" --password jemput-demo >/dev/null; }
+# A decision for the kader's inbox: two devices of the kader record different results
+# for one household, the fasilitator decides with a note.
+login "$work/kader-a" demo-kader-rw01
+cli "$work/kader-a" sync >/dev/null
+hh=$(cli "$work/kader-a" households --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+login "$work/kader-b" demo-kader-rw01
+cli "$work/kader-b" sync >/dev/null
+echo '{"result": "moved", "answers": {}}' > "$work/moved.json"
+echo '{"result": "died", "answers": {}}' > "$work/died.json"
+cli "$work/kader-a" visit "$hh" --answers "$work/moved.json" >/dev/null
+cli "$work/kader-b" visit "$hh" --answers "$work/died.json" >/dev/null
+cli "$work/kader-a" sync >/dev/null
+cli "$work/kader-b" sync >/dev/null
+login "$work/fasil" demo-fasilitator
+cli "$work/fasil" sync >/dev/null
+conflict=$(cli "$work/fasil" conflicts --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+cli "$work/fasil" resolve "$conflict" --pick 1 --note "Tolong cek lagi ke RT" >/dev/null
+cli "$work/fasil" sync >/dev/null
+# The app's home: synced by the headless client, not through the UI.
+login "$JEMPUT_HOME" demo-kader-rw01
+cli "$JEMPUT_HOME" sync >/dev/null
 unset JEMPUT_PIN
+# Then the server goes away: the app starts offline (the outbox part of the test).
+kill -TERM -- "-${pids[-1]}" 2>/dev/null || true
 while (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null; do sleep 0.2; done
 setsid xvfb-run -a -s "-screen 0 1280x800x24" "$tauri_driver" >"$work/driver-big.log" 2>&1 &
 pids+=($!)
-if ! BIG_HOUSEHOLDS=10000 timeout 300 npm run --silent test:e2e-big; then
+if ! BIG_HOUSEHOLDS=10000 BIG_NOTE="Tolong cek lagi ke RT" timeout 300 npm run --silent test:e2e-big; then
   echo "--- tauri-driver log"; tail -n 40 "$work/driver-big.log"
   exit 1
 fi

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { remote } from 'webdriverio';
 
-const { JEMPUT_APP, JEMPUT_PIN_CODE = '482913', BIG_HOUSEHOLDS = '10000' } = process.env;
+const { JEMPUT_APP, JEMPUT_PIN_CODE = '482913', BIG_HOUSEHOLDS = '10000', BIG_NOTE } = process.env;
 const TIMEOUT = 60_000;
 const RUNS = 10;
 const SEARCH_DEBOUNCE_MS = 250;
@@ -147,4 +147,41 @@ test(`a list of ${BIG_HOUSEHOLDS} households in the real webview: open, search, 
   for (const [name, v] of rows) {
     console.log(`| ${name} | ${pct(v, 0.5).toFixed(0)} ms | ${pct(v, 0.95).toFixed(0)} ms | ≤ 100 ms |`);
   }
+});
+
+test('offline with a decision waiting: the inbox shows the note, a visit waits in the outbox', async () => {
+  // The fasilitator's decision and note came with the last sync (scripts/e2e.sh).
+  await browser.execute(() => window.scrollTo(0, 0));
+  await browser.$('#inbox-unread').waitForExist({ timeout: TIMEOUT });
+  await browser.execute(() => document.querySelector('#open-inbox').click());
+  await browser.$('.inbox-item').waitForExist({ timeout: TIMEOUT });
+  const inbox = await browser.$('#inbox').getText();
+  assert.ok(inbox.includes(BIG_NOTE), `the note in the inbox: ${inbox.slice(0, 300)}`);
+  assert.match(inbox, /demo-fasilitator/);
+  await browser.execute(() => document.querySelector('#back').click());
+  await browser.waitUntil(async () => !(await browser.$('#inbox-unread').isExisting()),
+    { timeout: TIMEOUT, timeoutMsg: 'the inbox stays unread after it was opened' });
+
+  // The server is gone: a visit is saved on the phone and waits in the outbox.
+  await browser.execute(() => document.querySelector('#sync-now').click());
+  await browser.waitUntil(async () => /Luring/.test(await browser.$('#sync-state').getText()),
+    { timeout: TIMEOUT, timeoutMsg: 'the bar does not say offline' });
+  assert.equal(await browser.$('#sync-error').isExisting(), false, 'offline is not an error box');
+  const id = await browser.execute(() => document.querySelectorAll('.household-row')[1].dataset.id);
+  await browser.execute((id) => document.querySelector(`.household-row[data-id="${id}"]`).click(), id);
+  await browser.$('#record-visit').waitForExist({ timeout: TIMEOUT });
+  await browser.execute(() => document.querySelector('#record-visit').click());
+  await browser.$('#result-refused').waitForExist({ timeout: TIMEOUT });
+  await browser.execute(() => document.querySelector('#result-refused').click());
+  await browser.execute(() => document.querySelector('#save-visit').click());
+  await browser.$('#household-detail #visits').waitForExist({ timeout: TIMEOUT });
+  await browser.execute(() => document.querySelector('#back').click());
+  const row = browser.$(`.household-row[data-id="${id}"]`);
+  await browser.waitUntil(async () => (await row.isExisting()) && /Belum terkirim/.test(await row.getText()),
+    { timeout: TIMEOUT, timeoutMsg: 'the row does not say its visit is unsent' });
+  await browser.execute(() => document.querySelector('#open-outbox').click());
+  await browser.$('#outbox-waiting').waitForExist({ timeout: TIMEOUT });
+  const waiting = await browser.$('#outbox-waiting').getText();
+  assert.match(waiting, /1 rumah tangga menunggu dikirim \(1 kunjungan\)/);
+  assert.ok(await browser.$(`#outbox-waiting [data-id="${id}"]`).isExisting(), 'the household is listed');
 });

@@ -1,6 +1,6 @@
 // Owns: all user-visible strings (Bahasa Indonesia default, English on request), the
 // current language (remembered in localStorage) and localisation of command errors.
-import type { ErrorCode, ShownError } from './types';
+import type { Code, ErrorCode, ShownError } from './types';
 
 export type Lang = 'id' | 'en';
 
@@ -334,6 +334,17 @@ const id = {
   decide_body: 'Pilihan: {choice}. Keputusan dikirim ke kader dan tidak dapat dibatalkan dari HP ini.',
   decide_confirm: 'Ya, putuskan',
   history_fields: 'Rincian',
+  refusal_outside_area: 'Rumah tangga ini di luar wilayah Anda.',
+  refusal_bad_changes: 'Perubahan ini rusak dan ditolak server.',
+  refusal_missing_deps: 'Perubahan sebelumnya belum ada di server; kirim lagi setelah sinkron.',
+  refusal_schema: 'Isian tidak sesuai aturan data (misalnya nilai di luar pilihan).',
+  refusal_forbidden: 'Peran Anda tidak boleh mengubah data ini.',
+  refusal_foreign_actor: 'Perubahan ini ditandai milik HP lain.',
+  refusal_bad_time: 'Jam HP salah saat mencatat; dicatat ulang dengan jam server.',
+  refusal_too_large: 'Data terlalu besar untuk dikirim.',
+  refusal_too_many: 'Terlalu banyak sekaligus; sisanya dikirim berikutnya.',
+  refusal_revoked_signer: 'HP yang mencatat sudah dicabut aksesnya.',
+  refusal_quarantined: 'Data ini tidak bisa digabung dan disisihkan.',
   err_invalid_kk: 'Nomor KK tidak valid.',
   err_invalid_input: 'Isian tidak valid.',
   err_server: 'Terjadi kesalahan di server.',
@@ -677,6 +688,17 @@ const en: Record<Key, string> = {
   decide_body: 'Choice: {choice}. The decision goes to the kaders and cannot be undone from this phone.',
   decide_confirm: 'Yes, decide',
   history_fields: 'Details',
+  refusal_outside_area: 'This household is outside your areas.',
+  refusal_bad_changes: 'These changes were damaged and refused.',
+  refusal_missing_deps: 'Earlier changes are missing on the server; send again after a sync.',
+  refusal_schema: 'An entry does not follow the data rules (e.g. a value outside the options).',
+  refusal_forbidden: 'Your role may not change this data.',
+  refusal_foreign_actor: 'These changes are marked as another phone’s.',
+  refusal_bad_time: 'The phone’s clock was wrong; recorded again at the server’s time.',
+  refusal_too_large: 'The data is too large to send.',
+  refusal_too_many: 'Too much at once; the rest goes next time.',
+  refusal_revoked_signer: 'The phone that recorded it was revoked.',
+  refusal_quarantined: 'This data could not be merged and is set aside.',
   err_invalid_kk: 'Invalid KK number.',
   err_invalid_input: 'Invalid input.',
   err_server: 'Something went wrong on the server.',
@@ -692,6 +714,20 @@ const en: Record<Key, string> = {
 // a text in both languages: the compiler refuses a code without one.
 const everyErrorHasText: Record<`err_${ErrorCode}`, string> = id;
 void everyErrorHasText;
+// And every refusal code of the server's rule book (`Code`, generated from core/src/rules.rs).
+const everyRefusalHasText: Record<`refusal_${Code}`, string> = id;
+void everyRefusalHasText;
+
+/** A refusal as the device keeps it (`code: reason`): the code in the UI's words, the
+ *  server's English reason as the detail. */
+export function refusalText(stored: string): { text: string; detail: string } {
+  const i = stored.indexOf(': ');
+  const code = i > 0 ? stored.slice(0, i) : stored;
+  const key = `refusal_${code}` as Key;
+  return key in dict[current]
+    ? { text: dict[current][key], detail: i > 0 ? stored.slice(i + 2) : '' }
+    : { text: stored, detail: '' };
+}
 
 const dict: Record<Lang, Record<Key, string>> = { id, en };
 const STORAGE_KEY = 'jemput.lang';

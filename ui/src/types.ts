@@ -6,6 +6,7 @@
 
 export type { CommandError } from './bindings/CommandError';
 export type { ErrorCode } from './bindings/ErrorCode';
+export type { Code } from './bindings/Code';
 import type { ErrorCode } from './bindings/ErrorCode';
 /** A failure the UI shows: the backend's (`ErrorCode`), or one a form found itself
  *  (`form`, its text already in the UI language). */

@@ -124,7 +124,7 @@ export function installFakeTauri(opts = {}) {
       conflicts: [],
     },
   };
-  const rejected = { 'hh-0004': 'NIK sudah terdaftar' };
+  const rejected = { 'hh-0004': 'schema: `members.m1.nik` must have 16 digits' };
   // Only a household found is scored (jemput_core VisitResult::carries_answers).
   const noScore = { met: [], score: null, poor: null, unanswered: [], unknown: [], incomplete: false };
   const addVisit = (h, vid, date, kader, result, answers) => {

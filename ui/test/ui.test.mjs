@@ -90,7 +90,8 @@ describe('household list', () => {
     assert.match(await page.textContent('.household-row[data-id="hh-0003"]'), /Konflik/);
     const proposal = await page.textContent('.household-row[data-id="hh-0004"]');
     assert.match(proposal, /Usulan/);
-    assert.match(proposal, /Ditolak: NIK sudah terdaftar/, 'rejection reason shown');
+    assert.match(proposal, /Ditolak: Isian tidak sesuai aturan data/, 'the refusal in Indonesian');
+    assert.doesNotMatch(proposal, /must have 16 digits/, "not the server's English");
     const bar = await page.textContent('#sync-status');
     assert.match(bar, /Daring/);
     assert.match(bar, /perubahan ditolak/);
@@ -1215,7 +1216,8 @@ describe('big lists, the outbox and the inbox', () => {
     await page.waitForSelector('#outbox-waiting');
     assert.match(await page.textContent('#outbox-waiting'), /1 rumah tangga menunggu dikirim \(1 kunjungan\)/);
     assert.match(await page.textContent('#outbox-waiting'), /Keluarga Uji Dua/);
-    assert.match(await page.textContent('#outbox-refused'), /NIK sudah terdaftar/, 'the refusal and why');
+    assert.match(await page.textContent('#outbox-refused .refusal'), /^Isian tidak sesuai aturan data/, 'the refusal and why, in Indonesian');
+    assert.equal(await page.isVisible('#outbox-refused .detail span'), false, "the server's English waits behind Detail");
     assert.match(await page.textContent('#outbox-quarantined'), /hh-rusak/);
     assert.ok(await noHorizontalOverflow(page) <= 360, 'fits a 360 px phone');
     await page.screenshot({ path: `${SHOTS}/outbox-360x800.png` });

@@ -4,7 +4,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header, useCriteriaCount } from '../components';
-import { formatDate, t, tDyn } from '../i18n';
+import { formatDate, refusalText, t, tDyn } from '../i18n';
 import type { CommandError, Filter, HouseholdRow } from '../types';
 import { SyncBar } from './sync-bar';
 
@@ -225,7 +225,7 @@ function Row({ row, total, onOpen }: { row: HouseholdRow; total: number; onOpen:
           {row.incomplete && <span class="marker incomplete">{t('marker_incomplete')}</span>}
           {row.has_conflict && <span class="marker conflict">⚠ {t('marker_conflict')}</span>}
           {row.proposal && <span class="marker proposal">{t('marker_proposal')}</span>}
-          {row.rejected != null && <span class="marker rejected" title={row.rejected}>{t('marker_rejected')}: {row.rejected}</span>}
+          {row.rejected != null && <span class="marker rejected">{t('marker_rejected')}: {refusalText(row.rejected).text}</span>}
         </div>
       </button>
     </>

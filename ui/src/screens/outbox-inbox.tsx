@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header } from '../components';
-import { formatMs, t } from '../i18n';
+import { formatMs, refusalText, t } from '../i18n';
 import type { CommandError, InboxItem, Outbox } from '../types';
 import { fmt2 } from './household-list';
 
@@ -52,7 +52,7 @@ export function OutboxScreen({ onBack, onOpenHousehold }: {
                   <button class="link-row" data-id={h.id} onClick={() => onOpenHousehold(h.id)}>
                     <strong>{h.head_name || t('no_name')}</strong> · RW {fmt2(h.rw)}/RT {fmt2(h.rt)}
                   </button>
-                  <div class="refusal">{h.rejected}</div>
+                  <Refusal stored={h.rejected ?? ''} />
                 </li>
               ))}
             </ul>
@@ -82,6 +82,19 @@ export function OutboxScreen({ onBack, onOpenHousehold }: {
         )}
         {box && box.relays > 0 && <p class="muted pad">{t('outbox_relays', { n: box.relays })}</p>}
       </main>
+    </div>
+  );
+}
+
+/** Why the server refused, in the UI's language; its own English words behind "Detail". */
+function Refusal({ stored }: { stored: string }) {
+  const r = refusalText(stored);
+  return (
+    <div class="refusal">
+      {r.text}
+      {r.detail && (
+        <details class="detail"><summary>{t('error_detail')}</summary><span class="mono small-text">{r.detail}</span></details>
+      )}
     </div>
   );
 }
