@@ -20,15 +20,19 @@ server="$root/target/debug/jemput-sync-server"
 "$server" --data "$work/server" demo --seed 5 >/dev/null
 # A registry file of 30 households new to the demo, for the operator's import (second e2e part).
 "$server" --data "$work/server" demo-registry --out "$work/dtks.csv" --households 30 --seed 9 >/dev/null
+# serve DATA NAME: starts the server over TLS on a free port; sets $pin and $url.
+serve() {
+  pin=$("$server" --data "$1" tls-cert | sed -n 's/^pin //p')
+  setsid "$server" --data "$1" serve --listen 127.0.0.1:0 \
+    --tls-cert "$1/tls/cert.pem" --tls-key "$1/tls/key.pem" >"$work/$2.out" 2>"$work/$2.log" &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$work/$2.out" 2>/dev/null && break; sleep 0.1; done
+  url=$(sed -n 's/^listening on //p' "$work/$2.out")
+  [ -n "$url" ] || { echo "e2e: server $2 did not start"; cat "$work/$2.log"; exit 1; }
+}
 # Over TLS with a certificate the server makes, trusted by the app through the pin in
 # its deployment.json, as an office sets up its phones.
-pin=$("$server" --data "$work/server" tls-cert | sed -n 's/^pin //p')
-setsid "$server" --data "$work/server" serve --listen 127.0.0.1:0 \
-  --tls-cert "$work/server/tls/cert.pem" --tls-key "$work/server/tls/key.pem" >"$work/serve.out" 2>"$work/serve.log" &
-pids+=($!)
-for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
-url=$(sed -n 's/^listening on //p' "$work/serve.out")
-[ -n "$url" ] || { echo "e2e: server did not start"; cat "$work/serve.log"; exit 1; }
+serve "$work/server" serve
 
 # The drivers use fixed ports; a leftover driver would answer in our place.
 if (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null; then
@@ -72,13 +76,8 @@ kill -TERM -- "-${pids[-1]}" 2>/dev/null || true
 sleep 1
 big="$work/big-server"
 "$server" --data "$big" demo --seed 7 --households 10000 --rws 1 >/dev/null
-bigpin=$("$server" --data "$big" tls-cert | sed -n 's/^pin //p')
-setsid "$server" --data "$big" serve --listen 127.0.0.1:0 \
-  --tls-cert "$big/tls/cert.pem" --tls-key "$big/tls/key.pem" >"$work/big.out" 2>"$work/big.log" &
-pids+=($!)
-for _ in $(seq 100); do grep -q listening "$work/big.out" 2>/dev/null && break; sleep 0.1; done
-bigurl=$(sed -n 's/^listening on //p' "$work/big.out")
-[ -n "$bigurl" ] || { echo "e2e: the big server did not start"; cat "$work/big.log"; exit 1; }
+serve "$big" big
+bigpin=$pin bigurl=$url
 export JEMPUT_HOME="$work/big-home"
 mkdir -p "$JEMPUT_HOME"
 printf '{"server": "%s", "pin": "%s"}\n' "$bigurl" "$bigpin" > "$JEMPUT_HOME/deployment.json"

@@ -907,27 +907,17 @@ fn save_checked(
     author: &Author,
     set: &IndicatorSet,
 ) -> Result<(), DeviceError> {
-    judge_checked(before, hh, cfg, author, set)?;
-    store.save_local(hh, set)?;
-    Ok(())
-}
-
-/// The rule book's verdict on a local edit, before anything is written.
-fn judge_checked(
-    before: &[u8],
-    hh: &mut Household,
-    cfg: &Config,
-    author: &Author,
-    set: &IndicatorSet,
-) -> Result<(), DeviceError> {
     let before = if before.is_empty() {
         automerge::AutoCommit::new()
     } else {
         automerge::AutoCommit::load(before).map_err(HouseholdError::from)?
     };
-    judge_doc(&before, hh, cfg, author, set)
+    judge_doc(&before, hh, cfg, author, set)?;
+    store.save_local(hh, set)?;
+    Ok(())
 }
 
+/// The rule book's verdict on a local edit, before anything is written.
 fn judge_doc(
     before: &automerge::AutoCommit,
     hh: &mut Household,

@@ -62,7 +62,7 @@ pub fn describe(entries: &mut [HistoryEntry], set: &IndicatorSet, lang: Lang) {
 fn sentence(e: &HistoryEntry, set: &IndicatorSet, lang: Lang) -> String {
     let who =
         e.by.clone()
-            .unwrap_or_else(|| pick(lang, "Perangkat lain", "Another device").to_string());
+            .unwrap_or_else(|| lang.pick("Perangkat lain", "Another device").to_string());
     let find = |pred: &dyn Fn(&[&str], &FieldChange) -> bool| {
         e.changes.iter().find(|c| {
             let parts: Vec<&str> = c.path.split('.').collect();
@@ -74,17 +74,12 @@ fn sentence(e: &HistoryEntry, set: &IndicatorSet, lang: Lang) -> String {
         return if proposal.is_some() {
             format!(
                 "{who} {}",
-                pick(
-                    lang,
-                    "mengusulkan rumah tangga baru",
-                    "proposed a new household"
-                )
+                lang.pick("mengusulkan rumah tangga baru", "proposed a new household")
             )
         } else {
             format!(
                 "{who} {}",
-                pick(
-                    lang,
+                lang.pick(
                     "membuat data rumah tangga dari registri",
                     "created the household from the registry"
                 )
@@ -97,19 +92,19 @@ fn sentence(e: &HistoryEntry, set: &IndicatorSet, lang: Lang) -> String {
         let result = result_label(r.value.as_str().unwrap_or_default(), lang);
         return format!(
             "{who} {}: {result}",
-            pick(lang, "mencatat kunjungan", "recorded a visit")
+            lang.pick("mencatat kunjungan", "recorded a visit")
         );
     }
     if find(&|p, c| p.len() == 2 && p[0] == "resolutions" && c.op == "added").is_some() {
         let note = find(&|p, _| p.len() == 3 && p[0] == "notes" && p[2] == "text");
         let base = format!(
             "{who} {}",
-            pick(lang, "memutuskan konflik", "decided a conflict")
+            lang.pick("memutuskan konflik", "decided a conflict")
         );
         return match note {
             Some(n) => format!(
                 "{base}, {}: “{}”",
-                pick(lang, "dengan catatan", "with a note"),
+                lang.pick("dengan catatan", "with a note"),
                 value_words(&n.value, lang)
             ),
             None => base,
@@ -121,7 +116,7 @@ fn sentence(e: &HistoryEntry, set: &IndicatorSet, lang: Lang) -> String {
         if w.value == serde_json::json!(true) {
             return format!(
                 "{who} {}",
-                pick(lang, "menarik kunjungan", "withdrew a visit")
+                lang.pick("menarik kunjungan", "withdrew a visit")
             );
         }
     }
@@ -134,7 +129,7 @@ fn sentence(e: &HistoryEntry, set: &IndicatorSet, lang: Lang) -> String {
         });
         return format!(
             "{who} {}: {}",
-            pick(lang, "menambah anggota", "added a member"),
+            lang.pick("menambah anggota", "added a member"),
             name.map(|n| value_words(&n.value, lang))
                 .unwrap_or_default()
         );
@@ -144,8 +139,8 @@ fn sentence(e: &HistoryEntry, set: &IndicatorSet, lang: Lang) -> String {
         let label = field_label(&first.path, set, lang);
         let mut s = format!(
             "{who} {} {}: ",
-            pick(lang, "mengubah", "changed"),
-            lowercase_first(&label, lang)
+            lang.pick("mengubah", "changed"),
+            lowercase_first(&label)
         );
         if !first.before.is_null() {
             s.push_str(&format!("{} → ", value_words(&first.before, lang)));
@@ -159,21 +154,11 @@ fn sentence(e: &HistoryEntry, set: &IndicatorSet, lang: Lang) -> String {
         }
         return s;
     }
-    format!(
-        "{who} {}",
-        pick(lang, "mengubah data", "changed the record")
-    )
-}
-
-fn pick(lang: Lang, id: &'static str, en: &'static str) -> &'static str {
-    match lang {
-        Lang::Id => id,
-        Lang::En => en,
-    }
+    format!("{who} {}", lang.pick("mengubah data", "changed the record"))
 }
 
 /// "Alamat" → "alamat" mid-sentence; names that are codes (RW, NIK, KK, PKH) stay.
-fn lowercase_first(label: &str, _lang: Lang) -> String {
+fn lowercase_first(label: &str) -> String {
     let mut chars = label.chars();
     match (chars.next(), chars.next()) {
         (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase() => {

@@ -667,19 +667,7 @@ impl Store {
 
     /// Visits recorded on this device that the server has not taken.
     pub fn unsent_visits(&self) -> Result<usize, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT doc, acked_heads FROM households WHERE pending = 1")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
-        let mut n = 0;
-        for row in rows {
-            let (doc, acked) = row?;
-            let mut hh = Household::load(&doc)?;
-            n += hh.visits_after(&decode_heads(&acked)).len();
-        }
-        Ok(n)
+        Ok(self.outbox()?.iter().map(|h| h.visits as usize).sum())
     }
 
     /// Erases every household, key and record of this device (a revoked device): rows

@@ -30,7 +30,8 @@ impl Lang {
             .unwrap_or_default()
     }
 
-    fn pick(self, id: &'static str, en: &'static str) -> &'static str {
+    /// The Indonesian or the English of a text.
+    pub fn pick(self, id: &'static str, en: &'static str) -> &'static str {
         match self {
             Lang::Id => id,
             Lang::En => en,

@@ -9,10 +9,9 @@
 // households; JEMPUT_REGISTRY_HOUSEHOLDS of them, default 30). Run: npm run test:e2e
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { remote } from 'webdriverio';
+import { openAppSession } from './session.mjs';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -34,20 +33,6 @@ const REGISTRY_HOUSEHOLDS = Number(process.env.JEMPUT_REGISTRY_HOUSEHOLDS || 30)
 /** The PIN the kader chooses on this fresh phone. */
 const APP_PIN = process.env.JEMPUT_APP_PIN || '482913';
 
-/** Resolve once something accepts TCP connections on 127.0.0.1:port. */
-async function waitForPort(port, timeout = TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const open = await new Promise((ok) => {
-      const s = connect(port, '127.0.0.1', () => { s.destroy(); ok(true); });
-      s.on('error', () => ok(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** @type {import('webdriverio').Browser} */
 let browser;
 
@@ -55,22 +40,13 @@ before(async () => {
   assert.ok(JEMPUT_APP, 'set JEMPUT_APP to the path of the built Jemput app binary');
   assert.ok(JEMPUT_SERVER && JEMPUT_USER && JEMPUT_PASSWORD,
     'set JEMPUT_SERVER, JEMPUT_USER and JEMPUT_PASSWORD for a kader with at least one household');
-  // tauri-driver (4444) opens its port before its WebKitWebDriver (4445) is ready.
-  await waitForPort(4444);
-  await waitForPort(4445);
-  browser = await remote({
-    hostname: '127.0.0.1',
-    port: 4444,
-    logLevel: 'warn',
-    capabilities: { 'tauri:options': { application: JEMPUT_APP } },
-  });
+  browser = await openAppSession(JEMPUT_APP);
 });
 
 after(async () => {
   await browser?.deleteSession();
 });
 
-/** Dates the backend may stamp a visit made now with (local day; UTC day as a fallback). */
 /** Today as the app shows dates (dd/mm/yyyy), by the local and the UTC calendar. */
 function todayCandidates() {
   const d = new Date();

@@ -7,8 +7,7 @@
 // whatever the machine (rows drawn, place kept), never a time.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
-import { remote } from 'webdriverio';
+import { openAppSession } from './session.mjs';
 
 const { JEMPUT_APP, JEMPUT_PIN_CODE = '482913', BIG_HOUSEHOLDS = '10000', BIG_NOTE } = process.env;
 const TIMEOUT = 60_000;
@@ -17,30 +16,12 @@ const SEARCH_DEBOUNCE_MS = 250;
 /** Given names of the demo data (sync-server/src/demo.rs): each matches some hundreds. */
 const NAMES = ['Sri', 'Siti', 'Dewi', 'Wati', 'Rina', 'Yuli', 'Ani', 'Tutik', 'Endang', 'Lestari'];
 
-async function waitForPort(port) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const open = await new Promise((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** @type {import('webdriverio').Browser} */
 let browser;
 
 before(async () => {
   assert.ok(JEMPUT_APP, 'set JEMPUT_APP to the path of the built Jemput app binary');
-  await waitForPort(4444);
-  await waitForPort(4445);
-  browser = await remote({
-    hostname: '127.0.0.1', port: 4444, logLevel: 'warn',
-    capabilities: { 'tauri:options': { application: JEMPUT_APP } },
-  });
+  browser = await openAppSession(JEMPUT_APP);
 });
 
 after(async () => { await browser?.deleteSession(); });

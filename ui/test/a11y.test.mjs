@@ -4,24 +4,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { serveDir } from './static-server.mjs';
+import { startBrowser } from './browser.mjs';
 import { installFakeTauri } from './fake-tauri.mjs';
 import { LOGIN, SCREENS } from './screens.mjs';
 
-const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 let server;
 let browser;
 
 before(async () => {
-  server = await serveDir(DIST);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
+  ({ server, browser } = await startBrowser());
 });
 
 after(async () => {

@@ -3,12 +3,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { serveDir } from './static-server.mjs';
+import { startBrowser } from './browser.mjs';
 import { installFakeTauri } from './fake-tauri.mjs';
+import { LOGIN } from './screens.mjs';
 
-const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 const SHOTS = '/tmp/ui-shots';
 const PHONE = { width: 360, height: 640 };
 
@@ -16,12 +14,7 @@ let server;
 let browser;
 
 before(async () => {
-  server = await serveDir(DIST);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ({ server, browser } = await startBrowser());
   await mkdir(SHOTS, { recursive: true });
 });
 
@@ -42,12 +35,7 @@ async function openApp({ loggedIn = true, viewport = PHONE, user = 'kader_uji', 
   return { page, context, errors };
 }
 
-async function logIn(page, user) {
-  await page.fill('#login-user', user);
-  await page.fill('#login-password', 'rahasia');
-  await page.click('#login-submit');
-  await page.waitForSelector('.household-row');
-}
+const logIn = LOGIN;
 
 const rowIds = (page) => page.$$eval('.household-row', (els) => els.map((e) => e.dataset.id));
 const noHorizontalOverflow = (page) =>
