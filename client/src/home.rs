@@ -694,9 +694,9 @@ impl Device {
         let (cfg, author) = self.logged_in()?;
         let clock = self.work_clock()?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
-        let (mut hh, before) = store.household(id, &author)?;
+        let (mut hh, mut before) = store.household(id, &author)?;
         let vid = hh.record_visit(input, set, &author, &clock, &mut rand::thread_rng())?;
-        judge_doc(&before, &mut hh, &cfg, &author, set)?;
+        judge_doc(&mut before, &mut hh, &cfg, &author, set)?;
         store.save_visit(&mut hh, set)?;
         // One more unsent visit (counted exactly at each sync: cheap on every save).
         let _ = crate::pin::add_unsent(&self.dir, 1);
@@ -907,19 +907,19 @@ fn save_checked(
     author: &Author,
     set: &IndicatorSet,
 ) -> Result<(), DeviceError> {
-    let before = if before.is_empty() {
+    let mut before = if before.is_empty() {
         automerge::AutoCommit::new()
     } else {
         automerge::AutoCommit::load(before).map_err(HouseholdError::from)?
     };
-    judge_doc(&before, hh, cfg, author, set)?;
+    judge_doc(&mut before, hh, cfg, author, set)?;
     store.save_local(hh, set)?;
     Ok(())
 }
 
 /// The rule book's verdict on a local edit, before anything is written.
 fn judge_doc(
-    before: &automerge::AutoCommit,
+    before: &mut automerge::AutoCommit,
     hh: &mut Household,
     cfg: &Config,
     author: &Author,

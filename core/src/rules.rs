@@ -758,13 +758,13 @@ pub fn judge(
 /// `before` (an empty document for a new household), judged as this user's, so the
 /// user hears "not allowed" at once rather than at the next sync.
 pub fn judge_local(
-    before: &AutoCommit,
+    before: &mut AutoCommit,
     after: &mut AutoCommit,
     role: Role,
     author: &crate::household::Author,
     set: &IndicatorSet,
 ) -> Result<(), Refusal> {
-    let heads = before.clone().get_heads();
+    let heads = before.get_heads();
     let changes: Vec<ExpandedChange> = after
         .get_changes(&heads)
         .iter()

@@ -233,7 +233,16 @@ pub struct Store {
 /// A few parsed documents by household id (the ones the user is working on).
 #[derive(Default)]
 struct DocCache {
-    entries: Vec<(String, Vec<u8>, automerge::AutoCommit, Dates)>,
+    entries: Vec<Cached>,
+}
+
+/// One parsed document: its household id, stored bytes, heads and visits' dates.
+struct Cached {
+    id: String,
+    bytes: Vec<u8>,
+    doc: automerge::AutoCommit,
+    heads: Vec<ChangeHash>,
+    dates: Dates,
 }
 
 type Dates = std::collections::HashMap<String, String>;
@@ -241,37 +250,39 @@ type Dates = std::collections::HashMap<String, String>;
 impl DocCache {
     const SIZE: usize = 8;
 
-    fn get(&self, id: &str, bytes: &[u8]) -> Option<(automerge::AutoCommit, Dates)> {
-        self.entries
-            .iter()
-            .find(|(i, b, _, _)| i == id && b == bytes)
-            .map(|(_, _, d, dates)| (d.clone(), dates.clone()))
+    fn find(&self, id: &str, bytes: &[u8]) -> Option<&Cached> {
+        self.entries.iter().find(|c| c.id == id && c.bytes == bytes)
     }
 
-    fn put(&mut self, id: &str, bytes: Vec<u8>, doc: automerge::AutoCommit, dates: Dates) {
-        self.entries.retain(|(i, _, _, _)| i != id);
+    fn get(&self, id: &str, bytes: &[u8]) -> Option<(automerge::AutoCommit, Dates)> {
+        self.find(id, bytes)
+            .map(|c| (c.doc.clone(), c.dates.clone()))
+    }
+
+    fn put(&mut self, id: &str, bytes: Vec<u8>, mut doc: automerge::AutoCommit, dates: Dates) {
+        self.forget(id);
         if self.entries.len() >= Self::SIZE {
             self.entries.remove(0);
         }
-        self.entries.push((id.to_string(), bytes, doc, dates));
+        let heads = doc.get_heads();
+        self.entries.push(Cached {
+            id: id.to_string(),
+            bytes,
+            doc,
+            heads,
+            dates,
+        });
     }
 
     /// Whether `hh` holds every change of the stored document `bytes` (it was made
     /// from it): then the store has nothing to merge into it.
     fn contains_stored(&self, id: &str, bytes: &[u8], hh: &mut Household) -> bool {
-        self.entries
-            .iter()
-            .find(|(i, b, _, _)| i == id && b == bytes)
-            .is_some_and(|(_, _, d, _)| {
-                d.clone()
-                    .get_heads()
-                    .iter()
-                    .all(|h| hh.doc_for_changes().get_change_by_hash(h).is_some())
-            })
+        self.find(id, bytes)
+            .is_some_and(|c| hh.doc_for_changes().get_missing_deps(&c.heads).is_empty())
     }
 
     fn forget(&mut self, id: &str) {
-        self.entries.retain(|(i, _, _, _)| i != id);
+        self.entries.retain(|c| c.id != id);
     }
 }
 

@@ -611,6 +611,8 @@ export function installFakeTauri(opts = {}) {
 
   const fake = {
     fail: {},
+    /** Extra milliseconds a command takes (a slow backend). */
+    delay: {},
     calls: [],
     /** What the file dialog answers (a path, or null when the person cancels). */
     dialog: '/home/kader/Download/jemput-2026-11-30.jemput',
@@ -678,7 +680,7 @@ export function installFakeTauri(opts = {}) {
   window.__TAURI_INTERNALS__ = {
     async invoke(cmd, args = {}) {
       fake.calls.push({ cmd, args: clone(args) });
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 5 + (fake.delay[cmd] ?? 0)));
       if (fake.fail[cmd]) throw fake.fail[cmd];
       needOpen(cmd);
       const f = commands[cmd];

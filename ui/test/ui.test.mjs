@@ -1180,6 +1180,16 @@ describe('big lists, the outbox and the inbox', () => {
     const topAfter = await page.$eval(`.household-row[data-id="${opened}"]`, (e) => e.getBoundingClientRect().top);
     assert.ok(Math.abs(topAfter - topBefore) <= 80, `back at the same place: ${topBefore} → ${topAfter} px`);
     await page.screenshot({ path: `${SHOTS}/list-10000-360x800.png` });
+    // Back again with a slow backend: the rows drawn before are there at once (no
+    // "Memuat…"), while the list is asked again behind them.
+    await page.click(`.household-row[data-id="${opened}"]`);
+    await page.waitForSelector('#household-detail');
+    const asked = await page.evaluate(() => { window.__fake.delay.list_households = 1500; return window.__fake.pageCalls; });
+    await page.click('#back');
+    await page.waitForSelector(`.household-row[data-id="${opened}"]`, { timeout: 1000 });
+    assert.equal(await page.$eval('#list-count', (e) => e.dataset.total), '10004');
+    await page.waitForFunction((n) => window.__fake.pageCalls > n, asked);
+    await page.evaluate(() => { window.__fake.delay.list_households = 0; });
     // Search and filter work on the whole list, paged.
     await page.fill('#search', 'Kepala Uji 09999');
     await page.waitForFunction(() => document.querySelector('#list-count')?.dataset.total === '1');

@@ -22,6 +22,13 @@ const OVERSCAN = 8;
 let savedSearch = '';
 let savedFilter: Filter = 'all';
 let savedScroll = 0;
+/**
+ * The rows last drawn and the search and filter (and user) they answer. Coming back
+ * from a household draws them in the first frame, then asks for them again (a visit just
+ * saved changes its row's markers): stale while it revalidates, never an empty list.
+ */
+let shownBefore: { key: string; pages: Map<number, HouseholdRow[]>; total: number } | null = null;
+const listKey = (user: string | null, search: string, filter: Filter) => JSON.stringify([user, search.trim(), filter]);
 
 /** Which rows are on screen: the window scrolls, the list starts `top` px down the page. */
 function visibleRange(top: number, total: number): [number, number] {
@@ -46,9 +53,13 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
 }) {
   const [search, setSearch] = useState(savedSearch);
   const [filter, setFilter] = useState<Filter>(savedFilter);
+  const cached = shownBefore?.key === listKey(user, savedSearch, savedFilter) ? shownBefore : null;
   // Pages of rows by page number, for the current search and filter; the total.
-  const [pages, setPages] = useState<Map<number, HouseholdRow[]>>(new Map());
-  const [total, setTotal] = useState<number | null>(null);
+  const [pages, setPages] = useState<Map<number, HouseholdRow[]>>(() => cached?.pages ?? new Map());
+  const [total, setTotal] = useState<number | null>(cached?.total ?? null);
+  // Pages asked since the last search, filter, sync or mount; the others are redrawn
+  // from before and asked again when they come on screen.
+  const fresh = useRef(new Set<number>());
   const [range, setRange] = useState<[number, number]>([0, 0]);
   const [err, setErr] = useState<CommandError | null>(null);
   const [reload, setReload] = useState(0);
@@ -63,15 +74,21 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
   const fetchPage = (n: number, mySeq: number) => {
     if (loading.current.has(n)) return;
     loading.current.add(n);
+    const key = listKey(user, search, filter);
     api.listHouseholds({ search: search.trim() || undefined, filter, offset: n * PAGE_SIZE, limit: PAGE_SIZE })
       .then((p) => {
         if (mySeq !== seq.current) return;
+        fresh.current.add(n);
         // The first page draws at once (the rows a screen holds from where it stands);
         // the scroll handler refines the range after.
         setRange((r) => (r[1] > 0 ? r : visibleRange(listRef.current
           ? listRef.current.getBoundingClientRect().top + window.scrollY : 0, p.total)));
         setTotal(p.total);
-        setPages((old) => new Map(old).set(n, p.rows));
+        setPages((old) => {
+          const next = new Map(old).set(n, p.rows);
+          shownBefore = { key, pages: next, total: p.total };
+          return next;
+        });
         setErr(null);
       })
       .catch((e) => { if (mySeq === seq.current) setErr(api.toCommandError(e)); })
@@ -86,7 +103,14 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
     if (!unlocked) return;
     const mySeq = ++seq.current;
     loading.current.clear();
+    fresh.current.clear();
+    // Rows drawn for this very search and filter (back from a household, a sync) stay
+    // while the pages on screen are asked again; anything else starts from nothing.
+    const same = shownBefore?.key === listKey(user, search, filter);
     const run = () => {
+      // The first page carries the total; its arrival asks again for the others on screen.
+      if (same) return fetchPage(0, mySeq);
+      shownBefore = null;
       setPages(new Map());
       fetchPage(0, mySeq);
     };
@@ -103,10 +127,18 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
     api.inbox().then((items) => setUnread(items.filter((i) => i.unread).length)).catch(() => undefined);
   }, [reload, unlocked]);
 
-  // The rows on screen follow the scroll; the pages they need are fetched.
-  useEffect(() => {
+  // The rows on screen follow the scroll; the pages they need are fetched. A layout
+  // effect, so rows kept from before are placed (and the kader's place restored) before
+  // the first frame is drawn.
+  useLayoutEffect(() => {
+    if (total == null) return;
+    if (!restored.current) {
+      // Back from a household: the list opens where the kader left it.
+      restored.current = true;
+      if (savedScroll > 0) window.scrollTo(0, savedScroll);
+    }
     const onScroll = () => {
-      if (total == null || !listRef.current) return;
+      if (!listRef.current) return;
       const top = listRef.current.getBoundingClientRect().top + window.scrollY;
       setRange(visibleRange(top, total));
       if (restored.current) savedScroll = window.scrollY;
@@ -119,16 +151,9 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
   useEffect(() => {
     const [from, to] = range;
     for (let n = Math.floor(from / PAGE_SIZE); n * PAGE_SIZE < to; n++) {
-      if (!pages.has(n)) fetchPage(n, seq.current);
+      if (!pages.has(n) || !fresh.current.has(n)) fetchPage(n, seq.current);
     }
   }, [range, pages]);
-
-  // Back from a household: the list opens where the kader left it.
-  useLayoutEffect(() => {
-    if (restored.current || total == null) return;
-    restored.current = true;
-    if (savedScroll > 0) window.scrollTo(0, savedScroll);
-  }, [total]);
 
   const open = (id: string) => {
     savedScroll = window.scrollY;

@@ -10,6 +10,9 @@ import type { CommandError, SyncStatus } from '../types';
 
 const POLL_MS = 5000;
 const POLL_SYNCING_MS = 1000;
+/** The last status seen: the bar comes back with it (and its height), so the list under
+ * it opens at the kader's place, not pushed down when the first poll answers. */
+let lastStatus: SyncStatus | null = null;
 
 /** `onSynced` fires when a sync finished with new data possibly applied (last_sync moved);
  * `onRevoked` when the server said this device was revoked (its data is erased by then). */
@@ -18,7 +21,7 @@ export function SyncBar({ onSynced, onRevoked, onOutbox, inbox }: {
   /** The inbox's button, beside "Sync now". */
   inbox?: ComponentChildren;
 }) {
-  const [status, setStatus] = useState<SyncStatus | null>(null);
+  const [status, setStatus] = useState<SyncStatus | null>(lastStatus);
   const [err, setErr] = useState<CommandError | null>(null);
   const [busy, setBusy] = useState(false);
   const lastSync = useRef<string | null | undefined>(undefined);
@@ -37,6 +40,7 @@ export function SyncBar({ onSynced, onRevoked, onOutbox, inbox }: {
     pulled.current = s.progress ? got : 0;
     if (lastSync.current !== undefined && s.last_sync !== lastSync.current) onSyncedRef.current();
     lastSync.current = s.last_sync;
+    lastStatus = s;
     setStatus(s);
   };
 
