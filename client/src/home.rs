@@ -48,6 +48,9 @@ pub enum DeviceError {
     Cancelled,
     #[error("{0}")]
     Pin(crate::pin::Refused),
+    /// A registry import refused by its whole-file checks; nothing was written.
+    #[error(transparent)]
+    ImportStopped(#[from] jemput_core::registry::Stop),
 }
 
 /// Every error code the app's backend can answer (`{code, message}`): the UI branches
@@ -75,6 +78,7 @@ pub enum ErrorCode {
     PinWait,
     Erased,
     Locked,
+    ImportStopped,
     Internal,
     /// The UI's own code for a failure that carried none.
     Unknown,
@@ -101,6 +105,7 @@ impl ErrorCode {
             ErrorCode::PinWait => "pin_wait",
             ErrorCode::Erased => "erased",
             ErrorCode::Locked => "locked",
+            ErrorCode::ImportStopped => "import_stopped",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
@@ -137,6 +142,7 @@ impl DeviceError {
             DeviceError::Pin(crate::pin::Refused::Wrong { .. }) => ErrorCode::WrongPin,
             DeviceError::Pin(crate::pin::Refused::Wait { .. }) => ErrorCode::PinWait,
             DeviceError::Pin(crate::pin::Refused::Erased { .. }) => ErrorCode::Erased,
+            DeviceError::ImportStopped(_) => ErrorCode::ImportStopped,
         }
     }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use jemput_client::home::DeviceError;
 use jemput_client::{Device, SyncClient};
 use jemput_core::conflicts::{ConflictKind, Decision};
 use jemput_core::household::{Proposal, VisitInput};
@@ -180,6 +181,15 @@ enum Command {
         /// `HEADER=FIELD` for a column Jemput does not recognise (saved on the device).
         #[arg(long)]
         map: Vec<String>,
+        /// The exact number of households this whole-registry import marks missing,
+        /// needed when that is more than 5 % of the stored households or more than 20
+        /// (without it the import stops with exit code 3 and prints the number).
+        #[arg(long, value_name = "N")]
+        confirm_missing: Option<u32>,
+        /// Read, check and build everything, print what the import would do, write
+        /// nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Office: write the periodic update at a cut-off (by arrival at the server).
     Export {
@@ -212,7 +222,17 @@ fn main() {
         // One line, whatever the chain of causes.
         let msg = format!("{e:#}").replace('\n', " ");
         eprintln!("error: {msg}");
-        std::process::exit(1);
+        // A registry import's whole-file checks have their own codes (2: the file was
+        // refused, 3: the number marked missing needs confirming).
+        let code = e
+            .chain()
+            .find_map(|c| match c.downcast_ref::<DeviceError>() {
+                Some(DeviceError::ImportStopped(stop)) => Some(stop.exit_code()),
+                _ => c
+                    .downcast_ref::<jemput_core::registry::Stop>()
+                    .map(|s| s.exit_code()),
+            });
+        std::process::exit(code.unwrap_or(1));
     }
 }
 
@@ -509,23 +529,47 @@ fn run() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Import { file, partial, map } => {
+        Command::Import {
+            file,
+            partial,
+            map,
+            confirm_missing,
+            dry_run,
+        } => {
             let device = home(&cli)?;
             if !map.is_empty() {
                 device.save_registry_mapping(map)?;
             }
-            let mut last = 0;
-            let r = device.import_registry(file, *partial, &set, &mut |done, total| {
-                if done * 10 / total.max(1) > last {
-                    last = done * 10 / total.max(1);
-                    eprintln!("import: {}% ({done}/{total})", last * 10);
+            if *dry_run {
+                let p = device.registry_preview(file, *partial, &set)?;
+                println!(
+                    "import (dry run, nothing written): {} households, {} members from {} rows: {} created, {} updated, {} unchanged, {} marked missing; {} rows rejected; {}",
+                    p.households, p.members, p.rows, p.counts.created, p.counts.updated,
+                    p.counts.unchanged, p.counts.missing, p.rejected, p.coverage.describe()
+                );
+                if let Some(stop) = p.stop {
+                    return Err(stop.into());
                 }
-                true
-            })?;
+                return Ok(());
+            }
+            let mut last = 0;
+            let r = device.import_registry(
+                file,
+                *partial,
+                *confirm_missing,
+                &set,
+                &mut |done, total| {
+                    if done * 10 / total.max(1) > last {
+                        last = done * 10 / total.max(1);
+                        eprintln!("import: {}% ({done}/{total})", last * 10);
+                    }
+                    true
+                },
+            )?;
             println!(
-                "import: {} households, {} members from {} rows: {} created, {} updated, {} unchanged, {} marked missing; {} rows rejected",
+                "import: {} households, {} members from {} rows: {} created, {} updated, {} unchanged, {} marked missing; {} rows rejected; {}",
                 r.households, r.members, r.rows, r.counts.created, r.counts.updated,
-                r.counts.unchanged, r.counts.missing, r.rejected
+                r.counts.unchanged, r.counts.missing, r.rejected, r.coverage.describe()
             );
             if let Some(p) = r.rejected_file {
                 println!("rejected rows: {p}");

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use automerge::ActorId;
 use jemput_core::household::Author;
 use jemput_core::registry::{
-    self, Counts, Field, ImportContext, ImportOptions, Mapping, RegistryError,
+    self, guard, Counts, Coverage, Field, ImportContext, ImportOptions, Mapping, Parsed,
+    RegistryError, Stop,
 };
 use jemput_core::store::{write_household, StoreError};
 use jemput_core::IndicatorSet;
@@ -39,6 +40,13 @@ pub struct ImportPreview {
     /// The first rejected rows: (row, reason).
     pub examples: Vec<(u32, String)>,
     pub unrecognised: Vec<String>,
+    /// What the import would do (built, not written); all zero when it would stop
+    /// before building.
+    pub counts: Counts,
+    /// How much of the stored registry the file holds.
+    pub coverage: Coverage,
+    /// Why the import would stop; `confirm_missing` asks the operator for the number.
+    pub stop: Option<Stop>,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -46,6 +54,7 @@ pub struct ImportPreview {
 pub struct ImportReport {
     pub kelurahan: String,
     pub counts: Counts,
+    pub coverage: Coverage,
     pub rows: u32,
     pub households: u32,
     pub members: u32,
@@ -146,6 +155,7 @@ impl Device {
         &self,
         path: &Path,
         partial: bool,
+        set: &IndicatorSet,
     ) -> Result<ImportPreview, DeviceError> {
         let kelurahan = self.import_kelurahan()?;
         let opts = self.import_options(&kelurahan, partial)?;
@@ -165,8 +175,8 @@ impl Device {
             })
             .unwrap_or_default();
         let parsed = registry::parse_sheets(&sheets, &opts)?;
-        Ok(ImportPreview {
-            kelurahan,
+        let mut preview = ImportPreview {
+            kelurahan: kelurahan.clone(),
             columns,
             rows: parsed.rows as u32,
             households: parsed.households.len() as u32,
@@ -178,30 +188,35 @@ impl Device {
                 .take(20)
                 .map(|r| (r.row as u32, r.reason.clone()))
                 .collect(),
-            unrecognised: parsed.unrecognised,
-        })
+            unrecognised: parsed.unrecognised.clone(),
+            counts: Counts::default(),
+            coverage: Coverage::default(),
+            stop: None,
+        };
+        // Built in full and rolled back: the counts are what the import will do.
+        let dry = Run {
+            partial,
+            confirm_missing: None,
+            dry_run: true,
+        };
+        let (counts, coverage, stop) =
+            self.import_parsed(parsed, &kelurahan, &dry, set, &mut |_, _| true)?;
+        (preview.counts, preview.coverage, preview.stop) = (counts, coverage, stop);
+        Ok(preview)
     }
 
-    /// Imports the file into the local store: all of it or, when it fails or
-    /// `progress` cancels, nothing. The rejected rows are written beside the file.
-    pub fn import_registry(
+    /// Builds the import of `parsed` in one transaction of the local store and commits
+    /// it unless a whole-file check stops it ([`guard`]) or `how` is a dry run. A stop
+    /// is returned with what the import would have done, not as an error.
+    fn import_parsed(
         &self,
-        path: &Path,
-        partial: bool,
+        parsed: Parsed,
+        kelurahan: &str,
+        how: &Run,
         set: &IndicatorSet,
         progress: &mut dyn FnMut(usize, usize) -> bool,
-    ) -> Result<ImportReport, DeviceError> {
-        let kelurahan = self.import_kelurahan()?;
+    ) -> Result<(Counts, Coverage, Option<Stop>), DeviceError> {
         let (cfg, _) = self.logged_in()?;
-        let opts = self.import_options(&kelurahan, partial)?;
-        let parsed = registry::parse_file(path, &opts)?;
-        let rejected_file: Option<PathBuf> = registry::write_rejected(path, &parsed)?;
-        let (rows, members, rejected, households) = (
-            parsed.rows as u32,
-            parsed.members as u32,
-            parsed.rejected.len() as u32,
-            parsed.households.len() as u32,
-        );
         // A new actor for each import: the import writes on a fork of older state.
         let author = Author {
             actor: ActorId::random(),
@@ -209,7 +224,7 @@ impl Device {
         };
         let now_ms = self.work_clock()?.0;
         let ctx = ImportContext {
-            kelurahan: &kelurahan,
+            kelurahan,
             author: &author,
             now_ms,
         };
@@ -218,8 +233,12 @@ impl Device {
             .lock()
             .map_err(|_| DeviceError::Invalid("local store lock poisoned".into()))?;
         let tx = store.transaction()?;
-        let existing = registry::stored_ids(&tx, &kelurahan).map_err(StoreError::from)?;
-        let work = registry::plan(parsed, &kelurahan, &existing, partial);
+        let existing = registry::stored_ids(&tx, kelurahan).map_err(StoreError::from)?;
+        let coverage = Coverage::of(&parsed, kelurahan, &existing);
+        if let Err(stop) = guard::before_import(&parsed, &coverage, how.partial) {
+            return Ok((Counts::default(), coverage, Some(stop)));
+        }
+        let work = registry::plan(parsed, kelurahan, &existing, how.partial);
         let mut load = registry::load_stored(&tx, &existing);
         let finish = |b: registry::Built| Ok(b.household);
         let mut sink = |mut hh: jemput_core::Household| -> Result<(), String> {
@@ -233,10 +252,51 @@ impl Device {
         };
         let counts = registry::run(work, &ctx, &mut load, &finish, &mut sink, progress)?;
         drop(load);
-        tx.commit().map_err(jemput_core::store::StoreError::from)?;
+        if let Err(stop) = guard::before_commit(&counts, coverage.stored, how.confirm_missing) {
+            return Ok((counts, coverage, Some(stop)));
+        }
+        if !how.dry_run {
+            tx.commit().map_err(jemput_core::store::StoreError::from)?;
+        }
+        Ok((counts, coverage, None))
+    }
+
+    /// Imports the file into the local store: all of it or, when it fails, a
+    /// whole-file check stops it or `progress` cancels, nothing. The rejected rows are
+    /// written beside the file. `confirm_missing`: the number of households the
+    /// operator confirmed may be marked missing (see [`guard`]).
+    pub fn import_registry(
+        &self,
+        path: &Path,
+        partial: bool,
+        confirm_missing: Option<u32>,
+        set: &IndicatorSet,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<ImportReport, DeviceError> {
+        let kelurahan = self.import_kelurahan()?;
+        let opts = self.import_options(&kelurahan, partial)?;
+        let parsed = registry::parse_file(path, &opts)?;
+        let rejected_file: Option<PathBuf> = registry::write_rejected(path, &parsed)?;
+        let (rows, members, rejected, households) = (
+            parsed.rows as u32,
+            parsed.members as u32,
+            parsed.rejected.len() as u32,
+            parsed.households.len() as u32,
+        );
+        let how = Run {
+            partial,
+            confirm_missing,
+            dry_run: false,
+        };
+        let (counts, coverage, stop) =
+            self.import_parsed(parsed, &kelurahan, &how, set, progress)?;
+        if let Some(stop) = stop {
+            return Err(stop.into());
+        }
         Ok(ImportReport {
             kelurahan,
             counts,
+            coverage,
             rows,
             households,
             members,
@@ -244,6 +304,13 @@ impl Device {
             rejected_file: rejected_file.map(|p| p.display().to_string()),
         })
     }
+}
+
+/// How a device import runs (see [`Device::import_parsed`]).
+struct Run {
+    partial: bool,
+    confirm_missing: Option<u32>,
+    dry_run: bool,
 }
 
 /// What an export wrote.

@@ -416,16 +416,26 @@ pub fn bundle_import(
     Ok(r)
 }
 
-/// What importing the registry file would do (operator only); nothing is written.
+/// What importing the registry file would do (operator only): the import is built
+/// and rolled back, off the UI thread; nothing is written.
 #[tauri::command]
-pub fn registry_preview(
+pub async fn registry_preview(
     state: State<'_, AppState>,
     path: String,
     partial: bool,
 ) -> Result<jemput_client::registry::ImportPreview> {
-    Ok(state
-        .device()?
-        .registry_preview(std::path::Path::new(&path), partial)?)
+    let device = state.device()?;
+    let set = state.set.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        device
+            .registry_preview(std::path::Path::new(&path), partial, &set)
+            .map_err(CommandError::from)
+    })
+    .await
+    .map_err(|e| CommandError {
+        code: ErrorCode::Internal,
+        message: e.to_string(),
+    })?
 }
 
 /// Saves the operator's column mapping: header → field code (or `ignore`).
@@ -454,6 +464,7 @@ pub async fn registry_import(
     state: State<'_, AppState>,
     path: String,
     partial: bool,
+    confirm_missing: Option<u32>,
 ) -> Result<jemput_client::registry::ImportReport> {
     use std::sync::atomic::Ordering;
     use tauri::Emitter;
@@ -467,6 +478,7 @@ pub async fn registry_import(
             .import_registry(
                 std::path::Path::new(&path),
                 partial,
+                confirm_missing,
                 &set,
                 &mut |done, total| {
                     if done == total || last.elapsed().as_millis() >= 100 {

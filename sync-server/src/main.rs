@@ -9,7 +9,8 @@ use jemput_core::history::parse_when;
 use jemput_core::household::Author;
 use jemput_core::registry::{export, ImportOptions, Mapping};
 use jemput_core::sync::Area;
-use jemput_sync_server::storage::Role;
+use jemput_sync_server::registry::ImportRun;
+use jemput_sync_server::storage::{Role, StorageError};
 use jemput_sync_server::{demo, SqliteStorage, Storage};
 
 #[derive(Parser)]
@@ -157,6 +158,15 @@ enum Command {
         /// Recorded as the author of the import's changes.
         #[arg(long, default_value = "admin")]
         user: String,
+        /// The exact number of households this whole-registry import marks missing,
+        /// needed when that is more than 5 % of the stored households or more than 20
+        /// (without it the import stops with exit code 3 and prints the number).
+        #[arg(long, value_name = "N")]
+        confirm_missing: Option<u32>,
+        /// Read, check and build everything, print what the import would do, write
+        /// nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Export the periodic update: every household of the kelurahan as it stood at the
     /// cut-off (by when changes arrived here), with a summary per RW.
@@ -315,8 +325,21 @@ fn areas(args: &AreaArgs) -> anyhow::Result<Vec<Area>> {
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(exit_code(&e));
     }
+}
+
+/// 1, or the registry import's own code when its whole-file checks stopped it (2: the
+/// file was refused, 3: the number marked missing needs confirming).
+fn exit_code(e: &anyhow::Error) -> i32 {
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<StorageError>() {
+            Some(StorageError::Stopped(stop)) => Some(stop.exit_code()),
+            _ => c
+                .downcast_ref::<jemput_core::registry::Stop>()
+                .map(|s| s.exit_code()),
+        })
+        .unwrap_or(1)
 }
 
 fn run() -> anyhow::Result<()> {
@@ -644,8 +667,21 @@ fn run() -> anyhow::Result<()> {
             bps,
             map,
             user,
+            confirm_missing,
+            dry_run,
         } => import(
-            &storage, &cli.data, &file, &kelurahan, partial, bps, &map, &user,
+            &storage,
+            &cli.data,
+            &file,
+            &kelurahan,
+            bps,
+            &map,
+            &ImportRun {
+                partial,
+                user: &user,
+                confirm_missing,
+                dry_run,
+            },
         )?,
         Command::Export {
             kelurahan,
@@ -732,17 +768,16 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn import(
     storage: &SqliteStorage,
     data: &Path,
     file: &Path,
     kelurahan: &str,
-    partial: bool,
     bps: Option<String>,
     map: &[String],
-    user: &str,
+    how: &ImportRun<'_>,
 ) -> anyhow::Result<()> {
+    let (partial, user) = (how.partial, how.user);
     let kelurahan = kelurahan_code(kelurahan)?;
     let mapping_file = data.join("import-mapping.json");
     let mut mapping: Mapping = match std::fs::read(&mapping_file) {
@@ -780,10 +815,17 @@ fn import(
         parsed.households.len(),
     );
     let mut bar = ProgressBar::new("import");
-    let counts = storage.import_registry(parsed, &kelurahan, partial, user, &mut |d, t| {
-        bar.show(d, t)
-    })?;
+    let (counts, coverage) =
+        storage.import_registry(parsed, &kelurahan, how, &mut |d, t| bar.show(d, t))?;
     bar.finish();
+    let line = format!(
+        "{households} households, {members} members from {rows} rows: {} created, {} updated, {} unchanged, {} marked missing; {rejected} rows rejected; {}",
+        counts.created, counts.updated, counts.unchanged, counts.missing, coverage.describe()
+    );
+    if how.dry_run {
+        println!("import (dry run, nothing written): {line}");
+        return Ok(());
+    }
     storage.audit(jemput_sync_server::audit::Event {
         chain: &kelurahan,
         kind: "import",
@@ -794,10 +836,7 @@ fn import(
             "rejected_rows": rejected, "partial": partial,
         }),
     })?;
-    println!(
-        "import: {households} households, {members} members from {rows} rows: {} created, {} updated, {} unchanged, {} marked missing; {rejected} rows rejected",
-        counts.created, counts.updated, counts.unchanged, counts.missing
-    );
+    println!("import: {line}");
     if let Some(p) = rejected_file {
         println!("rejected rows: {}", p.display());
     }

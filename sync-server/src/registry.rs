@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 use automerge::ActorId;
 use jemput_core::household::{Author, Household};
 use jemput_core::registry::export::ExportRow;
-use jemput_core::registry::{self, apply::Outcome, Counts, ImportContext, Parsed, RegistryError};
+use jemput_core::registry::{
+    self, apply::Outcome, guard, Counts, Coverage, ImportContext, Parsed, RegistryError,
+};
 use jemput_core::store::encode_heads;
 use jemput_core::IndicatorSet;
 use rusqlite::{params, Transaction};
@@ -66,18 +68,28 @@ struct Prepared {
     row: ExportRow,
 }
 
+/// How an import runs: `confirm_missing` is the operator's `--confirm-missing N`;
+/// `dry_run` builds everything and commits nothing (the counts of what it would do).
+pub struct ImportRun<'a> {
+    pub partial: bool,
+    pub user: &'a str,
+    pub confirm_missing: Option<u32>,
+    pub dry_run: bool,
+}
+
 impl SqliteStorage {
     /// Imports a checked registry file into `kelurahan` in one transaction: all or
-    /// nothing, also when `progress` cancels. Households of the kelurahan that a
+    /// nothing, also when `progress` cancels or a whole-file check
+    /// ([`jemput_core::registry::guard`]) stops it. Households of the kelurahan that a
     /// whole-registry file no longer lists are marked missing, never deleted.
     pub fn import_registry(
         &self,
         parsed: Parsed,
         kelurahan: &str,
-        partial: bool,
-        user: &str,
+        how: &ImportRun<'_>,
         progress: &mut dyn FnMut(usize, usize) -> bool,
-    ) -> Result<Counts, StorageError> {
+    ) -> Result<(Counts, Coverage), StorageError> {
+        let (partial, user) = (how.partial, how.user);
         let author = Author {
             actor: ActorId::random(),
             user: user.to_string(),
@@ -91,6 +103,8 @@ impl SqliteStorage {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let existing = registry::stored_ids(&tx, kelurahan)?;
+        let coverage = Coverage::of(&parsed, kelurahan, &existing);
+        guard::before_import(&parsed, &coverage, partial)?;
         let work = registry::plan(parsed, kelurahan, &existing, partial);
         let set = indicator_set();
         let finish = |b: registry::Built| -> Result<Prepared, String> {
@@ -131,8 +145,11 @@ impl SqliteStorage {
             },
         )?;
         drop(load);
-        tx.commit()?;
-        Ok(counts)
+        guard::before_commit(&counts, coverage.stored, how.confirm_missing)?;
+        if !how.dry_run {
+            tx.commit()?;
+        }
+        Ok((counts, coverage))
     }
 
     /// Export rows of the kelurahan's households as they stood when the last change

@@ -219,6 +219,9 @@ pub enum StorageError {
     NoUser(String),
     #[error("internal: {0}")]
     Internal(String),
+    /// A registry import refused by its whole-file checks; nothing was written.
+    #[error(transparent)]
+    Stopped(#[from] jemput_core::registry::Stop),
 }
 
 pub use jemput_core::rules::Role;

@@ -73,8 +73,14 @@ fn import(storage: &SqliteStorage, file: &Path) -> (registry::Counts, usize) {
     let parsed = registry::parse_file(file, &options(false)).expect("parse");
     assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected.first());
     let n = parsed.households.len();
-    let counts = storage
-        .import_registry(parsed, demo::KELURAHAN, false, "bench", &mut |_, _| true)
+    let how = jemput_sync_server::registry::ImportRun {
+        partial: false,
+        user: "bench",
+        confirm_missing: None,
+        dry_run: false,
+    };
+    let (counts, _) = storage
+        .import_registry(parsed, demo::KELURAHAN, &how, &mut |_, _| true)
         .expect("import");
     (counts, n)
 }

@@ -15,6 +15,7 @@ mod kader_state;
 mod logins;
 mod moves;
 mod registry;
+mod registry_guard;
 mod review;
 mod revoke;
 mod sessions;

@@ -244,6 +244,16 @@ test('operator imports the registry file in Registri and sees the households cre
   });
   assert.equal(await text('[data-testid="registry-households"]'), String(REGISTRY_HOUSEHOLDS),
     'the preview counts the households of the file');
+  // The file holds new households only: as a whole registry it would mark every stored
+  // household missing, so the preview stops it and offers no import ...
+  assert.match(await text('#registry-stop'), /kurang dari 50 %/, 'a whole-registry import of this file stops');
+  assert.equal(await browser.$('[data-testid="registry-import"]').isEnabled(), false);
+  // ... as the part of the registry it is, it adds them.
+  await tap('[data-testid="registry-partial"]');
+  await tap('[data-testid="registry-check"]');
+  await preview.waitForExist({ timeout: IMPORT_TIMEOUT });
+  assert.equal(await browser.$('#registry-stop').isExisting(), false);
+  assert.equal(await text('[data-testid="registry-will-create"]'), String(REGISTRY_HOUSEHOLDS));
 
   // 4. Import; the result shows every household of the file created.
   await tap('[data-testid="registry-import"]');

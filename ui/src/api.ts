@@ -109,8 +109,9 @@ export const registrySaveMapping = (columns: [string, ColumnTarget][]) =>
   call<null>('registry_save_mapping', { columns });
 /** Imports the file (long running; progress through `onRegistryProgress`). Rejects with
  *  code `cancelled` after `registryCancel`, the store unchanged. */
-export const registryImport = (path: string, partial: boolean) =>
-  call<ImportReport>('registry_import', { path, partial });
+/** `confirmMissing`: the number of households the operator confirmed may be marked missing. */
+export const registryImport = (path: string, partial: boolean, confirmMissing: number | null = null) =>
+  call<ImportReport>('registry_import', { path, partial, confirmMissing });
 export const registryCancel = () => call<null>('registry_cancel');
 /** Writes the periodic update at `cutoff` (YYYY-MM-DD) to `path` (.xlsx, or .csv plus a summary). */
 export const registryExport = (cutoff: string, since: string | null, path: string) =>

@@ -1,6 +1,6 @@
 // Owns: all user-visible strings (Bahasa Indonesia default, English on request), the
 // current language (remembered in localStorage) and localisation of command errors.
-import type { Code, ErrorCode, ShownError } from './types';
+import type { Code, ErrorCode, ShownError, Stop } from './types';
 
 export type Lang = 'id' | 'en';
 
@@ -245,6 +245,21 @@ const id = {
   registry_missing: 'Ditandai tidak ada di berkas',
   registry_rejected_file: 'Baris yang ditolak disimpan di',
   registry_sync_note: 'Perubahan dikirim ke server saat sinkron berikutnya.',
+  registry_plan_title: 'Yang akan dilakukan impor',
+  registry_will_create: 'Dibuat baru',
+  registry_will_update: 'Diperbarui',
+  registry_will_keep: 'Tetap',
+  registry_will_miss: 'Ditandai tidak ada di register',
+  registry_coverage: 'Berkas memuat {held} dari {stored} rumah tangga register yang tersimpan ({pct} %).',
+  registry_confirm_missing_title: 'Tandai {n} rumah tangga tidak ada di register?',
+  registry_confirm_missing_body: '{n} dari {stored} rumah tangga yang tersimpan tidak ada di berkas ini dan akan ditandai tidak ada di register (tidak dihapus). Lanjutkan hanya jika berkas ini memang register lengkap kelurahan.',
+  registry_confirm_missing_yes: 'Ya, tandai {n}',
+  stop_no_rows: 'Berkas tidak berisi baris data di bawah judul kolom. Tidak ada yang berubah.',
+  stop_all_rejected: 'Semua {rows} baris data ditolak (lihat berkas baris ditolak). Tidak ada yang berubah.',
+  stop_wrong_file: 'Berkas ini hanya memuat {held} dari {stored} rumah tangga register yang tersimpan (kurang dari 50 %): berkas kelurahan lain, atau baris dikelompokkan dengan kunci lain. Tidak ada yang berubah.',
+  stop_confirm_missing: 'Impor ini akan menandai {missing} dari {stored} rumah tangga tidak ada di register: perlu konfirmasi.',
+  stop_wrong_confirmation: 'Jumlah yang dikonfirmasi ({confirmed}) tidak sama dengan yang akan ditandai ({missing}). Tidak ada yang berubah.',
+  err_import_stopped: 'Impor dihentikan oleh pemeriksaan berkas. Tidak ada yang berubah.',
   registry_file_error: 'Berkas tidak dapat diproses.',
   field_id_dtks: 'ID DTKS',
   field_idbdt: 'IDBDT',
@@ -598,6 +613,21 @@ const en: Record<Key, string> = {
   registry_missing: 'Marked missing from the file',
   registry_rejected_file: 'Rejected rows saved in',
   registry_sync_note: 'The changes are sent to the server at the next sync.',
+  registry_plan_title: 'What the import will do',
+  registry_will_create: 'Created',
+  registry_will_update: 'Updated',
+  registry_will_keep: 'Unchanged',
+  registry_will_miss: 'Marked missing from the registry',
+  registry_coverage: 'The file holds {held} of the {stored} registry households stored ({pct} %).',
+  registry_confirm_missing_title: 'Mark {n} households missing from the registry?',
+  registry_confirm_missing_body: '{n} of the {stored} stored households are not in this file and will be marked missing from the registry (not deleted). Go on only if this file is the whole registry of the kelurahan.',
+  registry_confirm_missing_yes: 'Yes, mark {n}',
+  stop_no_rows: 'The file has no data rows under its header. Nothing changed.',
+  stop_all_rejected: 'All {rows} data rows were rejected (see the rejected rows file). Nothing changed.',
+  stop_wrong_file: 'This file holds only {held} of the {stored} registry households stored (under 50 %): another kelurahan\'s file, or rows grouped by another key. Nothing changed.',
+  stop_confirm_missing: 'This import would mark {missing} of the {stored} households missing from the registry: it needs confirming.',
+  stop_wrong_confirmation: 'The number confirmed ({confirmed}) is not the number to be marked ({missing}). Nothing changed.',
+  err_import_stopped: 'The import was stopped by the file checks. Nothing changed.',
   registry_file_error: 'The file cannot be processed.',
   field_id_dtks: 'DTKS ID',
   field_idbdt: 'IDBDT',
@@ -715,6 +745,15 @@ void everyErrorHasText;
 // And every refusal code of the server's rule book (`Code`, generated from core/src/rules.rs).
 const everyRefusalHasText: Record<`refusal_${Code}`, string> = id;
 void everyRefusalHasText;
+
+/** Why a registry import stops, in words with its numbers; every kind has a text
+ *  (the compiler refuses a `Stop` kind without one). */
+const everyStopHasText: Record<`stop_${Stop['stop']}`, string> = id;
+void everyStopHasText;
+export function stopText(stop: Stop): string {
+  const { stop: kind, ...numbers } = stop;
+  return t(`stop_${kind}`, numbers as Record<string, number>);
+}
 
 /** A refusal as the device keeps it (`code: reason`): the code in the UI's words, the
  *  server's English reason as the detail. */

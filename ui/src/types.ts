@@ -49,6 +49,9 @@ export type { PreviewColumn } from './bindings/PreviewColumn';
 export type { ImportPreview } from './bindings/ImportPreview';
 export type { Counts as ImportCounts } from './bindings/Counts';
 export type { ImportReport } from './bindings/ImportReport';
+/** Why a registry import stops with nothing changed (generated from core's `registry::Stop`). */
+export type { Stop } from './bindings/Stop';
+export type { Coverage } from './bindings/Coverage';
 export type { ExportDone } from './bindings/ExportDone';
 export type { Mapping } from './bindings/Mapping';
 /** Payload of the `registry-progress` event while `registry_import` runs (households done of total). */

@@ -238,7 +238,7 @@ export function installFakeTauri(opts = {}) {
   const IMPORT_TOTAL = 30;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  function readRegistryFile(path) {
+  function readRegistryFile(path, partial = false) {
     if (!['operator', 'admin'].includes(session.role)) throw err('forbidden', 'only an operator imports the registry');
     if (!/\.(xlsx|csv)$/i.test(path) || path.includes('tidak-ada')) {
       throw err('invalid_input', `cannot read the file: ${path}: No such file or directory (os error 2)`);
@@ -255,9 +255,26 @@ export function installFakeTauri(opts = {}) {
       'birth date `31-02-1980` is not a date', 'RW `x` is not a number'];
     const rejected = many ? 25 : 4;
     const examples = Array.from({ length: Math.min(rejected, 20) }, (_, i) => [17 + i * 9, reasons[i % reasons.length]]);
+    // What the import would do (the real backend builds it and rolls back). Paths pick
+    // the whole-file stops: `hilang-banyak` marks 40 of 300 missing (needs confirming),
+    // `kelurahan-lain` is another kelurahan's file.
+    const counts = registry.imported
+      ? { created: 0, updated: 0, unchanged: IMPORT_TOTAL, missing: 0 }
+      : { created: IMPORT_TOTAL - 2, updated: 1, unchanged: 1, missing: partial ? 0 : 1 };
+    let coverage = { stored: 300, held: 299 };
+    let stop = null;
+    if (path.includes('kelurahan-lain')) {
+      coverage = { stored: 300, held: 0 };
+      stop = { stop: 'wrong_file', held: 0, stored: 300 };
+      Object.assign(counts, { created: 0, updated: 0, unchanged: 0, missing: 0 });
+    } else if (path.includes('hilang-banyak') && !partial) {
+      coverage = { stored: 300, held: 260 };
+      counts.missing = 40;
+      stop = { stop: 'confirm_missing', missing: 40, stored: 300 };
+    }
     return {
       kelurahan: KELURAHAN, columns, rows: 120 + rejected, households: IMPORT_TOTAL, members: 120, rejected,
-      examples, unrecognised,
+      examples, unrecognised, counts, coverage, stop,
     };
   }
 
@@ -521,7 +538,7 @@ export function installFakeTauri(opts = {}) {
       sync.last_sync = new Date().toISOString();
       return sync;
     },
-    registry_preview: ({ path }) => readRegistryFile(path),
+    registry_preview: ({ path, partial }) => readRegistryFile(path, partial),
     registry_save_mapping: ({ columns }) => {
       if (!['operator', 'admin'].includes(session.role)) throw err('forbidden', 'only an operator imports the registry');
       for (const [header, field] of columns) {
@@ -535,8 +552,11 @@ export function installFakeTauri(opts = {}) {
     },
     // Long running: `registry-progress` every 3 households, `fake.importStepMs` apart;
     // `registry_cancel` makes it reject with `cancelled` and change nothing.
-    registry_import: async ({ path, partial }) => {
-      const p = readRegistryFile(path);
+    registry_import: async ({ path, partial, confirmMissing }) => {
+      const p = readRegistryFile(path, partial);
+      if (p.stop && !(p.stop.stop === 'confirm_missing' && confirmMissing === p.stop.missing)) {
+        throw err('import_stopped', `import stopped: ${p.stop.stop}`);
+      }
       if (registry.running) throw err('invalid_input', 'an import is already running');
       const run = { cancel: false };
       registry.running = run;
@@ -571,7 +591,7 @@ export function installFakeTauri(opts = {}) {
         sync.pending += counts.created + counts.updated + counts.missing;
       }
       return {
-        kelurahan: KELURAHAN, counts, rows: p.rows, households: p.households, members: p.members, rejected: p.rejected,
+        kelurahan: KELURAHAN, counts, coverage: p.coverage, rows: p.rows, households: p.households, members: p.members, rejected: p.rejected,
         rejected_file: p.rejected > 0 ? `${path.replace(/\.(xlsx|csv)$/i, '')}.rejected.csv` : null,
       };
     },

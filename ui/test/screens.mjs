@@ -82,6 +82,28 @@ export const SCREENS = [
       await page.waitForSelector('[data-testid="registry-preview"]');
     },
   },
+  {
+    name: 'registry (operator), another kelurahan\'s file stopped',
+    user: 'operator_uji',
+    reach: async (page) => {
+      await page.click('[data-testid="nav-registry"]');
+      await page.fill('[data-testid="registry-path"]', '/home/operator/kelurahan-lain.xlsx');
+      await page.click('[data-testid="registry-check"]');
+      await page.waitForSelector('#registry-stop');
+    },
+  },
+  {
+    name: 'registry (operator), confirm marking many missing',
+    user: 'operator_uji',
+    reach: async (page) => {
+      await page.click('[data-testid="nav-registry"]');
+      await page.fill('[data-testid="registry-path"]', '/home/operator/hilang-banyak.xlsx');
+      await page.click('[data-testid="registry-check"]');
+      await page.waitForSelector('#registry-stop');
+      await page.click('[data-testid="registry-import"]');
+      await page.waitForSelector('#registry-confirm-missing');
+    },
+  },
 ];
 
 export { LOGIN };

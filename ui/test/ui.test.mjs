@@ -710,6 +710,40 @@ describe('registry (office)', () => {
     }
   });
 
+  test('the preview says what the import will do; a wrong file cannot be imported; many marked missing asks with the number', async () => {
+    const { page, context, errors } = await openApp({ user: 'operator_uji' });
+    await openRegistry(page);
+    await checkFile(page);
+    assert.equal(await page.textContent(tid('registry-will-create')), '28');
+    assert.equal(await page.textContent(tid('registry-will-update')), '1');
+    assert.equal(await page.textContent(tid('registry-will-keep')), '1');
+    assert.equal(await page.textContent(tid('registry-will-miss')), '1');
+    assert.match(await page.textContent('#registry-coverage'), /299 dari 300 rumah tangga register yang tersimpan \(99 %\)/);
+    assert.equal(await page.$('#registry-stop'), null);
+
+    // Another kelurahan's file: what stops it, in words, and no import button to press.
+    await checkFile(page, '/home/operator/Download/kelurahan-lain.xlsx');
+    assert.match(await page.textContent('#registry-stop'), /0 dari 300 rumah tangga register.*kurang dari 50 %.*Tidak ada yang berubah/);
+    assert.equal(await page.isDisabled(tid('registry-import')), true);
+
+    // A file that would mark 40 of 300 missing: the import asks, with the number, and
+    // sends the number the operator confirmed.
+    await checkFile(page, '/home/operator/Download/hilang-banyak.xlsx');
+    assert.match(await page.textContent('#registry-stop'), /40 dari 300/);
+    await page.click(tid('registry-import'));
+    await page.waitForSelector('#registry-confirm-missing');
+    assert.match(await page.textContent('#registry-confirm-missing'), /Tandai 40 rumah tangga tidak ada di register\?/);
+    await page.click('#registry-confirm-cancel');
+    assert.equal(await page.$('#registry-confirm-missing'), null);
+    assert.equal((await calls(page, 'registry_import')).length, 0, 'cancel imports nothing');
+    await page.click(tid('registry-import'));
+    await page.click('#registry-confirm-yes');
+    await page.waitForSelector(tid('registry-result'));
+    assert.equal((await lastCall(page, 'registry_import')).args.confirmMissing, 40);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('preview shows the counts and columns; naming an unrecognised column saves it and checks again', async () => {
     const { page, context, errors } = await openApp({ user: 'operator_uji' });
     await openRegistry(page);
@@ -797,7 +831,7 @@ describe('registry (office)', () => {
     assert.equal(await page.$(tid('registry-progress')), null);
     await page.waitForFunction(() => window.__fake.listening('registry-progress') === 0);
     assert.equal((await calls(page, 'plugin:event|unlisten')).length, 1, 'unsubscribed once');
-    assert.deepEqual((await lastCall(page, 'registry_import')).args, { path: REG_PATH, partial: false });
+    assert.deepEqual((await lastCall(page, 'registry_import')).args, { path: REG_PATH, partial: false, confirmMissing: null });
     assert.equal(await page.isDisabled(tid('registry-check')), false, 'unlocked again');
     assert.equal(await page.isDisabled(tid('export-run')), false);
 
@@ -821,7 +855,7 @@ describe('registry (office)', () => {
     const msg = await (await page.waitForSelector(tid('registry-cancelled'))).textContent();
     assert.match(msg, /Impor dibatalkan; tidak ada yang berubah/);
     assert.equal((await calls(page, 'registry_cancel')).length, 1);
-    assert.deepEqual((await lastCall(page, 'registry_import')).args, { path: REG_PATH, partial: true });
+    assert.deepEqual((await lastCall(page, 'registry_import')).args, { path: REG_PATH, partial: true, confirmMissing: null });
     assert.equal(await page.$(tid('registry-result')), null);
     assert.equal(await page.$(tid('registry-progress')), null);
     assert.equal(await page.$('#registry-error'), null, 'a cancel is not an error');

@@ -7,11 +7,13 @@
 //! - [`parse`]: row-by-row validation and grouping into households
 //! - [`apply`]: households → new documents, or changes merged on top of the previous
 //!   import, built on every core
+//! - [`guard`]: whole-file checks (no rows, wrong file, how many marked missing)
 //! - [`export`]: one flat row per household, and the CSV/XLSX writers
 
 pub mod apply;
 pub mod columns;
 pub mod export;
+pub mod guard;
 pub mod parse;
 pub mod read;
 
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use apply::{household_id, plan, run, Built, Counts, ImportContext, Work};
 pub use columns::{Field, Mapping};
+pub use guard::{Coverage, Stop};
 pub use parse::{parse_sheets, ImportOptions, Parsed, RegistryHousehold, RejectedRow};
 
 #[derive(Debug, thiserror::Error)]

@@ -5,4 +5,4 @@
  * on these alone and has a text for each (generated into the UI's bindings, where the
  * TypeScript compiler checks that every code has one).
  */
-export type ErrorCode = "offline" | "unauthorized" | "invalid_credentials" | "revoked" | "not_logged_in" | "server" | "not_found" | "invalid_nik" | "invalid_kk" | "invalid_input" | "document" | "storage" | "forbidden" | "cancelled" | "wrong_pin" | "pin_wait" | "erased" | "locked" | "internal" | "unknown";
+export type ErrorCode = "offline" | "unauthorized" | "invalid_credentials" | "revoked" | "not_logged_in" | "server" | "not_found" | "invalid_nik" | "invalid_kk" | "invalid_input" | "document" | "storage" | "forbidden" | "cancelled" | "wrong_pin" | "pin_wait" | "erased" | "locked" | "import_stopped" | "internal" | "unknown";

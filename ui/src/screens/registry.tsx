@@ -5,8 +5,8 @@
 // Dinas Sosial (`registry_export`).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
-import { ErrorBox, Header } from '../components';
-import { t } from '../i18n';
+import { ConfirmDialog, ErrorBox, Header } from '../components';
+import { stopText, t } from '../i18n';
 import {
   FIELDS,
   type ColumnTarget, type CommandError, type ExportDone, type ImportPreview, type ImportProgress, type ImportReport,
@@ -103,7 +103,13 @@ function ImportSection({ onImporting }: { onImporting: (running: boolean) => voi
     }
   };
 
-  const runImport = async () => {
+  // Marking many households missing asks first, with the number (the backend checks it).
+  const [confirming, setConfirming] = useState(false);
+  const confirmNeeded = preview?.stop?.stop === 'confirm_missing' ? preview.stop.missing : null;
+  const askOrImport = () => (confirmNeeded != null ? setConfirming(true) : runImport(null));
+
+  const runImport = async (confirmMissing: number | null) => {
+    setConfirming(false);
     setBusy('import');
     onImporting(true);
     setErr(null);
@@ -118,7 +124,7 @@ function ImportSection({ onImporting }: { onImporting: (running: boolean) => voi
       } catch {
         // Without events the bar stays indeterminate; the import itself still runs.
       }
-      const r = await api.registryImport(path.trim(), partial);
+      const r = await api.registryImport(path.trim(), partial, confirmMissing);
       if (!alive.current) return;
       setReport(r);
       setPreview(null);
@@ -196,7 +202,19 @@ function ImportSection({ onImporting }: { onImporting: (running: boolean) => voi
             if (v) next[name] = v; else delete next[name];
             return next;
           })}
-          onSaveMapping={saveMapping} canSave={chosen.length > 0} onImport={runImport} />
+          onSaveMapping={saveMapping} canSave={chosen.length > 0} onImport={askOrImport} />
+      )}
+      {confirming && confirmNeeded != null && preview && (
+        <ConfirmDialog
+          id="registry-confirm-missing"
+          title={t('registry_confirm_missing_title', { n: confirmNeeded })}
+          body={<p>{t('registry_confirm_missing_body', { n: confirmNeeded, stored: preview.coverage.stored })}</p>}
+          choices={[
+            { id: 'registry-confirm-cancel', label: t('cancel'), onClick: () => setConfirming(false) },
+            { id: 'registry-confirm-yes', label: t('registry_confirm_missing_yes', { n: confirmNeeded }),
+              onClick: () => runImport(confirmNeeded), primary: true },
+          ]}
+        />
       )}
 
       {busy === 'import' && (
@@ -238,6 +256,25 @@ function PreviewView({ p, choices, locked, onChoose, onSaveMapping, canSave, onI
         <Stat label={t('registry_members')} value={p.members} testid="registry-members" />
         <Stat label={t('registry_rejected')} value={p.rejected} testid="registry-rejected" bad={p.rejected > 0} />
       </div>
+
+      <h3>{t('registry_plan_title')}</h3>
+      <div class="stat-grid" id="registry-plan">
+        <Stat label={t('registry_will_create')} value={p.counts.created} testid="registry-will-create" />
+        <Stat label={t('registry_will_update')} value={p.counts.updated} testid="registry-will-update" />
+        <Stat label={t('registry_will_keep')} value={p.counts.unchanged} testid="registry-will-keep" />
+        <Stat label={t('registry_will_miss')} value={p.counts.missing} testid="registry-will-miss" bad={p.counts.missing > 0} />
+      </div>
+      {p.coverage.stored > 0 && (
+        <p class="small-text" id="registry-coverage">
+          {t('registry_coverage', { held: p.coverage.held, stored: p.coverage.stored,
+            pct: Math.floor((p.coverage.held * 100) / p.coverage.stored) })}
+        </p>
+      )}
+      {p.stop && (
+        <p class={p.stop.stop === 'confirm_missing' ? 'info-msg' : 'error'} id="registry-stop" role="status">
+          {stopText(p.stop)}
+        </p>
+      )}
 
       <h3>{t('registry_columns')}</h3>
       <ul class="column-list" data-testid="registry-columns">
@@ -285,7 +322,8 @@ function PreviewView({ p, choices, locked, onChoose, onSaveMapping, canSave, onI
       )}
 
       <button id="registry-import" data-testid="registry-import" class="primary wide"
-        disabled={locked || p.households === 0} onClick={onImport}>
+        disabled={locked || p.households === 0 || (p.stop != null && p.stop.stop !== 'confirm_missing')}
+        onClick={onImport}>
         {t('registry_import')}
       </button>
     </div>

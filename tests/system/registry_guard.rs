@@ -1,0 +1,225 @@
+//! Whole-file checks of the registry import with the real binaries (issue 12): a file
+//! that is empty under its header, rejects every row, or is not this kelurahan's
+//! registry stops with exit code 2 and changes nothing; one that would mark many
+//! households missing stops with exit code 3, printing the number, until that exact
+//! number is confirmed. The server's command line and the operator's device agree.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use jemput_tests::{bin, run, stderr, stdout, Client, Server};
+
+const KEL: &str = "35.73.01.1007";
+
+fn read_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .from_path(path)
+        .expect("csv");
+    r.records()
+        .map(|rec| rec.expect("row").iter().map(String::from).collect())
+        .collect()
+}
+
+fn write_rows(path: &Path, rows: &[Vec<String>]) {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .from_path(path)
+        .expect("csv");
+    for r in rows {
+        w.write_record(r).expect("row");
+    }
+    w.flush().expect("flush");
+}
+
+/// `jemput-sync-server --data DATA import FILE --kelurahan KEL --bps … EXTRA…`, whatever
+/// its exit code.
+fn import(data: &Path, file: &Path, extra: &[&str]) -> Output {
+    run(Command::new(bin("jemput-sync-server"))
+        .arg("--data")
+        .arg(data)
+        .args(["import", file.to_str().expect("path"), "--kelurahan", KEL])
+        .args(["--bps", "3573010007"])
+        .args(extra))
+}
+
+/// Every household's heads on the server: equal before and after means nothing changed.
+fn heads(data: &Path) -> String {
+    stdout(&Server::admin(data, &["heads"]))
+}
+
+fn demo_file(data: &Path, out: &Path, households: &str, seed: &str) {
+    Server::admin(
+        data,
+        &[
+            "demo-registry",
+            "--out",
+            out.to_str().expect("path"),
+            "--households",
+            households,
+            "--seed",
+            seed,
+        ],
+    );
+}
+
+#[test]
+fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    let file = tmp.path().join("dtks.csv");
+    demo_file(&data, &file, "60", "3");
+    let out = import(&data, &file, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(
+        line.contains("60 created")
+            && line.contains("the file holds 0 of the 0 registry households stored"),
+        "the summary line keeps its form, then the share: {line}"
+    );
+    let rows = read_rows(&file);
+    let before = heads(&data);
+
+    // A header-only file: exit 2, not "60 marked missing".
+    let empty = tmp.path().join("header-only.csv");
+    write_rows(&empty, &rows[..1]);
+    let out = import(&data, &empty, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no data rows"), "{}", stderr(&out));
+    assert_eq!(heads(&data), before, "nothing changed");
+
+    // Every row rejected (the NIKs mangled by a spreadsheet): exit 2, and no NIK echoed.
+    let mut mangled = rows.clone();
+    for r in mangled.iter_mut().skip(1) {
+        r[3] = "3.57301E+15".into();
+    }
+    let bad = tmp.path().join("all-bad.csv");
+    write_rows(&bad, &mangled);
+    let out = import(&data, &bad, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "all {} data rows of the file were rejected",
+            rows.len() - 1
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(heads(&data), before);
+
+    // Another kelurahan's file without a region column (its ID DTKS start with its
+    // own code): it holds none of the stored keys, so it stops before building.
+    let other = tmp.path().join("other.csv");
+    demo_file(&tmp.path().join("elsewhere"), &other, "80", "11");
+    let foreign: Vec<Vec<String>> = read_rows(&other)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            if i > 0 {
+                r[0] = r[0].replacen("3573010007", "3573010008", 1);
+            }
+            r.remove(12); // Kode Wilayah
+            r
+        })
+        .collect();
+    write_rows(&other, &foreign);
+    let out = import(&data, &other, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lists 0 of the 60 registry households stored"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(heads(&data), before);
+
+    // Ten households gone (17 % of 60): the number is printed, exit 3, nothing changed,
+    // until exactly that number is confirmed.
+    let gone: std::collections::BTreeSet<String> = rows[1..]
+        .iter()
+        .map(|r| r[0].clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .take(10)
+        .collect();
+    let kept: Vec<Vec<String>> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| *i == 0 || !gone.contains(&r[0]))
+        .map(|(_, r)| r.clone())
+        .collect();
+    let fewer = tmp.path().join("fewer.csv");
+    write_rows(&fewer, &kept);
+    let out = import(&data, &fewer, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("would mark 10 of the 60 stored households missing")
+            && stderr(&out).contains("--confirm-missing 10"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(heads(&data), before);
+    let out = import(&data, &fewer, &["--confirm-missing", "9"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a wrong number: {}",
+        stderr(&out)
+    );
+    assert_eq!(heads(&data), before);
+    let out = import(&data, &fewer, &["--confirm-missing", "10", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("dry run, nothing written")
+            && stdout(&out).contains("10 marked missing")
+            && stdout(&out)
+                .contains("the file holds 50 of the 60 registry households stored (83 %)"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(heads(&data), before, "a dry run writes nothing");
+    let out = import(&data, &fewer, &["--confirm-missing", "10"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("10 marked missing"),
+        "{}",
+        stdout(&out)
+    );
+    assert_ne!(heads(&data), before);
+
+    // The operator's device applies the same checks, with the same exit codes.
+    let after = heads(&data);
+    Server::admin(
+        &data,
+        &[
+            "user",
+            "add",
+            "ops",
+            "--role",
+            "operator",
+            "--password",
+            "rahasia-123",
+        ],
+    );
+    Server::admin(&data, &["assign", "ops", "--kelurahan", KEL]);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let ops = Client::new(tmp.path().join("ops"));
+    ops.login(&server.url(), "ops", "rahasia-123");
+    ops.sync();
+    let out = ops.cmd(&["import", empty.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = ops.cmd(&["import", other.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // The whole file again, as a dry run: the ten are in the registry again (updated,
+    // not created twice), nothing is marked missing.
+    let line = ops.ok(&["import", file.to_str().expect("path"), "--dry-run"]);
+    assert!(
+        line.contains("0 created") && line.contains("0 marked missing"),
+        "{line}"
+    );
+    let out = ops.cmd(&["import", bad.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("35730"), "no NIK in the error");
+    ops.sync();
+    assert_eq!(heads(&data), after, "nothing reached the server");
+}
