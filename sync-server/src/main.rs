@@ -792,6 +792,11 @@ fn import(
         std::fs::write(&mapping_file, serde_json::to_vec_pretty(&mapping)?)
             .with_context(|| format!("cannot save {}", mapping_file.display()))?;
     }
+    // Without --bps, the code an earlier import recorded (rows may carry either code).
+    let bps = match bps {
+        Some(b) => Some(b),
+        None => storage.kelurahan_bps(&kelurahan)?,
+    };
     let opts = ImportOptions {
         kelurahan: kelurahan.clone(),
         kelurahan_bps: bps,
@@ -815,9 +820,13 @@ fn import(
         parsed.households.len(),
     );
     let mut bar = ProgressBar::new("import");
-    let (counts, coverage) =
-        storage.import_registry(parsed, &kelurahan, how, &mut |d, t| bar.show(d, t))?;
+    let result = storage.import_registry(parsed, &kelurahan, how, &mut |d, t| bar.show(d, t));
     bar.finish();
+    if let (Err(_), Some(p)) = (&result, &rejected_file) {
+        // Why the rows were refused is in the file, row by row.
+        eprintln!("rejected rows: {}", p.display());
+    }
+    let (counts, coverage) = result?;
     let line = format!(
         "{households} households, {members} members from {rows} rows: {} created, {} updated, {} unchanged, {} marked missing; {rejected} rows rejected; {}",
         counts.created, counts.updated, counts.unchanged, counts.missing, coverage.describe()

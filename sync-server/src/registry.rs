@@ -152,6 +152,21 @@ impl SqliteStorage {
         Ok((counts, coverage))
     }
 
+    /// The kelurahan's BPS code as an earlier import recorded it on its households (a
+    /// file may carry either code in its region column), if any holds one.
+    pub fn kelurahan_bps(&self, kelurahan: &str) -> Result<Option<String>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare("SELECT doc FROM households WHERE kelurahan = ?1 ORDER BY id LIMIT 20")?;
+        let docs = stmt.query_map([kelurahan], |r| r.get::<_, Vec<u8>>(0))?;
+        for doc in docs {
+            if let Some(bps) = Household::load(&doc?).ok().and_then(|h| h.kelurahan_bps()) {
+                return Ok(Some(bps));
+            }
+        }
+        Ok(None)
+    }
+
     /// Export rows of the kelurahan's households as they stood when the last change
     /// that arrived by `cutoff_ms` had arrived, ordered by RW, RT and id.
     pub(crate) fn export_rows_at(

@@ -33,14 +33,14 @@ fn write_rows(path: &Path, rows: &[Vec<String>]) {
     w.flush().expect("flush");
 }
 
-/// `jemput-sync-server --data DATA import FILE --kelurahan KEL --bps … EXTRA…`, whatever
-/// its exit code.
+/// `jemput-sync-server --data DATA import FILE --kelurahan KEL EXTRA…`, whatever its
+/// exit code. Only the first import names the BPS code its rows carry (`--bps`): the
+/// later ones find it on the households stored.
 fn import(data: &Path, file: &Path, extra: &[&str]) -> Output {
     run(Command::new(bin("jemput-sync-server"))
         .arg("--data")
         .arg(data)
         .args(["import", file.to_str().expect("path"), "--kelurahan", KEL])
-        .args(["--bps", "3573010007"])
         .args(extra))
 }
 
@@ -70,7 +70,20 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     let data = tmp.path().join("server");
     let file = tmp.path().join("dtks.csv");
     demo_file(&data, &file, "60", "3");
+    // Into an empty kelurahan, rows carrying its BPS code need the code once: the
+    // refusal names both codes and the fix (and exits 2, every row refused).
     let out = import(&data, &file, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let rejected =
+        std::fs::read_to_string(tmp.path().join("dtks.csv.rejected.csv")).expect("rejected rows");
+    assert!(
+        rejected.contains(
+            "region 3573010007, not to kelurahan 35.73.01.1007 (its BPS code is not known yet: if 3573010007 is it, import with --bps 3573010007)"
+        ),
+        "{}",
+        rejected.lines().nth(1).unwrap_or_default()
+    );
+    let out = import(&data, &file, &["--bps", "3573010007"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let line = stdout(&out);
     assert!(
@@ -80,6 +93,14 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     );
     let rows = read_rows(&file);
     let before = heads(&data);
+    let out = import(&data, &file, &[]);
+    assert!(
+        stdout(&out).contains("60 unchanged") && stdout(&out).contains("0 rows rejected"),
+        "again without --bps: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(heads(&data), before);
 
     // A header-only file: exit 2, not "60 marked missing".
     let empty = tmp.path().join("header-only.csv");
@@ -222,4 +243,66 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     assert!(!stderr(&out).contains("35730"), "no NIK in the error");
     ops.sync();
     assert_eq!(heads(&data), after, "nothing reached the server");
+}
+
+/// A file with the 2025 national registry's (DTSEN) column names imports without
+/// `--map`; a column the office needs under an unknown name stops the import (exit 2)
+/// and names the field and the column.
+#[test]
+fn dtsen_names_read_and_an_unknown_needed_column_stops() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    let file = tmp.path().join("dtks.csv");
+    demo_file(&data, &file, "40", "5");
+    let mut rows = read_rows(&file);
+    let dtsen = [
+        ("ID DTKS", "id_keluarga"),
+        ("NIK", "nomor_induk_kependudukan"),
+        ("No KK", "nomor_kartu_keluarga"),
+        ("Nama", "nama"),
+        ("Hubungan dengan KRT/KK", "status_hubungan_keluarga"),
+        ("Jenis Kelamin", "jenis_kelamin"),
+        ("Tanggal Lahir", "tanggal_lahir"),
+        ("Kode Wilayah", "kode_kelurahan_desa"),
+        ("Desil", "desil_nasional"),
+    ];
+    for cell in rows[0].iter_mut() {
+        if let Some((_, to)) = dtsen.iter().find(|(from, _)| cell == from) {
+            *cell = to.to_string();
+        }
+    }
+    let named = tmp.path().join("dtsen.csv");
+    write_rows(&named, &rows);
+    let out = import(&data, &named, &["--bps", "3573010007"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("40 created") && stdout(&out).contains("0 rows rejected"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !stderr(&out).contains("columns not read"),
+        "{}",
+        stderr(&out)
+    );
+
+    let sex = rows[0]
+        .iter()
+        .position(|c| c == "jenis_kelamin")
+        .expect("sex column");
+    rows[0][sex] = "JNS KLMN".into();
+    let unknown = tmp.path().join("unknown.csv");
+    write_rows(&unknown, &rows);
+    let before = heads(&data);
+    let out = import(&data, &unknown, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no column gives sex, and columns JNS KLMN were not recognised"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(heads(&data), before, "nothing changed");
+    let out = import(&data, &unknown, &["--map", "JNS KLMN=sex"]);
+    assert!(out.status.success(), "mapped: {}", stderr(&out));
+    assert!(stdout(&out).contains("40 unchanged"), "{}", stdout(&out));
 }

@@ -255,6 +255,7 @@ const id = {
   registry_confirm_missing_body: '{n} dari {stored} rumah tangga yang tersimpan tidak ada di berkas ini dan akan ditandai tidak ada di register (tidak dihapus). Lanjutkan hanya jika berkas ini memang register lengkap kelurahan.',
   registry_confirm_missing_yes: 'Ya, tandai {n}',
   stop_no_rows: 'Berkas tidak berisi baris data di bawah judul kolom. Tidak ada yang berubah.',
+  stop_unread_columns: 'Tidak ada kolom untuk {fields}, sementara kolom {columns} tidak dikenali: pilih artinya di bawah lalu periksa lagi. Tidak ada yang berubah.',
   stop_all_rejected: 'Semua {rows} baris data ditolak (lihat berkas baris ditolak). Tidak ada yang berubah.',
   stop_wrong_file: 'Berkas ini hanya memuat {held} dari {stored} rumah tangga register yang tersimpan (kurang dari 50 %): berkas kelurahan lain, atau baris dikelompokkan dengan kunci lain. Tidak ada yang berubah.',
   stop_confirm_missing: 'Impor ini akan menandai {missing} dari {stored} rumah tangga tidak ada di register: perlu konfirmasi.',
@@ -623,6 +624,7 @@ const en: Record<Key, string> = {
   registry_confirm_missing_body: '{n} of the {stored} stored households are not in this file and will be marked missing from the registry (not deleted). Go on only if this file is the whole registry of the kelurahan.',
   registry_confirm_missing_yes: 'Yes, mark {n}',
   stop_no_rows: 'The file has no data rows under its header. Nothing changed.',
+  stop_unread_columns: 'No column gives {fields}, while columns {columns} were not recognised: choose what they are below and check again. Nothing changed.',
   stop_all_rejected: 'All {rows} data rows were rejected (see the rejected rows file). Nothing changed.',
   stop_wrong_file: 'This file holds only {held} of the {stored} registry households stored (under 50 %): another kelurahan\'s file, or rows grouped by another key. Nothing changed.',
   stop_confirm_missing: 'This import would mark {missing} of the {stored} households missing from the registry: it needs confirming.',
@@ -751,6 +753,11 @@ void everyRefusalHasText;
 const everyStopHasText: Record<`stop_${Stop['stop']}`, string> = id;
 void everyStopHasText;
 export function stopText(stop: Stop): string {
+  if (stop.stop === 'unread_columns') {
+    return t('stop_unread_columns', {
+      fields: stop.fields.map((f) => t(`field_${f}`)).join(', '), columns: stop.columns.join(', '),
+    });
+  }
   const { stop: kind, ...numbers } = stop;
   return t(`stop_${kind}`, numbers as Record<string, number>);
 }

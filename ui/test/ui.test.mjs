@@ -726,6 +726,11 @@ describe('registry (office)', () => {
     assert.match(await page.textContent('#registry-stop'), /0 dari 300 rumah tangga register.*kurang dari 50 %.*Tidak ada yang berubah/);
     assert.equal(await page.isDisabled(tid('registry-import')), true);
 
+    // A column the office needs under a name Jemput does not know: named in words.
+    await checkFile(page, '/home/operator/Download/kolom-asing.xlsx');
+    assert.match(await page.textContent('#registry-stop'), /Tidak ada kolom untuk Jenis kelamin, sementara kolom JNS KLMN tidak dikenali/);
+    assert.equal(await page.isDisabled(tid('registry-import')), true);
+
     // A file that would mark 40 of 300 missing: the import asks, with the number, and
     // sends the number the operator confirmed.
     await checkFile(page, '/home/operator/Download/hilang-banyak.xlsx');

@@ -92,9 +92,21 @@ impl Field {
     /// Known column names; the first is the usual one.
     fn names(self) -> &'static [&'static str] {
         match self {
-            Field::IdDtks => &["ID DTKS", "IDDTKS", "ID Keluarga DTKS", "ID Keluarga"],
+            Field::IdDtks => &[
+                "ID DTKS",
+                "IDDTKS",
+                "ID Keluarga DTKS",
+                "ID Keluarga",
+                "ID Keluarga DTSEN",
+            ],
             Field::Idbdt => &["IDBDT", "ID BDT", "No BDT", "IDBDT 2015"],
-            Field::IdArt => &["ID ART", "IDARTBDT", "ID Anggota", "ID ART BDT"],
+            Field::IdArt => &[
+                "ID ART",
+                "IDARTBDT",
+                "ID Anggota",
+                "ID ART BDT",
+                "ID Anggota Keluarga",
+            ],
             Field::Nik => &["NIK", "No KTP", "Nomor Induk Kependudukan", "NIK ART"],
             Field::Kk => &["No KK", "Nomor KK", "KK", "NKK", "Nomor Kartu Keluarga"],
             Field::Name => &["Nama", "Nama ART", "Nama Lengkap", "Nama Anggota", "Name"],
@@ -107,8 +119,22 @@ impl Field {
                 "SHDK",
                 "Status Hubungan",
                 "Hubungan",
+                "Status Hubungan Keluarga",
+                "Status Hubungan dalam Keluarga",
+                "Hubungan dengan Kepala Keluarga",
+                "Hubungan dengan Kepala Rumah Tangga",
+                "Hub KK",
+                "HUBKEL",
             ],
-            Field::Sex => &["Jenis Kelamin", "JK", "Kelamin", "L/P"],
+            Field::Sex => &[
+                "Jenis Kelamin",
+                "JK",
+                "Kelamin",
+                "L/P",
+                "JNS KEL",
+                "Jns Kelamin",
+                "JENKEL",
+            ],
             Field::BirthDate => &["Tanggal Lahir", "Tgl Lahir", "Tgl. Lahir", "Tgl Lhr"],
             Field::Address => &["Alamat", "Alamat Rumah", "Alamat Lengkap"],
             Field::Rt => &["RT", "No RT"],
@@ -118,15 +144,35 @@ impl Field {
                 "Kode Desa",
                 "Kode Kelurahan",
                 "Kode Desa/Kelurahan",
+                "Kode Kelurahan/Desa",
                 "Kode Wil",
+                "Kode Wilayah Kelurahan",
+                "Kode Deskel",
             ],
-            Field::Desil => &["Desil", "Desil Kesejahteraan", "Status Kesejahteraan"],
+            Field::Desil => &[
+                "Desil",
+                "Desil Kesejahteraan",
+                "Status Kesejahteraan",
+                "Desil Nasional",
+                "Peringkat Desil",
+            ],
             Field::Pkh => &["PKH", "Penerima PKH", "Status PKH"],
             Field::Bpnt => &["BPNT", "Penerima BPNT", "Sembako", "Status BPNT"],
             Field::Pbi => &["PBI", "PBI JK", "PBI JKN", "Penerima PBI", "Status PBI"],
             Field::Kip => &["KIP", "PIP", "Penerima KIP", "Status KIP"],
         }
     }
+}
+
+/// Every known header per field as a Markdown table, for `docs/registry.md` (a test
+/// keeps the copy there current).
+pub fn names_markdown() -> String {
+    let mut out = String::from("| field | headers read without a mapping |\n|---|---|\n");
+    for f in Field::ALL {
+        let names: Vec<String> = f.names().iter().map(|n| format!("`{n}`")).collect();
+        out.push_str(&format!("| `{}` | {} |\n", f.code(), names.join(", ")));
+    }
+    out
 }
 
 /// Lower case, letters and digits only: `Hubungan dengan KRT/KK` → `hubungandengankrtkk`.
@@ -263,6 +309,41 @@ mod tests {
         m.set_pair("Tgl. Pendataan = ignore").expect("pair");
         assert_eq!(m.recognise("tgl pendataan"), None);
         assert!(m.set_pair("no equals sign").is_err());
+    }
+
+    /// `docs/registry.md` lists the headers as generated here: one source.
+    #[test]
+    fn registry_doc_lists_the_headers() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/registry.md"))
+                .unwrap_or_default();
+        let table = names_markdown();
+        assert!(
+            doc.contains(&table),
+            "docs/registry.md must contain the current header table; paste:\n{table}"
+        );
+    }
+
+    /// BDT/DTKS and DTSEN (2025) headers are read without a mapping.
+    #[test]
+    fn registry_vocabulary() {
+        let m = Mapping::default();
+        for (header, field) in [
+            ("JNS KEL", Field::Sex),
+            ("HUB KRT", Field::Relation),
+            ("IDARTBDT", Field::IdArt),
+            ("nomor_kartu_keluarga", Field::Kk),
+            ("nomor_induk_kependudukan", Field::Nik),
+            ("nama", Field::Name),
+            ("jenis_kelamin", Field::Sex),
+            ("tanggal_lahir", Field::BirthDate),
+            ("status_hubungan_keluarga", Field::Relation),
+            ("kode_kelurahan_desa", Field::RegionCode),
+            ("desil_nasional", Field::Desil),
+            ("id_keluarga", Field::IdDtks),
+        ] {
+            assert_eq!(m.recognise(header), Some(field), "{header}");
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! for the server's command line, the device's import and the app's preview.
 //!
 //! Before anything is built: a file that reads no data row or rejects every row stops,
+//! as does one where a column the office needs (NIK, sex, relation, birth date) is
+//! missing while some column went unrecognised,
 //! and so does a whole-registry file that lists fewer than half of the registry
 //! households stored for the kelurahan (another kelurahan's file, a file grouped by
 //! another key). After the import is built, inside its still uncommitted transaction:
@@ -94,6 +96,11 @@ fn registry_households(existing: &HashSet<String>) -> u32 {
 pub enum Stop {
     #[error("the file has no data rows under its header: nothing was changed")]
     NoRows,
+    #[error("no column gives {}, and columns {} were not recognised: name them with --map 'HEADER=FIELD' (fields: {}) or in the app's preview; nothing was changed", field_list(.fields), .columns.join(", "), super::columns::Field::ALL.map(|f| f.code()).join(", "))]
+    UnreadColumns {
+        fields: Vec<super::columns::Field>,
+        columns: Vec<String>,
+    },
     #[error("all {rows} data rows of the file were rejected (see the rejected rows): nothing was changed")]
     AllRejected { rows: u32 },
     #[error("the file lists {held} of the {stored} registry households stored for this kelurahan, fewer than {MIN_HELD_PERCENT} %: it is another kelurahan's file or groups rows by another key; nothing was changed")]
@@ -102,6 +109,14 @@ pub enum Stop {
     ConfirmMissing { missing: u32, stored: u32 },
     #[error("--confirm-missing {confirmed} was given, but this import would mark {missing} households missing: nothing was changed")]
     WrongConfirmation { confirmed: u32, missing: u32 },
+}
+
+fn field_list(fields: &[super::columns::Field]) -> String {
+    fields
+        .iter()
+        .map(|f| f.code())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Stop {
@@ -117,6 +132,12 @@ impl Stop {
 
 /// The checks on the file before any household is built.
 pub fn before_import(parsed: &Parsed, coverage: &Coverage, partial: bool) -> Result<(), Stop> {
+    if !parsed.unread_needed.is_empty() {
+        return Err(Stop::UnreadColumns {
+            fields: parsed.unread_needed.clone(),
+            columns: parsed.unrecognised.clone(),
+        });
+    }
     if parsed.rows == 0 {
         return Err(Stop::NoRows);
     }

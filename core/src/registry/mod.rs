@@ -30,7 +30,7 @@ pub enum RegistryError {
     Io(String),
     #[error("{0}")]
     Unreadable(String),
-    #[error("no header row found in the first 30 rows (need at least three known columns, e.g. ID DTKS, NIK, Nama, RW); cells seen: {0}")]
+    #[error("no header row found in the first 30 rows (need at least three known columns, e.g. ID DTKS, NIK, Nama, RW; docs/registry.md lists every name Jemput reads); sheets read: {0}")]
     NoHeader(String),
     #[error("no {column} column in sheet `{sheet}`: map one of its columns to it")]
     MissingColumn { column: String, sheet: String },

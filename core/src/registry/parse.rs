@@ -72,7 +72,15 @@ pub struct Parsed {
     /// Per sheet with rejections: its name and header, for the rejected-rows file.
     pub headers: Vec<(String, Vec<String>)>,
     pub unrecognised: Vec<String>,
+    /// Fields the office needs of every member (NIK, sex, relation, birth date) that no
+    /// column gives while some columns were not recognised: one of those is probably
+    /// the field under a name Jemput does not know ([`super::guard`] stops on it).
+    pub unread_needed: Vec<Field>,
 }
+
+/// What the office needs of every member: a file without one of these columns is read
+/// only when no column went unrecognised.
+pub const NEEDED: [Field; 4] = [Field::Nik, Field::Sex, Field::Relation, Field::BirthDate];
 
 const KEYS: [Field; 3] = [Field::IdDtks, Field::Idbdt, Field::Kk];
 
@@ -83,12 +91,10 @@ pub fn parse_sheets(sheets: &[Sheet], opts: &ImportOptions) -> Result<Parsed, Re
         .filter_map(|s| find_header(&s.rows, &opts.mapping).map(|h| (s, h)))
         .collect();
     let Some(members_at) = found.iter().position(|(_, h)| h.has(Field::Name)) else {
+        // The sheets by name and size only: their cells may be NIKs and names.
         let seen: Vec<String> = sheets
             .iter()
-            .flat_map(|s| s.rows.iter().take(30))
-            .flatten()
-            .filter_map(Cell::text)
-            .take(20)
+            .map(|s| format!("`{}` ({} rows)", s.name, s.rows.len()))
             .collect();
         return Err(RegistryError::NoHeader(seen.join(", ")));
     };
@@ -137,6 +143,9 @@ pub fn parse_sheets(sheets: &[Sheet], opts: &ImportOptions) -> Result<Parsed, Re
         }
     }
     let mut parsed = p.parsed;
+    if !parsed.unrecognised.is_empty() {
+        parsed.unread_needed = NEEDED.into_iter().filter(|f| !mheader.has(*f)).collect();
+    }
     parsed.key_field = Some(key_field);
     parsed.households = p
         .households
@@ -333,10 +342,16 @@ impl Parser<'_> {
                     .as_deref()
                     .is_some_and(|b| digits == ours(b));
             if !matches {
-                return Err(format!(
-                    "row belongs to region {code}, not to kelurahan {}",
-                    o.kelurahan
-                ));
+                return Err(match &o.kelurahan_bps {
+                    Some(bps) => format!(
+                        "row belongs to region {code}, which is neither kelurahan {} nor its BPS code {bps}",
+                        o.kelurahan
+                    ),
+                    None => format!(
+                        "row belongs to region {code}, not to kelurahan {} (its BPS code is not known yet: if {code} is it, import with --bps {code})",
+                        o.kelurahan
+                    ),
+                });
             }
         }
         let rw =

@@ -190,6 +190,14 @@ fn windows_1252_comma_csv_and_an_unrecognised_column_mapped() {
 fn whole_file_errors_change_nothing_and_say_why() {
     let e = parse_csv("a,b,c\n1,2,3\n", &opts(false)).expect_err("no header");
     assert!(matches!(e, RegistryError::NoHeader(_)), "{e}");
+    // Without a header the cells are not echoed: they may be NIKs and names.
+    let e =
+        parse_csv("a,b,c\n3573015708900003,Sri Wahyuni,3\n", &opts(false)).expect_err("no header");
+    let shown = e.to_string();
+    assert!(
+        !shown.contains("3573015708900003") && !shown.contains("Sri") && shown.contains("2 rows"),
+        "{shown}"
+    );
     let e = parse_csv("ID DTKS,NIK,Nama\nD1,,Ani\n", &opts(false)).expect_err("no RW");
     assert!(e.to_string().contains("no RW column"), "{e}");
     let e = parse_csv("NIK,Nama,RW,RT\n,Ani,1,1\n", &opts(false)).expect_err("no key");
@@ -653,4 +661,40 @@ fn export_period_defaults_to_the_cutoffs_month() {
         "2026-09-01"
     );
     assert!(period(cutoff, Some("September")).is_err());
+}
+
+/// A DTSEN (2025) file and a BDT file are read by their own column names, no mapping:
+/// sex, relation (the head from it), birth date, region (BPS code) and desil.
+#[test]
+fn dtsen_and_bdt_headers_read_without_a_mapping() {
+    let (n1, n2) = (nik(false, 3, 4, 75, 1), nik(true, 9, 10, 78, 2));
+    let dtsen = format!(
+        "id_keluarga;nomor_kartu_keluarga;nomor_induk_kependudukan;nama;jenis_kelamin;tanggal_lahir;status_hubungan_keluarga;alamat;rt;rw;kode_kelurahan_desa;desil_nasional\n\
+         K1;{kk};{n2};Siti Aminah;Perempuan;09-10-1978;Istri;Jl. Mawar 1;2;3;{BPS};2\n\
+         K1;{kk};{n1};Budi Santoso;Laki-laki;03-04-1975;Kepala Keluarga;Jl. Mawar 1;2;3;{BPS};2\n",
+        kk = kk(1)
+    );
+    let bdt = format!(
+        "IDBDT;IDARTBDT;NIK;Nama;JNS KEL;Tgl Lahir;HUB KRT;Alamat;RT;RW;Kode Wilayah;Desil\n\
+         B1;B101;{n1};Budi Santoso;1;03-04-1975;1;Jl. Mawar 1;2;3;{BPS};2\n\
+         B1;B102;{n2};Siti Aminah;2;09-10-1978;2;Jl. Mawar 1;2;3;{BPS};2\n"
+    );
+    for text in [dtsen, bdt] {
+        let p = parse_csv(&text, &opts(false)).expect("parsed");
+        assert!(p.unrecognised.is_empty(), "{:?}", p.unrecognised);
+        assert!(p.rejected.is_empty(), "{:?}", rejected(&p));
+        let h = &p.households[0];
+        assert_eq!(h.registry.desil, Some(2));
+        let head = h
+            .members
+            .iter()
+            .find(|m| m.relation == "head")
+            .expect("head");
+        assert_eq!(head.nik.as_deref(), Some(n1.as_str()));
+        assert_eq!(head.birth_date.as_deref(), Some("1975-04-03"));
+        assert!(
+            h.members.iter().all(|m| m.sex.is_some()),
+            "sex read for every member"
+        );
+    }
 }
