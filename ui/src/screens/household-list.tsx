@@ -108,15 +108,16 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
     // while the pages on screen are asked again; anything else starts from nothing.
     const same = shownBefore?.key === listKey(user, search, filter);
     const run = () => {
+      lastSearch.current = search;
       // The first page carries the total; its arrival asks again for the others on screen.
       if (same) return fetchPage(0, mySeq);
       shownBefore = null;
       setPages(new Map());
       fetchPage(0, mySeq);
     };
-    // Typing is debounced; filter changes and reloads apply at once.
+    // Typing is debounced (until the search asked for is the one typed, so a sync that
+    // ends mid-typing does not cut the wait short); filter changes and reloads apply at once.
     const typed = search !== lastSearch.current;
-    lastSearch.current = search;
     if (typed) savedScroll = 0;
     const timer = setTimeout(run, typed ? SEARCH_DEBOUNCE_MS : 0);
     return () => clearTimeout(timer);
