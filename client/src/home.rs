@@ -176,6 +176,10 @@ pub struct Config {
     /// kelurahan's setting, as of the last login).
     #[serde(default)]
     pub lock_minutes: Option<u8>,
+    /// The kelurahan's time zone (as of the last login or renewal): dates and months
+    /// on this device are days in it.
+    #[serde(default)]
+    pub zone: Option<jemput_core::zone::Zone>,
     /// The server's bundle key (`age1…`): every bundle file is encrypted to it.
     #[serde(default)]
     pub server_recipient: Option<String>,
@@ -337,6 +341,7 @@ impl Device {
             certificate: ok.certificate,
             pin: pin.map(str::to_string),
             lock_minutes: ok.lock_minutes,
+            zone: ok.zone,
             server_recipient: ok
                 .server_recipient
                 .filter(|r| jemput_core::bundle::is_recipient(r)),
@@ -584,7 +589,21 @@ impl Device {
     /// The time to stamp new work with: this device's clock corrected by the offset
     /// measured at the last sync. Refused while it reads earlier than the last server
     /// time seen (the phone's clock went back): the server would refuse that work.
-    pub fn work_clock(&self) -> Result<jemput_core::household::At, DeviceError> {
+    /// The kelurahan's time zone as the server last said (WIB before any login).
+    pub fn zone(&self) -> jemput_core::zone::Zone {
+        self.config()
+            .ok()
+            .flatten()
+            .and_then(|c| c.zone)
+            .unwrap_or_default()
+    }
+
+    /// Today's date in the kelurahan's zone, by this device's clock.
+    pub fn today(&self) -> String {
+        self.zone().date_of(self.clock.now_ms())
+    }
+
+    pub fn work_clock(&self) -> Result<jemput_core::household::AtIn, DeviceError> {
         let (offset, last) = self.with_store(|s| {
             let num = |k: &str| -> Result<i64, StoreError> {
                 Ok(s.kv_get(k)?.and_then(|v| v.parse().ok()).unwrap_or(0))
@@ -598,12 +617,12 @@ impl Device {
                     .into(),
             ));
         }
-        Ok(jemput_core::household::At(now))
+        Ok(jemput_core::household::AtIn(now, self.zone()))
     }
 
     /// First day of the current period (a calendar month).
     pub fn period_start(&self) -> String {
-        let today = self.clock.today();
+        let today = self.today();
         format!("{}-01", today.get(..7).unwrap_or("1970-01"))
     }
 
@@ -828,7 +847,7 @@ impl Device {
         when: &str,
         set: &IndicatorSet,
     ) -> Result<serde_json::Value, DeviceError> {
-        self.as_of(id, parse_when(when)?, set)
+        self.as_of(id, parse_when(when, self.zone())?, set)
     }
 
     /// The household as it stood at `until_ms` (milliseconds since the epoch).
@@ -858,7 +877,7 @@ impl Device {
         }
         let now = time::OffsetDateTime::from_unix_timestamp(self.clock.now_ms() / 1000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        let month = self.clock.today().get(..7).unwrap_or("").to_string();
+        let month = self.today().get(..7).unwrap_or("").to_string();
         self.with_store(|s| {
             let prev_month = s.kv_get("month")?;
             let mut month_bytes: u64 = s
@@ -967,8 +986,8 @@ pub struct DraftRow {
 }
 
 /// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.
-pub fn parse_when(s: &str) -> Result<i64, DeviceError> {
-    jemput_core::history::parse_when(s).map_err(DeviceError::Invalid)
+pub fn parse_when(s: &str, zone: jemput_core::zone::Zone) -> Result<i64, DeviceError> {
+    jemput_core::history::parse_when(s, zone).map_err(DeviceError::Invalid)
 }
 
 /// The device's signing key, bundle key and Automerge actor, made once per install

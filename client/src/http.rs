@@ -105,6 +105,8 @@ pub struct LoginResponse {
     #[serde(default)]
     pub lock_minutes: Option<u8>,
     #[serde(default)]
+    pub zone: Option<jemput_core::zone::Zone>,
+    #[serde(default)]
     pub server_recipient: Option<String>,
 }
 
@@ -338,6 +340,8 @@ impl SyncClient {
             token: String,
             #[serde(default)]
             lock_minutes: Option<u8>,
+            #[serde(default)]
+            zone: Option<jemput_core::zone::Zone>,
         }
         let base = cfg.server.trim_end_matches('/');
         let body = serde_json::json!({ "device": cfg.device }).to_string();
@@ -388,6 +392,7 @@ impl SyncClient {
         let renewed = Config {
             token: r.token,
             lock_minutes: r.lock_minutes.or(cfg.lock_minutes),
+            zone: r.zone.or(cfg.zone),
             ..cfg.clone()
         };
         device.save_config(&renewed)?;

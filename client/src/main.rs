@@ -137,7 +137,7 @@ enum Command {
     /// Every change of a household, or (--as-of) the household as it stood then.
     History {
         household: String,
-        /// YYYY-MM-DD (end of that day, UTC) or an RFC 3339 time.
+        /// YYYY-MM-DD (the end of that day in the kelurahan's time zone) or an RFC 3339 time.
         #[arg(long)]
         as_of: Option<String>,
         #[arg(long)]
@@ -193,7 +193,7 @@ enum Command {
     },
     /// Office: write the periodic update at a cut-off (by arrival at the server).
     Export {
-        /// `YYYY-MM-DD` (end of that day, UTC) or an RFC 3339 time.
+        /// `YYYY-MM-DD` (the end of that day in the kelurahan's time zone) or an RFC 3339 time.
         #[arg(long)]
         cutoff: String,
         #[arg(long)]
@@ -201,6 +201,9 @@ enum Command {
         /// `FILE.xlsx` or `FILE.csv`.
         #[arg(long)]
         out: PathBuf,
+        /// Sync before exporting, so the export holds this device's work.
+        #[arg(long)]
+        sync_first: bool,
     },
     /// Heads of every household's document (hex), to compare replicas.
     Heads {
@@ -575,8 +578,17 @@ fn run() -> anyhow::Result<()> {
                 println!("rejected rows: {p}");
             }
         }
-        Command::Export { cutoff, since, out } => {
+        Command::Export {
+            cutoff,
+            since,
+            out,
+            sync_first,
+        } => {
             let device = home(&cli)?;
+            if *sync_first {
+                let report = rt()?.block_on(SyncClient::new().sync(&device, &set))?;
+                println!("{report}");
+            }
             let done = rt()?.block_on(device.export_update(
                 &SyncClient::new(),
                 cutoff,
@@ -589,6 +601,12 @@ fn run() -> anyhow::Result<()> {
                 done.kelurahan,
                 done.files.join(", ")
             );
+            if done.unsent > 0 {
+                eprintln!(
+                    "warning: {} households on this device have work the server does not hold yet; the export does not include it (run `jemput sync` first, or `jemput export --sync-first`)",
+                    done.unsent
+                );
+            }
         }
         Command::Check => {
             let device = home(&cli)?;

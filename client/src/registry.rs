@@ -147,7 +147,7 @@ impl Device {
             kelurahan_bps,
             partial,
             mapping: self.registry_mapping()?,
-            today: self.clock.today(),
+            today: self.today(),
         })
     }
 
@@ -320,6 +320,9 @@ pub struct ExportDone {
     pub kelurahan: String,
     pub households: u32,
     pub files: Vec<String>,
+    /// Households of this device with work the server does not hold yet when the
+    /// export ran: the export (made from the server's rows) does not have it.
+    pub unsent: u32,
 }
 
 impl Device {
@@ -335,16 +338,24 @@ impl Device {
     ) -> Result<ExportDone, DeviceError> {
         let kelurahan = self.office_kelurahan(|c| c.export, "the periodic export", false)?;
         let (cfg, _) = self.logged_in()?;
-        let cutoff_ms = crate::home::parse_when(cutoff)?;
+        let zone = self.zone();
+        let cutoff_ms = crate::home::parse_when(cutoff, zone)?;
         let (since, until) =
-            registry::export::period(cutoff_ms, since).map_err(DeviceError::Invalid)?;
+            registry::export::period(cutoff_ms, since, zone).map_err(DeviceError::Invalid)?;
         let rows = client.export_rows(&cfg, &kelurahan, cutoff).await?;
         let summary = registry::export::summarise(&rows, &since, &until);
-        let files = registry::export::write(out, &rows, &summary)?;
+        let about = registry::export::About {
+            cutoff_ms,
+            zone,
+            since,
+            until,
+        };
+        let files = registry::export::write(out, &rows, &summary, &about)?;
         Ok(ExportDone {
             kelurahan,
             households: rows.len() as u32,
             files: files.iter().map(|f| f.display().to_string()).collect(),
+            unsent: self.outbox()?.waiting,
         })
     }
 }

@@ -279,17 +279,7 @@ impl Household {
     }
 }
 
-/// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.
-pub fn parse_when(s: &str) -> Result<i64, String> {
-    use time::format_description::well_known::Rfc3339;
-    let invalid = || format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time");
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
-    }
-    let end = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| invalid())?
-        .with_hms_milli(23, 59, 59, 999)
-        .map_err(|_| invalid())?
-        .assume_utc();
-    Ok((end.unix_timestamp_nanos() / 1_000_000) as i64)
+/// `YYYY-MM-DD` (the end of that day in `zone`) or an RFC 3339 time, as epoch milliseconds.
+pub fn parse_when(s: &str, zone: crate::zone::Zone) -> Result<i64, String> {
+    zone.parse_when(s)
 }

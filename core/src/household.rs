@@ -131,10 +131,12 @@ impl Author {
 /// deterministic.
 pub trait Clock {
     fn now_ms(&self) -> i64;
+    /// The calendar date in the kelurahan's zone (WIB unless a clock knows better).
     fn today(&self) -> String {
-        let dt = time::OffsetDateTime::from_unix_timestamp(self.now_ms() / 1000)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        dt.date().to_string()
+        self.zone().date_of(self.now_ms())
+    }
+    fn zone(&self) -> crate::zone::Zone {
+        crate::zone::Zone::default()
     }
 }
 
@@ -151,6 +153,17 @@ pub struct At(pub i64);
 impl Clock for At {
     fn now_ms(&self) -> i64 {
         self.0
+    }
+}
+
+/// A clock stopped at one instant, in the kelurahan's zone (its dates are days there).
+pub struct AtIn(pub i64, pub crate::zone::Zone);
+impl Clock for AtIn {
+    fn now_ms(&self) -> i64 {
+        self.0
+    }
+    fn zone(&self) -> crate::zone::Zone {
+        self.1
     }
 }
 

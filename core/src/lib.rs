@@ -16,6 +16,7 @@ pub mod store;
 pub mod sync;
 pub mod untrusted;
 pub mod words;
+pub mod zone;
 
 pub use household::{Author, Clock, Household, HouseholdError, SystemClock};
 pub use indicators::IndicatorSet;

@@ -136,21 +136,30 @@ pub fn result_label(code: &str, lang: Lang) -> String {
     lang.pick(id, en).to_string()
 }
 
-/// The kelurahan's clock: Western Indonesia Time (UTC+7), the zone of most
-/// kelurahan Jemput serves.
-pub const ZONE_OFFSET_HOURS: i8 = 7;
-
-/// `dd/mm/yyyy HH:MM WIB` (Indonesian) or `yyyy-mm-dd HH:MM WIB` (English).
+/// `dd/mm/yyyy HH:MM WIB` (Indonesian) or `yyyy-mm-dd HH:MM WIB` (English), in the
+/// default zone ([`crate::zone::Zone`]).
 pub fn format_time(ms: i64, lang: Lang) -> String {
-    let offset = time::UtcOffset::from_hms(ZONE_OFFSET_HOURS, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let zone = crate::zone::Zone::default();
+    let offset =
+        time::UtcOffset::from_hms(zone.offset_hours(), 0, 0).unwrap_or(time::UtcOffset::UTC);
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return ms.to_string();
     };
     let t = t.to_offset(offset);
     let (y, m, d) = (t.year(), u8::from(t.month()), t.day());
     match lang {
-        Lang::Id => format!("{d:02}/{m:02}/{y} {:02}:{:02} WIB", t.hour(), t.minute()),
-        Lang::En => format!("{y}-{m:02}-{d:02} {:02}:{:02} WIB", t.hour(), t.minute()),
+        Lang::Id => format!(
+            "{d:02}/{m:02}/{y} {:02}:{:02} {}",
+            t.hour(),
+            t.minute(),
+            zone.name()
+        ),
+        Lang::En => format!(
+            "{y}-{m:02}-{d:02} {:02}:{:02} {}",
+            t.hour(),
+            t.minute(),
+            zone.name()
+        ),
     }
 }
 

@@ -354,7 +354,7 @@ pub fn household_history(
     Ok(state.device()?.history(&id, &state.set, lang)?)
 }
 
-/// `when` is a date (YYYY-MM-DD): the household at the end of that day, UTC.
+/// `when` is a date (YYYY-MM-DD): the household at the end of that day in the kelurahan's zone.
 #[tauri::command]
 pub fn household_as_of(
     state: State<'_, AppState>,

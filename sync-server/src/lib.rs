@@ -374,16 +374,17 @@ async fn refresh_handler(
         )?;
         // The kelurahan's lock time travels with each renewal, as with each login.
         let user = storage.device_record(&b.device)?.map(|d| d.user);
-        let minutes = match user {
-            Some(u) => storage.lock_minutes(&u)?,
-            None => jemput_core::rules::DEFAULT_LOCK_MINUTES,
+        let (minutes, zone) = match user {
+            Some(u) => (storage.lock_minutes(&u)?, storage.user_zone(&u)?),
+            None => (jemput_core::rules::DEFAULT_LOCK_MINUTES, Default::default()),
         };
-        Ok(renewed.map(|(token, expires)| (token, expires, minutes)))
+        Ok(renewed.map(|(token, expires)| (token, expires, minutes, zone)))
     })
     .await?;
     match result {
-        Ok((token, expires_ms, lock_minutes)) => Ok(Json(serde_json::json!({
+        Ok((token, expires_ms, lock_minutes, zone)) => Ok(Json(serde_json::json!({
             "token": token, "expires_ms": expires_ms, "lock_minutes": lock_minutes,
+            "zone": zone,
         }))
         .into_response()),
         Err(refusal) => Err(ApiError::new(
@@ -481,7 +482,7 @@ async fn sync_handler(
 #[derive(Deserialize)]
 struct ExportQuery {
     kelurahan: String,
-    /// `YYYY-MM-DD` (end of that day, UTC) or an RFC 3339 time.
+    /// `YYYY-MM-DD` (the end of that day in the kelurahan's time zone) or an RFC 3339 time.
     cutoff: String,
 }
 
@@ -502,7 +503,13 @@ async fn export_handler(
             "the periodic export is office work",
         ));
     }
-    let cutoff_ms = jemput_core::history::parse_when(&q.cutoff)
+    // A date is the end of that day in the kelurahan's zone.
+    let zone = {
+        let (storage, kelurahan) = (state.storage.clone(), q.kelurahan.clone());
+        blocking(move || storage.zone(&kelurahan)).await?
+    };
+    let cutoff_ms = zone
+        .parse_when(&q.cutoff)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e))?;
     let storage = state.storage.clone();
     let user = session.user.clone();

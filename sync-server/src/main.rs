@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use jemput_core::history::parse_when;
 use jemput_core::household::Author;
 use jemput_core::registry::{export, ImportOptions, Mapping};
 use jemput_core::sync::Area;
+use jemput_core::zone::Zone;
 use jemput_sync_server::registry::ImportRun;
 use jemput_sync_server::storage::{Role, StorageError};
 use jemput_sync_server::{demo, SqliteStorage, Storage};
@@ -105,13 +105,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A kelurahan's settings for its devices.
+    /// A kelurahan's settings for its devices (printed when none is given).
     Kelurahan {
         name: String,
         /// Minutes (1–30) in the background before the app asks for the PIN again;
         /// devices take it at their next login or token renewal.
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=30))]
-        lock_minutes: u8,
+        lock_minutes: Option<u8>,
+        /// The kelurahan's time zone: WIB (default), WITA or WIT. Cut-offs, visit
+        /// dates and months are days in it; devices take it at their next login or
+        /// token renewal.
+        #[arg(long, value_parser = jemput_core::zone::Zone::parse)]
+        zone: Option<jemput_core::zone::Zone>,
     },
     /// Revoke a device's token (a lost phone).
     Revoke { device: String },
@@ -173,7 +178,7 @@ enum Command {
     Export {
         #[arg(long)]
         kelurahan: String,
-        /// `YYYY-MM-DD` (end of that day, UTC) or an RFC 3339 time.
+        /// `YYYY-MM-DD` (the end of that day in the kelurahan's time zone) or an RFC 3339 time.
         #[arg(long)]
         cutoff: String,
         /// First day of the period for "visited this period" (default: the first day
@@ -578,9 +583,10 @@ fn run() -> anyhow::Result<()> {
             let since_ms = match since {
                 // A date is the start of that day; a time is itself.
                 Some(s) if s.len() == 10 => {
-                    parse_when(&s).map_err(anyhow::Error::msg)? - 24 * 3600 * 1000 + 1
+                    Zone::default().parse_when(&s).map_err(anyhow::Error::msg)? - 24 * 3600 * 1000
+                        + 1
                 }
-                Some(s) => parse_when(&s).map_err(anyhow::Error::msg)?,
+                Some(s) => Zone::default().parse_when(&s).map_err(anyhow::Error::msg)?,
                 None => jemput_sync_server::registry::now_ms() - 24 * 3600 * 1000,
             };
             for e in storage.audit_entries(since_ms)? {
@@ -690,12 +696,20 @@ fn run() -> anyhow::Result<()> {
             out,
         } => {
             let kelurahan = kelurahan_code(&kelurahan)?;
-            let cutoff_ms = parse_when(&cutoff).map_err(anyhow::Error::msg)?;
+            // A date is the end of that day in the kelurahan's zone.
+            let zone = storage.zone(&kelurahan)?;
+            let cutoff_ms = zone.parse_when(&cutoff).map_err(anyhow::Error::msg)?;
             let (since, until) =
-                export::period(cutoff_ms, since.as_deref()).map_err(anyhow::Error::msg)?;
+                export::period(cutoff_ms, since.as_deref(), zone).map_err(anyhow::Error::msg)?;
             let rows = storage.export_rows(&kelurahan, cutoff_ms)?;
             let summary = export::summarise(&rows, &since, &until);
-            let files = export::write(&out, &rows, &summary)?;
+            let about = export::About {
+                cutoff_ms,
+                zone,
+                since: since.clone(),
+                until,
+            };
+            let files = export::write(&out, &rows, &summary, &about)?;
             audit(
                 &*storage,
                 &kelurahan,
@@ -704,8 +718,9 @@ fn run() -> anyhow::Result<()> {
             )?;
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             println!(
-                "export: {} households of {kelurahan} as of {cutoff}, visits since {since}: {}",
+                "export: {} households of {kelurahan} as of {cutoff} ({}), visits since {since}: {}",
                 rows.len(),
+                zone.name(),
                 names.join(", ")
             );
         }
@@ -740,16 +755,35 @@ fn run() -> anyhow::Result<()> {
                 serde_json::to_string_pretty(&storage.quarantine_reports()?)?
             );
         }
-        Command::Kelurahan { name, lock_minutes } => {
-            storage.set_lock_minutes(&name, lock_minutes)?;
-            audit(
-                &*storage,
-                &name,
-                "setting",
-                serde_json::json!({ "lock_minutes": lock_minutes }),
-            )?;
+        Command::Kelurahan {
+            name,
+            lock_minutes,
+            zone,
+        } => {
+            if let Some(minutes) = lock_minutes {
+                storage.set_lock_minutes(&name, minutes)?;
+                audit(
+                    &*storage,
+                    &name,
+                    "setting",
+                    serde_json::json!({ "lock_minutes": minutes }),
+                )?;
+                println!(
+                    "{name}: the app asks for the PIN after {minutes} minutes in the background"
+                );
+            }
+            if let Some(zone) = zone {
+                storage.set_zone(&name, zone)?;
+                audit(
+                    &*storage,
+                    &name,
+                    "setting",
+                    serde_json::json!({ "zone": zone }),
+                )?;
+            }
             println!(
-                "{name}: the app asks for the PIN after {lock_minutes} minutes in the background"
+                "{name}: time zone {}: cut-offs, visit dates and months are days in it",
+                storage.zone(&name)?.describe()
             );
         }
         Command::Revoke { device } => {

@@ -26,7 +26,16 @@ pub(crate) fn indicator_set() -> &'static IndicatorSet {
     SET.get_or_init(IndicatorSet::bps14)
 }
 
+/// The server's clock. Debug builds take `JEMPUT_TEST_NOW_MS` instead, so a test can
+/// make changes arrive at chosen instants (a cut-off at midnight in the kelurahan's zone).
 pub fn now_ms() -> i64 {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("JEMPUT_TEST_NOW_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return ms;
+    }
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 

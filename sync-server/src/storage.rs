@@ -18,6 +18,7 @@ use jemput_core::store::{decode_heads, encode_heads};
 use jemput_core::sync::{
     heads_to_wire, Area, PullDoc, PushDoc, Rejected, SyncRequest, SyncResponse,
 };
+use jemput_core::zone::Zone;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
@@ -196,6 +197,10 @@ CREATE TABLE server_age (id INTEGER PRIMARY KEY CHECK (id = 1), identity TEXT NO
 -- server refuses to start rather than make new keys
 CREATE TABLE server_keys_outside (id INTEGER PRIMARY KEY CHECK (id = 1));
 "#,
+    r#"
+-- the kelurahan's time zone (WIB, WITA, WIT): its cut-offs, visit dates and months
+ALTER TABLE kelurahan_settings ADD COLUMN zone TEXT NOT NULL DEFAULT 'WIB';
+"#,
 ];
 
 /// Relayed bundles read from one sync request.
@@ -249,6 +254,8 @@ pub struct LoginOk {
     /// Minutes in the background before the app asks for the PIN again: the shortest
     /// of the user's kelurahans.
     pub lock_minutes: u8,
+    /// The zone of the user's kelurahan: the device's dates and months are days in it.
+    pub zone: Zone,
     /// The server's bundle key (`age1…`): devices encrypt every bundle file to it.
     pub server_recipient: String,
 }
@@ -349,6 +356,11 @@ pub trait Storage: Send + Sync + 'static {
     fn lock_minutes(&self, user: &str) -> Result<u8, StorageError>;
     /// Sets the minutes (1–30) a kelurahan's apps stay open in the background.
     fn set_lock_minutes(&self, kelurahan: &str, minutes: u8) -> Result<(), StorageError>;
+    /// The kelurahan's time zone (WIB unless set).
+    fn zone(&self, kelurahan: &str) -> Result<Zone, StorageError>;
+    /// The zone of the user's (first) kelurahan, for their devices.
+    fn user_zone(&self, user: &str) -> Result<Zone, StorageError>;
+    fn set_zone(&self, kelurahan: &str, zone: Zone) -> Result<(), StorageError>;
     /// Checks the password and registers a new device (with its public key, which the
     /// server certifies, when given).
     /// A user's role and password hash, if the user exists.
@@ -1211,6 +1223,48 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
+    fn zone(&self, kelurahan: &str) -> Result<Zone, StorageError> {
+        let zone: Option<String> = self
+            .conn()?
+            .query_row(
+                "SELECT zone FROM kelurahan_settings WHERE kelurahan = ?1",
+                [kelurahan],
+                |r| r.get(0),
+            )
+            .optional()?;
+        zone.map_or(Ok(Zone::default()), |z| {
+            Zone::parse(&z).map_err(StorageError::Internal)
+        })
+    }
+
+    fn user_zone(&self, user: &str) -> Result<Zone, StorageError> {
+        let zone: Option<String> = self
+            .conn()?
+            .query_row(
+                "SELECT s.zone FROM areas a JOIN kelurahan_settings s ON s.kelurahan = a.kelurahan
+                 WHERE a.user = ?1 ORDER BY a.kelurahan LIMIT 1",
+                [user],
+                |r| r.get(0),
+            )
+            .optional()?;
+        zone.map_or(Ok(Zone::default()), |z| {
+            Zone::parse(&z).map_err(StorageError::Internal)
+        })
+    }
+
+    fn set_zone(&self, kelurahan: &str, zone: Zone) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "INSERT INTO kelurahan_settings (kelurahan, lock_minutes, zone) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kelurahan) DO UPDATE SET zone = excluded.zone",
+            params![
+                kelurahan,
+                jemput_core::rules::DEFAULT_LOCK_MINUTES,
+                zone.name()
+            ],
+        )?;
+        Ok(())
+    }
+
     fn credentials(&self, user: &str) -> Result<Option<(Role, String)>, StorageError> {
         // A disabled user, and one other than an admin with no area left, cannot log
         // in: they answer like an unknown user.
@@ -1353,6 +1407,7 @@ impl Storage for SqliteStorage {
             certificate,
             server_ms: crate::registry::now_ms(),
             lock_minutes: self.lock_minutes(user)?,
+            zone: self.user_zone(user)?,
             server_recipient: bundle::recipient_of(&self.bundle_identity()?).unwrap_or_default(),
         })
     }

@@ -113,19 +113,25 @@ fn main() {
     });
     assert_eq!(rows_out.len(), n);
     let summary = export::summarise(&rows_out, "2026-11-01", "2026-11-30");
+    let about = export::About {
+        cutoff_ms: cutoff,
+        zone: Default::default(),
+        since: "2026-11-01".into(),
+        until: "2026-11-30".into(),
+    };
     let csv_out = dir.path().join("update.csv");
     let xlsx_out = dir.path().join("update.xlsx");
     let (_, csv) = measure(|| {
         let rows = storage
             .export_rows(demo::KELURAHAN, cutoff)
             .expect("export");
-        export::write(&csv_out, &rows, &summary).expect("csv")
+        export::write(&csv_out, &rows, &summary, &about).expect("csv")
     });
     let (_, xlsx) = measure(|| {
         let rows = storage
             .export_rows(demo::KELURAHAN, cutoff)
             .expect("export");
-        export::write(&xlsx_out, &rows, &summary).expect("xlsx")
+        export::write(&xlsx_out, &rows, &summary, &about).expect("xlsx")
     });
     let xlsx_mb = std::fs::metadata(&xlsx_out).map_or(0, |m| m.len()) as f64 / 1e6;
 

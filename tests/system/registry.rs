@@ -220,6 +220,20 @@ fn import_field_work_reimport_and_export_at_a_cutoff() {
         .find(|r| r.last() == Some(&Cell::Text(died_id.clone())))
         .expect("died household in the xlsx");
     assert_eq!(died_row[13], Cell::Text("Meninggal".into()));
+    // Typed cells Excel cannot ruin: identifiers stay text (16 digits intact), RT, RW
+    // and desil are numbers, the visit's date is a date.
+    assert!(
+        matches!(&died_row[4], Cell::Text(nik) if nik.len() == 16),
+        "{:?}",
+        died_row[4].original().len()
+    );
+    assert!(matches!(died_row[6], Cell::Number(_)) && matches!(died_row[7], Cell::Number(_)));
+    assert!(matches!(died_row[8], Cell::Number(d) if (1.0..=10.0).contains(&d)));
+    assert!(
+        matches!(died_row[14], Cell::Date(y, _, _) if y >= 2026),
+        "{:?}",
+        died_row[14]
+    );
 
     // 4. The next registry file: one household's desil changed, one household gone,
     // and a NIK mangled by a spreadsheet.

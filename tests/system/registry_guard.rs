@@ -243,6 +243,35 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     assert!(!stderr(&out).contains("35730"), "no NIK in the error");
     ops.sync();
     assert_eq!(heads(&data), after, "nothing reached the server");
+
+    // An export with the device's own work unsent says so, and `--sync-first` sends it.
+    let line = ops.ok(&["import", file.to_str().expect("path")]);
+    assert!(line.contains("10 updated"), "{line}");
+    let out_file = tmp.path().join("update.csv");
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "--cutoff",
+            "2099-12-31",
+            "--out",
+            out_file.to_str().expect("path"),
+        ];
+        args.extend_from_slice(extra);
+        ops.cmd(&args)
+    };
+    let out = export(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "warning: 10 households on this device have work the server does not hold yet"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = export(&["--sync-first"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert_ne!(heads(&data), after, "the sync sent the import first");
 }
 
 /// A file with the 2025 national registry's (DTSEN) column names imports without
@@ -305,4 +334,84 @@ fn dtsen_names_read_and_an_unknown_needed_column_stops() {
     let out = import(&data, &unknown, &["--map", "JNS KLMN=sex"]);
     assert!(out.status.success(), "mapped: {}", stderr(&out));
     assert!(stdout(&out).contains("40 unchanged"), "{}", stdout(&out));
+}
+
+/// Cut-offs are days in the kelurahan's zone: with `--cutoff 2026-10-31`, a change that
+/// arrived at 23:30 WIB that day is in the export and one at 00:30 WIB on 1 November is
+/// not; the summary says which zone. Set to WITA, the same day ends an hour earlier.
+#[test]
+fn a_days_cut_off_ends_at_midnight_in_the_kelurahans_zone() {
+    const AT_2330_WIB: &str = "1793464200000"; // 2026-10-31T16:30:00Z
+    const AT_0030_WIB: &str = "1793467800000"; // 2026-10-31T17:30:00Z
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    let file = tmp.path().join("dtks.csv");
+    demo_file(&data, &file, "10", "7");
+    let at = |when: &str, file: &Path| {
+        let out = run(Command::new(bin("jemput-sync-server"))
+            .env("JEMPUT_TEST_NOW_MS", when)
+            .arg("--data")
+            .arg(&data)
+            .args(["import", file.to_str().expect("path"), "--kelurahan", KEL])
+            .args(["--bps", "3573010007"]));
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    at(AT_2330_WIB, &file);
+    // The next file changes the first household's desil, arriving after midnight WIB.
+    let mut rows = read_rows(&file);
+    let desil = rows[0].iter().position(|c| c == "Desil").expect("desil");
+    let first = rows[1][0].clone();
+    let before = rows[1][desil].clone();
+    let after = if before == "4" { "1" } else { "4" }.to_string();
+    for r in rows.iter_mut().skip(1).filter(|r| r[0] == first) {
+        r[desil].clone_from(&after);
+    }
+    let next = tmp.path().join("dtks-next.csv");
+    write_rows(&next, &rows);
+    at(AT_0030_WIB, &next);
+
+    let export = |cutoff: &str, name: &str| -> (Vec<Vec<String>>, String) {
+        let out = tmp.path().join(name);
+        Server::admin(
+            &data,
+            &[
+                "export",
+                "--kelurahan",
+                KEL,
+                "--cutoff",
+                cutoff,
+                "--out",
+                out.to_str().expect("path"),
+            ],
+        );
+        let text = std::fs::read_to_string(&out).expect("export");
+        let rows = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+            .records()
+            .map(|r| r.expect("row").iter().map(String::from).collect())
+            .collect();
+        let summary = std::fs::read_to_string(out.with_extension("summary.csv")).expect("summary");
+        (rows, summary)
+    };
+    let desil_of = |rows: &[Vec<String>]| -> String {
+        rows.iter()
+            .find(|r| r[0] == first)
+            .map(|r| r[8].clone())
+            .expect("the first household")
+    };
+    let (rows, summary) = export("2026-10-31", "oct.csv");
+    assert_eq!(rows.len(), 10, "23:30 WIB on 31 October is inside the day");
+    assert_eq!(desil_of(&rows), before, "00:30 WIB on 1 November is not");
+    assert!(
+        summary.contains("Zona waktu,WIB (UTC+07:00)")
+            && summary.contains("Batas waktu (cut-off),2026-10-31 23:59:59 WIB")
+            && summary.contains("Jumlah rumah tangga,10"),
+        "{summary}"
+    );
+    let (rows, _) = export("2026-11-01", "nov.csv");
+    assert_eq!(desil_of(&rows), after);
+
+    Server::admin(&data, &["kelurahan", KEL, "--zone", "WITA"]);
+    let (rows, summary) = export("2026-10-31", "oct-wita.csv");
+    assert!(rows.is_empty(), "23:30 WIB is 00:30 WITA on 1 November");
+    assert!(summary.contains("Zona waktu,WITA (UTC+08:00)"), "{summary}");
 }

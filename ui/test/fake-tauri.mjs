@@ -611,7 +611,8 @@ export function installFakeTauri(opts = {}) {
       if (!/\.(xlsx|csv)$/i.test(path)) throw err('invalid_input', 'the export file must end in .xlsx or .csv');
       if (path.includes('tidak-ada')) throw err('invalid_input', `cannot write ${path}: No such file or directory (os error 2)`);
       const files = /\.csv$/i.test(path) ? [path, path.replace(/\.csv$/i, '.summary.csv')] : [path];
-      return { kelurahan: KELURAHAN, households: Object.values(households).filter((h) => !h.proposal).length, files };
+      return { kelurahan: KELURAHAN, households: Object.values(households).filter((h) => !h.proposal).length, files,
+        unsent: pendingIds.size };
     },
     'plugin:event|listen': ({ event, handler }) => {
       const id = nextEventId++;
@@ -651,6 +652,8 @@ export function installFakeTauri(opts = {}) {
     inboxSeen: 0,
     /** The next sync finds no network. */
     offline: false,
+    /** Work on household `id` waits to be sent (as a visit saved offline leaves it). */
+    markUnsent: (id) => { pendingIds.add(id); },
     /** Adds `n` synthetic households (a big kelurahan), in RW 5–9. */
     addHouseholds: (n) => {
       for (let i = 0; i < n; i++) {

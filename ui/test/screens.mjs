@@ -93,6 +93,17 @@ export const SCREENS = [
     },
   },
   {
+    name: 'registry (operator), export with unsent work',
+    user: 'operator_uji',
+    reach: async (page) => {
+      await page.evaluate(() => window.__fake.markUnsent('hh-0001'));
+      await page.click('[data-testid="nav-registry"]');
+      await page.fill('[data-testid="export-path"]', '/home/operator/pemutakhiran.xlsx');
+      await page.click('[data-testid="export-run"]');
+      await page.waitForSelector('#export-unsent');
+    },
+  },
+  {
     name: 'registry (operator), confirm marking many missing',
     user: 'operator_uji',
     reach: async (page) => {

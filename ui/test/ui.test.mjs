@@ -960,6 +960,32 @@ describe('registry (office)', () => {
     await context.close();
   });
 
+  test('export with unsent work on the device says how much and offers to sync first', async () => {
+    const { page, context, errors } = await openApp({ user: 'operator_uji' });
+    await openRegistry(page);
+    await page.evaluate(() => { window.__fake.markUnsent('hh-0001'); window.__fake.markUnsent('hh-0002'); });
+    await page.fill(tid('export-path'), '/home/operator/pemutakhiran.xlsx');
+    await page.click(tid('export-run'));
+    await page.waitForSelector('#export-unsent');
+    assert.match(await page.textContent('#export-unsent'), /2 rumah tangga belum terkirim/);
+    await page.click('#export-unsent-cancel');
+    assert.equal((await calls(page, 'registry_export')).length, 0, 'cancel exports nothing');
+    // "Sync first": the sync runs, nothing waits any more, the export follows.
+    await page.click(tid('export-run'));
+    await page.click('#export-unsent-sync');
+    await page.waitForSelector(tid('export-result'));
+    const order = (await page.evaluate(() => window.__fake.calls.map((c) => c.cmd)))
+      .filter((c) => c === 'sync_now' || c === 'registry_export');
+    assert.deepEqual(order, ['sync_now', 'registry_export']);
+    // "Export anyway" exports what the server holds.
+    await page.evaluate(() => window.__fake.markUnsent('hh-0003'));
+    await page.click(tid('export-run'));
+    await page.click('#export-unsent-anyway');
+    await page.waitForFunction(() => window.__fake.calls.filter((c) => c.cmd === 'registry_export').length === 2);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('at 360x640 the registry screen does not overflow; touch targets are 44 px (screenshots)', async () => {
     const { page, context } = await openApp({ user: 'operator_uji' });
     assert.ok(await noHorizontalOverflow(page) <= 360, 'list with the office buttons fits');

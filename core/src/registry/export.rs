@@ -286,11 +286,14 @@ pub const SUMMARY_COLUMNS: [&str; 8] = [
 
 /// The period "visited this period" counts: from `since` (a date; default the first
 /// day of the cut-off's month) to the cut-off's date (UTC), both `YYYY-MM-DD`.
-pub fn period(cutoff_ms: i64, since: Option<&str>) -> Result<(String, String), String> {
-    let until = time::OffsetDateTime::from_unix_timestamp(cutoff_ms.div_euclid(1000))
-        .map_err(|e| format!("cut-off out of range: {e}"))?
-        .date()
-        .to_string();
+pub fn period(
+    cutoff_ms: i64,
+    since: Option<&str>,
+    zone: crate::zone::Zone,
+) -> Result<(String, String), String> {
+    time::OffsetDateTime::from_unix_timestamp(cutoff_ms.div_euclid(1000))
+        .map_err(|e| format!("cut-off out of range: {e}"))?;
+    let until = zone.date_of(cutoff_ms);
     let since = match since {
         Some(s) => {
             time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
@@ -356,11 +359,61 @@ fn summary_cells(s: &RwSummary) -> [String; 8] {
 
 /// `out.csv` gets the households, `out.summary.csv` the summary (UTF-8 with BOM).
 /// `out.xlsx` gets both, as two sheets. Each file is written whole, then renamed.
+/// What an export holds, written below the summary table (sheet and `.summary.csv`).
+pub struct About {
+    /// The cut-off (by arrival at the server), milliseconds since the epoch.
+    pub cutoff_ms: i64,
+    /// The kelurahan's zone: the cut-off's day and the visits' period are days in it.
+    pub zone: crate::zone::Zone,
+    pub since: String,
+    pub until: String,
+}
+
+impl About {
+    /// Label and value pairs, in Indonesian like the sheets.
+    fn lines(&self, rows: usize) -> Vec<(String, String)> {
+        vec![
+            (
+                "Batas waktu (cut-off)".into(),
+                format_in(self.cutoff_ms, self.zone),
+            ),
+            ("Zona waktu".into(), self.zone.describe()),
+            (
+                "Periode kunjungan".into(),
+                format!("{} s.d. {}", self.since, self.until),
+            ),
+            ("Jumlah rumah tangga".into(), rows.to_string()),
+        ]
+    }
+}
+
+/// `2026-10-31 23:59:59 WIB`.
+fn format_in(ms: i64, zone: crate::zone::Zone) -> String {
+    let offset =
+        time::UtcOffset::from_hms(zone.offset_hours(), 0, 0).unwrap_or(time::UtcOffset::UTC);
+    match time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) {
+        Ok(t) => {
+            let t = t.to_offset(offset);
+            format!(
+                "{} {:02}:{:02}:{:02} {}",
+                t.date(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                zone.name()
+            )
+        }
+        Err(_) => ms.to_string(),
+    }
+}
+
 pub fn write(
     out: &Path,
     rows: &[ExportRow],
     summary: &[RwSummary],
+    about: &About,
 ) -> Result<Vec<std::path::PathBuf>, RegistryError> {
+    let footer = about.lines(rows.len());
     let ext = out
         .extension()
         .and_then(|e| e.to_str())
@@ -369,16 +422,17 @@ pub fn write(
     match ext.as_str() {
         "csv" => {
             let summary_path = out.with_extension("summary.csv");
-            write_csv(out, &COLUMNS, rows.iter().map(cells))?;
+            write_csv(out, &COLUMNS, rows.iter().map(cells), &[])?;
             write_csv(
                 &summary_path,
                 &SUMMARY_COLUMNS,
                 summary.iter().map(summary_cells),
+                &footer,
             )?;
             Ok(vec![out.to_path_buf(), summary_path])
         }
         "xlsx" => {
-            write_xlsx(out, rows, summary)?;
+            write_xlsx(out, rows, summary, &footer)?;
             Ok(vec![out.to_path_buf()])
         }
         _ => Err(RegistryError::Unreadable(format!(
@@ -392,10 +446,13 @@ fn replace(tmp: &Path, path: &Path) -> Result<(), RegistryError> {
     std::fs::rename(tmp, path).map_err(|e| RegistryError::Io(format!("{}: {e}", path.display())))
 }
 
+/// A CSV with `header` first; `footer` pairs go below the rows after an empty line,
+/// padded to the header's width.
 fn write_csv<const N: usize>(
     path: &Path,
     header: &[&str; N],
     rows: impl Iterator<Item = [String; N]>,
+    footer: &[(String, String)],
 ) -> Result<(), RegistryError> {
     let io = |e: &dyn std::fmt::Display| RegistryError::Io(format!("{}: {e}", path.display()));
     let tmp = path.with_extension("tmp");
@@ -407,6 +464,17 @@ fn write_csv<const N: usize>(
     for r in rows {
         w.write_record(&r).map_err(|e| io(&e))?;
     }
+    if !footer.is_empty() {
+        w.write_record(vec![String::new(); N]).map_err(|e| io(&e))?;
+        for (label, value) in footer {
+            let mut rec = vec![String::new(); N];
+            rec[0].clone_from(label);
+            if N > 1 {
+                rec[1].clone_from(value);
+            }
+            w.write_record(&rec).map_err(|e| io(&e))?;
+        }
+    }
     let buf = w.into_inner().map_err(|e| io(&e))?;
     buf.into_inner()
         .map_err(|e| io(&e))?
@@ -415,11 +483,22 @@ fn write_csv<const N: usize>(
     replace(&tmp, path)
 }
 
-fn write_xlsx(path: &Path, rows: &[ExportRow], summary: &[RwSummary]) -> Result<(), RegistryError> {
-    use rust_xlsxwriter::{Format, Workbook};
+fn write_xlsx(
+    path: &Path,
+    rows: &[ExportRow],
+    summary: &[RwSummary],
+    footer: &[(String, String)],
+) -> Result<(), RegistryError> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
     let x = |e: rust_xlsxwriter::XlsxError| RegistryError::Io(format!("{}: {e}", path.display()));
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
+    // Typed cells: numbers and dates as such (RT and RW shown with three digits, as the
+    // registry writes them); identifiers — NIK, No KK, ID DTKS — stay text, so Excel
+    // never rounds a 16-digit number.
+    let three_digits = Format::new().set_num_format("000");
+    let plain = Format::new();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
     {
         let ws = wb.add_worksheet_with_constant_memory();
         ws.set_name("Rumah Tangga").map_err(x)?;
@@ -428,9 +507,31 @@ fn write_xlsx(path: &Path, rows: &[ExportRow], summary: &[RwSummary]) -> Result<
                 .map_err(x)?;
         }
         for (i, r) in rows.iter().enumerate() {
+            let row = i as u32 + 1;
             for (c, v) in cells(r).iter().enumerate() {
-                if !v.is_empty() {
-                    ws.write_string(i as u32 + 1, c as u16, v).map_err(x)?;
+                if v.is_empty() {
+                    continue;
+                }
+                let col = c as u16;
+                let number = match COLUMNS[c] {
+                    "RT" | "RW" => Some(&three_digits),
+                    "Desil" | "Skor" | "Konflik Terbuka" => Some(&plain),
+                    _ => None,
+                };
+                match (number, v.parse::<f64>()) {
+                    (Some(f), Ok(n)) => {
+                        ws.write_number_with_format(row, col, n, f).map_err(x)?;
+                    }
+                    _ if COLUMNS[c] == "Tanggal Kunjungan" => {
+                        match ExcelDateTime::parse_from_str(v) {
+                            Ok(d) => ws.write_datetime_with_format(row, col, &d, &date),
+                            Err(_) => ws.write_string(row, col, v),
+                        }
+                        .map_err(x)?;
+                    }
+                    _ => {
+                        ws.write_string(row, col, v).map_err(x)?;
+                    }
                 }
             }
         }
@@ -449,6 +550,13 @@ fn write_xlsx(path: &Path, rows: &[ExportRow], summary: &[RwSummary]) -> Result<
                 ws.write_number(i as u32 + 1, c as u16, v.parse::<f64>().unwrap_or(0.0))
                     .map_err(x)?;
             }
+        }
+        // What the export holds, two rows below the table.
+        let below = summary.len() as u32 + 2;
+        for (i, (label, value)) in footer.iter().enumerate() {
+            let r = below + i as u32;
+            ws.write_string_with_format(r, 0, label, &bold).map_err(x)?;
+            ws.write_string(r, 1, value).map_err(x)?;
         }
     }
     let tmp = path.with_extension("xlsx.tmp");

@@ -651,16 +651,26 @@ fn export_row_of_a_new_household_matches_its_document() {
 #[test]
 fn export_period_defaults_to_the_cutoffs_month() {
     use jemput_core::registry::export::period;
-    let cutoff = jemput_core::history::parse_when("2026-11-30T10:00:00Z").expect("when");
+    use jemput_core::zone::Zone;
+    let cutoff = Zone::Wib.parse_when("2026-11-30T10:00:00Z").expect("when");
     assert_eq!(
-        period(cutoff, None).expect("period"),
+        period(cutoff, None, Zone::Wib).expect("period"),
         ("2026-11-01".to_string(), "2026-11-30".to_string())
     );
     assert_eq!(
-        period(cutoff, Some("2026-09-01")).expect("period").0,
+        period(cutoff, Some("2026-09-01"), Zone::Wib)
+            .expect("period")
+            .0,
         "2026-09-01"
     );
-    assert!(period(cutoff, Some("September")).is_err());
+    assert!(period(cutoff, Some("September"), Zone::Wib).is_err());
+    // 30 November, 17:30 UTC is already 1 December in WIB: the month of the cut-off is
+    // the kelurahan's month.
+    let late = Zone::Wib.parse_when("2026-11-30T17:30:00Z").expect("when");
+    assert_eq!(
+        period(late, None, Zone::Wib).expect("period"),
+        ("2026-12-01".to_string(), "2026-12-01".to_string())
+    );
 }
 
 /// A DTSEN (2025) file and a BDT file are read by their own column names, no mapping:

@@ -3,4 +3,9 @@
 /**
  * What an export wrote.
  */
-export type ExportDone = { kelurahan: string, households: number, files: Array<string>, };
+export type ExportDone = { kelurahan: string, households: number, files: Array<string>, 
+/**
+ * Households of this device with work the server does not hold yet when the
+ * export ran: the export (made from the server's rows) does not have it.
+ */
+unsent: number, };

@@ -401,7 +401,33 @@ function ExportSection({ locked }: { locked: boolean }) {
   const target = EXT.test(path.trim()) ? path.trim() : `${path.trim()}.${format}`;
   const sinceAfterCutoff = since !== '' && cutoff !== '' && since > cutoff;
 
+  // Work on this device that the server does not hold is not in an export made from the
+  // server's rows: say how much and offer to sync first.
+  const [unsent, setUnsent] = useState<number | null>(null);
+  const check = async () => {
+    setErr(null);
+    try {
+      const waiting = (await api.outbox()).waiting;
+      if (!alive.current) return;
+      if (waiting > 0) setUnsent(waiting); else await run();
+    } catch (e) {
+      if (alive.current) setErr(api.toCommandError(e));
+    }
+  };
+  const syncThenCheck = async () => {
+    setUnsent(null);
+    setBusy(true);
+    try {
+      await api.syncNow();
+    } catch (e) {
+      if (alive.current) { setErr(api.toCommandError(e)); setBusy(false); }
+      return;
+    }
+    if (alive.current) { setBusy(false); await check(); }
+  };
+
   const run = async () => {
+    setUnsent(null);
     setBusy(true);
     setErr(null);
     setDone(null);
@@ -456,9 +482,21 @@ function ExportSection({ locked }: { locked: boolean }) {
         </div>
       </div>
       <button id="export-run" data-testid="export-run" class="primary wide"
-        disabled={busy || locked || cutoff === '' || path.trim() === '' || sinceAfterCutoff} onClick={run}>
+        disabled={busy || locked || cutoff === '' || path.trim() === '' || sinceAfterCutoff} onClick={check}>
         {busy ? t('export_running') : t('export_run')}
       </button>
+      {unsent != null && (
+        <ConfirmDialog
+          id="export-unsent"
+          title={t('export_unsent_title', { n: unsent })}
+          body={<p>{t('export_unsent_body', { n: unsent })}</p>}
+          choices={[
+            { id: 'export-unsent-cancel', label: t('cancel'), onClick: () => setUnsent(null) },
+            { id: 'export-unsent-anyway', label: t('export_unsent_anyway'), onClick: run },
+            { id: 'export-unsent-sync', label: t('export_unsent_sync'), onClick: syncThenCheck, primary: true },
+          ]}
+        />
+      )}
       <ErrorBox err={err} id="export-error" />
       {done && (
         <div class="result-box" id="export-result" data-testid="export-result" role="status">
