@@ -210,7 +210,7 @@ impl Device {
     /// is returned with what the import would have done, not as an error.
     fn import_parsed(
         &self,
-        parsed: Parsed,
+        mut parsed: Parsed,
         kelurahan: &str,
         how: &Run,
         set: &IndicatorSet,
@@ -234,6 +234,7 @@ impl Device {
             .map_err(|_| DeviceError::Invalid("local store lock poisoned".into()))?;
         let tx = store.transaction()?;
         let existing = registry::stored_ids(&tx, kelurahan).map_err(StoreError::from)?;
+        registry::match_stored(&tx, &mut parsed, kelurahan, &existing).map_err(StoreError::from)?;
         let coverage = Coverage::of(&parsed, kelurahan, &existing);
         if let Err(stop) = guard::before_import(&parsed, &coverage, how.partial) {
             return Ok((Counts::default(), coverage, Some(stop)));
@@ -338,11 +339,14 @@ impl Device {
     ) -> Result<ExportDone, DeviceError> {
         let kelurahan = self.office_kelurahan(|c| c.export, "the periodic export", false)?;
         let (cfg, _) = self.logged_in()?;
-        let zone = self.zone();
-        let cutoff_ms = crate::home::parse_when(cutoff, zone)?;
+        // Checked here first (a clear error before any request); the server's reading of
+        // the cut-off, in the kelurahan's zone as it stands now, is the one the rows,
+        // the period and the summary follow.
+        crate::home::parse_when(cutoff, self.zone())?;
+        let answer = client.export_rows(&cfg, &kelurahan, cutoff).await?;
+        let (cutoff_ms, zone, rows) = (answer.cutoff_ms, answer.zone, answer.rows);
         let (since, until) =
             registry::export::period(cutoff_ms, since, zone).map_err(DeviceError::Invalid)?;
-        let rows = client.export_rows(&cfg, &kelurahan, cutoff).await?;
         let summary = registry::export::summarise(&rows, &since, &until);
         let about = registry::export::About {
             cutoff_ms,

@@ -726,6 +726,11 @@ impl Household {
         )
     }
 
+    /// The household's KK number, as the registry import recorded it.
+    pub fn kk(&self) -> Option<String> {
+        self.get_str(&self.obj("identity")?, "kk")
+    }
+
     /// The kelurahan's BPS code, as the registry import recorded it.
     pub fn kelurahan_bps(&self) -> Option<String> {
         self.get_str(&self.obj("identity")?, "kelurahan_bps")

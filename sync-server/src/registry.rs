@@ -93,7 +93,7 @@ impl SqliteStorage {
     /// whole-registry file no longer lists are marked missing, never deleted.
     pub fn import_registry(
         &self,
-        parsed: Parsed,
+        mut parsed: Parsed,
         kelurahan: &str,
         how: &ImportRun<'_>,
         progress: &mut dyn FnMut(usize, usize) -> bool,
@@ -112,6 +112,7 @@ impl SqliteStorage {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let existing = registry::stored_ids(&tx, kelurahan)?;
+        registry::match_stored(&tx, &mut parsed, kelurahan, &existing)?;
         let coverage = Coverage::of(&parsed, kelurahan, &existing);
         guard::before_import(&parsed, &coverage, partial)?;
         let work = registry::plan(parsed, kelurahan, &existing, partial);

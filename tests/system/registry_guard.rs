@@ -415,3 +415,46 @@ fn a_days_cut_off_ends_at_midnight_in_the_kelurahans_zone() {
     assert!(rows.is_empty(), "23:30 WIB is 00:30 WITA on 1 November");
     assert!(summary.contains("Zona waktu,WITA (UTC+08:00)"), "{summary}");
 }
+
+/// The same people grouped by No KK instead of ID DTKS are the same households: a
+/// re-import grouped differently matches the stored households by their members' NIKs
+/// (and KK), creating none twice and marking none missing.
+#[test]
+fn a_file_grouped_by_another_key_matches_the_same_households() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    let file = tmp.path().join("dtks.csv");
+    demo_file(&data, &file, "30", "9");
+    let out = import(&data, &file, &["--bps", "3573010007"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let households = |data: &Path| -> usize {
+        let heads: serde_json::Value = serde_json::from_str(&heads(data)).expect("heads json");
+        heads.as_object().map_or(0, |o| o.len())
+    };
+    assert_eq!(households(&data), 30);
+    // The file again without its ID DTKS and IDBDT columns: rows group by No KK.
+    let by_kk: Vec<Vec<String>> = read_rows(&file)
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .enumerate()
+                .filter(|(i, _)| *i > 1)
+                .map(|(_, c)| c)
+                .collect()
+        })
+        .collect();
+    assert_eq!(by_kk[0][0], "ID ART", "{:?}", by_kk[0]);
+    let regrouped = tmp.path().join("by-kk.csv");
+    write_rows(&regrouped, &by_kk);
+    let out = import(&data, &regrouped, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(
+        line.contains("30 households")
+            && line.contains("0 created")
+            && line.contains("0 marked missing")
+            && line.contains("the file holds 30 of the 30 registry households stored"),
+        "{line}"
+    );
+    assert_eq!(households(&data), 30, "no household made twice");
+}

@@ -34,7 +34,7 @@ pub struct ImportContext<'a> {
 /// One unit of work: a household of the file, or one the file no longer lists.
 pub enum Work {
     Upsert {
-        household: RegistryHousehold,
+        household: Box<RegistryHousehold>,
         /// Some of its rows were rejected: members missing from the file are left alone.
         uncertain: bool,
     },
@@ -44,9 +44,7 @@ pub enum Work {
 impl Work {
     pub fn id(&self, kelurahan: &str) -> String {
         match self {
-            Work::Upsert { household, .. } => {
-                household_id(kelurahan, household.key_field, &household.key)
-            }
+            Work::Upsert { household, .. } => household.id(kelurahan),
             Work::Missing(id) => id.clone(),
         }
     }
@@ -69,10 +67,10 @@ pub fn plan(
     let mut listed = std::collections::HashSet::new();
     let mut work = Vec::with_capacity(parsed.households.len());
     for h in parsed.households {
-        listed.insert(household_id(kelurahan, h.key_field, &h.key));
+        listed.insert(h.id(kelurahan));
         work.push(Work::Upsert {
             uncertain: parsed.uncertain.contains(&h.key),
-            household: h,
+            household: Box::new(h),
         });
     }
     if !partial {
@@ -138,6 +136,71 @@ pub fn household_id(kelurahan: &str, key_field: Field, key: &str) -> String {
     format!("hh-{}", short_hash(&[kelurahan, key_field.code(), key]))
 }
 
+/// Who lives in the stored households: `nik:N` and `kk:K` → household id, for
+/// [`match_by_people`]. Households proposed in the field are left out.
+pub fn people_index(
+    docs: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for (id, bytes) in docs {
+        if id.starts_with(crate::rules::PROPOSAL_ID_PREFIX) {
+            continue;
+        }
+        let Ok(hh) = Household::load(&bytes) else {
+            continue;
+        };
+        for (_, m) in hh.members_index() {
+            if let Some(nik) = m.nik {
+                out.entry(format!("nik:{nik}"))
+                    .or_insert_with(|| id.clone());
+            }
+        }
+        if let Some(kk) = hh.kk() {
+            out.entry(format!("kk:{kk}")).or_insert_with(|| id.clone());
+        }
+    }
+    out
+}
+
+/// A file grouped by another key than the one its households were first imported by
+/// (No KK instead of ID DTKS, say) gives the same families other ids. Each household of
+/// the file whose id is not stored takes the stored household holding one of its
+/// members' NIKs, else its KK — each stored household once: the same people are the
+/// same household whatever the grouping. Returns how many were matched.
+pub fn match_by_people(
+    parsed: &mut super::Parsed,
+    kelurahan: &str,
+    existing: &std::collections::HashSet<String>,
+    people: &std::collections::HashMap<String, String>,
+) -> usize {
+    let mut taken: std::collections::HashSet<String> = parsed
+        .households
+        .iter()
+        .map(|h| h.id(kelurahan))
+        .filter(|id| existing.contains(id))
+        .collect();
+    let mut matched = 0;
+    for h in &mut parsed.households {
+        if existing.contains(&h.id(kelurahan)) {
+            continue;
+        }
+        let found = h
+            .members
+            .iter()
+            .filter_map(|m| m.nik.as_ref().map(|n| format!("nik:{n}")))
+            .chain(h.identity.kk.iter().map(|k| format!("kk:{k}")))
+            .filter_map(|k| people.get(&k))
+            .find(|id| !taken.contains(*id))
+            .cloned();
+        if let Some(id) = found {
+            taken.insert(id.clone());
+            h.stored_as = Some(id);
+            matched += 1;
+        }
+    }
+    matched
+}
+
 fn member_id(household: &str, member_key: &str) -> String {
     format!("m-{}", short_hash(&[household, member_key]))
 }
@@ -185,7 +248,7 @@ pub fn build(
                 household: hh,
                 before: Vec::new(),
                 outcome: Outcome::Created,
-                created_from: Some(household),
+                created_from: Some(*household),
             })
         }
         (

@@ -285,7 +285,7 @@ pub const SUMMARY_COLUMNS: [&str; 8] = [
 ];
 
 /// The period "visited this period" counts: from `since` (a date; default the first
-/// day of the cut-off's month) to the cut-off's date (UTC), both `YYYY-MM-DD`.
+/// day of the cut-off's month) to the cut-off's date in `zone`, both `YYYY-MM-DD`.
 pub fn period(
     cutoff_ms: i64,
     since: Option<&str>,
@@ -357,8 +357,6 @@ fn summary_cells(s: &RwSummary) -> [String; 8] {
     ]
 }
 
-/// `out.csv` gets the households, `out.summary.csv` the summary (UTF-8 with BOM).
-/// `out.xlsx` gets both, as two sheets. Each file is written whole, then renamed.
 /// What an export holds, written below the summary table (sheet and `.summary.csv`).
 pub struct About {
     /// The cut-off (by arrival at the server), milliseconds since the epoch.
@@ -407,6 +405,8 @@ fn format_in(ms: i64, zone: crate::zone::Zone) -> String {
     }
 }
 
+/// `out.csv` gets the households, `out.summary.csv` the summary (UTF-8 with BOM).
+/// `out.xlsx` gets both, as two sheets. Each file is written whole, then renamed.
 pub fn write(
     out: &Path,
     rows: &[ExportRow],

@@ -47,7 +47,7 @@ impl Coverage {
         let listed: HashSet<String> = parsed
             .households
             .iter()
-            .map(|h| household_id(kelurahan, h.key_field, &h.key))
+            .map(|h| h.id(kelurahan))
             .chain(
                 parsed
                     .uncertain

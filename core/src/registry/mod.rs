@@ -51,6 +51,31 @@ pub fn stored_ids(
     ids.collect()
 }
 
+/// Matches the file's households that no stored id names to stored households by their
+/// people ([`apply::match_by_people`]), reading the kelurahan's documents only when some
+/// household of the file is not stored. Returns how many were matched.
+pub fn match_stored(
+    conn: &rusqlite::Connection,
+    parsed: &mut Parsed,
+    kelurahan: &str,
+    existing: &std::collections::HashSet<String>,
+) -> Result<usize, rusqlite::Error> {
+    if existing.is_empty()
+        || parsed
+            .households
+            .iter()
+            .all(|h| existing.contains(&h.id(kelurahan)))
+    {
+        return Ok(0);
+    }
+    let mut stmt = conn.prepare("SELECT id, doc FROM households WHERE kelurahan = ?1")?;
+    let docs = stmt
+        .query_map([kelurahan], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<(String, Vec<u8>)>, _>>()?;
+    let people = apply::people_index(docs);
+    Ok(apply::match_by_people(parsed, kelurahan, existing, &people))
+}
+
 /// Reads a stored household document for [`run`], if `existing` lists it.
 pub fn load_stored<'a>(
     conn: &'a rusqlite::Connection,

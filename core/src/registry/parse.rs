@@ -41,9 +41,23 @@ pub struct RegistryHousehold {
     /// Which column groups rows into households, and its value.
     pub key_field: Field,
     pub key: String,
+    /// The stored household it was matched to by its people, when the file groups rows
+    /// by another key than the one the household was first imported by
+    /// ([`super::apply::match_by_people`]).
+    pub stored_as: Option<String>,
     pub identity: Identity,
     pub registry: Registry,
     pub members: Vec<RegistryMember>,
+}
+
+impl RegistryHousehold {
+    /// Its household id: the stored household it was matched to, else the hash of its
+    /// grouping key.
+    pub fn id(&self, kelurahan: &str) -> String {
+        self.stored_as
+            .clone()
+            .unwrap_or_else(|| super::apply::household_id(kelurahan, self.key_field, &self.key))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -399,6 +413,7 @@ impl Parser<'_> {
         Ok(RegistryHousehold {
             key_field: self.key_field,
             key: key.to_string(),
+            stored_as: None,
             identity,
             registry,
             members: Vec::new(),
