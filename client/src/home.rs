@@ -586,9 +586,6 @@ impl Device {
         })
     }
 
-    /// The time to stamp new work with: this device's clock corrected by the offset
-    /// measured at the last sync. Refused while it reads earlier than the last server
-    /// time seen (the phone's clock went back): the server would refuse that work.
     /// The kelurahan's time zone as the server last said (WIB before any login).
     pub fn zone(&self) -> jemput_core::zone::Zone {
         self.config()
@@ -603,6 +600,10 @@ impl Device {
         self.zone().date_of(self.clock.now_ms())
     }
 
+    /// The time to stamp new work with: this device's clock corrected by the offset
+    /// measured at the last sync, in the kelurahan's zone. Refused while it reads earlier
+    /// than the last server time seen (the phone's clock went back): the server would
+    /// refuse that work.
     pub fn work_clock(&self) -> Result<jemput_core::household::AtIn, DeviceError> {
         let (offset, last) = self.with_store(|s| {
             let num = |k: &str| -> Result<i64, StoreError> {
@@ -985,7 +986,7 @@ pub struct DraftRow {
     pub at: i64,
 }
 
-/// `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time, as epoch milliseconds.
+/// `YYYY-MM-DD` (the end of that day in `zone`) or an RFC 3339 time, as epoch milliseconds.
 pub fn parse_when(s: &str, zone: jemput_core::zone::Zone) -> Result<i64, DeviceError> {
     jemput_core::history::parse_when(s, zone).map_err(DeviceError::Invalid)
 }

@@ -421,12 +421,14 @@ impl SyncClient {
 
     /// The kelurahan's export rows at a cut-off, from the server (which alone knows
     /// when each change arrived).
+    /// The kelurahan's export rows at `cutoff`, with the cut-off as the server read it
+    /// (a date ends in the kelurahan's zone) and that zone.
     pub async fn export_rows(
         &self,
         cfg: &Config,
         kelurahan: &str,
         cutoff: &str,
-    ) -> Result<Vec<ExportRow>, DeviceError> {
+    ) -> Result<ExportAnswer, DeviceError> {
         let url = format!(
             "{}/v1/export?kelurahan={}&cutoff={}",
             cfg.server.trim_end_matches('/'),
@@ -438,14 +440,19 @@ impl SyncClient {
         let bytes = resp.bytes().await.map_err(|e| {
             DeviceError::Offline(format!("connection lost during export: {}", root_cause(&e)))
         })?;
-        #[derive(Deserialize)]
-        struct Body {
-            rows: Vec<ExportRow>,
-        }
-        let body: Body = serde_json::from_slice(&bytes)
-            .map_err(|e| DeviceError::Server(format!("bad export response: {e}")))?;
-        Ok(body.rows)
+        serde_json::from_slice(&bytes)
+            .map_err(|e| DeviceError::Server(format!("bad export response: {e}")))
     }
+}
+
+/// The server's answer to `GET /v1/export`.
+#[derive(Debug, Deserialize)]
+pub struct ExportAnswer {
+    pub cutoff_ms: i64,
+    /// Absent from servers before the kelurahan's zone: WIB.
+    #[serde(default)]
+    pub zone: jemput_core::zone::Zone,
+    pub rows: Vec<ExportRow>,
 }
 
 fn url_encode(s: &str) -> String {

@@ -550,6 +550,7 @@ async fn export_handler(
     Ok(Json(serde_json::json!({
         "kelurahan": q.kelurahan,
         "cutoff_ms": cutoff_ms,
+        "zone": zone,
         "rows": rows,
     }))
     .into_response())

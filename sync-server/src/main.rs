@@ -836,7 +836,10 @@ fn import(
         kelurahan_bps: bps,
         partial,
         mapping,
-        today: date_of(jemput_sync_server::registry::now_ms()),
+        // Birth dates after today are impossible: today in the kelurahan's zone.
+        today: storage
+            .zone(&kelurahan)?
+            .date_of(jemput_sync_server::registry::now_ms()),
     };
     eprintln!("reading {} …", file.display());
     let parsed = jemput_core::registry::parse_file(file, &opts)?;
@@ -930,12 +933,6 @@ impl ProgressBar {
             eprintln!();
         }
     }
-}
-
-fn date_of(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .map(|t| t.date().to_string())
-        .unwrap_or_default()
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (UTC) of a time in milliseconds.

@@ -1075,6 +1075,15 @@ struct PageRow {
     bytes: Option<Vec<u8>>,
 }
 
+/// A stored zone name; one this server cannot read (a hand-edited database) is WIB,
+/// with a warning, rather than every login and export of the kelurahan failing.
+fn stored_zone(name: &str) -> Zone {
+    Zone::parse(name).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "kelurahan_settings.zone unreadable; using WIB");
+        Zone::default()
+    })
+}
+
 impl Storage for SqliteStorage {
     fn export_rows(&self, kelurahan: &str, cutoff_ms: i64) -> Result<Vec<ExportRow>, StorageError> {
         self.export_rows_at(kelurahan, cutoff_ms)
@@ -1232,9 +1241,7 @@ impl Storage for SqliteStorage {
                 |r| r.get(0),
             )
             .optional()?;
-        zone.map_or(Ok(Zone::default()), |z| {
-            Zone::parse(&z).map_err(StorageError::Internal)
-        })
+        Ok(zone.map_or(Zone::default(), |z| stored_zone(&z)))
     }
 
     fn user_zone(&self, user: &str) -> Result<Zone, StorageError> {
@@ -1247,9 +1254,7 @@ impl Storage for SqliteStorage {
                 |r| r.get(0),
             )
             .optional()?;
-        zone.map_or(Ok(Zone::default()), |z| {
-            Zone::parse(&z).map_err(StorageError::Internal)
-        })
+        Ok(zone.map_or(Zone::default(), |z| stored_zone(&z)))
     }
 
     fn set_zone(&self, kelurahan: &str, zone: Zone) -> Result<(), StorageError> {

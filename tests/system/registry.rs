@@ -281,6 +281,13 @@ fn import_field_work_reimport_and_export_at_a_cutoff() {
     kader.sync();
     let shown = kader.show(&moved_id);
     assert_eq!(shown["status"], "moved", "field work kept");
+    assert!(
+        shown["registry"]["imported"]
+            .as_i64()
+            .is_some_and(|ms| ms > 1_700_000_000_000),
+        "the desil carries when its file was imported: {}",
+        shown["registry"]["imported"]
+    );
     assert_ne!(
         shown["registry"]["desil"],
         json!(rows_at[&moved_id][8].parse::<i64>().expect("desil")),

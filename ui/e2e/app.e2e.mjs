@@ -48,12 +48,10 @@ after(async () => {
 });
 
 /** Today as the app shows dates (dd/mm/yyyy), by the local and the UTC calendar. */
+/** Today as the app dates a visit: the day in the kelurahan's zone (WIB, UTC+7), dd/mm/yyyy. */
 function todayCandidates() {
-  const d = new Date();
-  const p = (n) => String(n).padStart(2, '0');
-  const local = `${p(d.getDate())}/${p(d.getMonth() + 1)}/${d.getFullYear()}`;
-  const u = d.toISOString().slice(0, 10).split('-');
-  return [...new Set([local, `${u[2]}/${u[1]}/${u[0]}`])];
+  const [y, m, d] = new Date(Date.now() + 7 * 3600 * 1000).toISOString().slice(0, 10).split('-');
+  return [`${d}/${m}/${y}`];
 }
 
 /** Click after centring the element, so sticky bars cannot intercept the click. */

@@ -6,7 +6,8 @@ import type { HouseholdDetail, LockStatus, SessionStatus } from './types';
 import { Login } from './screens/login';
 import { LockScreen } from './screens/lock';
 import { ConfirmDialog } from './components';
-import { HouseholdList } from './screens/household-list';
+import { forgetList, HouseholdList } from './screens/household-list';
+import { forgetSyncStatus } from './screens/sync-bar';
 import { HouseholdDetailScreen } from './screens/household-detail';
 import { VisitForm } from './screens/visit-form';
 import { ProposeForm } from './screens/propose-form';
@@ -69,6 +70,13 @@ export function App() {
   const reloadSession = () => {
     api.sessionStatus().then(setSession).catch(() => undefined);
   };
+
+  // Logged out, revoked or erased: nothing the screens kept of the session stays in
+  // the page (the list's rows and search, the sync bar's status).
+  const loggedIn = session?.logged_in === true;
+  useEffect(() => {
+    if (!loggedIn) { forgetList(); forgetSyncStatus(); }
+  }, [loggedIn]);
 
   // After an erase nothing of the old session may stay on screen.
   const changeLock = (s: LockStatus) => {

@@ -115,6 +115,7 @@ const id = {
   kelurahan_bps: 'Kode kelurahan (BPS)',
   desil: 'Desil',
   desil_note: 'hanya-baca, dari Dinas Sosial',
+  desil_note_dated: 'hanya-baca, dari berkas Dinas Sosial yang diimpor {date}',
   programmes: 'Program bantuan',
   sex_L: 'Laki-laki',
   sex_P: 'Perempuan',
@@ -488,6 +489,7 @@ const en: Record<Key, string> = {
   kelurahan_bps: 'Kelurahan code (BPS)',
   desil: 'Decile',
   desil_note: 'read-only, from Dinas Sosial',
+  desil_note_dated: 'read-only, from the Dinas Sosial file imported {date}',
   programmes: 'Assistance programmes',
   sex_L: 'Male',
   sex_P: 'Female',
@@ -852,6 +854,11 @@ export function formatMs(ms: number | null | undefined): string {
 }
 
 /** A calendar date `YYYY-MM-DD` as people write it here: dd/mm/yyyy. */
+/** Milliseconds since the epoch → the day as people write it here (dd/mm/yyyy). */
+export function formatDay(ms: number): string {
+  return new Date(ms).toLocaleDateString(locale(), { day: '2-digit', month: '2-digit', year: 'numeric' });
+}
+
 export function formatDate(ymd: string | null | undefined): string {
   if (!ymd) return t('none');
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd);

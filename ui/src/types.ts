@@ -93,6 +93,8 @@ export interface Programmes {
 export interface Registry {
   desil?: number | null;
   programmes?: Programmes;
+  /** When the registry file last written into this household was imported (ms). */
+  imported?: number | null;
 }
 
 export interface Member {

@@ -80,7 +80,7 @@ export function installFakeTauri(opts = {}) {
     'hh-0001': {
       id: 'hh-0001', proposal: false, status: 'found',
       identity: { id_dtks: 'DTKS-UJI-0001', idbdt: 'BDT-UJI-0001', kk: '3573010101900001', address: 'Jl. Contoh Satu No. 1', kelurahan: '35.73.01.1007', kelurahan_bps: '3573010007', rw: 3, rt: 1 },
-      registry: { desil: 1, programmes: { pkh: true, bpnt: true, pbi_jk: true, kip: false } },
+      registry: { desil: 1, programmes: { pkh: true, bpnt: true, pbi_jk: true, kip: false }, imported: Date.UTC(2026, 10, 3, 3, 0) },
       members: {
         m1: member('Keluarga Uji Satu', 'head', 'L', '1990-01-01', '3573010101900001'),
         m2: member('Istri Uji Satu', 'spouse', 'P', '1992-02-02', '3573014202920002'),

@@ -1017,6 +1017,18 @@ describe('registry (office)', () => {
   });
 });
 
+describe('household detail: the registry', () => {
+  test('desil is read-only and says which imported file it came from', async () => {
+    const { page, context, errors } = await openApp();
+    await page.click('.household-row[data-id="hh-0001"]');
+    await page.waitForSelector('#household-detail');
+    const text = await page.textContent('#household-detail');
+    assert.match(text, /hanya-baca, dari berkas Dinas Sosial yang diimpor 03\/11\/2026/);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
+
 describe('household detail: the family', () => {
   test('the head is listed first whatever the record order, and a NIK never wraps', async () => {
     const { page, context, errors } = await openApp({ viewport: { width: 320, height: 640 } });
@@ -1254,6 +1266,23 @@ describe('big lists, the outbox and the inbox', () => {
     await page.waitForSelector(`.household-row[data-id="${opened}"]`, { timeout: 1000 });
     assert.equal(await page.$eval('#list-count', (e) => e.dataset.total), '10004');
     await page.waitForFunction((n) => window.__fake.pageCalls > n, asked);
+    await page.evaluate(() => { window.__fake.delay.list_households = 0; });
+
+    // Logged out and in again: the rows and the search kept for "Kembali" are gone with
+    // the session — with the backend slow, nothing of the old list is drawn.
+    await page.fill('#search', 'Kepala Uji 0');
+    await page.click('#logout');
+    await page.click('#logout-confirm');
+    await page.waitForSelector('#login-user');
+    await page.evaluate(() => { window.__fake.delay.list_households = 1500; });
+    await page.fill('#login-user', 'kader_uji');
+    await page.fill('#login-password', 'rahasia');
+    await page.click('#login-submit');
+    await page.waitForSelector('#search');
+    await page.waitForTimeout(500);
+    assert.equal(await page.$('.household-row'), null, 'no row from before the logout');
+    assert.equal(await page.inputValue('#search'), '', 'no search from before the logout');
+    await page.waitForSelector('.household-row', { timeout: 5000 });
     await page.evaluate(() => { window.__fake.delay.list_households = 0; });
     // Search and filter work on the whole list, paged.
     await page.fill('#search', 'Kepala Uji 09999');

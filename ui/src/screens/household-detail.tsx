@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ErrorBox, Header, useCriteriaCount } from '../components';
-import { formatDate, formatMs, lang, t, tDyn } from '../i18n';
+import { formatDate, formatDay, formatMs, lang, t, tDyn } from '../i18n';
 import type { CommandError, ConflictValue, Criterion, HouseholdDetail, Programmes } from '../types';
 import { fmt2 } from './household-list';
 
@@ -112,7 +112,8 @@ export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOp
           <section class="card">
             <h2>{t('detail_registry')}</h2>
             <dl class="kv">
-              <Kv k={t('desil')} v={h.registry.desil == null ? undefined : String(h.registry.desil)} note={t('desil_note')} />
+              <Kv k={t('desil')} v={h.registry.desil == null ? undefined : String(h.registry.desil)}
+                note={h.registry.imported ? t('desil_note_dated', { date: formatDay(h.registry.imported) }) : t('desil_note')} />
             </dl>
             <div class="muted small-text">{t('programmes')}</div>
             <div class="markers">

@@ -30,6 +30,15 @@ let savedScroll = 0;
 let shownBefore: { key: string; pages: Map<number, HouseholdRow[]>; total: number } | null = null;
 const listKey = (user: string | null, search: string, filter: Filter) => JSON.stringify([user, search.trim(), filter]);
 
+/** Drops what the list keeps between screens (rows with names, the search typed): at
+ *  logout, revocation and erase nothing of them may stay in the page. */
+export function forgetList() {
+  shownBefore = null;
+  savedSearch = '';
+  savedFilter = 'all';
+  savedScroll = 0;
+}
+
 /** Which rows are on screen: the window scrolls, the list starts `top` px down the page. */
 function visibleRange(top: number, total: number): [number, number] {
   const first = Math.floor(Math.max(0, window.scrollY - top) / ROW_HEIGHT);

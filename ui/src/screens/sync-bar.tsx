@@ -13,6 +13,10 @@ const POLL_SYNCING_MS = 1000;
 /** The last status seen: the bar comes back with it (and its height), so the list under
  * it opens at the kader's place, not pushed down when the first poll answers. */
 let lastStatus: SyncStatus | null = null;
+/** Drops the last status (at logout, revocation and erase). */
+export function forgetSyncStatus() {
+  lastStatus = null;
+}
 
 /** `onSynced` fires when a sync finished with new data possibly applied (last_sync moved);
  * `onRevoked` when the server said this device was revoked (its data is erased by then). */
