@@ -31,6 +31,10 @@ pub struct SyncProgress {
     pub requests: u32,
     /// The server or this device has more: another round follows.
     pub more: bool,
+    /// Households still to come whole, as the server counted after the last page
+    /// (known while a first sync's pages arrive).
+    #[ts(type = "number | null")]
+    pub remaining: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -311,6 +315,7 @@ impl SyncClient {
                 bytes_up: report.bytes_up,
                 requests: report.requests as u32,
                 more,
+                remaining: msg.remaining.filter(|_| msg.more),
             });
             if !more {
                 break;

@@ -114,6 +114,10 @@ pub struct SyncResponse {
     pub gone: Vec<String>,
     /// A page limit was hit: sync again to get the rest.
     pub more: bool,
+    /// With `more`: households of the caller's areas still to come whole after this
+    /// page (a first sync's progress: received so far of received + remaining).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
     /// The server's clock (ms): devices correct their own clock by it.
     #[serde(default)]
     pub server_ms: i64,

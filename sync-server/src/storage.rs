@@ -1977,6 +1977,17 @@ impl Storage for SqliteStorage {
             }
             if !more {
                 next = max_seq.max(cursor);
+            } else {
+                // Households of this area placed after the page's end come whole later.
+                let left: i64 = tx
+                    .prepare_cached(
+                        "SELECT count(*) FROM households
+                         WHERE kelurahan = ?1 AND (?2 = 0 OR rw = ?2) AND placed_seq > ?3",
+                    )?
+                    .query_row(params![area.kelurahan, area.rw.unwrap_or(0), next], |r| {
+                        r.get(0)
+                    })?;
+                resp.remaining = Some(resp.remaining.unwrap_or(0) + left as u64);
             }
             resp.more |= more;
             let mut gone = tx.prepare_cached(

@@ -152,6 +152,17 @@ fn a_long_first_sync_reports_each_page_as_it_commits() {
     let (last, _) = seen.last().expect("one report at least");
     assert!(!last.more, "the last report says nothing more follows");
     assert!(seen[..seen.len() - 1].iter().all(|(p, _)| p.more));
+    // Each page but the last says how many are still to come: received + remaining is
+    // the whole first sync, 2,000 households.
+    for (p, _) in &seen[..seen.len() - 1] {
+        assert_eq!(
+            p.remaining.map(|r| r + p.docs_pulled),
+            Some(2000),
+            "received {} of the whole",
+            p.docs_pulled
+        );
+    }
+    assert_eq!(last.remaining, None);
     assert_eq!(last.docs_pulled, 2000);
     assert_eq!(report.docs_pulled, 2000);
 }

@@ -1363,15 +1363,16 @@ describe('a long sync', () => {
     const calls = () => page.evaluate(() => window.__fake.pageCalls);
     const before = await calls();
     await page.evaluate(() => {
-      Object.assign(window.__fake.syncState, { syncing: true, progress: { docs_pulled: 200, docs_pushed: 0, bytes_down: 180000, bytes_up: 900, requests: 1, more: true } });
+      Object.assign(window.__fake.syncState, { syncing: true, progress: { docs_pulled: 200, docs_pushed: 0, bytes_down: 180000, bytes_up: 900, requests: 1, more: true, remaining: null } });
     });
     await page.waitForSelector('#sync-progress', { timeout: 8000 });
     assert.match(await page.textContent('#sync-progress'), /200 rumah tangga · 176\.7 KB · masih berlanjut/);
     await page.waitForFunction((n) => window.__fake.pageCalls > n, before);
     // The next page: the bar counts on, the list asks again.
     const mid = await calls();
-    await page.evaluate(() => { window.__fake.syncState.progress = { ...window.__fake.syncState.progress, docs_pulled: 400, bytes_down: 360000, requests: 2 }; });
-    await page.waitForFunction(() => /400 rumah tangga/.test(document.querySelector('#sync-progress')?.textContent ?? ''));
+    // The server counts what is still to come: received of the whole.
+    await page.evaluate(() => { window.__fake.syncState.progress = { ...window.__fake.syncState.progress, docs_pulled: 400, bytes_down: 360000, requests: 2, remaining: 600 }; });
+    await page.waitForFunction(() => /400 dari 1000 rumah tangga/.test(document.querySelector('#sync-progress')?.textContent ?? ''));
     await page.waitForFunction((n) => window.__fake.pageCalls > n, mid);
     await page.screenshot({ path: `${SHOTS}/sync-progress-360x800.png` });
     await page.evaluate(() => { Object.assign(window.__fake.syncState, { syncing: false, progress: null }); });

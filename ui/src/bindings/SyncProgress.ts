@@ -11,4 +11,9 @@ docs_pulled: number, docs_pushed: number, bytes_down: number, bytes_up: number, 
 /**
  * The server or this device has more: another round follows.
  */
-more: boolean, };
+more: boolean, 
+/**
+ * Households still to come whole, as the server counted after the last page
+ * (known while a first sync's pages arrive).
+ */
+remaining: number | null, };

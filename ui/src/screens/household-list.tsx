@@ -76,14 +76,17 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
   const seq = useRef(0);
   const loading = useRef(new Set<number>());
   const lastSearch = useRef(search);
+  /** The search and filter last asked of the backend (pages are fetched for it only). */
+  const asked = useRef(listKey(user, search, filter));
   const listRef = useRef<HTMLUListElement>(null);
   const restored = useRef(false);
   const criteria = useCriteriaCount();
 
   const fetchPage = (n: number, mySeq: number) => {
-    if (loading.current.has(n)) return;
-    loading.current.add(n);
     const key = listKey(user, search, filter);
+    // A search still in its typing wait is not asked for yet, not even by a scroll.
+    if (key !== asked.current || loading.current.has(n)) return;
+    loading.current.add(n);
     api.listHouseholds({ search: search.trim() || undefined, filter, offset: n * PAGE_SIZE, limit: PAGE_SIZE })
       .then((p) => {
         if (mySeq !== seq.current) return;
@@ -118,6 +121,7 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
     const same = shownBefore?.key === listKey(user, search, filter);
     const run = () => {
       lastSearch.current = search;
+      asked.current = listKey(user, search, filter);
       // The first page carries the total; its arrival asks again for the others on screen.
       if (same) return fetchPage(0, mySeq);
       shownBefore = null;

@@ -126,10 +126,16 @@ export function SyncBar({ onSynced, onRevoked, onOutbox, inbox }: {
       </div>
       {syncing && status?.progress && (
         <div class="sync-progress" id="sync-progress" role="status">
-          {t('sync_progress', {
-            n: status.progress.docs_pulled,
-            b: formatBytes(status.progress.bytes_down + status.progress.bytes_up),
-          })}
+          {status.progress.remaining != null
+            ? t('sync_progress_of', {
+              n: status.progress.docs_pulled,
+              total: status.progress.docs_pulled + status.progress.remaining,
+              b: formatBytes(status.progress.bytes_down + status.progress.bytes_up),
+            })
+            : t('sync_progress', {
+              n: status.progress.docs_pulled,
+              b: formatBytes(status.progress.bytes_down + status.progress.bytes_up),
+            })}
           {status.progress.more && <span class="muted"> · {t('sync_more')}</span>}
         </div>
       )}
