@@ -1021,7 +1021,7 @@ describe('household detail: the registry', () => {
   test('desil is read-only and says which imported file it came from', async () => {
     const { page, context, errors } = await openApp();
     await page.click('.household-row[data-id="hh-0001"]');
-    await page.waitForSelector('#household-detail');
+    await page.waitForSelector('#household-detail #visits');
     const text = await page.textContent('#household-detail');
     assert.match(text, /hanya-baca, dari berkas Dinas Sosial yang diimpor 03\/11\/2026/);
     assert.deepEqual(errors, []);
