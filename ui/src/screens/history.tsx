@@ -39,6 +39,7 @@ export function HistoryScreen({ id, household, onBack }: {
   return (
     <div class="screen" id="history">
       <Header title={headName(household)} onBack={onBack} />
+      <main>
 
       <section class="card">
         <h2>{t('as_of_title')}</h2>
@@ -102,6 +103,7 @@ export function HistoryScreen({ id, household, onBack }: {
           </ol>
         </section>
       )}
+      </main>
     </div>
   );
 }

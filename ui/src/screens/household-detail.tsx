@@ -32,6 +32,7 @@ export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOp
   return (
     <div class="screen" id="household-detail">
       <Header title={head ?? t('loading')} onBack={onBack} />
+      <main>
       <ErrorBox err={err} id="detail-error" />
       {h && (
         <>
@@ -169,6 +170,7 @@ export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOp
           </div>
         </>
       )}
+      </main>
     </div>
   );
 }

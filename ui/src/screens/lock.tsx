@@ -81,6 +81,7 @@ export function LockScreen({ status, onChange }: {
   return (
     <div class="screen">
       <Header title={t('app_name')} />
+      <main>
       <form class="card form" id="lock-form" onSubmit={submit}>
         <h2>{fresh ? t('lock_new_title') : t('lock_title')}</h2>
         {gate.erased && (
@@ -123,6 +124,7 @@ export function LockScreen({ status, onChange }: {
           {busy ? t('lock_opening') : fresh ? t('lock_set') : t('lock_open')}
         </button>
       </form>
+      </main>
     </div>
   );
 }

@@ -33,6 +33,7 @@ export function Login({ defaultServer, revoked, onLoggedIn }: {
   return (
     <div class="screen">
       <Header title={t('app_name')} />
+      <main>
       <form class="card form" onSubmit={submit}>
         <h2>{t('login_title')}</h2>
         {revoked && (
@@ -57,6 +58,7 @@ export function Login({ defaultServer, revoked, onLoggedIn }: {
           {busy ? t('login_busy') : t('login_submit')}
         </button>
       </form>
+      </main>
     </div>
   );
 }

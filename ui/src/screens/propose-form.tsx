@@ -46,6 +46,7 @@ export function ProposeForm({ onCancel, onSaved }: { onCancel: () => void; onSav
   return (
     <div class="screen" id="propose-form">
       <Header title={t('propose_title')} onBack={onCancel} />
+      <main>
       <form class="card form" onSubmit={save} noValidate>
         <Field label={t('head_name')} for="propose-name">
           <input id="propose-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
@@ -78,6 +79,7 @@ export function ProposeForm({ onCancel, onSaved }: { onCancel: () => void; onSav
           {saving ? t('saving') : t('save_proposal')}
         </button>
       </form>
+      </main>
     </div>
   );
 }

@@ -27,8 +27,10 @@ export function RegistryScreen({ onBack }: { onBack: () => void }) {
   return (
     <div class="screen" id="registry">
       <Header title={t('registry_title')} onBack={importing ? undefined : onBack} />
+      <main>
       <ImportSection onImporting={setImporting} />
       <ExportSection locked={importing} />
+      </main>
     </div>
   );
 }

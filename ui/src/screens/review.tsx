@@ -59,6 +59,7 @@ export function ReviewScreen({ onBack, onOpenHousehold }: {
   return (
     <div class="screen" id="review">
       <Header title={t('review_title')} onBack={onBack} />
+      <main>
       <div class="list-tools">
         <select id="review-rw" aria-label={t('rw')} value={rw === null ? '' : String(rw)}
           onChange={(e) => { setResolved(false); setRw(e.currentTarget.value === '' ? null : Number(e.currentTarget.value)); }}>
@@ -89,6 +90,7 @@ export function ReviewScreen({ onBack, onOpenHousehold }: {
           </ul>
         </>
       )}
+      </main>
     </div>
   );
 }
