@@ -822,7 +822,8 @@ fn import(
     for m in map {
         mapping.set_pair(m).map_err(anyhow::Error::msg)?;
     }
-    if !map.is_empty() {
+    // A dry run writes nothing: the mapping is used, not saved.
+    if !map.is_empty() && !how.dry_run {
         std::fs::write(&mapping_file, serde_json::to_vec_pretty(&mapping)?)
             .with_context(|| format!("cannot save {}", mapping_file.display()))?;
     }
@@ -843,7 +844,11 @@ fn import(
     };
     eprintln!("reading {} …", file.display());
     let parsed = jemput_core::registry::parse_file(file, &opts)?;
-    let rejected_file = jemput_core::registry::write_rejected(file, &parsed)?;
+    let rejected_file = if how.dry_run {
+        None
+    } else {
+        jemput_core::registry::write_rejected(file, &parsed)?
+    };
     if !parsed.unrecognised.is_empty() {
         eprintln!(
             "columns not read: {} (map one with --map 'HEADER=FIELD')",

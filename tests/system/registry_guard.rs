@@ -117,6 +117,10 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     }
     let bad = tmp.path().join("all-bad.csv");
     write_rows(&bad, &mangled);
+    // A dry run stops the same way and writes nothing, not even the rejected rows.
+    let out = import(&data, &bad, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!tmp.path().join("all-bad.csv.rejected.csv").exists());
     let out = import(&data, &bad, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -127,6 +131,7 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
         "{}",
         stderr(&out)
     );
+    assert!(tmp.path().join("all-bad.csv.rejected.csv").exists());
     assert_eq!(heads(&data), before);
 
     // Another kelurahan's file without a region column (its ID DTKS start with its
