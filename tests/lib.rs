@@ -30,6 +30,37 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// The rows of a registry CSV as the demo writes it (`;`-separated, header included).
+pub fn read_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    r.records()
+        .map(|rec| {
+            rec.unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .iter()
+                .map(String::from)
+                .collect()
+        })
+        .collect()
+}
+
+/// Writes `rows` as a `;`-separated registry CSV (the first row is the header).
+pub fn write_rows(path: &Path, rows: &[Vec<String>]) {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for r in rows {
+        w.write_record(r)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    w.flush()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -605,6 +605,14 @@ impl Device {
     /// than the last server time seen (the phone's clock went back): the server would
     /// refuse that work.
     pub fn work_clock(&self) -> Result<jemput_core::household::AtIn, DeviceError> {
+        self.work_clock_in(self.zone())
+    }
+
+    /// [`Device::work_clock`] with the zone already read (from the config a caller holds).
+    fn work_clock_in(
+        &self,
+        zone: jemput_core::zone::Zone,
+    ) -> Result<jemput_core::household::AtIn, DeviceError> {
         let (offset, last) = self.with_store(|s| {
             let num = |k: &str| -> Result<i64, StoreError> {
                 Ok(s.kv_get(k)?.and_then(|v| v.parse().ok()).unwrap_or(0))
@@ -618,7 +626,7 @@ impl Device {
                     .into(),
             ));
         }
-        Ok(jemput_core::household::AtIn(now, self.zone()))
+        Ok(jemput_core::household::AtIn(now, zone))
     }
 
     /// First day of the current period (a calendar month).
@@ -718,7 +726,8 @@ impl Device {
         set: &IndicatorSet,
     ) -> Result<String, DeviceError> {
         let (cfg, author) = self.logged_in()?;
-        let clock = self.work_clock()?;
+        // The config just read gives the zone: no second read on the save path.
+        let clock = self.work_clock_in(cfg.zone.unwrap_or_default())?;
         let mut store = self.store.lock().map_err(|_| lock_err())?;
         let (mut hh, mut before) = store.household(id, &author)?;
         let vid = hh.record_visit(input, set, &author, &clock, &mut rand::thread_rng())?;

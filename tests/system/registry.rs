@@ -7,32 +7,10 @@
 use std::path::Path;
 
 use jemput_core::registry::read::{read_file, Cell};
-use jemput_tests::{stdout, summary_number, Client, Server};
+use jemput_tests::{read_rows, stdout, summary_number, write_rows, Client, Server};
 use serde_json::json;
 
 const KEL: &str = "35.73.01.1007";
-
-fn read_rows(path: &Path) -> Vec<Vec<String>> {
-    let mut r = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .has_headers(false)
-        .from_path(path)
-        .expect("csv");
-    r.records()
-        .map(|rec| rec.expect("row").iter().map(String::from).collect())
-        .collect()
-}
-
-fn write_rows(path: &Path, rows: &[Vec<String>]) {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_path(path)
-        .expect("csv");
-    for r in rows {
-        w.write_record(r).expect("row");
-    }
-    w.flush().expect("flush");
-}
 
 fn now_rfc3339() -> String {
     let t = time::OffsetDateTime::now_utc();

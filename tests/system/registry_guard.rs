@@ -7,31 +7,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use jemput_tests::{bin, run, stderr, stdout, Client, Server};
+use jemput_tests::{bin, read_rows, run, stderr, stdout, write_rows, Client, Server};
 
 const KEL: &str = "35.73.01.1007";
-
-fn read_rows(path: &Path) -> Vec<Vec<String>> {
-    let mut r = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .has_headers(false)
-        .from_path(path)
-        .expect("csv");
-    r.records()
-        .map(|rec| rec.expect("row").iter().map(String::from).collect())
-        .collect()
-}
-
-fn write_rows(path: &Path, rows: &[Vec<String>]) {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_path(path)
-        .expect("csv");
-    for r in rows {
-        w.write_record(r).expect("row");
-    }
-    w.flush().expect("flush");
-}
 
 /// `jemput-sync-server --data DATA import FILE --kelurahan KEL EXTRA…`, whatever its
 /// exit code. Only the first import names the BPS code its rows carry (`--bps`): the
