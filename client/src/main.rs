@@ -222,20 +222,23 @@ enum BundleCommand {
 
 fn main() {
     if let Err(e) = run() {
+        let stop = e
+            .chain()
+            .find_map(|c| match c.downcast_ref::<DeviceError>() {
+                Some(DeviceError::ImportStopped(stop)) => Some(stop),
+                _ => c.downcast_ref::<jemput_core::registry::Stop>(),
+            });
+        // A registry import's whole-file checks: said in JEMPUT_LANG (default
+        // Indonesian), with their own exit code (2: the file was refused, 3: the number
+        // marked missing needs confirming).
+        if let Some(stop) = stop {
+            eprintln!("error: {}", stop.text(jemput_core::words::Lang::from_env()));
+            std::process::exit(stop.exit_code());
+        }
         // One line, whatever the chain of causes.
         let msg = format!("{e:#}").replace('\n', " ");
         eprintln!("error: {msg}");
-        // A registry import's whole-file checks have their own codes (2: the file was
-        // refused, 3: the number marked missing needs confirming).
-        let code = e
-            .chain()
-            .find_map(|c| match c.downcast_ref::<DeviceError>() {
-                Some(DeviceError::ImportStopped(stop)) => Some(stop.exit_code()),
-                _ => c
-                    .downcast_ref::<jemput_core::registry::Stop>()
-                    .map(|s| s.exit_code()),
-            });
-        std::process::exit(code.unwrap_or(1));
+        std::process::exit(1);
     }
 }
 
@@ -576,6 +579,9 @@ fn run() -> anyhow::Result<()> {
             );
             if let Some(p) = r.rejected_file {
                 println!("rejected rows: {p}");
+            }
+            if let Some(p) = r.rejected_xlsx {
+                println!("rejected rows (Excel): {p}");
             }
         }
         Command::Export {

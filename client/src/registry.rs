@@ -3,7 +3,7 @@
 //! store in one transaction, with progress and cancel, and synced up like any other
 //! office work. The column mapping the operator adjusts is kept on the device.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use automerge::ActorId;
 use jemput_core::household::Author;
@@ -12,6 +12,7 @@ use jemput_core::registry::{
     RegistryError, Stop,
 };
 use jemput_core::store::{write_household, StoreError};
+use jemput_core::words::Lang;
 use jemput_core::IndicatorSet;
 use serde::Serialize;
 
@@ -37,8 +38,8 @@ pub struct ImportPreview {
     pub households: u32,
     pub members: u32,
     pub rejected: u32,
-    /// The first rejected rows: (row, reason).
-    pub examples: Vec<(u32, String)>,
+    /// The first rejected rows, with the reason in both languages.
+    pub examples: Vec<RejectExample>,
     pub unrecognised: Vec<String>,
     /// What the import would do (built, not written); all zero when it would stop
     /// before building.
@@ -47,6 +48,17 @@ pub struct ImportPreview {
     pub coverage: Coverage,
     /// Why the import would stop; `confirm_missing` asks the operator for the number.
     pub stop: Option<Stop>,
+}
+
+/// A rejected row as the preview shows it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct RejectExample {
+    pub row: u32,
+    /// The reason in Indonesian.
+    pub alasan: String,
+    /// The reason in English.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -61,6 +73,8 @@ pub struct ImportReport {
     pub rejected: u32,
     /// `<input>.rejected.csv`, when rows were rejected.
     pub rejected_file: Option<String>,
+    /// `<input>.rejected.xlsx`, beside it.
+    pub rejected_xlsx: Option<String>,
 }
 
 impl From<RegistryError> for DeviceError {
@@ -186,7 +200,11 @@ impl Device {
                 .rejected
                 .iter()
                 .take(20)
-                .map(|r| (r.row as u32, r.reason.clone()))
+                .map(|r| RejectExample {
+                    row: r.row as u32,
+                    alasan: r.reason.text(Lang::Id),
+                    reason: r.reason.text(Lang::En),
+                })
                 .collect(),
             unrecognised: parsed.unrecognised.clone(),
             counts: Counts::default(),
@@ -277,7 +295,7 @@ impl Device {
         let kelurahan = self.import_kelurahan()?;
         let opts = self.import_options(&kelurahan, partial)?;
         let parsed = registry::parse_file(path, &opts)?;
-        let rejected_file: Option<PathBuf> = registry::write_rejected(path, &parsed)?;
+        let rejected_files = registry::write_rejected(path, &parsed)?;
         let (rows, members, rejected, households) = (
             parsed.rows as u32,
             parsed.members as u32,
@@ -302,7 +320,10 @@ impl Device {
             households,
             members,
             rejected,
-            rejected_file: rejected_file.map(|p| p.display().to_string()),
+            rejected_file: rejected_files.as_ref().map(|f| f.csv.display().to_string()),
+            rejected_xlsx: rejected_files
+                .as_ref()
+                .map(|f| f.xlsx.display().to_string()),
         })
     }
 }

@@ -30,6 +30,28 @@ pub enum IdNumberError {
     Serial,
 }
 
+impl IdNumberError {
+    /// The message in Indonesian or English (the `Display` form is English).
+    pub fn text(&self, lang: crate::words::Lang) -> String {
+        match (self, lang) {
+            (e, crate::words::Lang::En) => e.to_string(),
+            (IdNumberError::Length(n), _) => {
+                format!("harus tepat 16 angka (tertulis {n} karakter)")
+            }
+            (IdNumberError::NotDigits, _) => "hanya boleh berisi angka".into(),
+            (IdNumberError::ScientificNotation, _) => {
+                "tampak seperti angka spreadsheet dalam notasi ilmiah; angka terakhirnya hilang"
+                    .into()
+            }
+            (IdNumberError::Region, _) => {
+                "kode wilayahnya bukan kode provinsi/kabupaten yang sah".into()
+            }
+            (IdNumberError::Date, _) => "bagian tanggalnya bukan tanggal yang sah".into(),
+            (IdNumberError::Serial, _) => "nomor urutnya tidak boleh 0000".into(),
+        }
+    }
+}
+
 /// Placeholder numbers offices use when a person has no NIK yet. They are accepted as
 /// "no NIK" rather than as a number; see [`Nik::parse_optional`].
 const PLACEHOLDERS: &[&str] = &["0000000000000000", "9999999999999999", "1111111111111111"];

@@ -329,22 +329,28 @@ fn areas(args: &AreaArgs) -> anyhow::Result<Vec<Area>> {
 
 fn main() {
     if let Err(e) = run() {
-        eprintln!("error: {e:#}");
-        std::process::exit(exit_code(&e));
+        match stopped(&e) {
+            // A registry import's whole-file checks: said in JEMPUT_LANG (default
+            // Indonesian), with their own exit code (2: the file was refused, 3: the
+            // number marked missing needs confirming).
+            Some(stop) => {
+                eprintln!("error: {}", stop.text(jemput_core::words::Lang::from_env()));
+                std::process::exit(stop.exit_code());
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+        }
     }
 }
 
-/// 1, or the registry import's own code when its whole-file checks stopped it (2: the
-/// file was refused, 3: the number marked missing needs confirming).
-fn exit_code(e: &anyhow::Error) -> i32 {
+fn stopped(e: &anyhow::Error) -> Option<&jemput_core::registry::Stop> {
     e.chain()
         .find_map(|c| match c.downcast_ref::<StorageError>() {
-            Some(StorageError::Stopped(stop)) => Some(stop.exit_code()),
-            _ => c
-                .downcast_ref::<jemput_core::registry::Stop>()
-                .map(|s| s.exit_code()),
+            Some(StorageError::Stopped(stop)) => Some(stop),
+            _ => c.downcast_ref::<jemput_core::registry::Stop>(),
         })
-        .unwrap_or(1)
 }
 
 fn run() -> anyhow::Result<()> {
@@ -864,9 +870,10 @@ fn import(
     let mut bar = ProgressBar::new("import");
     let result = storage.import_registry(parsed, &kelurahan, how, &mut |d, t| bar.show(d, t));
     bar.finish();
-    if let (Err(_), Some(p)) = (&result, &rejected_file) {
+    if let (Err(_), Some(f)) = (&result, &rejected_file) {
         // Why the rows were refused is in the file, row by row.
-        eprintln!("rejected rows: {}", p.display());
+        eprintln!("rejected rows: {}", f.csv.display());
+        eprintln!("rejected rows (Excel): {}", f.xlsx.display());
     }
     let (counts, coverage) = result?;
     let line = format!(
@@ -888,8 +895,9 @@ fn import(
         }),
     })?;
     println!("import: {line}");
-    if let Some(p) = rejected_file {
-        println!("rejected rows: {}", p.display());
+    if let Some(f) = rejected_file {
+        println!("rejected rows: {}", f.csv.display());
+        println!("rejected rows (Excel): {}", f.xlsx.display());
     }
     Ok(())
 }

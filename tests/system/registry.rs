@@ -251,10 +251,32 @@ fn import_field_work_reimport_and_export_at_a_cutoff() {
     assert_eq!(lines.len(), 2, "{rejected}");
     assert!(
         lines[1].starts_with(&format!("{},", mangled + 1))
+            && lines[1].contains("notasi ilmiah")
             && lines[1].contains("scientific notation"),
         "{}",
         lines[1]
     );
+    assert!(lines[0].ends_with(",alasan,reason"), "{}", lines[0]);
+    // The row's 16-digit KK in the form Excel keeps as text; the workbook beside it
+    // holds the same row in text cells.
+    let kk_col = next[0]
+        .iter()
+        .position(|h| h == "nomor_kartu_keluarga" || h == "No KK");
+    let kk = &next[mangled][kk_col.expect("a KK column")];
+    assert!(
+        lines[1].contains(&format!("\"=\"\"{kk}\"\"\"")),
+        "{}",
+        lines[1]
+    );
+    let book = read_file(&tmp.path().join("dtks-2026-11.csv.rejected.xlsx")).expect("xlsx");
+    let cells = &book[0].rows[1];
+    assert!(
+        cells
+            .iter()
+            .all(|c| matches!(c, Cell::Text(_) | Cell::Empty)),
+        "{cells:?}"
+    );
+    assert_eq!(cells[kk_col.expect("col") + 1].text().as_ref(), Some(kk));
 
     kader.sync();
     let shown = kader.show(&moved_id);

@@ -14,8 +14,14 @@ const KEL: &str = "35.73.01.1007";
 /// `jemput-sync-server --data DATA import FILE --kelurahan KEL EXTRA…`, whatever its
 /// exit code. Only the first import names the BPS code its rows carry (`--bps`): the
 /// later ones find it on the households stored.
+/// It speaks Indonesian, as the command lines do without `JEMPUT_LANG`.
 fn import(data: &Path, file: &Path, extra: &[&str]) -> Output {
+    import_in("id", data, file, extra)
+}
+
+fn import_in(lang: &str, data: &Path, file: &Path, extra: &[&str]) -> Output {
     run(Command::new(bin("jemput-sync-server"))
+        .env("JEMPUT_LANG", lang)
         .arg("--data")
         .arg(data)
         .args(["import", file.to_str().expect("path"), "--kelurahan", KEL])
@@ -85,7 +91,11 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     write_rows(&empty, &rows[..1]);
     let out = import(&data, &empty, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no data rows"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("berkas tidak punya baris data"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(heads(&data), before, "nothing changed");
 
     // Every row rejected (the NIKs mangled by a spreadsheet): exit 2, and no NIK echoed.
@@ -99,17 +109,27 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     let out = import(&data, &bad, &["--dry-run"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!tmp.path().join("all-bad.csv.rejected.csv").exists());
+    assert!(!tmp.path().join("all-bad.csv.rejected.xlsx").exists());
     let out = import(&data, &bad, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "semua {} baris data berkas ditolak",
+            rows.len() - 1
+        )) && stderr(&out).contains("all-bad.csv.rejected.xlsx"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(tmp.path().join("all-bad.csv.rejected.csv").exists());
+    let out = import_in("en", &data, &bad, &[]);
     assert!(
         stderr(&out).contains(&format!(
             "all {} data rows of the file were rejected",
             rows.len() - 1
         )),
-        "{}",
+        "JEMPUT_LANG=en: {}",
         stderr(&out)
     );
-    assert!(tmp.path().join("all-bad.csv.rejected.csv").exists());
     assert_eq!(heads(&data), before);
 
     // Another kelurahan's file without a region column (its ID DTKS start with its
@@ -131,7 +151,7 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     let out = import(&data, &other, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("lists 0 of the 60 registry households stored"),
+        stderr(&out).contains("memuat 0 dari 60 rumah tangga registri yang tersimpan"),
         "{}",
         stderr(&out)
     );
@@ -157,7 +177,7 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     let out = import(&data, &fewer, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("would mark 10 of the 60 stored households missing")
+        stderr(&out).contains("akan menandai 10 dari 60 rumah tangga tersimpan")
             && stderr(&out).contains("--confirm-missing 10"),
         "{}",
         stderr(&out)
@@ -306,7 +326,7 @@ fn dtsen_names_read_and_an_unknown_needed_column_stops() {
     let unknown = tmp.path().join("unknown.csv");
     write_rows(&unknown, &rows);
     let before = heads(&data);
-    let out = import(&data, &unknown, &[]);
+    let out = import_in("en", &data, &unknown, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("no column gives sex, and columns JNS KLMN were not recognised"),

@@ -251,10 +251,18 @@ export function installFakeTauri(opts = {}) {
     const columns = FILE_HEADERS.map((name) => ({ name, field: fieldOf(name) }));
     const unrecognised = FILE_HEADERS.filter((n) => !KNOWN[normalise(n)] && !registry.mapping[normalise(n)]);
     const many = path.includes('banyak-salah');
-    const reasons = ['NIK must have 16 digits', 'no household ID (ID DTKS or IDBDT)',
-      'birth date `31-02-1980` is not a date', 'RW `x` is not a number'];
+    // [alasan, reason]: the backend says each reason in both languages.
+    const reasons = [
+      ['NIK harus tepat 16 angka (tertulis 15 karakter)', 'NIK must be exactly 16 digits (got 15 characters)'],
+      ['ID DTKS kosong: baris ini tidak termasuk rumah tangga mana pun', 'ID DTKS is empty: the row belongs to no household'],
+      ['Tanggal Lahir 31-02-1980 bukan tanggal yang ada', 'Tanggal Lahir 31-02-1980 is not a real date'],
+      ['RW `x` bukan angka 1 sampai 999', 'RW `x` is not a number from 1 to 999'],
+    ];
     const rejected = many ? 25 : 4;
-    const examples = Array.from({ length: Math.min(rejected, 20) }, (_, i) => [17 + i * 9, reasons[i % reasons.length]]);
+    const examples = Array.from({ length: Math.min(rejected, 20) }, (_, i) => {
+      const [alasan, reason] = reasons[i % reasons.length];
+      return { row: 17 + i * 9, alasan, reason };
+    });
     // What the import would do (the real backend builds it and rolls back). Paths pick
     // the whole-file stops: `hilang-banyak` marks 40 of 300 missing (needs confirming),
     // `kelurahan-lain` is another kelurahan's file.
@@ -596,7 +604,8 @@ export function installFakeTauri(opts = {}) {
       }
       return {
         kelurahan: KELURAHAN, counts, coverage: p.coverage, rows: p.rows, households: p.households, members: p.members, rejected: p.rejected,
-        rejected_file: p.rejected > 0 ? `${path.replace(/\.(xlsx|csv)$/i, '')}.rejected.csv` : null,
+        rejected_file: p.rejected > 0 ? `${path}.rejected.csv` : null,
+        rejected_xlsx: p.rejected > 0 ? `${path}.rejected.xlsx` : null,
       };
     },
     registry_cancel: () => {

@@ -764,7 +764,7 @@ describe('registry (office)', () => {
     assert.equal(await page.textContent(tid('registry-rejected')), '4');
     const examples = await page.$$eval(`${tid('registry-examples')} li`, (els) => els.map((e) => e.textContent));
     assert.equal(examples.length, 4);
-    assert.equal(examples[0], 'Baris 17: NIK must have 16 digits');
+    assert.equal(examples[0], 'Baris 17: NIK harus tepat 16 angka (tertulis 15 karakter)');
 
     // Each column with what it maps to; the unknown ones are flagged and get a select.
     const column = (name) => page.textContent(`${tid('registry-columns')} li[data-column="${name}"]`);
@@ -798,7 +798,7 @@ describe('registry (office)', () => {
     await page.click('#lang-toggle');
     await page.waitForFunction(() => /Check file/.test(document.querySelector('[data-testid="registry-check"]').textContent));
     assert.match(await column('Hub. dgn KRT'), /Relation to the household\/family head/);
-    assert.match(await page.textContent(tid('registry-examples')), /Row 17: NIK must have 16 digits/);
+    assert.match(await page.textContent(tid('registry-examples')), /Row 17: NIK must be exactly 16 digits/);
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -829,7 +829,8 @@ describe('registry (office)', () => {
     assert.equal(await page.textContent(tid('registry-unchanged')), '1');
     assert.equal(await page.textContent(tid('registry-missing')), '1');
     assert.equal(await page.textContent(tid('registry-result-rejected')), '4');
-    assert.equal(await page.textContent(tid('registry-rejected-file')), '/home/operator/DTKS-2026-11.rejected.csv');
+    assert.equal(await page.textContent(tid('registry-rejected-xlsx')), '/home/operator/DTKS-2026-11.xlsx.rejected.xlsx');
+    assert.equal(await page.textContent(tid('registry-rejected-file')), '/home/operator/DTKS-2026-11.xlsx.rejected.csv');
     assert.match(result, /Rumah tangga baru/);
     assert.match(result, /Ditandai tidak ada di berkas/);
     assert.match(result, /sinkron berikutnya/, 'the changes go up at the next sync');

@@ -120,6 +120,35 @@ fn field_list(fields: &[super::columns::Field]) -> String {
 }
 
 impl Stop {
+    /// The message in Indonesian or English (`Display` is English), for the command
+    /// lines (`JEMPUT_LANG`); the app draws its own from the same fields.
+    pub fn text(&self, lang: crate::words::Lang) -> String {
+        if lang == crate::words::Lang::En {
+            return self.to_string();
+        }
+        match self {
+            Stop::NoRows => "berkas tidak punya baris data di bawah judul kolomnya: tidak ada yang diubah".into(),
+            Stop::UnreadColumns { fields, columns } => format!(
+                "tidak ada kolom untuk {}, dan kolom {} tidak dikenali: beri nama dengan --map 'JUDUL=FIELD' (field: {}) atau di pratinjau aplikasi; tidak ada yang diubah",
+                field_list(fields),
+                columns.join(", "),
+                super::columns::Field::ALL.map(|f| f.code()).join(", ")
+            ),
+            Stop::AllRejected { rows } => format!(
+                "semua {rows} baris data berkas ditolak (lihat berkas baris ditolak): tidak ada yang diubah"
+            ),
+            Stop::WrongFile { held, stored } => format!(
+                "berkas memuat {held} dari {stored} rumah tangga registri yang tersimpan untuk kelurahan ini, kurang dari {MIN_HELD_PERCENT} %: ini berkas kelurahan lain atau mengelompokkan baris dengan kunci lain; tidak ada yang diubah"
+            ),
+            Stop::ConfirmMissing { missing, stored } => format!(
+                "impor ini akan menandai {missing} dari {stored} rumah tangga tersimpan tidak ada lagi di registri; jika benar, jalankan lagi dengan --confirm-missing {missing}: tidak ada yang diubah"
+            ),
+            Stop::WrongConfirmation { confirmed, missing } => format!(
+                "--confirm-missing {confirmed} diberikan, tetapi impor ini akan menandai {missing} rumah tangga tidak ada lagi: tidak ada yang diubah"
+            ),
+        }
+    }
+
     /// 3 when the import waits for the operator's confirmation, 2 when the file itself
     /// was refused.
     pub fn exit_code(&self) -> i32 {

@@ -8,6 +8,8 @@
 //! - [`apply`]: households → new documents, or changes merged on top of the previous
 //!   import, built on every core
 //! - [`guard`]: whole-file checks (no rows, wrong file, how many marked missing)
+//! - [`reason`]: why a row was rejected, in Indonesian and English
+//! - [`rejects`]: the rejected rows, written beside the input for the operator to fix
 //! - [`export`]: one flat row per household, and the CSV/XLSX writers
 
 pub mod apply;
@@ -16,13 +18,17 @@ pub mod export;
 pub mod guard;
 pub mod parse;
 pub mod read;
+pub mod reason;
+pub mod rejects;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use apply::{household_id, plan, run, Built, Counts, ImportContext, Work};
 pub use columns::{Field, Mapping};
 pub use guard::{Coverage, Stop};
 pub use parse::{parse_sheets, ImportOptions, Parsed, RegistryHousehold, RejectedRow};
+pub use reason::Reason;
+pub use rejects::{write_rejected, RejectedFiles};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -100,63 +106,4 @@ pub fn load_stored<'a>(
 pub fn parse_file(path: &Path, opts: &ImportOptions) -> Result<Parsed, RegistryError> {
     let sheets = read::read_file(path)?;
     parse_sheets(&sheets, opts)
-}
-
-/// `data.xlsx` → `data.xlsx.rejected.csv`, beside the input.
-pub fn rejected_path(input: &Path) -> PathBuf {
-    let mut name = input.file_name().unwrap_or_default().to_os_string();
-    name.push(".rejected.csv");
-    input.with_file_name(name)
-}
-
-/// Writes the rejected rows beside the input: UTF-8 with BOM (so spreadsheet programs
-/// read it as UTF-8), the original cells as text and a `reason` column. One block per
-/// sheet, each under its own header. Returns `None` when no row was rejected (and
-/// removes a stale file from an earlier import).
-pub fn write_rejected(input: &Path, parsed: &Parsed) -> Result<Option<PathBuf>, RegistryError> {
-    let path = rejected_path(input);
-    if parsed.rejected.is_empty() {
-        if path.exists() {
-            std::fs::remove_file(&path).map_err(|e| RegistryError::Io(e.to_string()))?;
-        }
-        return Ok(None);
-    }
-    let io = |e: std::io::Error| RegistryError::Io(format!("{}: {e}", path.display()));
-    let mut out = Vec::from(&b"\xEF\xBB\xBF"[..]);
-    {
-        let mut w = csv::WriterBuilder::new()
-            .flexible(true)
-            .from_writer(&mut out);
-        let two_sheets = parsed.headers.len() > 1;
-        for (sheet, header) in &parsed.headers {
-            let mut head: Vec<String> = Vec::new();
-            if two_sheets {
-                head.push("sheet".into());
-            }
-            head.push("row".into());
-            head.extend(header.iter().cloned());
-            head.push("reason".into());
-            w.write_record(&head)
-                .map_err(|e| RegistryError::Io(e.to_string()))?;
-            for r in parsed.rejected.iter().filter(|r| &r.sheet == sheet) {
-                let mut rec: Vec<String> = Vec::new();
-                if two_sheets {
-                    rec.push(r.sheet.clone());
-                }
-                rec.push(r.row.to_string());
-                let mut cells = r.cells.clone();
-                cells.resize(header.len().max(cells.len()), String::new());
-                rec.extend(cells);
-                rec.push(r.reason.clone());
-                w.write_record(&rec)
-                    .map_err(|e| RegistryError::Io(e.to_string()))?;
-            }
-        }
-        w.flush().map_err(io)?;
-    }
-    // Written whole, then renamed: a crash never leaves half a file.
-    let tmp = path.with_extension("csv.tmp");
-    std::fs::write(&tmp, &out).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)?;
-    Ok(Some(path))
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::columns::{find_header, Field, Header, Mapping};
-use super::read::{number_text, Cell, Sheet};
+use super::read::{Cell, Sheet};
+use super::reason::{Reason, Shown};
 use super::RegistryError;
 use crate::household::{Identity, Registry};
 use crate::nik::{Kk, Nik, Sex};
@@ -60,13 +61,13 @@ impl RegistryHousehold {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RejectedRow {
     pub sheet: String,
     /// 1-based, as the spreadsheet numbers rows.
     pub row: usize,
     pub cells: Vec<String>,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// A file read and checked, ready to import.
@@ -216,7 +217,7 @@ impl Parser<'_> {
         header: &Header,
         row: usize,
         key: Option<&str>,
-        reason: String,
+        reason: Reason,
     ) {
         if !self.parsed.headers.iter().any(|(n, _)| *n == sheet.name) {
             self.parsed
@@ -252,7 +253,7 @@ impl Parser<'_> {
         &mut self,
         sheet: &Sheet,
         header: &Header,
-        mut take: impl FnMut(&mut Self, &Row<'_>, &str, usize) -> Result<(), String>,
+        mut take: impl FnMut(&mut Self, &Row<'_>, &str, usize) -> Result<(), Reason>,
     ) {
         for (i, cells) in Self::data_rows(sheet, header) {
             self.parsed.rows += 1;
@@ -270,7 +271,7 @@ impl Parser<'_> {
     fn household_rows(&mut self, sheet: &Sheet, header: &Header) {
         self.each_row(sheet, header, |p, row, key, line| {
             if let Some((_, first)) = p.by_key.get(key) {
-                return Err(format!("household {key} already defined on row {first}"));
+                return Err(Reason::HouseholdTwice { first_row: *first });
             }
             let h = p.household_fields(row, key)?;
             p.by_key.insert(key.to_string(), (p.households.len(), line));
@@ -293,7 +294,7 @@ impl Parser<'_> {
         key: &str,
         line: usize,
         one_sheet: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), Reason> {
         let index = match self.by_key.get(key) {
             Some((index, first)) => {
                 if one_sheet {
@@ -301,10 +302,11 @@ impl Parser<'_> {
                     let h = self.household_fields(row, key)?;
                     let known = &self.households[*index].identity;
                     if (h.identity.rw, h.identity.rt) != (known.rw, known.rt) {
-                        return Err(format!(
-                            "household {key} is in RT {:03}/RW {:03} on row {first}, this row says RT {:03}/RW {:03}",
-                            known.rt, known.rw, h.identity.rt, h.identity.rw
-                        ));
+                        return Err(Reason::AreaDiffers {
+                            first_row: *first,
+                            first: (known.rt, known.rw),
+                            this: (h.identity.rt, h.identity.rw),
+                        });
                     }
                 }
                 *index
@@ -316,21 +318,21 @@ impl Parser<'_> {
                 self.households.push(h);
                 self.households.len() - 1
             }
-            None => return Err(format!("household {key} is not on the household sheet")),
+            None => return Err(Reason::NotOnHouseholdSheet),
         };
         let m = member_fields(row, self.opts)?;
         let hh = &self.households[index];
         if let Some(nik) = &m.nik {
             if let Some((other, at)) = self.niks.get(nik) {
                 return Err(if other == key {
-                    format!("NIK appears twice in household {key} (row {at})")
+                    Reason::NikTwiceInHousehold { row: *at }
                 } else {
-                    format!("NIK already belongs to household {other} (row {at})")
+                    Reason::NikInOtherHousehold { row: *at }
                 });
             }
         }
         if hh.members.iter().any(|x| x.key == m.key) {
-            return Err(format!("the same member appears twice in household {key}"));
+            return Err(Reason::MemberTwice);
         }
         if let Some(nik) = &m.nik {
             self.niks.insert(nik.clone(), (key.to_string(), line));
@@ -346,7 +348,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn household_fields(&self, row: &Row<'_>, key: &str) -> Result<RegistryHousehold, String> {
+    fn household_fields(&self, row: &Row<'_>, key: &str) -> Result<RegistryHousehold, Reason> {
         let o = self.opts;
         if let Some(code) = row.text(Field::RegionCode) {
             let digits: String = code.chars().filter(char::is_ascii_digit).collect();
@@ -356,21 +358,15 @@ impl Parser<'_> {
                     .as_deref()
                     .is_some_and(|b| digits == ours(b));
             if !matches {
-                return Err(match &o.kelurahan_bps {
-                    Some(bps) => format!(
-                        "row belongs to region {code}, which is neither kelurahan {} nor its BPS code {bps}",
-                        o.kelurahan
-                    ),
-                    None => format!(
-                        "row belongs to region {code}, not to kelurahan {} (its BPS code is not known yet: if {code} is it, import with --bps {code})",
-                        o.kelurahan
-                    ),
+                return Err(Reason::OtherRegion {
+                    code: Shown::new(&code),
+                    kelurahan: o.kelurahan.clone(),
+                    bps: o.kelurahan_bps.clone(),
                 });
             }
         }
-        let rw =
-            area_number(row.cell(Field::Rw), "RW")?.ok_or_else(|| "RW is empty".to_string())?;
-        let rt = area_number(row.cell(Field::Rt), "RT")?.unwrap_or(0);
+        let rw = area_number(row.cell(Field::Rw), Field::Rw)?.ok_or(Reason::Empty(Field::Rw))?;
+        let rt = area_number(row.cell(Field::Rt), Field::Rt)?.unwrap_or(0);
         let kk = match row.text(Field::Kk) {
             Some(k) => Some(kk_text(row.cell(Field::Kk), &k)?),
             None => None,
@@ -379,10 +375,10 @@ impl Parser<'_> {
             None => None,
             Some(d) => match d.parse::<u8>() {
                 Ok(n @ 1..=10) => Some(n),
-                _ => return Err(format!("desil `{d}` is not a number from 1 to 10")),
+                _ => return Err(Reason::NotDesil(Shown::new(&d))),
             },
         };
-        let flag = |f: Field| yes_no(row.cell(f), f.label());
+        let flag = |f: Field| yes_no(row.cell(f), f);
         let registry = Registry {
             desil,
             pkh: flag(Field::Pkh)?,
@@ -390,13 +386,9 @@ impl Parser<'_> {
             pbi_jk: flag(Field::Pbi)?,
             kip: flag(Field::Kip)?,
         };
-        let text_id = |f: Field| -> Result<Option<String>, String> {
+        let text_id = |f: Field| -> Result<Option<String>, Reason> {
             match row.cell(f) {
-                Cell::Number(n) if *n >= 1e15 => Err(format!(
-                    "{} is stored as a number ({}); its last digits cannot be trusted",
-                    f.label(),
-                    number_text(*n)
-                )),
+                Cell::Number(n) if *n >= 1e15 => Err(Reason::StoredAsNumber(f)),
                 c => Ok(c.text()),
             }
         };
@@ -421,53 +413,40 @@ impl Parser<'_> {
     }
 }
 
-fn household_key(row: &Row<'_>, f: Field) -> Result<String, String> {
+fn household_key(row: &Row<'_>, f: Field) -> Result<String, Reason> {
     match row.cell(f) {
-        Cell::Number(n) if f == Field::Kk || *n >= 1e15 => Err(format!(
-            "{} is stored as a number in the spreadsheet; its last digits cannot be trusted (format the column as text)",
-            f.label()
-        )),
+        Cell::Number(n) if f == Field::Kk || *n >= 1e15 => Err(Reason::StoredAsNumber(f)),
         c => match c.text() {
             Some(k) if f == Field::Kk => kk_text(c, &k),
             Some(k) => Ok(k),
-            None => Err(format!("{} is empty: the row belongs to no household", f.label())),
+            None => Err(Reason::NoHousehold(f)),
         },
     }
 }
 
-fn kk_text(cell: &Cell, text: &str) -> Result<String, String> {
+fn kk_text(cell: &Cell, text: &str) -> Result<String, Reason> {
     if matches!(cell, Cell::Number(_)) {
-        return Err(
-            "No KK is stored as a number in the spreadsheet; its last digit cannot be trusted (format the column as text)"
-                .into(),
-        );
+        return Err(Reason::StoredAsNumber(Field::Kk));
     }
     Kk::parse(text.trim_start_matches('\''))
         .map(String::from)
-        .map_err(|e| format!("No KK {e}"))
+        .map_err(|e| Reason::BadNumber(Field::Kk, e))
 }
 
-fn member_fields(row: &Row<'_>, opts: &ImportOptions) -> Result<RegistryMember, String> {
-    let name = row.text(Field::Name).ok_or("Nama is empty")?;
+fn member_fields(row: &Row<'_>, opts: &ImportOptions) -> Result<RegistryMember, Reason> {
+    let name = row.text(Field::Name).ok_or(Reason::Empty(Field::Name))?;
     let nik = match row.cell(Field::Nik) {
-        Cell::Number(_) => {
-            return Err(
-                "NIK is stored as a number in the spreadsheet; its last digit cannot be trusted (format the column as text)"
-                    .into(),
-            )
-        }
+        Cell::Number(_) => return Err(Reason::StoredAsNumber(Field::Nik)),
         c => match c.text() {
             None => None,
             Some(t) => Nik::parse_optional(t.trim_start_matches('\''))
-                .map_err(|e| format!("NIK {e}"))?
+                .map_err(|e| Reason::BadNumber(Field::Nik, e))?
                 .map(String::from),
         },
     };
     let sex = match row.text(Field::Sex) {
         None => None,
-        Some(s) => Some(sex_code(&s).ok_or_else(|| {
-            format!("Jenis Kelamin `{s}` is neither L (laki-laki) nor P (perempuan)")
-        })?),
+        Some(s) => Some(sex_code(&s).ok_or_else(|| Reason::NotSex(Shown::new(&s)))?),
     };
     let birth_date = birth_date(row.cell(Field::BirthDate), &opts.today)?;
     let relation = relation_code(row.text(Field::Relation).as_deref());
@@ -514,32 +493,30 @@ fn relation_code(s: Option<&str>) -> &'static str {
 }
 
 /// RT or RW: digits only (`003` is 3).
-fn area_number(c: &Cell, what: &str) -> Result<Option<u16>, String> {
+fn area_number(c: &Cell, what: Field) -> Result<Option<u16>, Reason> {
     let Some(t) = c.text() else { return Ok(None) };
     match t.parse::<u16>() {
         Ok(n @ 1..=999) => Ok(Some(n)),
-        _ => Err(format!("{what} `{t}` is not a number from 1 to 999")),
+        _ => Err(Reason::NotArea(what, Shown::new(&t))),
     }
 }
 
-fn yes_no(c: &Cell, what: &str) -> Result<bool, String> {
+fn yes_no(c: &Cell, what: Field) -> Result<bool, Reason> {
     let Some(t) = c.text() else { return Ok(false) };
     match super::columns::normalise(&t).as_str() {
         "ya" | "y" | "1" | "true" | "v" | "penerima" | "yes" => Ok(true),
         "tidak" | "t" | "0" | "false" | "bukan" | "no" | "" => Ok(false),
-        _ => Err(format!("{what} `{t}` is neither Ya nor Tidak")),
+        _ => Err(Reason::NotYesNo(what, Shown::new(&t))),
     }
 }
 
 /// A real date not after today, from a date cell or text as `YYYY-MM-DD`,
 /// `DD-MM-YYYY` or `DD/MM/YYYY`.
-fn birth_date(c: &Cell, today: &str) -> Result<Option<String>, String> {
+fn birth_date(c: &Cell, today: &str) -> Result<Option<String>, Reason> {
     let (y, m, d) = match c {
         Cell::Empty => return Ok(None),
         Cell::Date(y, m, d) => (*y, u32::from(*m), u32::from(*d)),
-        Cell::Number(_) => {
-            return Err("Tanggal Lahir is a plain number, not a date".into());
-        }
+        Cell::Number(_) => return Err(Reason::BirthDateIsNumber),
         other => {
             let Some(t) = other.text() else {
                 return Ok(None);
@@ -549,11 +526,7 @@ fn birth_date(c: &Cell, today: &str) -> Result<Option<String>, String> {
             match (parts.as_slice(), nums.as_deref()) {
                 ([a, _, _], Some([y, m, d])) if a.len() == 4 => (*y as i32, *m, *d),
                 ([_, _, c], Some([d, m, y])) if c.len() == 4 => (*y as i32, *m, *d),
-                _ => {
-                    return Err(format!(
-                        "Tanggal Lahir `{t}` is not a date (YYYY-MM-DD or DD-MM-YYYY)"
-                    ))
-                }
+                _ => return Err(Reason::NotDate(Shown::new(&t))),
             }
         }
     };
@@ -563,16 +536,14 @@ fn birth_date(c: &Cell, today: &str) -> Result<Option<String>, String> {
     let real =
         d <= 31 && month.is_some_and(|mo| time::Date::from_calendar_date(y, mo, d as u8).is_ok());
     if !real {
-        return Err(format!(
-            "Tanggal Lahir {d:02}-{m:02}-{y:04} is not a real date"
-        ));
+        return Err(Reason::NotRealDate(format!("{d:02}-{m:02}-{y:04}")));
     }
     let iso = format!("{y:04}-{m:02}-{d:02}");
     if y < 1900 {
-        return Err(format!("Tanggal Lahir {iso} is before 1900"));
+        return Err(Reason::Before1900(iso));
     }
     if iso.as_str() > today {
-        return Err(format!("Tanggal Lahir {iso} is in the future"));
+        return Err(Reason::Future(iso));
     }
     Ok(Some(iso))
 }

@@ -139,7 +139,7 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Sheet, RegistryError> {
                             if c.is_empty() {
                                 Cell::Empty
                             } else {
-                                Cell::Text(c.to_string())
+                                Cell::Text(super::rejects::unwrap_excel_text(c).to_string())
                             }
                         })
                         .collect(),

@@ -53,7 +53,7 @@ fn names(p: &Parsed) -> BTreeSet<String> {
 fn rejected(p: &Parsed) -> Vec<(usize, String)> {
     p.rejected
         .iter()
-        .map(|r| (r.row, r.reason.clone()))
+        .map(|r| (r.row, r.reason.to_string()))
         .collect()
 }
 
@@ -129,7 +129,7 @@ fn messy_semicolon_csv_row_by_row() {
             (7, "scientific notation"),
             (8, "exactly 16 digits"),
             (9, "not a real date"),
-            (11, "NIK already belongs to household D1 (row 5)"),
+            (11, "NIK already belongs to another household (row 5)"),
             (12, "region 3573010008"),
             (13, "ID DTKS is empty"),
             (14, "in the future"),
@@ -289,26 +289,68 @@ fn xlsx_numeric_ids_and_date_cells() {
         (p.households[0].identity.rw, p.households[0].identity.rt),
         (12, 3)
     );
-    // The rejected-rows file: beside the input, UTF-8 with BOM, original cells + reason.
+    // The rejected rows, beside the input: a CSV (UTF-8 with BOM, original cells, the
+    // reason in Indonesian then English) and an XLSX of text cells.
     let out = registry::write_rejected(&path, &p)
         .expect("write")
         .expect("some rejected");
-    assert_eq!(out, dir.path().join("dtks.xlsx.rejected.csv"));
-    let bytes = std::fs::read(&out).expect("read");
+    assert_eq!(out.csv, dir.path().join("dtks.xlsx.rejected.csv"));
+    assert_eq!(out.xlsx, dir.path().join("dtks.xlsx.rejected.xlsx"));
+    let bytes = std::fs::read(&out.csv).expect("read");
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
     let text = String::from_utf8(bytes[3..].to_vec()).expect("utf8");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "row,IDBDT,NIK,No KK,Nama,Hub KRT,JK,Tanggal Lahir,RT,RW,reason"
+        "row,IDBDT,NIK,No KK,Nama,Hub KRT,JK,Tanggal Lahir,RT,RW,alasan,reason"
     );
-    assert!(lines[1].starts_with("4,B1,"), "{}", lines[1]);
+    // The NIK Excel stored as a number, and the KK: in the form Excel keeps as text.
+    let n1_excel = format!("\"=\"\"{n1}\"\"\"");
     assert!(
-        lines[1].contains("Numerik Benar,1,L,1975-02-01,3,12,NIK is stored"),
+        lines[1].starts_with(&format!("4,B1,{n1_excel},")),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].contains(
+            "Numerik Benar,1,L,1975-02-01,3,12,NIK tersimpan sebagai angka di spreadsheet"
+        ) && lines[1].ends_with("(format the column as text)"),
         "{}",
         lines[1]
     );
     assert_eq!(lines.len(), 3);
+    for l in &lines {
+        let reasons = l.rsplitn(3, ',').take(2).collect::<Vec<_>>().join(",");
+        assert!(!reasons.contains(&n1) && !reasons.contains(&kk(9)), "{l}");
+    }
+    // Read back by Jemput's own reader, the Excel-safe cells are the NIKs again.
+    let again = read_csv(&bytes, "again").expect("csv");
+    assert_eq!(again.rows[1][2].text().as_deref(), Some(n1.as_str()));
+    assert_eq!(again.rows[2][3].text(), Some(kk(9)));
+    // The workbook: one sheet, every cell text, the NIK whole.
+    let book = registry::read::read_file(&out.xlsx).expect("xlsx");
+    assert_eq!(book.len(), 1);
+    let rows = &book[0].rows;
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter()
+            .flatten()
+            .all(|c| matches!(c, Cell::Text(_) | Cell::Empty)),
+        "{rows:?}"
+    );
+    assert_eq!(rows[1][2].text().as_deref(), Some(n1.as_str()));
+    assert_eq!(rows[0][10].text().as_deref(), Some("alasan"));
+    assert_eq!(rows[2][11].text().as_deref(), Some(
+        "No KK is stored as a number in the spreadsheet; its last digits cannot be trusted (format the column as text)"
+    ));
+    // An import without rejected rows removes both files of the earlier one.
+    let mut clean = p.clone();
+    clean.rejected.clear();
+    assert_eq!(
+        registry::write_rejected(&path, &clean).expect("write"),
+        None
+    );
+    assert!(!out.csv.exists() && !out.xlsx.exists());
 }
 
 #[test]
@@ -397,7 +439,7 @@ fn household_sheet_and_member_sheet() {
     let got: Vec<(String, usize, String)> = p
         .rejected
         .iter()
-        .map(|r| (r.sheet.clone(), r.row, r.reason.clone()))
+        .map(|r| (r.sheet.clone(), r.row, r.reason.to_string()))
         .collect();
     assert_eq!(got.len(), 3, "{got:#?}");
     assert_eq!((got[0].0.as_str(), got[0].1), ("Rumah Tangga", 3));
@@ -405,10 +447,10 @@ fn household_sheet_and_member_sheet() {
     assert_eq!((got[1].0.as_str(), got[1].1), ("Anggota", 4));
     assert!(got[1]
         .2
-        .contains("household H2 is not on the household sheet"));
+        .contains("its household is not on the household sheet"));
     assert!(got[2]
         .2
-        .contains("household H9 is not on the household sheet"));
+        .contains("its household is not on the household sheet"));
     let h1 = &p.households[0];
     assert_eq!(
         (h1.identity.rw, h1.identity.rt, h1.registry.desil),

@@ -2,6 +2,7 @@
 import type { Counts } from "./Counts";
 import type { Coverage } from "./Coverage";
 import type { PreviewColumn } from "./PreviewColumn";
+import type { RejectExample } from "./RejectExample";
 import type { Stop } from "./Stop";
 
 /**
@@ -9,9 +10,9 @@ import type { Stop } from "./Stop";
  */
 export type ImportPreview = { kelurahan: string, columns: Array<PreviewColumn>, rows: number, households: number, members: number, rejected: number, 
 /**
- * The first rejected rows: (row, reason).
+ * The first rejected rows, with the reason in both languages.
  */
-examples: Array<[number, string]>, unrecognised: Array<string>, 
+examples: Array<RejectExample>, unrecognised: Array<string>, 
 /**
  * What the import would do (built, not written); all zero when it would stop
  * before building.

@@ -6,4 +6,8 @@ export type ImportReport = { kelurahan: string, counts: Counts, coverage: Covera
 /**
  * `<input>.rejected.csv`, when rows were rejected.
  */
-rejected_file: string | null, };
+rejected_file: string | null, 
+/**
+ * `<input>.rejected.xlsx`, beside it.
+ */
+rejected_xlsx: string | null, };

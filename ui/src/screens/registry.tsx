@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ConfirmDialog, ErrorBox, Header } from '../components';
-import { stopText, t } from '../i18n';
+import { lang, stopText, t } from '../i18n';
 import {
   FIELDS,
   type ColumnTarget, type CommandError, type ExportDone, type ImportPreview, type ImportProgress, type ImportReport,
@@ -315,7 +315,9 @@ function PreviewView({ p, choices, locked, onChoose, onSaveMapping, canSave, onI
         <div class="examples" data-testid="registry-examples">
           <h3>{t('registry_examples')}</h3>
           <ul class="example-list">
-            {examples.map(([n, reason]) => <li key={n}>{t('registry_example_row', { n, reason })}</li>)}
+            {examples.map((e) => (
+              <li key={e.row}>{t('registry_example_row', { n: e.row, reason: lang() === 'en' ? e.reason : e.alasan })}</li>
+            ))}
           </ul>
           {p.rejected > examples.length && (
             <p class="muted small-text">{t('registry_examples_more', { n: p.rejected - examples.length })}</p>
@@ -359,9 +361,14 @@ function ReportView({ r }: { r: ImportReport }) {
         <dt>{t('registry_missing')}</dt><dd data-testid="registry-missing">{r.counts.missing}</dd>
         <dt>{t('registry_rejected')}</dt><dd data-testid="registry-result-rejected">{r.rejected}</dd>
       </dl>
-      {r.rejected_file && (
+      {r.rejected_xlsx && (
         <p class="small-text">
-          {t('registry_rejected_file')}: <span class="mono" data-testid="registry-rejected-file">{r.rejected_file}</span>
+          {t('registry_rejected_file')}: <span class="mono" data-testid="registry-rejected-xlsx">{r.rejected_xlsx}</span>
+        </p>
+      )}
+      {r.rejected_file && (
+        <p class="small-text muted">
+          {t('registry_rejected_csv')}: <span class="mono" data-testid="registry-rejected-file">{r.rejected_file}</span>
         </p>
       )}
       <p class="muted small-text">{t('registry_sync_note')}</p>
