@@ -457,6 +457,9 @@ pub struct ExportAnswer {
     /// Absent from servers before the kelurahan's zone: WIB.
     #[serde(default)]
     pub zone: jemput_core::zone::Zone,
+    /// When the last change the rows show arrived; absent from older servers.
+    #[serde(default)]
+    pub last_arrival_ms: Option<i64>,
     pub rows: Vec<ExportRow>,
 }
 

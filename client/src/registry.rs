@@ -371,6 +371,7 @@ impl Device {
         let summary = registry::export::summarise(&rows, &since, &until);
         let about = registry::export::About {
             cutoff_ms,
+            last_arrival_ms: answer.last_arrival_ms,
             zone,
             since,
             until,

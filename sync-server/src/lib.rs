@@ -527,10 +527,9 @@ async fn export_handler(
             "you hold no area of this kelurahan",
         ));
     }
-    let rows: Vec<_> = rows
-        .into_iter()
-        .filter(|r| areas.iter().any(|a| a.covers(&q.kelurahan, r.rw)))
-        .collect();
+    let (rows, last_arrival_ms) = jemput_core::registry::export::arrived(rows, |r| {
+        areas.iter().any(|a| a.covers(&q.kelurahan, r.rw))
+    });
     tracing::info!(rows = rows.len(), "export");
     let (storage, user, kelurahan, n) = (
         state.storage.clone(),
@@ -551,6 +550,7 @@ async fn export_handler(
         "kelurahan": q.kelurahan,
         "cutoff_ms": cutoff_ms,
         "zone": zone,
+        "last_arrival_ms": last_arrival_ms,
         "rows": rows,
     }))
     .into_response())

@@ -105,18 +105,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A kelurahan's settings for its devices (printed when none is given).
+    /// A kelurahan's settings, kept in one record per kelurahan and taken by its
+    /// devices at their next login or token renewal.
     Kelurahan {
-        name: String,
-        /// Minutes (1–30) in the background before the app asks for the PIN again;
-        /// devices take it at their next login or token renewal.
-        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=30))]
-        lock_minutes: Option<u8>,
-        /// The kelurahan's time zone: WIB (default), WITA or WIT. Cut-offs, visit
-        /// dates and months are days in it; devices take it at their next login or
-        /// token renewal.
-        #[arg(long, value_parser = jemput_core::zone::Zone::parse)]
-        zone: Option<jemput_core::zone::Zone>,
+        #[command(subcommand)]
+        command: KelurahanCommand,
     },
     /// Revoke a device's token (a lost phone).
     Revoke { device: String },
@@ -221,6 +214,24 @@ enum UserCommand {
     Disable { name: String },
     /// Let a disabled user log in again.
     Enable { name: String },
+}
+
+#[derive(Subcommand)]
+enum KelurahanCommand {
+    /// Set a kelurahan's settings (the time zone is printed either way).
+    Set {
+        /// Its Kemendagri code, `35.73.01.1007`.
+        name: String,
+        /// Minutes (1–30) in the background before the app asks for the PIN again;
+        /// devices take it at their next login or token renewal.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=30))]
+        lock_minutes: Option<u8>,
+        /// The kelurahan's time zone: WIB (default), WITA or WIT. Cut-offs, visit
+        /// dates and months are days in it; devices take it at their next login or
+        /// token renewal.
+        #[arg(long, value_parser = jemput_core::zone::Zone::parse)]
+        zone: Option<jemput_core::zone::Zone>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -707,10 +718,12 @@ fn run() -> anyhow::Result<()> {
             let cutoff_ms = zone.parse_when(&cutoff).map_err(anyhow::Error::msg)?;
             let (since, until) =
                 export::period(cutoff_ms, since.as_deref(), zone).map_err(anyhow::Error::msg)?;
-            let rows = storage.export_rows(&kelurahan, cutoff_ms)?;
+            let (rows, last_arrival_ms) =
+                export::arrived(storage.export_rows(&kelurahan, cutoff_ms)?, |_| true);
             let summary = export::summarise(&rows, &since, &until);
             let about = export::About {
                 cutoff_ms,
+                last_arrival_ms,
                 zone,
                 since: since.clone(),
                 until,
@@ -762,10 +775,14 @@ fn run() -> anyhow::Result<()> {
             );
         }
         Command::Kelurahan {
-            name,
-            lock_minutes,
-            zone,
+            command:
+                KelurahanCommand::Set {
+                    name,
+                    lock_minutes,
+                    zone,
+                },
         } => {
+            let name = kelurahan_code(&name)?;
             if let Some(minutes) = lock_minutes {
                 storage.set_lock_minutes(&name, minutes)?;
                 audit(

@@ -178,25 +178,30 @@ impl SqliteStorage {
     }
 
     /// Export rows of the kelurahan's households as they stood when the last change
-    /// that arrived by `cutoff_ms` had arrived, ordered by RW, RT and id.
+    /// that arrived by `cutoff_ms` had arrived, ordered by RW, RT and id, each with
+    /// when that change arrived.
     pub(crate) fn export_rows_at(
         &self,
         kelurahan: &str,
         cutoff_ms: i64,
-    ) -> Result<Vec<ExportRow>, StorageError> {
+    ) -> Result<Vec<(ExportRow, i64)>, StorageError> {
         let conn = self.conn()?;
+        // SQLite takes the bare columns from the row holding max(id).
         let mut stmt = conn.prepare(
-            "SELECT row, max(id) FROM export_rows WHERE kelurahan = ?1 AND arrived_ms <= ?2
-             GROUP BY household",
+            "SELECT row, arrived_ms, max(id) FROM export_rows
+             WHERE kelurahan = ?1 AND arrived_ms <= ?2 GROUP BY household",
         )?;
-        let rows = stmt.query_map(params![kelurahan, cutoff_ms], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map(params![kelurahan, cutoff_ms], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
         let mut out = Vec::new();
-        for json in rows {
-            let row: ExportRow = serde_json::from_str(&json?)
+        for pair in rows {
+            let (json, arrived) = pair?;
+            let row: ExportRow = serde_json::from_str(&json)
                 .map_err(|e| StorageError::Internal(format!("export row: {e}")))?;
-            out.push(row);
+            out.push((row, arrived));
         }
-        out.sort_by(|a, b| (a.rw, a.rt, &a.id).cmp(&(b.rw, b.rt, &b.id)));
+        out.sort_by(|(a, _), (b, _)| (a.rw, a.rt, &a.id).cmp(&(b.rw, b.rt, &b.id)));
         Ok(out)
     }
 }

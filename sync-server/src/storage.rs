@@ -485,8 +485,13 @@ pub trait Storage: Send + Sync + 'static {
         page_limit: usize,
     ) -> Result<SyncResponse, StorageError>;
     /// Every household of the kelurahan as it stood when the last change that
-    /// arrived by `cutoff_ms` had arrived (see `registry`), ordered by RW, RT, id.
-    fn export_rows(&self, kelurahan: &str, cutoff_ms: i64) -> Result<Vec<ExportRow>, StorageError>;
+    /// arrived by `cutoff_ms` had arrived (see `registry`), ordered by RW, RT, id;
+    /// each with when that change arrived (ms).
+    fn export_rows(
+        &self,
+        kelurahan: &str,
+        cutoff_ms: i64,
+    ) -> Result<Vec<(ExportRow, i64)>, StorageError>;
 }
 
 pub struct SqliteStorage {
@@ -1085,7 +1090,11 @@ fn stored_zone(name: &str) -> Zone {
 }
 
 impl Storage for SqliteStorage {
-    fn export_rows(&self, kelurahan: &str, cutoff_ms: i64) -> Result<Vec<ExportRow>, StorageError> {
+    fn export_rows(
+        &self,
+        kelurahan: &str,
+        cutoff_ms: i64,
+    ) -> Result<Vec<(ExportRow, i64)>, StorageError> {
         self.export_rows_at(kelurahan, cutoff_ms)
     }
 

@@ -106,15 +106,19 @@ fn main() {
     assert_eq!(again.unchanged as usize, n);
 
     let cutoff = jemput_sync_server::registry::now_ms();
-    let (rows_out, read) = measure(|| {
-        storage
-            .export_rows(demo::KELURAHAN, cutoff)
-            .expect("export")
+    let ((rows_out, last_arrival_ms), read) = measure(|| {
+        export::arrived(
+            storage
+                .export_rows(demo::KELURAHAN, cutoff)
+                .expect("export"),
+            |_| true,
+        )
     });
     assert_eq!(rows_out.len(), n);
     let summary = export::summarise(&rows_out, "2026-11-01", "2026-11-30");
     let about = export::About {
         cutoff_ms: cutoff,
+        last_arrival_ms,
         zone: Default::default(),
         since: "2026-11-01".into(),
         until: "2026-11-30".into(),
@@ -125,12 +129,14 @@ fn main() {
         let rows = storage
             .export_rows(demo::KELURAHAN, cutoff)
             .expect("export");
+        let (rows, _) = export::arrived(rows, |_| true);
         export::write(&csv_out, &rows, &summary, &about).expect("csv")
     });
     let (_, xlsx) = measure(|| {
         let rows = storage
             .export_rows(demo::KELURAHAN, cutoff)
             .expect("export");
+        let (rows, _) = export::arrived(rows, |_| true);
         export::write(&xlsx_out, &rows, &summary, &about).expect("xlsx")
     });
     let xlsx_mb = std::fs::metadata(&xlsx_out).map_or(0, |m| m.len()) as f64 / 1e6;

@@ -275,6 +275,14 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     assert_ne!(heads(&data), after, "the sync sent the import first");
+    // The summary says when the last change it holds arrived (the import just sent).
+    let summary =
+        std::fs::read_to_string(out_file.with_extension("summary.csv")).expect("summary");
+    let last = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("Perubahan terakhir diterima,"))
+        .unwrap_or_else(|| panic!("no last arrival: {summary}"));
+    assert!(last.starts_with("20") && last.contains(" WIB"), "{last}");
 }
 
 /// A file with the 2025 national registry's (DTSEN) column names imports without
@@ -407,16 +415,25 @@ fn a_days_cut_off_ends_at_midnight_in_the_kelurahans_zone() {
     assert!(
         summary.contains("Zona waktu,WIB (UTC+07:00)")
             && summary.contains("Batas waktu (cut-off),2026-10-31 23:59:59 WIB")
-            && summary.contains("Jumlah rumah tangga,10"),
+            && summary.contains("Jumlah rumah tangga,10")
+            && summary.contains("Perubahan terakhir diterima,2026-10-31 23:30:00 WIB"),
         "{summary}"
     );
-    let (rows, _) = export("2026-11-01", "nov.csv");
+    let (rows, summary) = export("2026-11-01", "nov.csv");
     assert_eq!(desil_of(&rows), after);
+    assert!(
+        summary.contains("Perubahan terakhir diterima,2026-11-01 00:30:00 WIB"),
+        "{summary}"
+    );
 
-    Server::admin(&data, &["kelurahan", KEL, "--zone", "WITA"]);
+    Server::admin(&data, &["kelurahan", "set", KEL, "--zone", "WITA"]);
     let (rows, summary) = export("2026-10-31", "oct-wita.csv");
     assert!(rows.is_empty(), "23:30 WIB is 00:30 WITA on 1 November");
-    assert!(summary.contains("Zona waktu,WITA (UTC+08:00)"), "{summary}");
+    assert!(
+        summary.contains("Zona waktu,WITA (UTC+08:00)")
+            && summary.contains("Perubahan terakhir diterima,-"),
+        "{summary}"
+    );
 }
 
 /// The same people grouped by No KK instead of ID DTKS are the same households: a

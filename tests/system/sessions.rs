@@ -83,7 +83,10 @@ fn sessions_end_and_renew_as_the_office_decides() {
     k1.visit(&id, "found", serde_json::json!({}));
     // Meanwhile the office shortened the kelurahan's lock time: the renewal brings it.
     let kelurahan = jemput_sync_server::demo::KELURAHAN;
-    Server::admin(&data, &["kelurahan", kelurahan, "--lock-minutes", "2"]);
+    Server::admin(
+        &data,
+        &["kelurahan", "set", kelurahan, "--lock-minutes", "2"],
+    );
     expire_tokens(&data);
     let out = k1.sync();
     assert!(out.contains("accepted 1"), "{out}");

@@ -357,10 +357,30 @@ fn summary_cells(s: &RwSummary) -> [String; 8] {
     ]
 }
 
+/// The rows `keep` keeps, and when the last change they show arrived at the server
+/// (`None` when none is kept).
+pub fn arrived(
+    rows: Vec<(ExportRow, i64)>,
+    keep: impl Fn(&ExportRow) -> bool,
+) -> (Vec<ExportRow>, Option<i64>) {
+    let mut last = None;
+    let kept = rows
+        .into_iter()
+        .filter(|(r, _)| keep(r))
+        .map(|(r, at)| {
+            last = last.max(Some(at));
+            r
+        })
+        .collect();
+    (kept, last)
+}
+
 /// What an export holds, written below the summary table (sheet and `.summary.csv`).
 pub struct About {
     /// The cut-off (by arrival at the server), milliseconds since the epoch.
     pub cutoff_ms: i64,
+    /// When the last change the export holds arrived: at or before the cut-off.
+    pub last_arrival_ms: Option<i64>,
     /// The kelurahan's zone: the cut-off's day and the visits' period are days in it.
     pub zone: crate::zone::Zone,
     pub since: String,
@@ -376,6 +396,11 @@ impl About {
                 format_in(self.cutoff_ms, self.zone),
             ),
             ("Zona waktu".into(), self.zone.describe()),
+            (
+                "Perubahan terakhir diterima".into(),
+                self.last_arrival_ms
+                    .map_or_else(|| "-".into(), |ms| format_in(ms, self.zone)),
+            ),
             (
                 "Periode kunjungan".into(),
                 format!("{} s.d. {}", self.since, self.until),
