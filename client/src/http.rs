@@ -48,6 +48,9 @@ pub struct SyncReport {
     pub removed: usize,
     /// Changes refused for their time (the phone's clock was wrong) and recorded again.
     pub re_recorded: usize,
+    /// Households this device imported first while the server already held them: the
+    /// server's copy replaced this device's (`already_held`).
+    pub replaced: usize,
     pub bytes_up: u64,
     pub bytes_down: u64,
     /// Sync attempts it took (more than 1 after a lost connection).
@@ -58,7 +61,7 @@ impl std::fmt::Display for SyncReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "sync: pushed {} changes in {} households, accepted {}, rejected {}, pulled {} households, removed {}, recorded again {}; requests {}, up {} B, down {} B, tries {}",
+            "sync: pushed {} changes in {} households, accepted {}, rejected {}, pulled {} households, removed {}, recorded again {}, replaced by the server's copy {}; requests {}, up {} B, down {} B, tries {}",
             self.changes_pushed,
             self.docs_pushed,
             self.accepted,
@@ -66,6 +69,7 @@ impl std::fmt::Display for SyncReport {
             self.docs_pulled,
             self.removed,
             self.re_recorded,
+            self.replaced,
             self.requests,
             self.bytes_up,
             self.bytes_down,
@@ -299,6 +303,7 @@ impl SyncClient {
             report.docs_pulled += applied.docs_pulled;
             report.removed += applied.removed;
             report.re_recorded += applied.re_recorded;
+            report.replaced += applied.replaced;
             // Another round when the server has more, this device has more to send,
             // or the server asked for the rest later (`too_many`).
             let deferred = msg

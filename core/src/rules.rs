@@ -107,6 +107,9 @@ pub enum Code {
     TooMany,
     RevokedSigner,
     Quarantined,
+    /// The server already holds this household under another first change (two first
+    /// imports of one registry household): the device takes the server's copy.
+    AlreadyHeld,
 }
 
 impl Code {
@@ -123,6 +126,7 @@ impl Code {
             Code::TooMany => "too_many",
             Code::RevokedSigner => "revoked_signer",
             Code::Quarantined => "quarantined",
+            Code::AlreadyHeld => "already_held",
         }
     }
 }

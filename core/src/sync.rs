@@ -283,6 +283,9 @@ pub struct Applied {
     pub quarantined: usize,
     /// Changes refused for their time and recorded again at the server's time.
     pub re_recorded: usize,
+    /// Households this device had imported first while the server already held them
+    /// (`already_held`): the server's copy replaced this device's.
+    pub replaced: usize,
 }
 
 /// Commits a response in one transaction: merged documents, acknowledged heads,
@@ -348,22 +351,34 @@ pub fn apply_response(
         .map(|d| (d.id.as_str(), d))
         .collect();
 
+    let already_held = format!("{}: ", crate::rules::Code::AlreadyHeld.as_str());
     for (id, heads) in server_heads {
-        let existing: Option<(Vec<u8>, Vec<u8>)> =
+        let existing: Option<(Vec<u8>, Vec<u8>, Option<String>)> =
             rusqlite::OptionalExtension::optional(tx.query_row(
-                "SELECT doc, acked_heads FROM households WHERE id = ?1",
+                "SELECT doc, acked_heads, rejected FROM households WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             ))?;
+        // The server refused this device's first import of a household it already
+        // held (`already_held`): its copy replaces this device's, which the server never
+        // acknowledged and which holds nothing the server's first import lacks but
+        // the values of this device's import (the operator imports the file again).
+        let replaced = matches!(
+            (&existing, pulled.get(id)),
+            (Some((_, _, Some(why))), Some(p)) if p.snapshot && why.starts_with(&already_held)
+        );
         let merged = match (&existing, pulled.get(id)) {
-            (Some((bytes, _)), Some(p)) => Household::load_as(bytes, author).and_then(|mut hh| {
-                hh.doc_mut()
-                    .load_incremental(&p.data)
-                    .map_err(crate::household::HouseholdError::from)?;
-                hh.check_schema()?;
-                Ok(hh)
-            }),
-            (Some((bytes, _)), None) => Household::load_as(bytes, author),
+            (Some(_), Some(p)) if replaced => Household::load_as(&p.data, author),
+            (Some((bytes, _, _)), Some(p)) => {
+                Household::load_as(bytes, author).and_then(|mut hh| {
+                    hh.doc_mut()
+                        .load_incremental(&p.data)
+                        .map_err(crate::household::HouseholdError::from)?;
+                    hh.check_schema()?;
+                    Ok(hh)
+                })
+            }
+            (Some((bytes, _, _)), None) => Household::load_as(bytes, author),
             (None, Some(p)) => Household::load_as(&p.data, author),
             // Acknowledged but gone meanwhile (removed from scope): nothing to record.
             (None, None) => continue,
@@ -379,13 +394,20 @@ pub fn apply_response(
         if pulled.contains_key(id) {
             applied.docs_pulled += 1;
         }
+        if replaced {
+            applied.replaced += 1;
+            if resp.rejected.iter().any(|r| r.id == id) {
+                // Refused and settled in one response: not left refused.
+                applied.rejected -= 1;
+            }
+        }
         let doc = hh.doc_mut();
         let known: Vec<ChangeHash> = heads
             .into_iter()
             .filter(|h| doc.get_change_by_hash(h).is_some())
             .collect();
         let mut acked: Vec<ChangeHash> = match &existing {
-            Some((_, a)) if !accepted.contains(id) => crate::store::decode_heads(a),
+            Some((_, a, _)) if !accepted.contains(id) && !replaced => crate::store::decode_heads(a),
             _ => Vec::new(),
         };
         if accepted.contains(id) {
@@ -401,7 +423,12 @@ pub fn apply_response(
         tx.execute(
             "UPDATE households SET acked_heads = ?2, pending = ?3,
                  rejected = CASE WHEN ?4 THEN NULL ELSE rejected END WHERE id = ?1",
-            rusqlite::params![id, encode_heads(&acked), pending, accepted.contains(id)],
+            rusqlite::params![
+                id,
+                encode_heads(&acked),
+                pending,
+                accepted.contains(id) || replaced
+            ],
         )?;
     }
 

@@ -169,6 +169,22 @@ pub fn check_push(
         )));
     }
     let new_changes: Vec<Change> = doc.get_changes(&old_heads);
+    // One household, one first change. A second root would hold a second copy of
+    // every field, each hiding the other (two first imports of one registry
+    // household, on the server and on a device that had not synced).
+    let roots = new_changes.iter().filter(|c| c.deps().is_empty()).count();
+    if before.is_some() && roots > 0 {
+        return Ok(Err(Refusal::new(
+            Code::AlreadyHeld,
+            "the server already holds this household, created elsewhere: this device takes the server's copy",
+        )));
+    }
+    if roots > 1 {
+        return Ok(Err(Refusal::new(
+            Code::BadChanges,
+            "a household document has one first change, not several",
+        )));
+    }
     if new_changes
         .iter()
         .any(|c| c.raw_bytes().len() > limits.change_bytes)

@@ -276,8 +276,7 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     assert_ne!(heads(&data), after, "the sync sent the import first");
     // The summary says when the last change it holds arrived (the import just sent).
-    let summary =
-        std::fs::read_to_string(out_file.with_extension("summary.csv")).expect("summary");
+    let summary = std::fs::read_to_string(out_file.with_extension("summary.csv")).expect("summary");
     let last = summary
         .lines()
         .find_map(|l| l.strip_prefix("Perubahan terakhir diterima,"))
@@ -477,4 +476,96 @@ fn a_file_grouped_by_another_key_matches_the_same_households() {
         "{line}"
     );
     assert_eq!(households(&data), 30, "no household made twice");
+}
+
+/// Two first imports of one household: the server's command line imports a file while
+/// the operator's device, not synced since, imports the same file. The device's push of
+/// the households it created is refused (`already_held`), the server's copy replaces
+/// the device's in the same sync, and every document keeps one first change.
+#[test]
+fn two_first_imports_of_one_household_keep_one_document() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    let file = tmp.path().join("all.csv");
+    demo_file(&data, &file, "20", "13");
+    // The first 15 households go in first; the whole file adds the other 5.
+    let rows = read_rows(&file);
+    let keys: Vec<&String> = {
+        let mut k: Vec<&String> = rows.iter().skip(1).map(|r| &r[0]).collect();
+        k.dedup();
+        k
+    };
+    assert_eq!(keys.len(), 20);
+    let first: Vec<Vec<String>> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| *i == 0 || keys[..15].contains(&&r[0]))
+        .map(|(_, r)| r.clone())
+        .collect();
+    let part = tmp.path().join("first.csv");
+    write_rows(&part, &first);
+    let out = import(&data, &part, &["--bps", "3573010007"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    Server::admin(
+        &data,
+        &[
+            "user",
+            "add",
+            "ops",
+            "--role",
+            "operator",
+            "--password",
+            "rahasia-123",
+        ],
+    );
+    Server::admin(&data, &["assign", "ops", "--kelurahan", KEL]);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let ops = Client::new(tmp.path().join("ops"));
+    ops.login(&server.url(), "ops", "rahasia-123");
+    ops.sync();
+
+    // The race: both import the whole file, each creating the same 5 households.
+    let out = import(&data, &file, &[]);
+    assert!(stdout(&out).contains("5 created"), "{}", stdout(&out));
+    let line = ops.ok(&["import", file.to_str().expect("path")]);
+    assert!(line.contains("5 created"), "{line}");
+    let before = heads(&data);
+    let report = ops.sync();
+    assert!(
+        report.contains("rejected 0") && report.contains("replaced by the server's copy 5"),
+        "{report}"
+    );
+    assert_eq!(
+        heads(&data),
+        before,
+        "the device's copies never reached the server"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&ops.ok(&["status", "--json"])).expect("status");
+    assert_eq!(
+        (status["pending"].as_u64(), status["rejected"].as_u64()),
+        (Some(0), Some(0)),
+        "{status}"
+    );
+    // The device holds what the server holds, document by document.
+    let mut on_server: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&before).expect("heads");
+    for h in on_server.values_mut() {
+        h.sort();
+    }
+    let on_device = ops.device().heads().expect("device heads");
+    assert_eq!(on_device, on_server);
+    // One first change per document on the server.
+    for id in on_server.keys() {
+        let path = tmp.path().join("doc.bin");
+        Server::admin(&data, &["doc", id, "--out", path.to_str().expect("path")]);
+        let mut doc =
+            automerge::AutoCommit::load(&std::fs::read(&path).expect("doc")).expect("load");
+        let roots = doc
+            .get_changes(&[])
+            .iter()
+            .filter(|c| c.deps().is_empty())
+            .count();
+        assert_eq!(roots, 1, "{id}");
+    }
 }

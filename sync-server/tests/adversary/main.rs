@@ -1294,3 +1294,48 @@ fn no_competing_entries_no_bombs_no_hidden_heads_no_forged_imports() {
     assert_eq!(resp.rejected[0].code, "forbidden", "{:?}", resp.rejected);
     assert!(w.s.document("hh-punflag").unwrap().is_none());
 }
+
+/// A household has one first change. A device that creates a household the server
+/// already holds (its own first import of a registry household) is refused with
+/// `already_held`, and the document stays as it was; a new household pushed with two
+/// first changes (two copies of every field, each hiding the other) is refused whole.
+#[test]
+fn one_household_one_first_change() {
+    let w = World::new();
+    let op = w.login("operator", 0x0c);
+    let before = w.s.document(&w.hh).unwrap().unwrap();
+    let export = w.export();
+    let mut fresh = AutoCommit::new();
+    fresh.set_actor(op.author.actor.clone());
+    fresh.put(ROOT, "id", w.hh.as_str()).unwrap();
+    fresh.put_object(ROOT, "members", ObjType::Map).unwrap();
+    fresh.commit_with(
+        CommitOptions::default()
+            .with_message("import")
+            .with_time(now()),
+    );
+    let resp = w.push(&op, vec![changes_since(&mut fresh, &w.hh, &[])]);
+    w.refused(
+        "a second first import",
+        (&before, &export),
+        &resp,
+        &w.hh,
+        "already_held",
+    );
+
+    let a = w.login("kader-a", 0xa7);
+    let id = "hh-p-0123456789abcdef";
+    let mut one = AutoCommit::new();
+    one.set_actor(a.author.actor.clone());
+    one.put(ROOT, "id", id).unwrap();
+    one.commit_with(CommitOptions::default().with_time(now()));
+    let mut two = AutoCommit::new();
+    two.set_actor(ActorId::from(&[0xa7, 0x01, 0x02, 0x03][..]));
+    two.put(ROOT, "id", id).unwrap();
+    two.commit_with(CommitOptions::default().with_time(now()));
+    one.merge(&mut two).unwrap();
+    let resp = w.push(&a, vec![changes_since(&mut one, id, &[])]);
+    let r = resp.rejected.iter().find(|r| r.id == id).expect("refused");
+    assert_eq!(r.code, "bad_changes", "{}", r.reason);
+    assert!(w.s.document(id).unwrap().is_none(), "nothing stored");
+}

@@ -4,4 +4,4 @@
  * Stable refusal codes: the server's answer for a refused document and the device's
  * reason for refusing an edit. Names never change (clients match on them).
  */
-export type Code = "outside_area" | "bad_changes" | "missing_deps" | "schema" | "forbidden" | "foreign_actor" | "bad_time" | "too_large" | "too_many" | "revoked_signer" | "quarantined";
+export type Code = "outside_area" | "bad_changes" | "missing_deps" | "schema" | "forbidden" | "foreign_actor" | "bad_time" | "too_large" | "too_many" | "revoked_signer" | "quarantined" | "already_held";
