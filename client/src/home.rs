@@ -180,6 +180,10 @@ pub struct Config {
     /// on this device are days in it.
     #[serde(default)]
     pub zone: Option<jemput_core::zone::Zone>,
+    /// The kelurahan's BPS code, when the server has it (as of the last login or
+    /// renewal): registry rows may carry it instead of the Kemendagri code.
+    #[serde(default)]
+    pub bps: Option<String>,
     /// The server's bundle key (`age1…`): every bundle file is encrypted to it.
     #[serde(default)]
     pub server_recipient: Option<String>,
@@ -342,6 +346,7 @@ impl Device {
             pin: pin.map(str::to_string),
             lock_minutes: ok.lock_minutes,
             zone: ok.zone,
+            bps: ok.bps,
             server_recipient: ok
                 .server_recipient
                 .filter(|r| jemput_core::bundle::is_recipient(r)),

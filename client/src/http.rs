@@ -115,6 +115,8 @@ pub struct LoginResponse {
     #[serde(default)]
     pub zone: Option<jemput_core::zone::Zone>,
     #[serde(default)]
+    pub bps: Option<String>,
+    #[serde(default)]
     pub server_recipient: Option<String>,
 }
 
@@ -352,6 +354,8 @@ impl SyncClient {
             lock_minutes: Option<u8>,
             #[serde(default)]
             zone: Option<jemput_core::zone::Zone>,
+            #[serde(default)]
+            bps: Option<String>,
         }
         let base = cfg.server.trim_end_matches('/');
         let body = serde_json::json!({ "device": cfg.device }).to_string();
@@ -403,6 +407,7 @@ impl SyncClient {
             token: r.token,
             lock_minutes: r.lock_minutes.or(cfg.lock_minutes),
             zone: r.zone.or(cfg.zone),
+            bps: r.bps.or(cfg.bps.clone()),
             ..cfg.clone()
         };
         device.save_config(&renewed)?;

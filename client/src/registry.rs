@@ -145,16 +145,19 @@ impl Device {
     }
 
     fn import_options(&self, kelurahan: &str, partial: bool) -> Result<ImportOptions, DeviceError> {
-        // Rows may carry the BPS code of the kelurahan: the stored households know it.
-        let first = self.with_store(|s| s.first_household_id())?;
-        let kelurahan_bps = match first {
-            Some(id) => {
-                let bytes = self.with_store(|s| s.get_doc(&id))?;
-                jemput_core::Household::load(&bytes)
-                    .ok()
-                    .and_then(|h| h.kelurahan_bps())
-            }
-            None => None,
+        // Rows may carry the BPS code of the kelurahan: the server says it at login (once
+        // set), else the stored households know it.
+        let kelurahan_bps = match self.config()?.and_then(|c| c.bps) {
+            Some(said) => Some(said),
+            None => match self.with_store(|s| s.first_household_id())? {
+                Some(id) => {
+                    let bytes = self.with_store(|s| s.get_doc(&id))?;
+                    jemput_core::Household::load(&bytes)
+                        .ok()
+                        .and_then(|h| h.kelurahan_bps())
+                }
+                None => None,
+            },
         };
         Ok(ImportOptions {
             kelurahan: kelurahan.to_string(),

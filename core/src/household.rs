@@ -675,8 +675,9 @@ impl Household {
         Ok(count)
     }
     /// Commits with the time the work was recorded and a word for what it was (for a
-    /// person reading raw history; nothing parses it: the author is the server's record
-    /// of whose device the actor is).
+    /// person reading raw history; the author is the server's record of whose device the
+    /// actor is). Only `import` is read back: a device's copy holding nothing but imports
+    /// may give way to the server's (`sync::apply_response`).
     pub(crate) fn commit(&mut self, now_ms: i64, what: &str) {
         self.doc.commit_with(
             CommitOptions::default()

@@ -31,7 +31,7 @@ use crate::nik::{Kk, Nik, Sex};
 pub const PROPOSAL_ID_PREFIX: &str = "hh-p";
 
 /// Minutes in the background before the app asks for the PIN again, where the
-/// kelurahan sets nothing else (1–30; `jemput-sync-server kelurahan set NAME --lock-minutes`).
+/// kelurahan sets nothing else (1–30; `jemput-sync-server kelurahan set CODE --lock-minutes`).
 pub const DEFAULT_LOCK_MINUTES: u8 = 5;
 
 /// A user's role. The server stores it, the device keeps it from login, the UI gets

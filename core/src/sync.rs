@@ -288,6 +288,38 @@ pub struct Applied {
     pub replaced: usize,
 }
 
+/// How a whole document from the server relates to this device's unacknowledged copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Apart {
+    /// It holds this copy's first change: one document, merged as usual.
+    No,
+    /// Made apart, and this copy holds import changes only.
+    ImportOnly,
+    /// Made apart, and this copy holds other work too.
+    WithWork,
+}
+
+/// Reads both documents (only for a copy the server never acknowledged meeting a
+/// whole document from it: rare). A document that does not load is left to the merge,
+/// which reports it.
+fn made_apart(local: &[u8], server: &[u8]) -> Apart {
+    let (Ok(mut mine), Ok(mut theirs)) = (AutoCommit::load(local), AutoCommit::load(server)) else {
+        return Apart::No;
+    };
+    let changes = mine.get_changes(&[]);
+    let held = changes
+        .iter()
+        .filter(|c| c.deps().is_empty())
+        .all(|c| theirs.get_change_by_hash(&c.hash()).is_some());
+    if held {
+        Apart::No
+    } else if changes.iter().all(|c| c.message() == Some("import")) {
+        Apart::ImportOnly
+    } else {
+        Apart::WithWork
+    }
+}
+
 /// Commits a response in one transaction: merged documents, acknowledged heads,
 /// rejections, cursors, and the removal of households outside the user's scope that
 /// hold nothing unsent.
@@ -309,11 +341,13 @@ pub fn apply_response(
     // Server heads per document: what was pushed and accepted, and what was pulled.
     let mut server_heads: BTreeMap<&str, Vec<ChangeHash>> = BTreeMap::new();
     let mut accepted: BTreeSet<&str> = BTreeSet::new();
+    let mut refused: BTreeSet<&str> = BTreeSet::new();
     for r in &resp.rejected {
         if r.code == crate::rules::Code::TooMany.as_str() {
             // Deferred by the server's caps, not refused: sent again next request.
             continue;
         }
+        refused.insert(&r.id);
         tx.execute(
             "UPDATE households SET rejected = ?2 WHERE id = ?1",
             rusqlite::params![r.id, format!("{}: {}", r.code, r.reason)],
@@ -351,34 +385,47 @@ pub fn apply_response(
         .map(|d| (d.id.as_str(), d))
         .collect();
 
-    let already_held = format!("{}: ", crate::rules::Code::AlreadyHeld.as_str());
     for (id, heads) in server_heads {
-        let existing: Option<(Vec<u8>, Vec<u8>, Option<String>)> =
+        let existing: Option<(Vec<u8>, Vec<u8>)> =
             rusqlite::OptionalExtension::optional(tx.query_row(
-                "SELECT doc, acked_heads, rejected FROM households WHERE id = ?1",
+                "SELECT doc, acked_heads FROM households WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             ))?;
-        // The server refused this device's first import of a household it already
-        // held (`already_held`): its copy replaces this device's, which the server never
-        // acknowledged and which holds nothing the server's first import lacks but
-        // the values of this device's import (the operator imports the file again).
-        let replaced = matches!(
-            (&existing, pulled.get(id)),
-            (Some((_, _, Some(why))), Some(p)) if p.snapshot && why.starts_with(&already_held)
-        );
+        // A whole document from the server meets this device's copy, which the server
+        // never acknowledged, and does not hold its first change: two first imports of
+        // one household (the server refuses this device's as `already_held`). Merged,
+        // every field would exist twice. The server's copy replaces this device's when
+        // that holds imports only (the operator imports the file again for its values);
+        // a copy holding other work is kept out, never dropped.
+        let apart = match (&existing, pulled.get(id)) {
+            (Some((bytes, acked)), Some(p))
+                if p.snapshot
+                    && crate::store::decode_heads(acked).is_empty()
+                    && !accepted.contains(id) =>
+            {
+                made_apart(bytes, &p.data)
+            }
+            _ => Apart::No,
+        };
+        if apart == Apart::WithWork {
+            quarantine.insert(
+                id,
+                "the server's copy was made apart from this device's (each has its own first change) and this device's holds work besides an import: kept out for the office".into(),
+            );
+            continue;
+        }
+        let replaced = apart == Apart::ImportOnly;
         let merged = match (&existing, pulled.get(id)) {
             (Some(_), Some(p)) if replaced => Household::load_as(&p.data, author),
-            (Some((bytes, _, _)), Some(p)) => {
-                Household::load_as(bytes, author).and_then(|mut hh| {
-                    hh.doc_mut()
-                        .load_incremental(&p.data)
-                        .map_err(crate::household::HouseholdError::from)?;
-                    hh.check_schema()?;
-                    Ok(hh)
-                })
-            }
-            (Some((bytes, _, _)), None) => Household::load_as(bytes, author),
+            (Some((bytes, _)), Some(p)) => Household::load_as(bytes, author).and_then(|mut hh| {
+                hh.doc_mut()
+                    .load_incremental(&p.data)
+                    .map_err(crate::household::HouseholdError::from)?;
+                hh.check_schema()?;
+                Ok(hh)
+            }),
+            (Some((bytes, _)), None) => Household::load_as(bytes, author),
             (None, Some(p)) => Household::load_as(&p.data, author),
             // Acknowledged but gone meanwhile (removed from scope): nothing to record.
             (None, None) => continue,
@@ -396,9 +443,9 @@ pub fn apply_response(
         }
         if replaced {
             applied.replaced += 1;
-            if resp.rejected.iter().any(|r| r.id == id) {
+            if refused.contains(id) {
                 // Refused and settled in one response: not left refused.
-                applied.rejected -= 1;
+                applied.rejected = applied.rejected.saturating_sub(1);
             }
         }
         let doc = hh.doc_mut();
@@ -407,7 +454,7 @@ pub fn apply_response(
             .filter(|h| doc.get_change_by_hash(h).is_some())
             .collect();
         let mut acked: Vec<ChangeHash> = match &existing {
-            Some((_, a, _)) if !accepted.contains(id) && !replaced => crate::store::decode_heads(a),
+            Some((_, a)) if !accepted.contains(id) && !replaced => crate::store::decode_heads(a),
             _ => Vec::new(),
         };
         if accepted.contains(id) {
@@ -551,4 +598,37 @@ pub fn apply_response(
     }
     tx.commit()?;
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::{CommitOptions, Transactable};
+    use automerge::ActorId;
+
+    fn first(actor: u8, what: &str) -> AutoCommit {
+        let mut d = AutoCommit::new().with_actor(ActorId::from(&[actor; 16][..]));
+        d.put(automerge::ROOT, "id", "hh-1").expect("put");
+        d.commit_with(CommitOptions::default().with_message(what.to_string()));
+        d
+    }
+
+    #[test]
+    fn a_copy_made_apart_gives_way_only_when_it_holds_imports_only() {
+        let mut server = first(1, "import");
+        let theirs = server.save();
+        // Its own first import: made apart, imports only.
+        let mut mine = first(2, "import");
+        assert_eq!(made_apart(&mine.save(), &theirs), Apart::ImportOnly);
+        // Work besides the import: kept.
+        mine.put(automerge::ROOT, "status", "found").expect("put");
+        mine.commit_with(CommitOptions::default().with_message("visit".to_string()));
+        assert_eq!(made_apart(&mine.save(), &theirs), Apart::WithWork);
+        // A copy that grew from the server's first change is one document.
+        let mut grown = server.fork().with_actor(ActorId::from(&[3; 16][..]));
+        grown.put(automerge::ROOT, "status", "found").expect("put");
+        grown.commit_with(CommitOptions::default().with_message("visit".to_string()));
+        assert_eq!(made_apart(&grown.save(), &theirs), Apart::No);
+        assert_eq!(made_apart(b"not a document", &theirs), Apart::No);
+    }
 }

@@ -1,7 +1,7 @@
 //! The kelurahan's time zone, one of Indonesia's three. The dates people see and type
 //! — a visit's date, "this month", an export's cut-off — are calendar days in it, never
 //! in UTC: `--cutoff 2026-10-31` ends at 23:59:59.999 WIB, not at 06:59 WIB the next day.
-//! Each kelurahan's zone is a setting on the server (`jemput-sync-server kelurahan set NAME
+//! Each kelurahan's zone is a setting on the server (`jemput-sync-server kelurahan set CODE
 //! --zone WITA`), WIB unless set.
 
 use serde::{Deserialize, Serialize};

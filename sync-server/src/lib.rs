@@ -374,17 +374,25 @@ async fn refresh_handler(
         )?;
         // The kelurahan's lock time travels with each renewal, as with each login.
         let user = storage.device_record(&b.device)?.map(|d| d.user);
-        let (minutes, zone) = match user {
-            Some(u) => (storage.lock_minutes(&u)?, storage.user_zone(&u)?),
-            None => (jemput_core::rules::DEFAULT_LOCK_MINUTES, Default::default()),
+        let (minutes, zone, bps) = match user {
+            Some(u) => (
+                storage.lock_minutes(&u)?,
+                storage.user_zone(&u)?,
+                storage.user_bps(&u)?,
+            ),
+            None => (
+                jemput_core::rules::DEFAULT_LOCK_MINUTES,
+                Default::default(),
+                None,
+            ),
         };
-        Ok(renewed.map(|(token, expires)| (token, expires, minutes, zone)))
+        Ok(renewed.map(|(token, expires)| (token, expires, minutes, zone, bps)))
     })
     .await?;
     match result {
-        Ok((token, expires_ms, lock_minutes, zone)) => Ok(Json(serde_json::json!({
+        Ok((token, expires_ms, lock_minutes, zone, bps)) => Ok(Json(serde_json::json!({
             "token": token, "expires_ms": expires_ms, "lock_minutes": lock_minutes,
-            "zone": zone,
+            "zone": zone, "bps": bps,
         }))
         .into_response()),
         Err(refusal) => Err(ApiError::new(

@@ -144,8 +144,10 @@ enum Command {
         /// left alone (a whole-registry file marks them missing).
         #[arg(long)]
         partial: bool,
-        /// The kelurahan's BPS code, when rows carry it as their region code.
-        #[arg(long)]
+        /// The kelurahan's BPS code, when rows carry it as their region code and the
+        /// server does not know it yet (`kelurahan set CODE --bps`); a successful import
+        /// records it.
+        #[arg(long, value_parser = bps_code)]
         bps: Option<String>,
         /// `HEADER=FIELD` for a column Jemput does not recognise (repeatable; saved for
         /// later imports). FIELD is one of id_dtks, idbdt, id_art, nik, kk, name,
@@ -231,6 +233,10 @@ enum KelurahanCommand {
         /// token renewal.
         #[arg(long, value_parser = jemput_core::zone::Zone::parse)]
         zone: Option<jemput_core::zone::Zone>,
+        /// Its BPS code (10 digits): registry rows may carry it instead of the
+        /// Kemendagri code; devices take it at their next login or token renewal.
+        #[arg(long, value_parser = bps_code)]
+        bps: Option<String>,
     },
 }
 
@@ -310,6 +316,18 @@ fn kelurahan_code(code: &str) -> anyhow::Result<String> {
         bail!("kelurahan code must look like 35.73.01.1007 (Kemendagri format), got `{code}`");
     }
     Ok(code.to_string())
+}
+
+/// A BPS village code: 10 digits (`3573010007`; dots are dropped).
+fn bps_code(code: &str) -> Result<String, String> {
+    let digits: String = code.chars().filter(|c| *c != '.').collect();
+    if digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit()) {
+        Ok(digits)
+    } else {
+        Err(format!(
+            "a BPS code has 10 digits, like 3573010007; got `{code}`"
+        ))
+    }
 }
 
 fn areas(args: &AreaArgs) -> anyhow::Result<Vec<Area>> {
@@ -494,6 +512,10 @@ fn run() -> anyhow::Result<()> {
             let rows = demo::registry_rows(seed, households, rws);
             demo::write_csv(&out, &rows)
                 .with_context(|| format!("cannot write {}", out.display()))?;
+            // Its rows carry the demo kelurahan's BPS code: the server knows it.
+            if storage.bps(demo::KELURAHAN)?.is_none() {
+                storage.set_bps(demo::KELURAHAN, demo::KELURAHAN_BPS)?;
+            }
             println!(
                 "demo registry: {households} households, {} member rows in {}",
                 rows.len() - 1,
@@ -780,6 +802,7 @@ fn run() -> anyhow::Result<()> {
                     name,
                     lock_minutes,
                     zone,
+                    bps,
                 },
         } => {
             let name = kelurahan_code(&name)?;
@@ -804,10 +827,22 @@ fn run() -> anyhow::Result<()> {
                     serde_json::json!({ "zone": zone }),
                 )?;
             }
+            if let Some(bps) = bps {
+                storage.set_bps(&name, &bps)?;
+                audit(
+                    &*storage,
+                    &name,
+                    "setting",
+                    serde_json::json!({ "bps": bps }),
+                )?;
+            }
             println!(
                 "{name}: time zone {}: cut-offs, visit dates and months are days in it",
                 storage.zone(&name)?.describe()
             );
+            if let Some(bps) = storage.bps(&name)? {
+                println!("{name}: BPS code {bps}: registry rows may carry either code");
+            }
         }
         Command::Revoke { device } => {
             if !storage.revoke_device(&device)? {
@@ -850,7 +885,8 @@ fn import(
         std::fs::write(&mapping_file, serde_json::to_vec_pretty(&mapping)?)
             .with_context(|| format!("cannot save {}", mapping_file.display()))?;
     }
-    // Without --bps, the code an earlier import recorded (rows may carry either code).
+    // Without --bps, the code the server knows (rows may carry either code).
+    let given = bps.clone();
     let bps = match bps {
         Some(b) => Some(b),
         None => storage.kelurahan_bps(&kelurahan)?,
@@ -911,6 +947,13 @@ fn import(
             "rejected_rows": rejected, "partial": partial,
         }),
     })?;
+    // The code given for a kelurahan whose code was not known yet is its code from now
+    // on: later imports and its devices take it (`kelurahan set --bps` changes it).
+    if let Some(b) = given {
+        if storage.bps(&kelurahan)?.is_none() {
+            storage.set_bps(&kelurahan, &b)?;
+        }
+    }
     println!("import: {line}");
     if let Some(f) = rejected_file {
         println!("rejected rows: {}", f.csv.display());

@@ -165,6 +165,9 @@ impl SqliteStorage {
     /// The kelurahan's BPS code as an earlier import recorded it on its households (a
     /// file may carry either code in its region column), if any holds one.
     pub fn kelurahan_bps(&self, kelurahan: &str) -> Result<Option<String>, StorageError> {
+        if let Some(bps) = crate::storage::Storage::bps(self, kelurahan)? {
+            return Ok(Some(bps));
+        }
         let conn = self.conn()?;
         let mut stmt =
             conn.prepare("SELECT doc FROM households WHERE kelurahan = ?1 ORDER BY id LIMIT 20")?;

@@ -201,6 +201,11 @@ CREATE TABLE server_keys_outside (id INTEGER PRIMARY KEY CHECK (id = 1));
 -- the kelurahan's time zone (WIB, WITA, WIT): its cut-offs, visit dates and months
 ALTER TABLE kelurahan_settings ADD COLUMN zone TEXT NOT NULL DEFAULT 'WIB';
 "#,
+    r#"
+-- the kelurahan's BPS code (10 digits): registry rows may carry it instead of the
+-- Kemendagri code the server names the kelurahan by
+ALTER TABLE kelurahan_settings ADD COLUMN bps TEXT;
+"#,
 ];
 
 /// Relayed bundles read from one sync request.
@@ -256,6 +261,8 @@ pub struct LoginOk {
     pub lock_minutes: u8,
     /// The zone of the user's kelurahan: the device's dates and months are days in it.
     pub zone: Zone,
+    /// The BPS code of the user's kelurahan, when set: registry rows may carry it.
+    pub bps: Option<String>,
     /// The server's bundle key (`age1…`): devices encrypt every bundle file to it.
     pub server_recipient: String,
 }
@@ -361,6 +368,12 @@ pub trait Storage: Send + Sync + 'static {
     /// The zone of the user's (first) kelurahan, for their devices.
     fn user_zone(&self, user: &str) -> Result<Zone, StorageError>;
     fn set_zone(&self, kelurahan: &str, zone: Zone) -> Result<(), StorageError>;
+    /// The kelurahan's BPS code, when set (`kelurahan set --bps`, or a first import's
+    /// `--bps`).
+    fn bps(&self, kelurahan: &str) -> Result<Option<String>, StorageError>;
+    /// The BPS code of the user's (first) kelurahan, for their devices' imports.
+    fn user_bps(&self, user: &str) -> Result<Option<String>, StorageError>;
+    fn set_bps(&self, kelurahan: &str, bps: &str) -> Result<(), StorageError>;
     /// Checks the password and registers a new device (with its public key, which the
     /// server certifies, when given).
     /// A user's role and password hash, if the user exists.
@@ -1279,6 +1292,40 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
+    fn bps(&self, kelurahan: &str) -> Result<Option<String>, StorageError> {
+        let bps: Option<Option<String>> = self
+            .conn()?
+            .query_row(
+                "SELECT bps FROM kelurahan_settings WHERE kelurahan = ?1",
+                [kelurahan],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(bps.flatten())
+    }
+
+    fn user_bps(&self, user: &str) -> Result<Option<String>, StorageError> {
+        let bps: Option<Option<String>> = self
+            .conn()?
+            .query_row(
+                "SELECT s.bps FROM areas a JOIN kelurahan_settings s ON s.kelurahan = a.kelurahan
+                 WHERE a.user = ?1 ORDER BY a.kelurahan LIMIT 1",
+                [user],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(bps.flatten())
+    }
+
+    fn set_bps(&self, kelurahan: &str, bps: &str) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "INSERT INTO kelurahan_settings (kelurahan, lock_minutes, bps) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kelurahan) DO UPDATE SET bps = excluded.bps",
+            params![kelurahan, jemput_core::rules::DEFAULT_LOCK_MINUTES, bps],
+        )?;
+        Ok(())
+    }
+
     fn credentials(&self, user: &str) -> Result<Option<(Role, String)>, StorageError> {
         // A disabled user, and one other than an admin with no area left, cannot log
         // in: they answer like an unknown user.
@@ -1422,6 +1469,7 @@ impl Storage for SqliteStorage {
             server_ms: crate::registry::now_ms(),
             lock_minutes: self.lock_minutes(user)?,
             zone: self.user_zone(user)?,
+            bps: self.user_bps(user)?,
             server_recipient: bundle::recipient_of(&self.bundle_identity()?).unwrap_or_default(),
         })
     }

@@ -53,9 +53,11 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("server");
     let file = tmp.path().join("dtks.csv");
-    demo_file(&data, &file, "60", "3");
-    // Into an empty kelurahan, rows carrying its BPS code need the code once: the
-    // refusal names both codes and the fix (and exits 2, every row refused).
+    // Written beside another server: this one does not know the kelurahan's BPS code.
+    demo_file(&tmp.path().join("gen"), &file, "60", "3");
+    // Into an empty kelurahan whose BPS code the server does not know, rows carrying
+    // that code need it once: the refusal names both codes and the fix (and exits 2,
+    // every row refused).
     let out = import(&data, &file, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let rejected =
@@ -479,27 +481,29 @@ fn a_file_grouped_by_another_key_matches_the_same_households() {
 }
 
 /// Two first imports of one household: the server's command line imports a file while
-/// the operator's device, not synced since, imports the same file. The device's push of
-/// the households it created is refused (`already_held`), the server's copy replaces
-/// the device's in the same sync, and every document keeps one first change.
+/// the operator's device, not synced since, imports the same file. The device's pushes
+/// of the households it created are refused (`already_held`); the server's copies,
+/// whether they arrive before or after this device's push of the same household (400
+/// households take several pushes and pull pages), replace the device's in the same
+/// sync, and every document keeps one first change.
 #[test]
 fn two_first_imports_of_one_household_keep_one_document() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("server");
     let file = tmp.path().join("all.csv");
-    demo_file(&data, &file, "20", "13");
-    // The first 15 households go in first; the whole file adds the other 5.
+    demo_file(&data, &file, "420", "13");
+    // The first 20 households go in first; the whole file adds the other 400.
     let rows = read_rows(&file);
     let keys: Vec<&String> = {
         let mut k: Vec<&String> = rows.iter().skip(1).map(|r| &r[0]).collect();
         k.dedup();
         k
     };
-    assert_eq!(keys.len(), 20);
+    assert_eq!(keys.len(), 420);
     let first: Vec<Vec<String>> = rows
         .iter()
         .enumerate()
-        .filter(|(i, r)| *i == 0 || keys[..15].contains(&&r[0]))
+        .filter(|(i, r)| *i == 0 || keys[..20].contains(&&r[0]))
         .map(|(_, r)| r.clone())
         .collect();
     let part = tmp.path().join("first.csv");
@@ -524,17 +528,24 @@ fn two_first_imports_of_one_household_keep_one_document() {
     ops.login(&server.url(), "ops", "rahasia-123");
     ops.sync();
 
-    // The race: both import the whole file, each creating the same 5 households.
+    // The race: both import the whole file, each creating the same 400 households.
     let out = import(&data, &file, &[]);
-    assert!(stdout(&out).contains("5 created"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("400 created"), "{}", stdout(&out));
     let line = ops.ok(&["import", file.to_str().expect("path")]);
-    assert!(line.contains("5 created"), "{line}");
+    assert!(line.contains("400 created"), "{line}");
     let before = heads(&data);
     let report = ops.sync();
     assert!(
-        report.contains("rejected 0") && report.contains("replaced by the server's copy 5"),
+        report.contains("rejected 0") && report.contains("replaced by the server's copy 400"),
         "{report}"
     );
+    let requests: usize = report
+        .split("; requests ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(requests > 1, "the pushes took several requests: {report}");
     assert_eq!(
         heads(&data),
         before,
@@ -555,8 +566,8 @@ fn two_first_imports_of_one_household_keep_one_document() {
     }
     let on_device = ops.device().heads().expect("device heads");
     assert_eq!(on_device, on_server);
-    // One first change per document on the server.
-    for id in on_server.keys() {
+    // One first change per document on the server (every 20th household).
+    for id in on_server.keys().step_by(20) {
         let path = tmp.path().join("doc.bin");
         Server::admin(&data, &["doc", id, "--out", path.to_str().expect("path")]);
         let mut doc =
@@ -568,4 +579,72 @@ fn two_first_imports_of_one_household_keep_one_document() {
             .count();
         assert_eq!(roots, 1, "{id}");
     }
+}
+
+/// The server knows both codes of a kelurahan: set once (`kelurahan set CODE --bps`),
+/// its devices take the BPS code at login, so a first import into an empty kelurahan
+/// reads rows carrying it without `--bps`, on the device as on the server. The
+/// project's own demo file imports without the flag.
+#[test]
+fn a_kelurahan_knows_its_bps_code() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("dtks.csv");
+    // The demo file, written with a server: that server reads it without --bps.
+    let demo = tmp.path().join("demo");
+    demo_file(&demo, &file, "12", "21");
+    let out = import(&demo, &file, &[]);
+    assert!(
+        out.status.success() && stdout(&out).contains("12 created"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    let data = tmp.path().join("server");
+    let out = run(Command::new(bin("jemput-sync-server"))
+        .arg("--data")
+        .arg(&data)
+        .args(["kelurahan", "set", KEL, "--bps", "35730"]));
+    assert!(
+        !out.status.success() && stderr(&out).contains("a BPS code has 10 digits"),
+        "{}",
+        stderr(&out)
+    );
+    let out = Server::admin(&data, &["kelurahan", "set", KEL, "--bps", "3573010007"]);
+    assert!(
+        stdout(&out).contains("BPS code 3573010007"),
+        "{}",
+        stdout(&out)
+    );
+    Server::admin(
+        &data,
+        &[
+            "user",
+            "add",
+            "ops",
+            "--role",
+            "operator",
+            "--password",
+            "rahasia-123",
+        ],
+    );
+    Server::admin(&data, &["assign", "ops", "--kelurahan", KEL]);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let ops = Client::new(tmp.path().join("ops"));
+    ops.login(&server.url(), "ops", "rahasia-123");
+    ops.sync();
+    assert!(ops.households().is_empty(), "an empty kelurahan");
+    let line = ops.ok(&["import", file.to_str().expect("path")]);
+    assert!(
+        line.contains("12 created") && line.contains("0 rows rejected"),
+        "{line}"
+    );
+    ops.sync();
+    let out = import(&data, &file, &[]);
+    assert!(
+        stdout(&out).contains("12 unchanged") && stdout(&out).contains("0 rows rejected"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
 }

@@ -168,16 +168,18 @@ impl std::fmt::Display for Reason {
 }
 
 /// A cell's text as a reason may show it: a value that could be a NIK, a KK number or a
-/// name (more than 10 digits, or longer than 12 characters) is not shown, only its
-/// length. A short name in the wrong column can still show: the operator holds the file.
+/// name (more than 10 digits, more than 3 letters, or longer than 12 characters) is not
+/// shown, only its length. What the checked columns hold when wrong is short: `X`,
+/// `11`, `abc`, `31-02-1980`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown(Result<String, usize>);
 
 impl Shown {
     pub fn new(v: &str) -> Shown {
         let digits = v.chars().filter(char::is_ascii_digit).count();
+        let letters = v.chars().filter(|c| c.is_alphabetic()).count();
         let len = v.chars().count();
-        Shown(if digits <= 10 && len <= 12 {
+        Shown(if digits <= 10 && letters <= 3 && len <= 12 {
             Ok(v.to_string())
         } else {
             Err(len)

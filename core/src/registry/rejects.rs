@@ -6,8 +6,9 @@
 //! Both files are made to survive Excel, which turns a 16-digit NIK typed as a number
 //! into 15 significant digits:
 //! - in the XLSX every cell is a text cell;
-//! - in the CSV a cell of more than 15 digits, or of digits with a leading zero, is
-//!   written `="3573…"`: Excel shows the formula's text result and keeps every digit.
+//! - in the CSV a cell of 12 digits or more (Excel shows those as `3.57E+15` and saves
+//!   them so), or of digits with a leading zero, is written `="3573…"`: Excel shows
+//!   the formula's text result and keeps every digit.
 //!   Jemput's own reader takes `="…"` as the text inside, so the file imports again.
 //!   A cell that would start a formula (`=`, `+`, `-`, `@`) gets a leading `'`, so a
 //!   hostile cell in a registry file cannot run in the operator's spreadsheet.
@@ -103,12 +104,8 @@ fn write_csv(path: &Path, blocks: &[(String, Vec<Vec<String>>)]) -> Result<(), R
             .flexible(true)
             .from_writer(&mut out);
         for (_, rows) in blocks {
-            for (i, row) in rows.iter().enumerate() {
-                let safe: Vec<String> = if i == 0 {
-                    row.clone()
-                } else {
-                    row.iter().map(|c| excel_safe(c)).collect()
-                };
+            for row in rows {
+                let safe: Vec<String> = row.iter().map(|c| excel_safe(c)).collect();
                 w.write_record(&safe).map_err(|e| err(&e))?;
             }
         }
@@ -146,18 +143,19 @@ fn write_xlsx(path: &Path, blocks: &[(String, Vec<Vec<String>>)]) -> Result<(), 
     std::fs::rename(&tmp, path).map_err(|e| RegistryError::Io(format!("{}: {e}", path.display())))
 }
 
-/// A worksheet name Excel accepts (at most 31 characters, none of `[]:*?/\`), unique
-/// in the workbook.
+/// A worksheet name Excel accepts (at most 31 characters, none of `[]:*?/\`, no `'`
+/// at either end), unique in the workbook.
 fn worksheet_name(sheet: &str, taken: &[String]) -> String {
     let clean: String = sheet
         .chars()
         .filter(|c| !"[]:*?/\\".contains(*c))
         .take(28)
         .collect();
+    let clean = clean.trim_matches('\'');
     let base = if clean.trim().is_empty() {
         "Ditolak".to_string()
     } else {
-        clean
+        clean.to_string()
     };
     let mut name = base.clone();
     let mut n = 2;
@@ -171,7 +169,7 @@ fn worksheet_name(sheet: &str, taken: &[String]) -> String {
 /// A CSV cell as Excel will keep it: see the module's notes.
 pub fn excel_safe(cell: &str) -> String {
     let digits = !cell.is_empty() && cell.bytes().all(|b| b.is_ascii_digit());
-    if digits && (cell.len() > 15 || (cell.len() > 1 && cell.starts_with('0'))) {
+    if digits && (cell.len() >= 12 || (cell.len() > 1 && cell.starts_with('0'))) {
         return format!("=\"{cell}\"");
     }
     let formula = cell.len() > 1
@@ -219,6 +217,9 @@ mod tests {
             }
         }
         assert_eq!(worksheet_name("a/b", &[]), "ab");
+        assert_eq!(worksheet_name("'Data'", &[]), "Data");
+        assert_eq!(excel_safe("357301120580"), "=\"357301120580\"");
+        assert_eq!(excel_safe("35730112058"), "35730112058");
         assert_eq!(worksheet_name("Sheet1", &["sheet1".into()]), "Sheet1 2");
     }
 }
