@@ -77,12 +77,12 @@ pub struct ImportReport {
     pub rejected_xlsx: Option<String>,
 }
 
+/// In `JEMPUT_LANG` (default Indonesian, as the app's default).
 impl From<RegistryError> for DeviceError {
     fn from(e: RegistryError) -> Self {
         match e {
-            RegistryError::Io(m) => DeviceError::Invalid(format!("cannot read the file: {m}")),
             RegistryError::Cancelled => DeviceError::Cancelled,
-            other => DeviceError::Invalid(other.to_string()),
+            other => DeviceError::Invalid(other.text(Lang::from_env())),
         }
     }
 }

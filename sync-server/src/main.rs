@@ -367,7 +367,14 @@ fn main() {
                 std::process::exit(stop.exit_code());
             }
             None => {
-                eprintln!("error: {e:#}");
+                // The registry's own errors in JEMPUT_LANG too.
+                match e
+                    .chain()
+                    .find_map(|c| c.downcast_ref::<jemput_core::registry::RegistryError>())
+                {
+                    Some(r) => eprintln!("error: {}", r.text(jemput_core::words::Lang::from_env())),
+                    None => eprintln!("error: {e:#}"),
+                }
                 std::process::exit(1);
             }
         }

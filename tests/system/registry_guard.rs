@@ -236,6 +236,27 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = ops.cmd(&["import", other.to_str().expect("path")]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A file without a header row: said in JEMPUT_LANG on both command lines.
+    let junk = tmp.path().join("junk.csv");
+    std::fs::write(&junk, "a;b;c\n1;2;3\n").expect("write");
+    let out = ops.cmd(&["import", junk.to_str().expect("path")]);
+    assert!(
+        stderr(&out).contains("tidak ada baris judul kolom di 30 baris pertama"),
+        "{}",
+        stderr(&out)
+    );
+    let out = import(&data, &junk, &[]);
+    assert!(
+        stderr(&out).contains("tidak ada baris judul kolom"),
+        "{}",
+        stderr(&out)
+    );
+    let out = import_in("en", &data, &junk, &[]);
+    assert!(
+        stderr(&out).contains("no header row found in the first 30 rows"),
+        "{}",
+        stderr(&out)
+    );
     // The whole file again, as a dry run: the ten are in the registry again (updated,
     // not created twice), nothing is marked missing.
     let line = ops.ok(&["import", file.to_str().expect("path"), "--dry-run"]);

@@ -46,6 +46,28 @@ pub enum RegistryError {
     Failed(String),
 }
 
+impl RegistryError {
+    /// The message in Indonesian or English (`Display` is English), for the command
+    /// lines (`JEMPUT_LANG`) and the device. Details from the file reader stay English.
+    pub fn text(&self, lang: crate::words::Lang) -> String {
+        if lang == crate::words::Lang::En {
+            return self.to_string();
+        }
+        match self {
+            RegistryError::Io(d) => format!("berkas tidak bisa dibaca: {d}"),
+            RegistryError::Unreadable(d) => format!("berkas tidak terbaca: {d}"),
+            RegistryError::NoHeader(sheets) => format!(
+                "tidak ada baris judul kolom di 30 baris pertama (perlu setidaknya tiga kolom yang dikenal, mis. ID DTKS, NIK, Nama, RW; docs/registry.md memuat semua nama yang dibaca Jemput); lembar yang dibaca: {sheets}"
+            ),
+            RegistryError::MissingColumn { column, sheet } => format!(
+                "tidak ada kolom {column} di lembar `{sheet}`: petakan salah satu kolomnya ke sana"
+            ),
+            RegistryError::Cancelled => "impor dibatalkan: tidak ada yang diubah".into(),
+            RegistryError::Failed(d) => format!("impor gagal, tidak ada yang diubah: {d}"),
+        }
+    }
+}
+
 /// Ids of the households a store (device or server: both name the table
 /// `households`) holds in a kelurahan.
 pub fn stored_ids(
