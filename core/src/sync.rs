@@ -12,10 +12,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
+use std::sync::LazyLock;
 
 use automerge::{AutoCommit, ChangeHash};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
+use zstd::dict::{DecoderDictionary, EncoderDictionary};
 
 use crate::household::{Author, Household};
 use crate::indicators::IndicatorSet;
@@ -160,19 +162,42 @@ pub struct PullDoc {
 /// almost nothing once both sides know them. Changing it changes the wire format.
 pub const DICTIONARY: &[u8] = include_bytes!("../dict/sync.zdict");
 
+/// The dictionary prepared once per process: loading the raw dictionary costs 25 times
+/// more than compressing a small message with it (`docs/wire-bench.md`). Large messages
+/// load it per message (a prepared dictionary fixes parameters tuned for small inputs,
+/// which made a 1,000-household page 70 % slower to compress).
+static ENCODER: LazyLock<EncoderDictionary<'static>> =
+    LazyLock::new(|| EncoderDictionary::copy(DICTIONARY, LEVEL));
+static DECODER: LazyLock<DecoderDictionary<'static>> =
+    LazyLock::new(|| DecoderDictionary::copy(DICTIONARY));
+
+/// Bytes cost the kader money and time on 2G; server CPU is cheap at these sizes (a
+/// 1,000-household first sync is ~1 MB of CBOR). Only very large pages (an operator's
+/// first sync of a big kelurahan) get a cheaper level.
+const LEVEL: i32 = 19;
+const LEVEL_LARGE: i32 = 12;
+const LARGE: usize = 4 * 1024 * 1024;
+/// Up to this much CBOR, the prepared dictionary.
+const SMALL: usize = 64 * 1024;
+
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     let mut cbor = Vec::new();
     // Serialising plain structs into memory cannot fail; nor can compressing them with
     // the dictionary compiled in (its validity is tested).
     #[allow(clippy::expect_used)]
     ciborium::into_writer(msg, &mut cbor).expect("CBOR into memory");
-    // Bytes cost the kader money and time on 2G; server CPU is cheap at these sizes
-    // (a 1,000-household first sync is ~1 MB of CBOR). Only very large pages (an
-    // operator's first sync of a big kelurahan) get a cheaper level.
-    let level = if cbor.len() < 4 * 1024 * 1024 { 19 } else { 12 };
     #[allow(clippy::expect_used)]
-    let mut z =
-        zstd::bulk::Compressor::with_dictionary(level, DICTIONARY).expect("zstd dictionary");
+    let mut z = if cbor.len() <= SMALL {
+        zstd::bulk::Compressor::with_prepared_dictionary(&ENCODER)
+    } else {
+        let level = if cbor.len() < LARGE {
+            LEVEL
+        } else {
+            LEVEL_LARGE
+        };
+        zstd::bulk::Compressor::with_dictionary(level, DICTIONARY)
+    }
+    .expect("zstd dictionary");
     #[allow(clippy::expect_used)]
     z.compress(&cbor).expect("zstd into memory")
 }
@@ -185,7 +210,7 @@ pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, WireError>
 /// cap on requests is far below what a response may be).
 pub fn decode_limited<T: for<'de> Deserialize<'de>>(body: &[u8], max: u64) -> Result<T, WireError> {
     let mut out = Vec::new();
-    zstd::stream::read::Decoder::with_dictionary(body, DICTIONARY)
+    zstd::stream::read::Decoder::with_prepared_dictionary(body, &DECODER)
         .map_err(WireError::Compression)?
         .take(max + 1)
         .read_to_end(&mut out)

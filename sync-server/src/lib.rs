@@ -434,13 +434,26 @@ async fn sync_handler(
 ) -> Result<Response, ApiError> {
     let session = session(&state, &headers).await?;
     tracing::Span::current().record("user", session.user.as_str());
-    let req: SyncRequest = sync::decode_limited(&body, state.storage.limits().request_bytes)
-        .map_err(|e| match e {
-            sync::WireError::TooLarge(_) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
-            }
-            _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
-        })?;
+    // Decompressing and compressing run on the blocking pool, like the store: a large
+    // body never stalls the async workers that serve everyone else.
+    let max = state.storage.limits().request_bytes;
+    let req: SyncRequest =
+        tokio::task::spawn_blocking(move || sync::decode_limited::<SyncRequest>(&body, max))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "worker task failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal server error",
+                )
+            })?
+            .map_err(|e| match e {
+                sync::WireError::TooLarge(_) => {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+                }
+                _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+            })?;
     // A request far over the per-request cap is not a device's backlog (devices page
     // at the cap): refused whole, so its deferrals never make a giant answer.
     let limits = state.storage.limits();
@@ -468,7 +481,7 @@ async fn sync_handler(
             state.bundle_recipient.get_or_init(|| key).clone()
         }
     };
-    let resp = blocking(move || {
+    let (body, pulled, more) = blocking(move || {
         let mut resp = storage.sync(&session, &req, limit)?;
         // The bundle keys of the same areas, when the device's differ.
         let mut keys = storage.area_recipients(&session.user)?;
@@ -476,15 +489,11 @@ async fn sync_handler(
         if seen != Some(jemput_core::bundle::recipients_digest(&keys)) {
             resp.recipients = Some(keys);
         }
-        Ok(resp)
+        Ok((sync::encode(&resp), resp.docs.len(), resp.more))
     })
     .await?;
-    tracing::info!(pushed, pulled = resp.docs.len(), more = resp.more, "sync");
-    Ok((
-        [(header::CONTENT_TYPE, sync::CONTENT_TYPE)],
-        sync::encode(&resp),
-    )
-        .into_response())
+    tracing::info!(pushed, pulled, more, "sync");
+    Ok(([(header::CONTENT_TYPE, sync::CONTENT_TYPE)], body).into_response())
 }
 
 #[derive(Deserialize)]
