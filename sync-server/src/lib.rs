@@ -9,6 +9,7 @@ pub mod guard;
 pub mod login;
 pub mod net;
 pub mod registry;
+pub mod service;
 pub mod session;
 pub mod storage;
 

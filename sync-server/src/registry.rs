@@ -50,8 +50,8 @@ pub(crate) fn project(
     insert_row(tx, &row, &kelurahan, arrived_ms)
 }
 
-fn insert_row(
-    tx: &Transaction<'_>,
+pub(crate) fn insert_row(
+    tx: &rusqlite::Connection,
     row: &ExportRow,
     kelurahan: &str,
     arrived_ms: i64,

@@ -3,6 +3,8 @@
 //! its monotonic sequence numbers.
 //!
 //! `Storage` is the one trait handlers use; `SqliteStorage` is the embedded default.
+//! A sync request's logic lives in `crate::service::sync`, over the transactional
+//! operations `SqliteTx` implements here (SQL only); the rest moves there step by step.
 //! SQLite runs one writer at a time, so a sequence number is visible to readers only
 //! after every smaller one is: `seq > cursor` never skips a row that commits late. A
 //! backend with concurrent writers (PostgreSQL) needs a different cursor rule.
@@ -11,22 +13,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;
 
-use automerge::{ActorId, AutoCommit};
+use automerge::{ActorId, AutoCommit, ChangeHash};
 use jemput_core::household::{Author, Household};
 use jemput_core::registry::export::ExportRow;
 use jemput_core::store::{decode_heads, encode_heads};
-use jemput_core::sync::{
-    heads_to_wire, Area, PullDoc, PushDoc, Rejected, SyncRequest, SyncResponse,
-};
+use jemput_core::sync::{Area, Rejected, SyncRequest, SyncResponse};
 use jemput_core::zone::Zone;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::auth;
-use crate::guard::{check_push, Limits, Origin, RuleBook};
+use crate::guard::{Limits, Origin, RuleBook};
+use crate::service::sync as service;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use jemput_core::bundle;
-use jemput_core::rules::Code;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -207,12 +207,6 @@ ALTER TABLE kelurahan_settings ADD COLUMN zone TEXT NOT NULL DEFAULT 'WIB';
 ALTER TABLE kelurahan_settings ADD COLUMN bps TEXT;
 "#,
 ];
-
-/// Relayed bundles read from one sync request.
-const MAX_RELAYS_PER_REQUEST: usize = 8;
-
-/// How deep bundles carried inside bundles are opened.
-const MAX_RELAY_DEPTH: usize = 4;
 
 /// Rows per sync response page.
 pub const PAGE_LIMIT: usize = 1000;
@@ -674,88 +668,6 @@ impl SqliteStorage {
         Ok(SigningKey::from_bytes(&secret))
     }
 
-    /// Applies a checked bundle's documents as its signer's work (rights, areas,
-    /// revocation and actors of the device that signed it, never of its carrier).
-    fn apply_bundle_payload(
-        &self,
-        tx: &Transaction<'_>,
-        payload: &bundle::BundlePayload,
-        depth: usize,
-    ) -> Result<Vec<Rejected>, StorageError> {
-        let refuse_all = |code: Code, reason: &str| {
-            payload
-                .docs
-                .iter()
-                .map(|d| Rejected {
-                    id: d.id.clone(),
-                    code: code.as_str().into(),
-                    reason: reason.into(),
-                })
-                .collect::<Vec<_>>()
-        };
-        let Some(mut signer) = origin(tx, &payload.device)? else {
-            return Ok(refuse_all(
-                Code::Forbidden,
-                "the bundle's device is unknown to this server",
-            ));
-        };
-        let key: Option<Vec<u8>> = tx.query_row(
-            "SELECT public_key FROM devices WHERE id = ?1",
-            [&payload.device],
-            |r| r.get(0),
-        )?;
-        if key.as_deref() != Some(payload.device_key.as_slice()) {
-            return Ok(refuse_all(
-                Code::Forbidden,
-                "the bundle's key is not the device's registered key",
-            ));
-        }
-        if payload.docs.len() > 4 * self.limits.docs_per_request {
-            return Ok(refuse_all(
-                Code::TooMany,
-                "the bundle carries more households than a sync may",
-            ));
-        }
-        let mut rejected = Vec::new();
-        // Bundles it carries first, each judged as its own signer's (nested at most
-        // a few deep: a relay of a relay of a relay).
-        if depth < MAX_RELAY_DEPTH {
-            let server = self.server_key_in(tx)?;
-            for inner in &payload.relays {
-                match bundle::read_limited(inner, &server, self.limits.request_bytes) {
-                    Ok(p) => {
-                        let inner_rejected = self.apply_bundle_payload(tx, &p, depth + 1)?;
-                        // A carried bundle's refusals are its signer's to hear about.
-                        if !inner_rejected.is_empty() {
-                            tracing::info!(device = %p.device, refused = inner_rejected.len(), "relayed bundle partly refused");
-                        }
-                    }
-                    Err(e) => tracing::info!(error = %e, "relayed bundle refused"),
-                }
-            }
-        }
-        for doc in &payload.docs {
-            rejected.extend(apply_push(tx, &mut signer, doc, &self.limits, self.book)?);
-        }
-        Ok(rejected)
-    }
-
-    /// The server's public key, read inside a transaction.
-    fn server_key_in(&self, tx: &Connection) -> Result<VerifyingKey, StorageError> {
-        if self.secrets.is_some() {
-            return Ok(self.signing_key()?.verifying_key());
-        }
-        let secret: Vec<u8> =
-            tx.query_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
-                r.get(0)
-            })?;
-        let secret: [u8; 32] = secret
-            .as_slice()
-            .try_into()
-            .map_err(|_| StorageError::Internal("server key damaged".into()))?;
-        Ok(SigningKey::from_bytes(&secret).verifying_key())
-    }
-
     /// The audit chains' heads, written outside the database too: whoever edits the
     /// database must also edit this file.
     fn write_heads_file(&self) -> Result<(), StorageError> {
@@ -841,126 +753,6 @@ fn user_areas(conn: &Connection, user: &str) -> Result<Vec<Area>, StorageError> 
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Applies one pushed document inside the request's transaction, after the guard
-/// (`crate::guard`) has judged it. A refusal stores nothing of that document.
-pub(crate) fn apply_push(
-    tx: &Transaction<'_>,
-    signer: &mut Origin,
-    push: &PushDoc,
-    limits: &Limits,
-    book: RuleBook,
-) -> Result<Option<Rejected>, StorageError> {
-    let existing: Option<(String, u16, Vec<u8>)> = tx
-        .query_row(
-            "SELECT kelurahan, rw, doc FROM households WHERE id = ?1",
-            [&push.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let before = existing
-        .as_ref()
-        .map(|(kel, rw, doc)| (doc.as_slice(), kel.as_str(), *rw));
-    let mut owner_of = |actor: &ActorId| -> Result<Option<String>, StorageError> {
-        Ok(tx
-            .query_row(
-                "SELECT device FROM actors WHERE actor = ?1",
-                [actor.to_bytes()],
-                |r| r.get(0),
-            )
-            .optional()?)
-    };
-    let verdict = check_push(
-        before,
-        push,
-        signer,
-        &mut owner_of,
-        crate::registry::now_ms(),
-        limits,
-        crate::registry::indicator_set(),
-        book,
-    )?;
-    let ok = match verdict {
-        Ok(ok) => ok,
-        Err(refusal) => {
-            tracing::info!(device = %signer.device, code = refusal.code.as_str(), "push refused");
-            return Ok(Some(Rejected {
-                id: push.id.clone(),
-                code: refusal.code.as_str().to_string(),
-                reason: refusal.reason,
-            }));
-        }
-    };
-    if ok.new_changes.is_empty() {
-        // Everything pushed was here already: nothing to write.
-        return Ok(None);
-    }
-    for actor in &ok.bind {
-        tx.execute(
-            "INSERT INTO actors (actor, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![actor.to_bytes(), signer.device],
-        )?;
-        name_author(tx, actor, &signer.user)?;
-        signer.actors.insert(actor.clone());
-    }
-    note_actors(tx, &push.id, ok.new_changes.iter().map(|c| c.actor_id()))?;
-    match &existing {
-        Some(_) => {
-            tx.execute(
-                "UPDATE households SET doc = ?2, heads = ?3 WHERE id = ?1",
-                params![push.id, ok.bytes, encode_heads(&ok.heads)],
-            )?;
-        }
-        None => {
-            let (kel, rw, rt) = ok.household.area();
-            tx.execute(
-                "INSERT INTO log (household, kind, device) VALUES (?1, 1, ?2)",
-                params![push.id, signer.device],
-            )?;
-            let seq = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO households (id, kelurahan, rw, rt, doc, heads, placed_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![push.id, kel, rw, rt, ok.bytes, encode_heads(&ok.heads), seq],
-            )?;
-        }
-    }
-    for c in &ok.new_changes {
-        tx.execute(
-            "INSERT INTO log (household, kind, hash, bytes, device) VALUES (?1, 0, ?2, ?3, ?4)
-             ON CONFLICT (hash) DO NOTHING",
-            params![push.id, c.hash().0.to_vec(), c.raw_bytes(), signer.device],
-        )?;
-    }
-    // Decisions the push adds (a fasilitator's or operator's choice on a conflict).
-    let decided_before = match before {
-        Some((doc, _, _)) => Household::load(doc)
-            .map(|h| h.resolved_ids().len())
-            .unwrap_or(0),
-        None => 0,
-    };
-    let decided = ok
-        .household
-        .resolved_ids()
-        .len()
-        .saturating_sub(decided_before);
-    if decided > 0 {
-        let (kelurahan, _, _) = ok.household.area();
-        audit_in(
-            tx,
-            crate::audit::Event {
-                chain: &kelurahan,
-                kind: "decision",
-                by: &signer.user,
-                detail: serde_json::json!({
-                    "household": push.id, "decisions": decided, "device": signer.device,
-                }),
-            },
-        )?;
-    }
-    crate::registry::project(tx, &ok.household, crate::registry::now_ms())?;
-    Ok(None)
 }
 
 /// Names `actor`'s user, once: the server's own record of who wrote a change.
@@ -1086,13 +878,6 @@ pub(crate) fn origin(tx: &Connection, device: &str) -> Result<Option<Origin>, St
     }))
 }
 
-struct PageRow {
-    seq: i64,
-    household: String,
-    kind: i64,
-    bytes: Option<Vec<u8>>,
-}
-
 /// A stored zone name; one this server cannot read (a hand-edited database) is WIB,
 /// with a warning, rather than every login and export of the kelurahan failing.
 fn stored_zone(name: &str) -> Zone {
@@ -1100,6 +885,226 @@ fn stored_zone(name: &str) -> Zone {
         tracing::warn!(error = %e, "kelurahan_settings.zone unreadable; using WIB");
         Zone::default()
     })
+}
+
+impl SqliteStorage {
+    /// What the service needs besides the store.
+    fn context<'a>(&'a self, server_key: &'a VerifyingKey) -> service::Context<'a> {
+        service::Context {
+            limits: &self.limits,
+            book: self.book,
+            server_key,
+            set: crate::registry::indicator_set(),
+            now_ms: crate::registry::now_ms,
+        }
+    }
+}
+
+/// The sync service's operations in one SQLite transaction.
+struct SqliteTx<'a>(&'a Connection);
+
+impl service::StoreTx for SqliteTx<'_> {
+    fn origin(&self, device: &str) -> Result<Option<Origin>, StorageError> {
+        origin(self.0, device)
+    }
+
+    fn note_quarantine(
+        &self,
+        device: &str,
+        household: &str,
+        reason: &str,
+        at_ms: i64,
+    ) -> Result<(), StorageError> {
+        self.0.execute(
+            "INSERT INTO quarantine (device, household, reason, reported_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (device, household) DO UPDATE SET reason = excluded.reason, reported_ms = excluded.reported_ms",
+            params![device, household, reason, at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn device_key(&self, device: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let key: Option<Option<Vec<u8>>> = self
+            .0
+            .query_row(
+                "SELECT public_key FROM devices WHERE id = ?1",
+                [device],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(key.flatten())
+    }
+
+    fn household(&self, id: &str) -> Result<Option<service::Stored>, StorageError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT kelurahan, rw, doc FROM households WHERE id = ?1")?
+            .query_row([id], |r| {
+                Ok(service::Stored {
+                    kelurahan: r.get(0)?,
+                    rw: r.get(1)?,
+                    doc: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn actor_owner(&self, actor: &ActorId) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT device FROM actors WHERE actor = ?1")?
+            .query_row([actor.to_bytes()], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn bind_actor(&self, actor: &ActorId, device: &str, user: &str) -> Result<(), StorageError> {
+        self.0.execute(
+            "INSERT INTO actors (actor, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![actor.to_bytes(), device],
+        )?;
+        name_author(self.0, actor, user)
+    }
+
+    fn note_actors(&self, household: &str, actors: &[&ActorId]) -> Result<(), StorageError> {
+        note_actors(self.0, household, actors.iter().copied())
+    }
+
+    fn update_doc(&self, id: &str, doc: &[u8], heads: &[ChangeHash]) -> Result<(), StorageError> {
+        self.0.execute(
+            "UPDATE households SET doc = ?2, heads = ?3 WHERE id = ?1",
+            params![id, doc, encode_heads(heads)],
+        )?;
+        Ok(())
+    }
+
+    fn place_new(
+        &self,
+        id: &str,
+        (kelurahan, rw, rt): (&str, u16, u16),
+        doc: &[u8],
+        heads: &[ChangeHash],
+        device: &str,
+    ) -> Result<(), StorageError> {
+        self.0.execute(
+            "INSERT INTO log (household, kind, device) VALUES (?1, 1, ?2)",
+            params![id, device],
+        )?;
+        let seq = self.0.last_insert_rowid();
+        self.0.execute(
+            "INSERT INTO households (id, kelurahan, rw, rt, doc, heads, placed_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![id, kelurahan, rw, rt, doc, encode_heads(heads), seq],
+        )?;
+        Ok(())
+    }
+
+    fn append_changes(
+        &self,
+        id: &str,
+        changes: &[automerge::Change],
+        device: &str,
+    ) -> Result<(), StorageError> {
+        let mut stmt = self.0.prepare_cached(
+            "INSERT INTO log (household, kind, hash, bytes, device) VALUES (?1, 0, ?2, ?3, ?4)
+             ON CONFLICT (hash) DO NOTHING",
+        )?;
+        for c in changes {
+            stmt.execute(params![id, c.hash().0.to_vec(), c.raw_bytes(), device])?;
+        }
+        Ok(())
+    }
+
+    fn audit(&self, event: crate::audit::Event<'_>) -> Result<(), StorageError> {
+        audit_in(self.0, event)
+    }
+
+    fn export_row(
+        &self,
+        row: &ExportRow,
+        kelurahan: &str,
+        arrived_ms: i64,
+    ) -> Result<(), StorageError> {
+        crate::registry::insert_row(self.0, row, kelurahan, arrived_ms)
+    }
+
+    fn max_seq(&self) -> Result<i64, StorageError> {
+        Ok(self
+            .0
+            .query_row("SELECT coalesce(max(seq), 0) FROM log", [], |r| r.get(0))?)
+    }
+
+    fn log_page(
+        &self,
+        area: &Area,
+        cursor: i64,
+        device: &str,
+        limit: usize,
+    ) -> Result<Vec<service::PageRow>, StorageError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT l.seq, l.household, l.kind, l.bytes FROM log l JOIN households h ON h.id = l.household
+             WHERE l.seq > ?1 AND h.kelurahan = ?2 AND (?3 = 0 OR h.rw = ?3)
+               AND ((l.kind = 1 AND l.seq = h.placed_seq AND (l.device IS NULL OR l.device != ?4))
+                 OR (l.kind = 0 AND h.placed_seq <= ?1 AND (l.device IS NULL OR l.device != ?4)))
+             ORDER BY l.seq LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                cursor,
+                area.kelurahan,
+                area.rw.unwrap_or(0),
+                device,
+                limit as i64
+            ],
+            |r| {
+                Ok(service::PageRow {
+                    seq: r.get(0)?,
+                    household: r.get(1)?,
+                    placement: r.get::<_, i64>(2)? == 1,
+                    bytes: r.get(3)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn placed_after(&self, area: &Area, seq: i64) -> Result<u64, StorageError> {
+        let n: i64 = self
+            .0
+            .prepare_cached(
+                "SELECT count(*) FROM households
+                 WHERE kelurahan = ?1 AND (?2 = 0 OR rw = ?2) AND placed_seq > ?3",
+            )?
+            .query_row(params![area.kelurahan, area.rw.unwrap_or(0), seq], |r| {
+                r.get(0)
+            })?;
+        Ok(n as u64)
+    }
+
+    fn gone(&self, area: &Area, from: i64, to: i64) -> Result<Vec<String>, StorageError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT l.household FROM log l JOIN households h ON h.id = l.household
+             WHERE l.kind = 1 AND l.seq > ?1 AND l.seq <= ?2
+               AND l.from_kelurahan = ?3 AND (?4 = 0 OR l.from_rw = ?4)
+               AND NOT (h.kelurahan = ?3 AND (?4 = 0 OR h.rw = ?4))",
+        )?;
+        let ids = stmt.query_map(
+            params![from, to, area.kelurahan, area.rw.unwrap_or(0)],
+            |r| r.get::<_, String>(0),
+        )?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    fn heads(&self, id: &str) -> Result<Vec<ChangeHash>, StorageError> {
+        let heads: Vec<u8> = self
+            .0
+            .prepare_cached("SELECT heads FROM households WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        Ok(decode_heads(&heads))
+    }
+
+    fn authors_of(&self, households: &[&String]) -> Result<BTreeMap<String, String>, StorageError> {
+        authors_of(self.0, households.iter().copied())
+    }
 }
 
 impl Storage for SqliteStorage {
@@ -1479,8 +1484,9 @@ impl Storage for SqliteStorage {
     }
 
     fn import_bundle(&self, bytes: &[u8]) -> Result<BundleImport, StorageError> {
-        let payload = bundle::read(bytes, &self.server_key()?)
-            .map_err(|e| StorageError::Invalid(e.to_string()))?;
+        let server_key = self.server_key()?;
+        let payload =
+            bundle::read(bytes, &server_key).map_err(|e| StorageError::Invalid(e.to_string()))?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let signer = origin(&tx, &payload.device)?.ok_or_else(|| {
@@ -1491,7 +1497,8 @@ impl Storage for SqliteStorage {
                 "the bundle's device was revoked: refused".into(),
             ));
         }
-        let rejected = self.apply_bundle_payload(&tx, &payload, 0)?;
+        let rejected =
+            service::apply_bundle(&SqliteTx(&tx), &self.context(&server_key), &payload, 0)?;
         tx.commit()?;
         drop(conn);
         self.write_heads_file()?;
@@ -1913,164 +1920,17 @@ impl Storage for SqliteStorage {
         req: &SyncRequest,
         page_limit: usize,
     ) -> Result<SyncResponse, StorageError> {
-        let limits = self.limits;
+        // The key is read before the store's lock is taken (reading it may take it).
+        let server_key = self.server_key()?;
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut signer = origin(&tx, &session.device)?
-            .ok_or_else(|| StorageError::Invalid("unknown device".into()))?;
-        let scope = signer.areas.clone();
-        let mut resp = SyncResponse {
-            scope: scope.iter().map(Area::key).collect(),
-            server_ms: crate::registry::now_ms(),
-            ..SyncResponse::default()
-        };
-        for q in req
-            .quarantined
-            .iter()
-            .filter(|q| q.id.len() <= 64)
-            .take(100)
-        {
-            tx.execute(
-                "INSERT INTO quarantine (device, household, reason, reported_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (device, household) DO UPDATE SET reason = excluded.reason, reported_ms = excluded.reported_ms",
-                params![session.device, q.id, q.reason.chars().take(500).collect::<String>(), crate::registry::now_ms()],
-            )?;
-        }
-        // Relayed bundles first: their changes are judged as their signer's. A few
-        // per request (the device sends the rest next time).
-        for b in req.bundles.iter().take(MAX_RELAYS_PER_REQUEST) {
-            match bundle::read_limited(b, &self.server_key_in(&tx)?, limits.request_bytes) {
-                Ok(payload) => resp
-                    .rejected
-                    .extend(self.apply_bundle_payload(&tx, &payload, 0)?),
-                Err(e) => {
-                    tracing::info!(device = %session.device, error = %e, "relayed bundle refused")
-                }
-            }
-        }
-        let started = std::time::Instant::now();
-        for (i, push) in req.push.iter().enumerate() {
-            // Over a cap, the rest waits for the next request: nothing of it is stored.
-            if i >= limits.docs_per_request
-                || started.elapsed().as_millis() as u64 >= limits.write_ms
-            {
-                resp.rejected.push(Rejected {
-                    id: push.id.clone(),
-                    code: Code::TooMany.as_str().into(),
-                    reason: "deferred: send again".into(),
-                });
-                continue;
-            }
-            resp.rejected
-                .extend(apply_push(&tx, &mut signer, push, &limits, self.book)?);
-        }
-        let max_seq: i64 =
-            tx.query_row("SELECT coalesce(max(seq), 0) FROM log", [], |r| r.get(0))?;
-        let mut docs: BTreeMap<String, PullDoc> = BTreeMap::new();
-        let mut budget = page_limit;
-        let mut bytes_sent = 0usize;
-        for area in &scope {
-            let key = area.key();
-            let cursor = req.cursors.get(&key).copied().unwrap_or(0) as i64;
-            let mut stmt = tx.prepare_cached(
-                "SELECT l.seq, l.household, l.kind, l.bytes FROM log l JOIN households h ON h.id = l.household
-                 WHERE l.seq > ?1 AND h.kelurahan = ?2 AND (?3 = 0 OR h.rw = ?3)
-                   AND ((l.kind = 1 AND l.seq = h.placed_seq AND (l.device IS NULL OR l.device != ?4))
-                     OR (l.kind = 0 AND h.placed_seq <= ?1 AND (l.device IS NULL OR l.device != ?4)))
-                 ORDER BY l.seq LIMIT ?5",
-            )?;
-            let rows: Vec<PageRow> = stmt
-                .query_map(
-                    params![
-                        cursor,
-                        area.kelurahan,
-                        area.rw.unwrap_or(0),
-                        session.device,
-                        budget as i64 + 1
-                    ],
-                    |r| {
-                        Ok(PageRow {
-                            seq: r.get(0)?,
-                            household: r.get(1)?,
-                            kind: r.get(2)?,
-                            bytes: r.get(3)?,
-                        })
-                    },
-                )?
-                .collect::<Result<_, _>>()?;
-            let mut more = rows.len() > budget;
-            let mut next = if more { cursor } else { max_seq.max(cursor) };
-            for row in rows.into_iter().take(budget) {
-                // Pages are bounded by bytes too; one document always fits.
-                if bytes_sent >= limits.page_bytes {
-                    more = true;
-                    break;
-                }
-                budget -= 1;
-                next = row.seq;
-                let (kel, rw, current_doc): (String, u16, Vec<u8>) = tx.query_row(
-                    "SELECT kelurahan, rw, doc FROM households WHERE id = ?1",
-                    [&row.household],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )?;
-                let entry = docs
-                    .entry(row.household.clone())
-                    .or_insert_with(|| PullDoc {
-                        id: row.household.clone(),
-                        kelurahan: kel,
-                        rw,
-                        data: serde_bytes::ByteBuf::new(),
-                        snapshot: false,
-                        heads: Vec::new(),
-                    });
-                if row.kind == 1 {
-                    bytes_sent += current_doc.len();
-                    entry.data = serde_bytes::ByteBuf::from(current_doc);
-                    entry.snapshot = true;
-                } else if let Some(b) = row.bytes {
-                    bytes_sent += b.len();
-                    entry.data.extend_from_slice(&b);
-                }
-            }
-            if !more {
-                next = max_seq.max(cursor);
-            } else {
-                // Households of this area placed after the page's end come whole later.
-                let left: i64 = tx
-                    .prepare_cached(
-                        "SELECT count(*) FROM households
-                         WHERE kelurahan = ?1 AND (?2 = 0 OR rw = ?2) AND placed_seq > ?3",
-                    )?
-                    .query_row(params![area.kelurahan, area.rw.unwrap_or(0), next], |r| {
-                        r.get(0)
-                    })?;
-                resp.remaining = Some(resp.remaining.unwrap_or(0) + left as u64);
-            }
-            resp.more |= more;
-            let mut gone = tx.prepare_cached(
-                "SELECT l.household FROM log l JOIN households h ON h.id = l.household
-                 WHERE l.kind = 1 AND l.seq > ?1 AND l.seq <= ?2
-                   AND l.from_kelurahan = ?3 AND (?4 = 0 OR l.from_rw = ?4)
-                   AND NOT (h.kelurahan = ?3 AND (?4 = 0 OR h.rw = ?4))",
-            )?;
-            let ids = gone.query_map(
-                params![cursor, next, area.kelurahan, area.rw.unwrap_or(0)],
-                |r| r.get::<_, String>(0),
-            )?;
-            for id in ids {
-                resp.gone.push(id?);
-            }
-            resp.cursors.insert(key, next as u64);
-        }
-        for d in docs.values_mut().filter(|d| !d.snapshot) {
-            let heads: Vec<u8> =
-                tx.query_row("SELECT heads FROM households WHERE id = ?1", [&d.id], |r| {
-                    r.get(0)
-                })?;
-            d.heads = heads_to_wire(&decode_heads(&heads));
-        }
-        resp.authors = authors_of(&tx, docs.keys())?;
-        resp.docs = docs.into_values().collect();
+        let resp = service::sync(
+            &SqliteTx(&tx),
+            &self.context(&server_key),
+            &session.device,
+            req,
+            page_limit,
+        )?;
         tx.commit()?;
         drop(conn);
         if !req.push.is_empty() || !req.bundles.is_empty() {

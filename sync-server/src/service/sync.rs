@@ -1,0 +1,400 @@
+//! One sync request, backend-neutral. The store opens one transaction for the whole
+//! request and hands in its operations ([`StoreTx`]); everything here is the
+//! protocol's meaning: which reports and bundles are read, how each pushed document is
+//! judged and written, and which rows of the log make the answer's page per area.
+//!
+//! The page's cursor rule ("a page that is not full jumps to the log's maximum") is
+//! correct only while a store lets no row with a smaller sequence commit after a larger
+//! one is visible: true of SQLite's single writer. A store with concurrent writers must
+//! keep that promise in [`StoreTx::max_seq`] and [`StoreTx::log_page`].
+
+use std::collections::BTreeMap;
+
+use automerge::{ActorId, Change, ChangeHash};
+use ed25519_dalek::VerifyingKey;
+use jemput_core::bundle;
+use jemput_core::household::Household;
+use jemput_core::registry::export::ExportRow;
+use jemput_core::rules::Code;
+use jemput_core::sync::{
+    heads_to_wire, Area, PullDoc, PushDoc, Rejected, SyncRequest, SyncResponse,
+};
+use jemput_core::IndicatorSet;
+
+use crate::guard::{check_push, Limits, Origin, RuleBook};
+use crate::storage::StorageError;
+
+/// Relayed bundles read from one sync request (the device sends the rest next time).
+pub const MAX_RELAYS_PER_REQUEST: usize = 8;
+/// How deep bundles carried inside bundles are opened.
+pub const MAX_RELAY_DEPTH: usize = 4;
+/// Quarantine reports read from one request, and the longest id and reason kept.
+const MAX_QUARANTINE_REPORTS: usize = 100;
+const MAX_QUARANTINE_ID: usize = 64;
+const MAX_QUARANTINE_REASON: usize = 500;
+
+/// A stored household as the sync reads it.
+pub struct Stored {
+    pub kelurahan: String,
+    pub rw: u16,
+    /// The whole document as stored.
+    pub doc: Vec<u8>,
+}
+
+/// One row of an area's log: a placement (the household's whole document goes out)
+/// or a change (its bytes go out).
+pub struct PageRow {
+    pub seq: i64,
+    pub household: String,
+    pub placement: bool,
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// The operations one sync runs inside the store's transaction. Every call sees the
+/// writes of the calls before it; the store commits when [`sync`] returns `Ok` and
+/// rolls back otherwise.
+pub trait StoreTx {
+    /// The device's user, role, areas and actors; `None` for an unknown device.
+    fn origin(&self, device: &str) -> Result<Option<Origin>, StorageError>;
+    /// A household the device could not merge, as it reported it.
+    fn note_quarantine(
+        &self,
+        device: &str,
+        household: &str,
+        reason: &str,
+        at_ms: i64,
+    ) -> Result<(), StorageError>;
+    /// The device's registered public key.
+    fn device_key(&self, device: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    fn household(&self, id: &str) -> Result<Option<Stored>, StorageError>;
+    /// The device an Automerge actor is bound to.
+    fn actor_owner(&self, actor: &ActorId) -> Result<Option<String>, StorageError>;
+    /// Binds a new actor to the device and records the user as its author.
+    fn bind_actor(&self, actor: &ActorId, device: &str, user: &str) -> Result<(), StorageError>;
+    /// Records that these actors wrote into the household.
+    fn note_actors(&self, household: &str, actors: &[&ActorId]) -> Result<(), StorageError>;
+    fn update_doc(&self, id: &str, doc: &[u8], heads: &[ChangeHash]) -> Result<(), StorageError>;
+    /// A household new to the server: its row and its placement in its area (the log
+    /// row that sends it whole to the area's devices, except `device`, which has it).
+    fn place_new(
+        &self,
+        id: &str,
+        area: (&str, u16, u16),
+        doc: &[u8],
+        heads: &[ChangeHash],
+        device: &str,
+    ) -> Result<(), StorageError>;
+    /// Appends changes to the log (a change already there is kept once).
+    fn append_changes(
+        &self,
+        id: &str,
+        changes: &[Change],
+        device: &str,
+    ) -> Result<(), StorageError>;
+    /// Appends an event to its audit chain.
+    fn audit(&self, event: crate::audit::Event<'_>) -> Result<(), StorageError>;
+    /// Stores the household's export row as it stands now.
+    fn export_row(
+        &self,
+        row: &ExportRow,
+        kelurahan: &str,
+        arrived_ms: i64,
+    ) -> Result<(), StorageError>;
+    /// The log's largest sequence number.
+    fn max_seq(&self) -> Result<i64, StorageError>;
+    /// Up to `limit` rows of the area's log after `cursor`, in order: placements of
+    /// households placed after it, changes of households placed at or before it,
+    /// neither written by `device`.
+    fn log_page(
+        &self,
+        area: &Area,
+        cursor: i64,
+        device: &str,
+        limit: usize,
+    ) -> Result<Vec<PageRow>, StorageError>;
+    /// Households of the area placed after `seq`.
+    fn placed_after(&self, area: &Area, seq: i64) -> Result<u64, StorageError>;
+    /// Households placed elsewhere between `from` (exclusive) and `to` that were in
+    /// the area before.
+    fn gone(&self, area: &Area, from: i64, to: i64) -> Result<Vec<String>, StorageError>;
+    fn heads(&self, id: &str) -> Result<Vec<ChangeHash>, StorageError>;
+    /// The users of the actors that wrote into these households (actor hex → user).
+    fn authors_of(&self, households: &[&String]) -> Result<BTreeMap<String, String>, StorageError>;
+}
+
+/// What a sync needs besides the store: the server's caps, its rule book switch, its
+/// public key (bundles are certified by it), the indicator set and the clock.
+pub struct Context<'a> {
+    pub limits: &'a Limits,
+    pub book: RuleBook,
+    pub server_key: &'a VerifyingKey,
+    pub set: &'a IndicatorSet,
+    pub now_ms: fn() -> i64,
+}
+
+/// Answers one sync request of `device`.
+pub fn sync(
+    tx: &dyn StoreTx,
+    cx: &Context<'_>,
+    device: &str,
+    req: &SyncRequest,
+    page_limit: usize,
+) -> Result<SyncResponse, StorageError> {
+    let limits = cx.limits;
+    let mut signer = tx
+        .origin(device)?
+        .ok_or_else(|| StorageError::Invalid("unknown device".into()))?;
+    let scope = signer.areas.clone();
+    let mut resp = SyncResponse {
+        scope: scope.iter().map(Area::key).collect(),
+        server_ms: (cx.now_ms)(),
+        ..SyncResponse::default()
+    };
+    for q in req
+        .quarantined
+        .iter()
+        .filter(|q| q.id.len() <= MAX_QUARANTINE_ID)
+        .take(MAX_QUARANTINE_REPORTS)
+    {
+        let reason: String = q.reason.chars().take(MAX_QUARANTINE_REASON).collect();
+        tx.note_quarantine(device, &q.id, &reason, (cx.now_ms)())?;
+    }
+    // Relayed bundles first: their changes are judged as their signer's.
+    for b in req.bundles.iter().take(MAX_RELAYS_PER_REQUEST) {
+        match bundle::read_limited(b, cx.server_key, limits.request_bytes) {
+            Ok(payload) => resp.rejected.extend(apply_bundle(tx, cx, &payload, 0)?),
+            Err(e) => tracing::info!(device = %device, error = %e, "relayed bundle refused"),
+        }
+    }
+    let started = std::time::Instant::now();
+    for (i, push) in req.push.iter().enumerate() {
+        // Over a cap, the rest waits for the next request: nothing of it is stored.
+        if i >= limits.docs_per_request || started.elapsed().as_millis() as u64 >= limits.write_ms {
+            resp.rejected.push(Rejected {
+                id: push.id.clone(),
+                code: Code::TooMany.as_str().into(),
+                reason: "deferred: send again".into(),
+            });
+            continue;
+        }
+        resp.rejected.extend(apply_push(tx, cx, &mut signer, push)?);
+    }
+    page(tx, cx, device, &scope, req, page_limit, &mut resp)?;
+    Ok(resp)
+}
+
+/// The answer's page: per area, the log after the device's cursor, bounded by rows
+/// and bytes; its new cursors, what is left, and the households that left the area.
+fn page(
+    tx: &dyn StoreTx,
+    cx: &Context<'_>,
+    device: &str,
+    scope: &[Area],
+    req: &SyncRequest,
+    page_limit: usize,
+    resp: &mut SyncResponse,
+) -> Result<(), StorageError> {
+    let max_seq = tx.max_seq()?;
+    let mut docs: BTreeMap<String, PullDoc> = BTreeMap::new();
+    let mut budget = page_limit;
+    let mut bytes_sent = 0usize;
+    for area in scope {
+        let key = area.key();
+        let cursor = req.cursors.get(&key).copied().unwrap_or(0) as i64;
+        let rows = tx.log_page(area, cursor, device, budget + 1)?;
+        let mut more = rows.len() > budget;
+        let mut next = if more { cursor } else { max_seq.max(cursor) };
+        for row in rows.into_iter().take(budget) {
+            // Pages are bounded by bytes too; one document always fits.
+            if bytes_sent >= cx.limits.page_bytes {
+                more = true;
+                break;
+            }
+            budget -= 1;
+            next = row.seq;
+            let stored = tx.household(&row.household)?.ok_or_else(|| {
+                StorageError::Internal("a log row names a household the store lacks".into())
+            })?;
+            let entry = docs
+                .entry(row.household.clone())
+                .or_insert_with(|| PullDoc {
+                    id: row.household.clone(),
+                    kelurahan: stored.kelurahan,
+                    rw: stored.rw,
+                    data: serde_bytes::ByteBuf::new(),
+                    snapshot: false,
+                    heads: Vec::new(),
+                });
+            if row.placement {
+                bytes_sent += stored.doc.len();
+                entry.data = serde_bytes::ByteBuf::from(stored.doc);
+                entry.snapshot = true;
+            } else if let Some(b) = row.bytes {
+                bytes_sent += b.len();
+                entry.data.extend_from_slice(&b);
+            }
+        }
+        if !more {
+            next = max_seq.max(cursor);
+        } else {
+            // Households of this area placed after the page's end come whole later.
+            let left = tx.placed_after(area, next)?;
+            resp.remaining = Some(resp.remaining.unwrap_or(0) + left);
+        }
+        resp.more |= more;
+        resp.gone.extend(tx.gone(area, cursor, next)?);
+        resp.cursors.insert(key, next as u64);
+    }
+    for d in docs.values_mut().filter(|d| !d.snapshot) {
+        d.heads = heads_to_wire(&tx.heads(&d.id)?);
+    }
+    resp.authors = tx.authors_of(&docs.keys().collect::<Vec<_>>())?;
+    resp.docs = docs.into_values().collect();
+    Ok(())
+}
+
+/// Applies a checked bundle's documents as its signer's work (rights, areas,
+/// revocation and actors of the device that signed it, never of its carrier).
+pub fn apply_bundle(
+    tx: &dyn StoreTx,
+    cx: &Context<'_>,
+    payload: &bundle::BundlePayload,
+    depth: usize,
+) -> Result<Vec<Rejected>, StorageError> {
+    let refuse_all = |code: Code, reason: &str| {
+        payload
+            .docs
+            .iter()
+            .map(|d| Rejected {
+                id: d.id.clone(),
+                code: code.as_str().into(),
+                reason: reason.into(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let Some(mut signer) = tx.origin(&payload.device)? else {
+        return Ok(refuse_all(
+            Code::Forbidden,
+            "the bundle's device is unknown to this server",
+        ));
+    };
+    if tx.device_key(&payload.device)?.as_deref() != Some(payload.device_key.as_slice()) {
+        return Ok(refuse_all(
+            Code::Forbidden,
+            "the bundle's key is not the device's registered key",
+        ));
+    }
+    if payload.docs.len() > 4 * cx.limits.docs_per_request {
+        return Ok(refuse_all(
+            Code::TooMany,
+            "the bundle carries more households than a sync may",
+        ));
+    }
+    // Bundles it carries first, each judged as its own signer's (nested at most a few
+    // deep: a relay of a relay of a relay).
+    if depth < MAX_RELAY_DEPTH {
+        for inner in &payload.relays {
+            match bundle::read_limited(inner, cx.server_key, cx.limits.request_bytes) {
+                Ok(p) => {
+                    let inner_rejected = apply_bundle(tx, cx, &p, depth + 1)?;
+                    // A carried bundle's refusals are its signer's to hear about.
+                    if !inner_rejected.is_empty() {
+                        tracing::info!(device = %p.device, refused = inner_rejected.len(), "relayed bundle partly refused");
+                    }
+                }
+                Err(e) => tracing::info!(error = %e, "relayed bundle refused"),
+            }
+        }
+    }
+    let mut rejected = Vec::new();
+    for doc in &payload.docs {
+        rejected.extend(apply_push(tx, cx, &mut signer, doc)?);
+    }
+    Ok(rejected)
+}
+
+/// Applies one pushed document after the guard has judged it. A refusal stores
+/// nothing of that document.
+fn apply_push(
+    tx: &dyn StoreTx,
+    cx: &Context<'_>,
+    signer: &mut Origin,
+    push: &PushDoc,
+) -> Result<Option<Rejected>, StorageError> {
+    let existing = tx.household(&push.id)?;
+    let before = existing
+        .as_ref()
+        .map(|s| (s.doc.as_slice(), s.kelurahan.as_str(), s.rw));
+    let mut owner_of = |actor: &ActorId| tx.actor_owner(actor);
+    let verdict = check_push(
+        before,
+        push,
+        signer,
+        &mut owner_of,
+        (cx.now_ms)(),
+        cx.limits,
+        cx.set,
+        cx.book,
+    )?;
+    let ok = match verdict {
+        Ok(ok) => ok,
+        Err(refusal) => {
+            tracing::info!(device = %signer.device, code = refusal.code.as_str(), "push refused");
+            return Ok(Some(Rejected {
+                id: push.id.clone(),
+                code: refusal.code.as_str().to_string(),
+                reason: refusal.reason,
+            }));
+        }
+    };
+    if ok.new_changes.is_empty() {
+        // Everything pushed was here already: nothing to write.
+        return Ok(None);
+    }
+    for actor in &ok.bind {
+        tx.bind_actor(actor, &signer.device, &signer.user)?;
+        signer.actors.insert(actor.clone());
+    }
+    let actors: Vec<&ActorId> = ok.new_changes.iter().map(|c| c.actor_id()).collect();
+    tx.note_actors(&push.id, &actors)?;
+    match &existing {
+        Some(_) => tx.update_doc(&push.id, &ok.bytes, &ok.heads)?,
+        None => {
+            let (kel, rw, rt) = ok.household.area();
+            tx.place_new(
+                &push.id,
+                (kel.as_str(), rw, rt),
+                &ok.bytes,
+                &ok.heads,
+                &signer.device,
+            )?;
+        }
+    }
+    tx.append_changes(&push.id, &ok.new_changes, &signer.device)?;
+    // Decisions the push adds (a fasilitator's or operator's choice on a conflict).
+    let decided_before = match before {
+        Some((doc, _, _)) => Household::load(doc)
+            .map(|h| h.resolved_ids().len())
+            .unwrap_or(0),
+        None => 0,
+    };
+    let decided = ok
+        .household
+        .resolved_ids()
+        .len()
+        .saturating_sub(decided_before);
+    let (kelurahan, _, _) = ok.household.area();
+    if decided > 0 {
+        tx.audit(crate::audit::Event {
+            chain: &kelurahan,
+            kind: "decision",
+            by: &signer.user,
+            detail: serde_json::json!({
+                "household": push.id, "decisions": decided, "device": signer.device,
+            }),
+        })?;
+    }
+    let row = ExportRow::of(&ok.household, cx.set);
+    tx.export_row(&row, &kelurahan, (cx.now_ms)())?;
+    Ok(None)
+}
