@@ -71,7 +71,7 @@ pub struct Origin {
 
 /// Who owns an actor id now: `None` when no device holds it yet.
 pub type OwnerOf<'a> =
-    dyn FnMut(&ActorId) -> Result<Option<String>, crate::storage::StorageError> + 'a;
+    dyn FnMut(&ActorId) -> Result<Option<String>, crate::error::StorageError> + 'a;
 
 /// A push that passed: what to store.
 pub struct Accepted {
@@ -104,8 +104,8 @@ pub fn check_push(
     limits: &Limits,
     set: &IndicatorSet,
     book: RuleBook,
-) -> Result<Result<Accepted, Refusal>, crate::storage::StorageError> {
-    let internal = |e: String| crate::storage::StorageError::Internal(e);
+) -> Result<Result<Accepted, Refusal>, crate::error::StorageError> {
+    let internal = |e: String| crate::error::StorageError::Internal(e);
     if signer.revoked {
         return Ok(Err(Refusal::new(
             Code::RevokedSigner,

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod demo;
+pub mod error;
 pub mod guard;
 pub mod login;
 pub mod net;

@@ -7,8 +7,6 @@
 //! change arriving later never alters a re-export of the same cut-off, and no
 //! document is loaded.
 
-use std::sync::OnceLock;
-
 use automerge::ActorId;
 use jemput_core::household::{Author, Household};
 use jemput_core::registry::export::ExportRow;
@@ -16,53 +14,11 @@ use jemput_core::registry::{
     self, apply::Outcome, guard, Counts, Coverage, ImportContext, Parsed, RegistryError,
 };
 use jemput_core::store::encode_heads;
-use jemput_core::IndicatorSet;
 use rusqlite::{params, Transaction};
 
 use crate::storage::{SqliteStorage, StorageError};
 
-pub(crate) fn indicator_set() -> &'static IndicatorSet {
-    static SET: OnceLock<IndicatorSet> = OnceLock::new();
-    SET.get_or_init(IndicatorSet::bps14)
-}
-
-/// The server's clock. Debug builds take `JEMPUT_TEST_NOW_MS` instead, so a test can
-/// make changes arrive at chosen instants (a cut-off at midnight in the kelurahan's zone).
-pub fn now_ms() -> i64 {
-    #[cfg(debug_assertions)]
-    if let Some(ms) = std::env::var("JEMPUT_TEST_NOW_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return ms;
-    }
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-/// Stores the household's export row as of now (inside the caller's transaction).
-pub(crate) fn project(
-    tx: &Transaction<'_>,
-    hh: &Household,
-    arrived_ms: i64,
-) -> Result<(), StorageError> {
-    let row = ExportRow::of(hh, indicator_set());
-    let (kelurahan, _, _) = hh.area();
-    insert_row(tx, &row, &kelurahan, arrived_ms)
-}
-
-pub(crate) fn insert_row(
-    tx: &rusqlite::Connection,
-    row: &ExportRow,
-    kelurahan: &str,
-    arrived_ms: i64,
-) -> Result<(), StorageError> {
-    let json = serde_json::to_string(row).map_err(|e| StorageError::Internal(e.to_string()))?;
-    tx.execute(
-        "INSERT INTO export_rows (household, kelurahan, arrived_ms, row) VALUES (?1, ?2, ?3, ?4)",
-        params![row.id, kelurahan, arrived_ms, json],
-    )?;
-    Ok(())
-}
+pub use crate::service::now_ms;
 
 /// A document built by an import worker, ready to write.
 struct Prepared {
@@ -116,7 +72,7 @@ impl SqliteStorage {
         let coverage = Coverage::of(&parsed, kelurahan, &existing);
         guard::before_import(&parsed, &coverage, partial)?;
         let work = registry::plan(parsed, kelurahan, &existing, partial);
-        let set = indicator_set();
+        let set = crate::service::indicator_set();
         let finish = |b: registry::Built| -> Result<Prepared, String> {
             let row = b.export_row(set);
             let mut hh = b.household;
@@ -179,34 +135,6 @@ impl SqliteStorage {
         }
         Ok(None)
     }
-
-    /// Export rows of the kelurahan's households as they stood when the last change
-    /// that arrived by `cutoff_ms` had arrived, ordered by RW, RT and id, each with
-    /// when that change arrived.
-    pub(crate) fn export_rows_at(
-        &self,
-        kelurahan: &str,
-        cutoff_ms: i64,
-    ) -> Result<Vec<(ExportRow, i64)>, StorageError> {
-        let conn = self.conn()?;
-        // SQLite takes the bare columns from the row holding max(id).
-        let mut stmt = conn.prepare(
-            "SELECT row, arrived_ms, max(id) FROM export_rows
-             WHERE kelurahan = ?1 AND arrived_ms <= ?2 GROUP BY household",
-        )?;
-        let rows = stmt.query_map(params![kelurahan, cutoff_ms], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for pair in rows {
-            let (json, arrived) = pair?;
-            let row: ExportRow = serde_json::from_str(&json)
-                .map_err(|e| StorageError::Internal(format!("export row: {e}")))?;
-            out.push((row, arrived));
-        }
-        out.sort_by(|(a, _), (b, _)| (a.rw, a.rt, &a.id).cmp(&(b.rw, b.rt, &b.id)));
-        Ok(out)
-    }
 }
 
 fn write_prepared(
@@ -256,5 +184,5 @@ fn write_prepared(
             )?;
         }
     }
-    insert_row(tx, &p.row, &p.kelurahan, now)
+    crate::storage::insert_row(tx, &p.row, &p.kelurahan, now)
 }

@@ -211,22 +211,7 @@ ALTER TABLE kelurahan_settings ADD COLUMN bps TEXT;
 /// Rows per sync response page.
 pub const PAGE_LIMIT: usize = 1000;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("database schema {found} is newer than this server ({known})")]
-    TooNew { found: i64, known: i64 },
-    #[error("{0}")]
-    Invalid(String),
-    #[error("no user `{0}`")]
-    NoUser(String),
-    #[error("internal: {0}")]
-    Internal(String),
-    /// A registry import refused by its whole-file checks; nothing was written.
-    #[error(transparent)]
-    Stopped(#[from] jemput_core::registry::Stop),
-}
+pub use crate::error::StorageError;
 
 pub use jemput_core::rules::Role;
 
@@ -736,7 +721,7 @@ fn backfill_export_rows(conn: &mut Connection) -> Result<(), StorageError> {
     };
     for bytes in docs {
         let hh = Household::load(&bytes).map_err(|e| StorageError::Internal(e.to_string()))?;
-        crate::registry::project(&tx, &hh, 0)?;
+        project(&tx, &hh, 0)?;
     }
     tx.commit()?;
     Ok(())
@@ -825,7 +810,7 @@ pub(crate) fn audit_in(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let e = crate::audit::next(event, head, crate::registry::now_ms());
+    let e = crate::audit::next(event, head, crate::service::now_ms());
     tx.execute(
         "INSERT INTO audit (chain, seq, at_ms, kind, by, detail, prev, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -878,6 +863,31 @@ pub(crate) fn origin(tx: &Connection, device: &str) -> Result<Option<Origin>, St
     }))
 }
 
+/// Stores the household's export row as of now (inside the caller's transaction).
+pub(crate) fn project(
+    tx: &Connection,
+    hh: &Household,
+    arrived_ms: i64,
+) -> Result<(), StorageError> {
+    let row = ExportRow::of(hh, crate::service::indicator_set());
+    let (kelurahan, _, _) = hh.area();
+    insert_row(tx, &row, &kelurahan, arrived_ms)
+}
+
+pub(crate) fn insert_row(
+    tx: &rusqlite::Connection,
+    row: &ExportRow,
+    kelurahan: &str,
+    arrived_ms: i64,
+) -> Result<(), StorageError> {
+    let json = serde_json::to_string(row).map_err(|e| StorageError::Internal(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO export_rows (household, kelurahan, arrived_ms, row) VALUES (?1, ?2, ?3, ?4)",
+        params![row.id, kelurahan, arrived_ms, json],
+    )?;
+    Ok(())
+}
+
 /// A stored zone name; one this server cannot read (a hand-edited database) is WIB,
 /// with a warning, rather than every login and export of the kelurahan failing.
 fn stored_zone(name: &str) -> Zone {
@@ -894,8 +904,8 @@ impl SqliteStorage {
             limits: &self.limits,
             book: self.book,
             server_key,
-            set: crate::registry::indicator_set(),
-            now_ms: crate::registry::now_ms,
+            set: crate::service::indicator_set(),
+            now_ms: crate::service::now_ms,
         }
     }
 }
@@ -1024,7 +1034,7 @@ impl service::StoreTx for SqliteTx<'_> {
         kelurahan: &str,
         arrived_ms: i64,
     ) -> Result<(), StorageError> {
-        crate::registry::insert_row(self.0, row, kelurahan, arrived_ms)
+        insert_row(self.0, row, kelurahan, arrived_ms)
     }
 
     fn max_seq(&self) -> Result<i64, StorageError> {
@@ -1113,7 +1123,24 @@ impl Storage for SqliteStorage {
         kelurahan: &str,
         cutoff_ms: i64,
     ) -> Result<Vec<(ExportRow, i64)>, StorageError> {
-        self.export_rows_at(kelurahan, cutoff_ms)
+        let conn = self.conn()?;
+        // SQLite takes the bare columns from the row holding max(id).
+        let mut stmt = conn.prepare(
+            "SELECT row, arrived_ms, max(id) FROM export_rows
+             WHERE kelurahan = ?1 AND arrived_ms <= ?2 GROUP BY household",
+        )?;
+        let rows = stmt.query_map(params![kelurahan, cutoff_ms], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for pair in rows {
+            let (json, arrived) = pair?;
+            let row: ExportRow = serde_json::from_str(&json)
+                .map_err(|e| StorageError::Internal(format!("export row: {e}")))?;
+            out.push((row, arrived));
+        }
+        out.sort_by(|(a, _), (b, _)| (a.rw, a.rt, &a.id).cmp(&(b.rw, b.rt, &b.id)));
+        Ok(out)
     }
 
     fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), StorageError> {
@@ -1124,7 +1151,7 @@ impl Storage for SqliteStorage {
             ));
         }
         let hash = auth::hash_password(password).map_err(StorageError::Internal)?;
-        let now = crate::registry::now_ms();
+        let now = crate::service::now_ms();
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
@@ -1422,8 +1449,8 @@ impl Storage for SqliteStorage {
                     device_name,
                     auth::token_hash(&token),
                     device_key.map(|k| k.to_vec()),
-                    crate::registry::now_ms(),
-                    crate::registry::now_ms() + crate::session::TOKEN_MS
+                    crate::service::now_ms(),
+                    crate::service::now_ms() + crate::session::TOKEN_MS
                 ],
             )?;
             // The device's actors are its own from now on. An actor already bound moves
@@ -1471,7 +1498,7 @@ impl Storage for SqliteStorage {
             role,
             server_key: hex::encode(server.verifying_key().to_bytes()),
             certificate,
-            server_ms: crate::registry::now_ms(),
+            server_ms: crate::service::now_ms(),
             lock_minutes: self.lock_minutes(user)?,
             zone: self.user_zone(user)?,
             bps: self.user_bps(user)?,
@@ -1535,7 +1562,7 @@ impl Storage for SqliteStorage {
         let Some(role) = Role::parse(&role) else {
             return Ok(TokenState::Unknown);
         };
-        let now = crate::registry::now_ms();
+        let now = crate::service::now_ms();
         Ok(if revoked || disabled {
             TokenState::Revoked
         } else if expires_ms <= now {
@@ -1598,7 +1625,7 @@ impl Storage for SqliteStorage {
         let conn = self.conn()?;
         conn.execute(
             "DELETE FROM challenges WHERE expires_ms < ?1",
-            [crate::registry::now_ms()],
+            [crate::service::now_ms()],
         )?;
         conn.execute(
             "INSERT INTO challenges (device, challenge, expires_ms) SELECT ?1, ?2, ?3
@@ -1691,7 +1718,7 @@ impl Storage for SqliteStorage {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let n = tx.execute(
             "UPDATE users SET password_hash = ?2, password_ms = ?3 WHERE name = ?1",
-            params![user, hash, crate::registry::now_ms()],
+            params![user, hash, crate::service::now_ms()],
         )?;
         tx.execute(
             "UPDATE devices SET token_expires_ms = 0 WHERE user = ?1",
@@ -1781,7 +1808,7 @@ impl Storage for SqliteStorage {
             )?;
             let hh = Household::from_doc(doc)
                 .map_err(|e| StorageError::Invalid(format!("household {}: {e}", h.id)))?;
-            crate::registry::project(&tx, &hh, crate::registry::now_ms())?;
+            project(&tx, &hh, crate::service::now_ms())?;
             n += 1;
         }
         tx.commit()?;
@@ -1909,7 +1936,7 @@ impl Storage for SqliteStorage {
             "UPDATE households SET rw = ?2, rt = ?3, doc = ?4, heads = ?5, placed_seq = ?6 WHERE id = ?1",
             params![id, rw, rt, hh.save_nocompress(), encode_heads(&heads), seq],
         )?;
-        crate::registry::project(&tx, &hh, crate::registry::now_ms())?;
+        project(&tx, &hh, crate::service::now_ms())?;
         tx.commit()?;
         Ok(true)
     }

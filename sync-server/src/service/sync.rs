@@ -21,8 +21,8 @@ use jemput_core::sync::{
 };
 use jemput_core::IndicatorSet;
 
+use crate::error::StorageError;
 use crate::guard::{check_push, Limits, Origin, RuleBook};
-use crate::storage::StorageError;
 
 /// Relayed bundles read from one sync request (the device sends the rest next time).
 pub const MAX_RELAYS_PER_REQUEST: usize = 8;
