@@ -3,8 +3,9 @@
 //! its monotonic sequence numbers.
 //!
 //! `Storage` is the one trait handlers use; `SqliteStorage` is the embedded default.
-//! A sync request's logic lives in `crate::service::sync`, over the transactional
-//! operations `SqliteTx` implements here (SQL only); the rest moves there step by step.
+//! A sync request's and a move's logic live in `crate::service`, over the
+//! transactional operations (`service::store::StoreTx`) `SqliteTx` implements here
+//! (SQL only); the rest moves there step by step.
 //! SQLite runs one writer at a time, so a sequence number is visible to readers only
 //! after every smaller one is: `seq > cursor` never skips a row that commits late. A
 //! backend with concurrent writers (PostgreSQL) needs a different cursor rule.
@@ -24,6 +25,7 @@ use serde::Serialize;
 
 use crate::auth;
 use crate::guard::{Limits, Origin, RuleBook};
+use crate::service::store::{PageRow, StoreTx, Stored};
 use crate::service::sync as service;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use jemput_core::bundle;
@@ -913,7 +915,7 @@ impl SqliteStorage {
 /// The sync service's operations in one SQLite transaction.
 struct SqliteTx<'a>(&'a Connection);
 
-impl service::StoreTx for SqliteTx<'_> {
+impl StoreTx for SqliteTx<'_> {
     fn origin(&self, device: &str) -> Result<Option<Origin>, StorageError> {
         origin(self.0, device)
     }
@@ -945,12 +947,12 @@ impl service::StoreTx for SqliteTx<'_> {
         Ok(key.flatten())
     }
 
-    fn household(&self, id: &str) -> Result<Option<service::Stored>, StorageError> {
+    fn household(&self, id: &str) -> Result<Option<Stored>, StorageError> {
         Ok(self
             .0
             .prepare_cached("SELECT kelurahan, rw, doc FROM households WHERE id = ?1")?
             .query_row([id], |r| {
-                Ok(service::Stored {
+                Ok(Stored {
                     kelurahan: r.get(0)?,
                     rw: r.get(1)?,
                     doc: r.get(2)?,
@@ -1012,7 +1014,7 @@ impl service::StoreTx for SqliteTx<'_> {
         &self,
         id: &str,
         changes: &[automerge::Change],
-        device: &str,
+        device: Option<&str>,
     ) -> Result<(), StorageError> {
         let mut stmt = self.0.prepare_cached(
             "INSERT INTO log (household, kind, hash, bytes, device) VALUES (?1, 0, ?2, ?3, ?4)
@@ -1021,6 +1023,30 @@ impl service::StoreTx for SqliteTx<'_> {
         for c in changes {
             stmt.execute(params![id, c.hash().0.to_vec(), c.raw_bytes(), device])?;
         }
+        Ok(())
+    }
+
+    fn name_author(&self, actor: &ActorId, user: &str) -> Result<(), StorageError> {
+        name_author(self.0, actor, user)
+    }
+
+    fn place_moved(
+        &self,
+        id: &str,
+        (kelurahan, old_rw): (&str, u16),
+        (rw, rt): (u16, u16),
+        doc: &[u8],
+        heads: &[ChangeHash],
+    ) -> Result<(), StorageError> {
+        self.0.execute(
+            "INSERT INTO log (household, kind, from_kelurahan, from_rw) VALUES (?1, 1, ?2, ?3)",
+            params![id, kelurahan, old_rw],
+        )?;
+        let seq = self.0.last_insert_rowid();
+        self.0.execute(
+            "UPDATE households SET rw = ?2, rt = ?3, doc = ?4, heads = ?5, placed_seq = ?6 WHERE id = ?1",
+            params![id, rw, rt, doc, encode_heads(heads), seq],
+        )?;
         Ok(())
     }
 
@@ -1049,7 +1075,7 @@ impl service::StoreTx for SqliteTx<'_> {
         cursor: i64,
         device: &str,
         limit: usize,
-    ) -> Result<Vec<service::PageRow>, StorageError> {
+    ) -> Result<Vec<PageRow>, StorageError> {
         let mut stmt = self.0.prepare_cached(
             "SELECT l.seq, l.household, l.kind, l.bytes FROM log l JOIN households h ON h.id = l.household
              WHERE l.seq > ?1 AND h.kelurahan = ?2 AND (?3 = 0 OR h.rw = ?3)
@@ -1066,7 +1092,7 @@ impl service::StoreTx for SqliteTx<'_> {
                 limit as i64
             ],
             |r| {
-                Ok(service::PageRow {
+                Ok(PageRow {
                     seq: r.get(0)?,
                     household: r.get(1)?,
                     placement: r.get::<_, i64>(2)? == 1,
@@ -1901,44 +1927,12 @@ impl Storage for SqliteStorage {
     ) -> Result<bool, StorageError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(String, u16, Vec<u8>)> = tx
-            .query_row(
-                "SELECT kelurahan, rw, doc FROM households WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let Some((kel, old_rw, bytes)) = row else {
-            return Ok(false);
-        };
-        let internal = |e: jemput_core::HouseholdError| StorageError::Internal(e.to_string());
-        let mut hh = Household::load_as(&bytes, by).map_err(internal)?;
-        let before = hh.heads();
-        hh.set_area(rw, rt, now_ms).map_err(internal)?;
-        let changes = hh.doc_mut().get_changes(&before);
-        name_author(&tx, &by.actor, &by.user)?;
-        note_actors(&tx, id, [&by.actor])?;
-        // Changes first, then the placement: devices of the new area get a snapshot
-        // that already holds the move.
-        for c in &changes {
-            tx.execute(
-                "INSERT INTO log (household, kind, hash, bytes) VALUES (?1, 0, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
-                params![id, c.hash().0.to_vec(), c.raw_bytes()],
-            )?;
+        let moved =
+            crate::service::moves::move_household(&SqliteTx(&tx), id, (rw, rt), by, now_ms)?;
+        if moved {
+            tx.commit()?;
         }
-        tx.execute(
-            "INSERT INTO log (household, kind, from_kelurahan, from_rw) VALUES (?1, 1, ?2, ?3)",
-            params![id, kel, old_rw],
-        )?;
-        let seq = tx.last_insert_rowid();
-        let heads = hh.heads();
-        tx.execute(
-            "UPDATE households SET rw = ?2, rt = ?3, doc = ?4, heads = ?5, placed_seq = ?6 WHERE id = ?1",
-            params![id, rw, rt, hh.save_nocompress(), encode_heads(&heads), seq],
-        )?;
-        project(&tx, &hh, crate::service::now_ms())?;
-        tx.commit()?;
-        Ok(true)
+        Ok(moved)
     }
 
     fn sync(

@@ -4,11 +4,15 @@
 //!
 //! - [`sync`]: one sync request (quarantine reports, relayed bundles, pushed documents
 //!   judged by [`crate::guard`], a page of the log per area) over [`sync::StoreTx`].
+//! - [`moves`]: a household moved to another RW/RT by the office.
+//! - [`store`]: the transactional operations the service runs over ([`store::StoreTx`]).
 //! - [`now_ms`], [`indicator_set`]: the server's clock and the criteria it judges by.
 //!
-//! Moving in step by step: authentication, registry import/export and moves still live
-//! in `storage.rs` and `registry.rs`.
+//! Moving in step by step: authentication and the registry import still live in
+//! `storage.rs` and `registry.rs`.
 
+pub mod moves;
+pub mod store;
 pub mod sync;
 
 use std::sync::OnceLock;
