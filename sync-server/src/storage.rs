@@ -901,7 +901,7 @@ fn stored_zone(name: &str) -> Zone {
 
 impl SqliteStorage {
     /// What the service needs besides the store.
-    fn context<'a>(&'a self, server_key: &'a VerifyingKey) -> service::Context<'a> {
+    fn context<'a>(&'a self, server_key: Option<&'a VerifyingKey>) -> service::Context<'a> {
         service::Context {
             limits: &self.limits,
             book: self.book,
@@ -1550,8 +1550,12 @@ impl Storage for SqliteStorage {
                 "the bundle's device was revoked: refused".into(),
             ));
         }
-        let rejected =
-            service::apply_bundle(&SqliteTx(&tx), &self.context(&server_key), &payload, 0)?;
+        let rejected = service::apply_bundle(
+            &SqliteTx(&tx),
+            &self.context(Some(&server_key)),
+            &payload,
+            0,
+        )?;
         tx.commit()?;
         drop(conn);
         self.write_heads_file()?;
@@ -1941,13 +1945,17 @@ impl Storage for SqliteStorage {
         req: &SyncRequest,
         page_limit: usize,
     ) -> Result<SyncResponse, StorageError> {
-        // The key is read before the store's lock is taken (reading it may take it).
-        let server_key = self.server_key()?;
+        // Only relayed bundles need the server's key, read before the store's lock is
+        // taken (reading it may take it).
+        let server_key = match req.bundles.is_empty() {
+            true => None,
+            false => Some(self.server_key()?),
+        };
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let resp = service::sync(
             &SqliteTx(&tx),
-            &self.context(&server_key),
+            &self.context(server_key.as_ref()),
             &session.device,
             req,
             page_limit,

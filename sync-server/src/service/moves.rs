@@ -38,6 +38,7 @@ pub fn move_household(
         &hh.heads(),
     )?;
     let row = ExportRow::of(&hh, super::indicator_set());
-    tx.export_row(&row, &stored.kelurahan, super::now_ms())?;
+    let (kelurahan, _, _) = hh.area();
+    tx.export_row(&row, &kelurahan, super::now_ms())?;
     Ok(true)
 }

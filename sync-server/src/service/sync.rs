@@ -39,7 +39,8 @@ const MAX_QUARANTINE_REASON: usize = 500;
 pub struct Context<'a> {
     pub limits: &'a Limits,
     pub book: RuleBook,
-    pub server_key: &'a VerifyingKey,
+    /// `None` when the request carries no bundle: reading the key costs a query.
+    pub server_key: Option<&'a VerifyingKey>,
     pub set: &'a IndicatorSet,
     pub now_ms: fn() -> i64,
 }
@@ -73,7 +74,7 @@ pub fn sync(
     }
     // Relayed bundles first: their changes are judged as their signer's.
     for b in req.bundles.iter().take(MAX_RELAYS_PER_REQUEST) {
-        match bundle::read_limited(b, cx.server_key, limits.request_bytes) {
+        match bundle::read_limited(b, server_key(cx)?, limits.request_bytes) {
             Ok(payload) => resp.rejected.extend(apply_bundle(tx, cx, &payload, 0)?),
             Err(e) => tracing::info!(device = %device, error = %e, "relayed bundle refused"),
         }
@@ -165,6 +166,11 @@ fn page(
     Ok(())
 }
 
+fn server_key<'a>(cx: &Context<'a>) -> Result<&'a VerifyingKey, StorageError> {
+    cx.server_key
+        .ok_or_else(|| StorageError::Internal("bundles need the server's key".into()))
+}
+
 /// Applies a checked bundle's documents as its signer's work (rights, areas,
 /// revocation and actors of the device that signed it, never of its carrier).
 pub fn apply_bundle(
@@ -206,7 +212,7 @@ pub fn apply_bundle(
     // deep: a relay of a relay of a relay).
     if depth < MAX_RELAY_DEPTH {
         for inner in &payload.relays {
-            match bundle::read_limited(inner, cx.server_key, cx.limits.request_bytes) {
+            match bundle::read_limited(inner, server_key(cx)?, cx.limits.request_bytes) {
                 Ok(p) => {
                     let inner_rejected = apply_bundle(tx, cx, &p, depth + 1)?;
                     // A carried bundle's refusals are its signer's to hear about.
