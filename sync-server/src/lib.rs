@@ -122,15 +122,18 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "worker task failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal server error",
-            )
-        })?
+        .map_err(worker_failed)?
         .map_err(ApiError::from)
+}
+
+/// A blocking-pool task that panicked or was cancelled.
+fn worker_failed(e: tokio::task::JoinError) -> ApiError {
+    tracing::error!(error = %e, "worker task failed");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal server error",
+    )
 }
 
 #[derive(Deserialize)]
@@ -442,14 +445,7 @@ async fn sync_handler(
     let req: SyncRequest =
         tokio::task::spawn_blocking(move || sync::decode_limited::<SyncRequest>(&body, max))
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "worker task failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal server error",
-                )
-            })?
+            .map_err(worker_failed)?
             .map_err(|e| match e {
                 sync::WireError::TooLarge(_) => {
                     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())

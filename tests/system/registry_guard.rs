@@ -28,6 +28,28 @@ fn import_in(lang: &str, data: &Path, file: &Path, extra: &[&str]) -> Output {
         .args(extra))
 }
 
+/// An operator of the kelurahan, logged in on a device in `dir/ops`, and the running
+/// server it talks to (kept alive by the caller).
+fn operator(data: &Path, dir: &Path) -> (Server, Client) {
+    Server::admin(
+        data,
+        &[
+            "user",
+            "add",
+            "ops",
+            "--role",
+            "operator",
+            "--password",
+            "rahasia-123",
+        ],
+    );
+    Server::admin(data, &["assign", "ops", "--kelurahan", KEL]);
+    let server = Server::start(data, "127.0.0.1:0");
+    let ops = Client::new(dir.join("ops"));
+    ops.login(&server.url(), "ops", "rahasia-123");
+    (server, ops)
+}
+
 /// Every household's heads on the server: equal before and after means nothing changed.
 fn heads(data: &Path) -> String {
     stdout(&Server::admin(data, &["heads"]))
@@ -215,22 +237,7 @@ fn a_file_that_would_wipe_the_kelurahan_changes_nothing() {
 
     // The operator's device applies the same checks, with the same exit codes.
     let after = heads(&data);
-    Server::admin(
-        &data,
-        &[
-            "user",
-            "add",
-            "ops",
-            "--role",
-            "operator",
-            "--password",
-            "rahasia-123",
-        ],
-    );
-    Server::admin(&data, &["assign", "ops", "--kelurahan", KEL]);
-    let server = Server::start(&data, "127.0.0.1:0");
-    let ops = Client::new(tmp.path().join("ops"));
-    ops.login(&server.url(), "ops", "rahasia-123");
+    let (_server, ops) = operator(&data, tmp.path());
     ops.sync();
     let out = ops.cmd(&["import", empty.to_str().expect("path")]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -531,22 +538,7 @@ fn two_first_imports_of_one_household_keep_one_document() {
     write_rows(&part, &first);
     let out = import(&data, &part, &["--bps", "3573010007"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    Server::admin(
-        &data,
-        &[
-            "user",
-            "add",
-            "ops",
-            "--role",
-            "operator",
-            "--password",
-            "rahasia-123",
-        ],
-    );
-    Server::admin(&data, &["assign", "ops", "--kelurahan", KEL]);
-    let server = Server::start(&data, "127.0.0.1:0");
-    let ops = Client::new(tmp.path().join("ops"));
-    ops.login(&server.url(), "ops", "rahasia-123");
+    let (_server, ops) = operator(&data, tmp.path());
     ops.sync();
 
     // The race: both import the whole file, each creating the same 400 households.
@@ -637,22 +629,7 @@ fn a_kelurahan_knows_its_bps_code() {
         "{}",
         stdout(&out)
     );
-    Server::admin(
-        &data,
-        &[
-            "user",
-            "add",
-            "ops",
-            "--role",
-            "operator",
-            "--password",
-            "rahasia-123",
-        ],
-    );
-    Server::admin(&data, &["assign", "ops", "--kelurahan", KEL]);
-    let server = Server::start(&data, "127.0.0.1:0");
-    let ops = Client::new(tmp.path().join("ops"));
-    ops.login(&server.url(), "ops", "rahasia-123");
+    let (_server, ops) = operator(&data, tmp.path());
     ops.sync();
     assert!(ops.households().is_empty(), "an empty kelurahan");
     let line = ops.ok(&["import", file.to_str().expect("path")]);
