@@ -10,7 +10,7 @@ use jemput_core::nik::{Kk, Nik, Sex};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::storage::NewHousehold;
+use crate::service::NewHousehold;
 
 pub const KELURAHAN: &str = "35.73.01.1007";
 pub const KELURAHAN_BPS: &str = "3573010007";

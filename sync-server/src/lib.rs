@@ -9,7 +9,6 @@ pub mod error;
 pub mod guard;
 pub mod login;
 pub mod net;
-pub mod registry;
 pub mod service;
 pub mod session;
 pub mod storage;
@@ -25,8 +24,9 @@ use axum::{Json, Router};
 use jemput_core::sync::{self, SyncRequest};
 use serde::Deserialize;
 
-use storage::{Session, StorageError, PAGE_LIMIT};
-pub use storage::{SqliteStorage, Storage};
+pub use service::{Server, Storage};
+use service::{Session, StorageError, PAGE_LIMIT};
+pub use storage::SqliteStorage;
 
 /// A stable error code and a message for the client. 5xx details stay in the log.
 #[derive(Debug)]
@@ -307,23 +307,23 @@ async fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiEr
         .to_string();
     let storage = state.storage.clone();
     match blocking(move || storage.token_state(&token)).await? {
-        storage::TokenState::Valid(session) => Ok(session),
-        storage::TokenState::Revoked => Err(ApiError::new(
+        service::TokenState::Valid(session) => Ok(session),
+        service::TokenState::Revoked => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "revoked",
             "this device was revoked by the office",
         )),
-        storage::TokenState::Expired => Err(ApiError::new(
+        service::TokenState::Expired => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "token_expired",
             "the token expired: renew it with the device key (/v1/refresh)",
         )),
-        storage::TokenState::NoArea => Err(ApiError::new(
+        service::TokenState::NoArea => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "no_area",
             "this user has no area any more",
         )),
-        storage::TokenState::Unknown => Err(ApiError::new(
+        service::TokenState::Unknown => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             "token unknown or ended",
@@ -342,7 +342,7 @@ async fn challenge_handler(
     Json(b): Json<ChallengeBody>,
 ) -> Result<Response, ApiError> {
     let storage = state.storage.clone();
-    let c = blocking(move || session::challenge(storage.as_ref(), &b.device, registry::now_ms()))
+    let c = blocking(move || session::challenge(storage.as_ref(), &b.device, service::now_ms()))
         .await?;
     Ok(Json(serde_json::json!({ "challenge": hex::encode(c) })).into_response())
 }
@@ -375,7 +375,7 @@ async fn refresh_handler(
             &b.device,
             &challenge,
             &signature,
-            registry::now_ms(),
+            service::now_ms(),
         )?;
         // The kelurahan's lock time travels with each renewal, as with each login.
         let user = storage.device_record(&b.device)?.map(|d| d.user);
@@ -511,7 +511,7 @@ async fn export_handler(
 ) -> Result<Response, ApiError> {
     let session = session(&state, &headers).await?;
     tracing::Span::current().record("user", session.user.as_str());
-    if session.role == storage::Role::Kader {
+    if session.role == service::Role::Kader {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 
 use automerge::ActorId;
 
-use crate::storage::{LoginOk, Role, Storage, StorageError};
+use crate::service::{LoginOk, Role, Storage, StorageError};
 
 pub const MAX_CHECKS: usize = 4;
 const ACCOUNT_FREE: u32 = 5;
@@ -130,7 +130,7 @@ impl Gate {
         storage: Arc<dyn Storage>,
         attempt: Attempt,
     ) -> Result<Outcome, StorageError> {
-        let now = crate::registry::now_ms();
+        let now = crate::service::now_ms();
         let account = format!("user:{}", attempt.user);
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
@@ -153,7 +153,7 @@ fn decide(
     queued_at: i64,
 ) -> Result<Outcome, StorageError> {
     // The time of the check, not of the queueing: a hold that began meanwhile counts.
-    let now = crate::registry::now_ms().max(queued_at);
+    let now = crate::service::now_ms().max(queued_at);
     let held_until = storage.throttle(account)?.1;
     if held_until > now {
         tracing::warn!(user = %a.user, "login refused: account held back");

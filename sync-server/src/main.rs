@@ -9,8 +9,8 @@ use jemput_core::household::Author;
 use jemput_core::registry::{export, ImportOptions, Mapping};
 use jemput_core::sync::Area;
 use jemput_core::zone::Zone;
-use jemput_sync_server::registry::ImportRun;
-use jemput_sync_server::storage::{Role, StorageError};
+use jemput_sync_server::service::registry::ImportRun;
+use jemput_sync_server::service::{Role, StorageError};
 use jemput_sync_server::{demo, SqliteStorage, Storage};
 
 #[derive(Parser)]
@@ -633,7 +633,7 @@ fn run() -> anyhow::Result<()> {
                         + 1
                 }
                 Some(s) => Zone::default().parse_when(&s).map_err(anyhow::Error::msg)?,
-                None => jemput_sync_server::registry::now_ms() - 24 * 3600 * 1000,
+                None => jemput_sync_server::service::now_ms() - 24 * 3600 * 1000,
             };
             for e in storage.audit_entries(since_ms)? {
                 println!("{}", serde_json::to_string(&e)?);
@@ -906,7 +906,7 @@ fn import(
         // Birth dates after today are impossible: today in the kelurahan's zone.
         today: storage
             .zone(&kelurahan)?
-            .date_of(jemput_sync_server::registry::now_ms()),
+            .date_of(jemput_sync_server::service::now_ms()),
     };
     eprintln!("reading {} …", file.display());
     let parsed = jemput_core::registry::parse_file(file, &opts)?;

@@ -9,7 +9,7 @@
 
 use rand::RngCore;
 
-use crate::storage::{Storage, StorageError};
+use crate::service::{Storage, StorageError};
 
 pub const TOKEN_MS: i64 = 24 * 3600 * 1000;
 const CHALLENGE_MS: i64 = 5 * 60 * 1000;

@@ -10,7 +10,7 @@ use automerge::ChangeHash;
 use jemput_core::household::{Author, Household, VisitInput};
 use jemput_core::sync::{Area, PushDoc, SyncRequest};
 use jemput_core::{IndicatorSet, SystemClock};
-use jemput_sync_server::storage::Role;
+use jemput_sync_server::service::Role;
 use jemput_sync_server::{demo, SqliteStorage, Storage};
 
 const VISITS: usize = 300;
@@ -99,7 +99,7 @@ fn stats(t: &[f64]) -> (f64, f64) {
 /// The guard alone (decode, merge, actors, rule book, shape, save), in memory: the
 /// server CPU a visit costs, without SQLite's fsync. On and off interleaved per visit.
 fn guard_only(
-    households: &[jemput_sync_server::storage::NewHousehold],
+    households: &[jemput_sync_server::service::NewHousehold],
     pushes: &[PushDoc],
     author: &Author,
 ) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
@@ -110,7 +110,7 @@ fn guard_only(
         user: "kader".into(),
         role: Role::Kader,
         revoked: false,
-        registered_ms: jemput_sync_server::registry::now_ms(),
+        registered_ms: jemput_sync_server::service::now_ms(),
         areas: vec![Area {
             kelurahan: demo::KELURAHAN.into(),
             rw: None,
@@ -123,7 +123,7 @@ fn guard_only(
         for (h, p) in households.iter().zip(pushes) {
             for (book, times) in [(RuleBook::Off, &mut off), (RuleBook::On, &mut on)] {
                 let mut owner = |_: &automerge::ActorId| Ok(None);
-                let now = jemput_sync_server::registry::now_ms();
+                let now = jemput_sync_server::service::now_ms();
                 let t = Instant::now();
                 let verdict = check_push(
                     Some((&h.doc, &h.kelurahan, h.rw)),

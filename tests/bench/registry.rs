@@ -73,7 +73,7 @@ fn import(storage: &SqliteStorage, file: &Path) -> (registry::Counts, usize) {
     let parsed = registry::parse_file(file, &options(false)).expect("parse");
     assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected.first());
     let n = parsed.households.len();
-    let how = jemput_sync_server::registry::ImportRun {
+    let how = jemput_sync_server::service::registry::ImportRun {
         partial: false,
         user: "bench",
         confirm_missing: None,
@@ -105,7 +105,7 @@ fn main() {
     let ((again, _), second) = measure(|| import(&storage, &file));
     assert_eq!(again.unchanged as usize, n);
 
-    let cutoff = jemput_sync_server::registry::now_ms();
+    let cutoff = jemput_sync_server::service::now_ms();
     let ((rows_out, last_arrival_ms), read) = measure(|| {
         export::arrived(
             storage

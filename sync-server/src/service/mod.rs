@@ -2,18 +2,31 @@
 //! means and decides lives here; the stores (`crate::storage`: SQLite today) hold SQL
 //! and nothing else.
 //!
+//! - [`api`]: [`Storage`], the one trait the HTTP handlers and the admin CLI call, and
+//!   the types it answers with; [`Server`] ([`server`]) implements it over any store.
+//! - [`store`]: the transactional operations the service runs over ([`store::StoreTx`]
+//!   for household data, [`store::AccountTx`] for users, devices and the server's own
+//!   records) and the [`store::Store`] that runs them in transactions.
 //! - [`sync`]: one sync request (quarantine reports, relayed bundles, pushed documents
-//!   judged by [`crate::guard`], a page of the log per area) over [`sync::StoreTx`].
+//!   judged by [`crate::guard`], a page of the log per area).
+//! - [`accounts`]: who may log in, what a token is, how a device registers.
+//! - [`registry`]: the registry import, the demo's households, export rows.
 //! - [`moves`]: a household moved to another RW/RT by the office.
-//! - [`store`]: the transactional operations the service runs over ([`store::StoreTx`]).
 //! - [`now_ms`], [`indicator_set`]: the server's clock and the criteria it judges by.
 //!
-//! Moving in step by step: authentication and the registry import still live in
-//! `storage.rs` and `registry.rs`.
+//! Logins' throttling and password checks (`crate::login`) and token renewal
+//! (`crate::session`) call [`Storage`] and so work on any store too.
 
+pub mod accounts;
+pub mod api;
 pub mod moves;
+pub mod registry;
+pub mod server;
 pub mod store;
 pub mod sync;
+
+pub use api::*;
+pub use server::Server;
 
 use std::sync::OnceLock;
 

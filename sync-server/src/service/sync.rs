@@ -284,7 +284,7 @@ fn apply_push(
                 (kel.as_str(), rw, rt),
                 &ok.bytes,
                 &ok.heads,
-                &signer.device,
+                Some(&signer.device),
             )?;
         }
     }

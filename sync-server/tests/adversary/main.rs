@@ -12,7 +12,7 @@ use jemput_core::household::{Author, Household, Proposal, VisitInput};
 use jemput_core::sync::{Area, PushDoc, SyncRequest, SyncResponse};
 use jemput_core::{IndicatorSet, SystemClock};
 use jemput_sync_server::guard::Limits;
-use jemput_sync_server::storage::{Role, Session};
+use jemput_sync_server::service::{Role, Session};
 use jemput_sync_server::{demo, SqliteStorage, Storage};
 use serde_bytes::ByteBuf;
 

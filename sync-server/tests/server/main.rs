@@ -7,7 +7,7 @@ use jemput_core::store::{ListFilter, Store};
 use jemput_core::sync::{apply_response, build_request, decode, encode, Area, SyncResponse};
 use jemput_core::IndicatorSet;
 use jemput_core::SystemClock;
-use jemput_sync_server::storage::{Role, Session};
+use jemput_sync_server::service::{Role, Session};
 use jemput_sync_server::{demo, SqliteStorage, Storage};
 use rand::SeedableRng;
 
@@ -210,7 +210,7 @@ fn a_token_is_renewed_only_by_the_device_key_and_only_once() {
         .login("op-2", "kata-sandi-uji", "hp", None, &[], false)
         .unwrap()
         .expect("login");
-    let now = jemput_sync_server::registry::now_ms();
+    let now = jemput_sync_server::service::now_ms();
     let sign = |k: &SigningKey, device: &str, c: &[u8]| {
         k.sign(&jemput_core::bundle::refresh_message(device, c))
             .to_bytes()
