@@ -722,7 +722,7 @@ fn run() -> anyhow::Result<()> {
             confirm_missing,
             dry_run,
         } => import(
-            &storage,
+            storage.as_ref(),
             &cli.data,
             &file,
             &kelurahan,
@@ -868,7 +868,7 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn import(
-    storage: &SqliteStorage,
+    storage: &dyn Storage,
     data: &Path,
     file: &Path,
     kelurahan: &str,

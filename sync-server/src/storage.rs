@@ -202,6 +202,15 @@ ALTER TABLE kelurahan_settings ADD COLUMN zone TEXT NOT NULL DEFAULT 'WIB';
 -- Kemendagri code the server names the kelurahan by
 ALTER TABLE kelurahan_settings ADD COLUMN bps TEXT;
 "#,
+    r#"
+-- the log carries its household's kelurahan (a household never leaves it): a page
+-- reads the kelurahan's rows after the cursor, whatever the store's size, and the
+-- table can be distributed by kelurahan
+ALTER TABLE log ADD COLUMN kelurahan TEXT NOT NULL DEFAULT '';
+UPDATE log SET kelurahan = coalesce(
+    (SELECT h.kelurahan FROM households h WHERE h.id = log.household), '');
+CREATE INDEX log_area ON log (kelurahan, seq);
+"#,
 ];
 
 /// The service over the embedded SQLite store.
@@ -512,8 +521,8 @@ impl StoreTx for SqliteTx<'_> {
         device: Option<&str>,
     ) -> Result<(), StorageError> {
         self.0.execute(
-            "INSERT INTO log (household, kind, device) VALUES (?1, 1, ?2)",
-            params![id, device],
+            "INSERT INTO log (household, kind, device, kelurahan) VALUES (?1, 1, ?2, ?3)",
+            params![id, device, kelurahan],
         )?;
         let seq = self.0.last_insert_rowid();
         self.0.execute(
@@ -526,16 +535,22 @@ impl StoreTx for SqliteTx<'_> {
 
     fn append_changes(
         &self,
-        id: &str,
+        (id, kelurahan): (&str, &str),
         changes: &[automerge::Change],
         device: Option<&str>,
     ) -> Result<(), StorageError> {
         let mut stmt = self.0.prepare_cached(
-            "INSERT INTO log (household, kind, hash, bytes, device) VALUES (?1, 0, ?2, ?3, ?4)
-             ON CONFLICT (hash) DO NOTHING",
+            "INSERT INTO log (household, kind, hash, bytes, device, kelurahan)
+             VALUES (?1, 0, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
         )?;
         for c in changes {
-            stmt.execute(params![id, c.hash().0.to_vec(), c.raw_bytes(), device])?;
+            stmt.execute(params![
+                id,
+                c.hash().0.to_vec(),
+                c.raw_bytes(),
+                device,
+                kelurahan
+            ])?;
         }
         Ok(())
     }
@@ -553,7 +568,8 @@ impl StoreTx for SqliteTx<'_> {
         heads: &[ChangeHash],
     ) -> Result<(), StorageError> {
         self.0.execute(
-            "INSERT INTO log (household, kind, from_kelurahan, from_rw) VALUES (?1, 1, ?2, ?3)",
+            "INSERT INTO log (household, kind, from_kelurahan, from_rw, kelurahan)
+             VALUES (?1, 1, ?2, ?3, ?2)",
             params![id, kelurahan, old_rw],
         )?;
         let seq = self.0.last_insert_rowid();
@@ -620,11 +636,14 @@ impl StoreTx for SqliteTx<'_> {
         device: &str,
         limit: usize,
     ) -> Result<Vec<PageRow>, StorageError> {
+        // The log drives (CROSS JOIN keeps SQLite from walking the kelurahan's
+        // households instead): the rows read are the kelurahan's after the cursor.
         let mut stmt = self.0.prepare_cached(
-            "SELECT l.seq, l.household, l.kind, l.bytes FROM log l JOIN households h ON h.id = l.household
-             WHERE l.seq > ?1 AND h.kelurahan = ?2 AND (?3 = 0 OR h.rw = ?3)
-               AND ((l.kind = 1 AND l.seq = h.placed_seq AND (l.device IS NULL OR l.device != ?4))
-                 OR (l.kind = 0 AND h.placed_seq <= ?1 AND (l.device IS NULL OR l.device != ?4)))
+            "SELECT l.seq, l.household, l.kind, l.bytes
+             FROM log l CROSS JOIN households h ON h.id = l.household
+             WHERE l.kelurahan = ?2 AND l.seq > ?1 AND (?3 = 0 OR h.rw = ?3)
+               AND (l.device IS NULL OR l.device != ?4)
+               AND ((l.kind = 1 AND l.seq = h.placed_seq) OR (l.kind = 0 AND h.placed_seq <= ?1))
              ORDER BY l.seq LIMIT ?5",
         )?;
         let rows = stmt.query_map(
@@ -648,22 +667,29 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn placed_after(&self, area: &Area, seq: i64) -> Result<u64, StorageError> {
-        let n: i64 = self
-            .0
-            .prepare_cached(
-                "SELECT count(*) FROM households
-                 WHERE kelurahan = ?1 AND (?2 = 0 OR rw = ?2) AND placed_seq > ?3",
-            )?
-            .query_row(params![area.kelurahan, area.rw.unwrap_or(0), seq], |r| {
-                r.get(0)
-            })?;
+        // Two statements, so each uses the (kelurahan, rw) index whole.
+        let n: i64 = match area.rw {
+            Some(rw) => self
+                .0
+                .prepare_cached(
+                    "SELECT count(*) FROM households
+                     WHERE kelurahan = ?1 AND rw = ?2 AND placed_seq > ?3",
+                )?
+                .query_row(params![area.kelurahan, rw, seq], |r| r.get(0))?,
+            None => self
+                .0
+                .prepare_cached(
+                    "SELECT count(*) FROM households WHERE kelurahan = ?1 AND placed_seq > ?2",
+                )?
+                .query_row(params![area.kelurahan, seq], |r| r.get(0))?,
+        };
         Ok(n as u64)
     }
 
     fn gone(&self, area: &Area, from: i64, to: i64) -> Result<Vec<String>, StorageError> {
         let mut stmt = self.0.prepare_cached(
             "SELECT l.household FROM log l JOIN households h ON h.id = l.household
-             WHERE l.kind = 1 AND l.seq > ?1 AND l.seq <= ?2
+             WHERE l.kelurahan = ?3 AND l.seq > ?1 AND l.seq <= ?2 AND l.kind = 1
                AND l.from_kelurahan = ?3 AND (?4 = 0 OR l.from_rw = ?4)
                AND NOT (h.kelurahan = ?3 AND (?4 = 0 OR h.rw = ?4))",
         )?;

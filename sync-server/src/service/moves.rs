@@ -29,7 +29,7 @@ pub fn move_household(
     tx.note_actors(id, &[&by.actor])?;
     // Changes first, then the placement: devices of the new area get a snapshot that
     // already holds the move.
-    tx.append_changes(id, &changes, None)?;
+    tx.append_changes((id, &stored.kelurahan), &changes, None)?;
     tx.place_moved(
         id,
         (&stored.kelurahan, stored.rw),

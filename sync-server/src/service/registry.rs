@@ -192,7 +192,7 @@ fn write_prepared(tx: &dyn Tx, p: Prepared, now: i64, actor: &ActorId) -> Result
     if p.outcome == Outcome::Created {
         tx.place_new(&p.id, (&p.kelurahan, p.rw, p.rt), &p.doc, &p.heads, None)?;
     } else {
-        tx.append_changes(&p.id, &p.changes, None)?;
+        tx.append_changes((&p.id, &p.kelurahan), &p.changes, None)?;
         let (kelurahan, old_rw) = tx
             .area_of(&p.id)?
             .ok_or_else(|| StorageError::Internal("an imported household vanished".into()))?;

@@ -109,11 +109,12 @@ pub trait StoreTx {
         heads: &[ChangeHash],
         device: Option<&str>,
     ) -> Result<(), StorageError>;
-    /// Appends changes to the log (a change already there is kept once); `device`: the
+    /// Appends changes of a household (id, kelurahan) to the log (a change already
+    /// there is kept once); `device`: the
     /// device that pushed them (its own sync skips them), `None` for the server's own.
     fn append_changes(
         &self,
-        id: &str,
+        household: (&str, &str),
         changes: &[Change],
         device: Option<&str>,
     ) -> Result<(), StorageError>;

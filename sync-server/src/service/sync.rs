@@ -125,22 +125,32 @@ fn page(
             }
             budget -= 1;
             next = row.seq;
-            let stored = tx.household(&row.household)?.ok_or_else(|| {
-                StorageError::Internal("a log row names a household the store lacks".into())
-            })?;
+            let lacks =
+                || StorageError::Internal("a log row names a household the store lacks".into());
+            // A placement sends the whole document; a change needs only the area.
+            let (kelurahan, rw, doc) = match row.placement {
+                true => {
+                    let s = tx.household(&row.household)?.ok_or_else(lacks)?;
+                    (s.kelurahan, s.rw, Some(s.doc))
+                }
+                false => {
+                    let (kelurahan, rw) = tx.area_of(&row.household)?.ok_or_else(lacks)?;
+                    (kelurahan, rw, None)
+                }
+            };
             let entry = docs
                 .entry(row.household.clone())
                 .or_insert_with(|| PullDoc {
                     id: row.household.clone(),
-                    kelurahan: stored.kelurahan,
-                    rw: stored.rw,
+                    kelurahan,
+                    rw,
                     data: serde_bytes::ByteBuf::new(),
                     snapshot: false,
                     heads: Vec::new(),
                 });
-            if row.placement {
-                bytes_sent += stored.doc.len();
-                entry.data = serde_bytes::ByteBuf::from(stored.doc);
+            if let Some(doc) = doc {
+                bytes_sent += doc.len();
+                entry.data = serde_bytes::ByteBuf::from(doc);
                 entry.snapshot = true;
             } else if let Some(b) = row.bytes {
                 bytes_sent += b.len();
@@ -275,8 +285,11 @@ fn apply_push(
     }
     let actors: Vec<&ActorId> = ok.new_changes.iter().map(|c| c.actor_id()).collect();
     tx.note_actors(&push.id, &actors)?;
-    match &existing {
-        Some(_) => tx.update_doc(&push.id, &ok.bytes, &ok.heads)?,
+    let kelurahan = match &existing {
+        Some(stored) => {
+            tx.update_doc(&push.id, &ok.bytes, &ok.heads)?;
+            stored.kelurahan.clone()
+        }
         None => {
             let (kel, rw, rt) = ok.household.area();
             tx.place_new(
@@ -286,9 +299,14 @@ fn apply_push(
                 &ok.heads,
                 Some(&signer.device),
             )?;
+            kel
         }
-    }
-    tx.append_changes(&push.id, &ok.new_changes, Some(&signer.device))?;
+    };
+    tx.append_changes(
+        (&push.id, &kelurahan),
+        &ok.new_changes,
+        Some(&signer.device),
+    )?;
     // Decisions the push adds (a fasilitator's or operator's choice on a conflict).
     let decided_before = match before {
         Some((doc, _, _)) => Household::load(doc)
