@@ -223,17 +223,23 @@ impl Server<Sqlite> {
     }
 }
 
-/// The SQLite store: one connection, one transaction at a time.
+/// The SQLite store: one writer connection, one write transaction at a time, and
+/// reader connections beside it (WAL: a reader sees the last commit before its first
+/// read and never waits for the writer).
 pub struct Sqlite {
     conn: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
     dir: PathBuf,
 }
+
+/// Reader connections kept open between reads (more are opened when busier).
+const IDLE_READERS: usize = 8;
 
 impl Sqlite {
     pub fn open(dir: &Path) -> Result<Sqlite, StorageError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StorageError::Invalid(format!("data dir: {e}")))?;
-        let mut conn = Connection::open(dir.join("jemput-server.db"))?;
+        let mut conn = Connection::open(Self::file(dir))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -258,8 +264,41 @@ impl Sqlite {
         }
         Ok(Sqlite {
             conn: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
             dir: dir.to_path_buf(),
         })
+    }
+
+    fn file(dir: &Path) -> PathBuf {
+        dir.join("jemput-server.db")
+    }
+
+    /// A reader connection: an idle one, or a new one.
+    fn reader(&self) -> Result<Connection, StorageError> {
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        if let Some(conn) = idle {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            Self::file(&self.dir),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        Ok(conn)
+    }
+
+    fn put_back(&self, conn: Connection) {
+        let mut idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -277,12 +316,19 @@ impl Store for Sqlite {
         write: bool,
         work: impl FnOnce(&dyn Tx) -> Result<(T, End), StorageError>,
     ) -> Result<T, StorageError> {
+        if !write {
+            let mut conn = self.reader()?;
+            let out = {
+                let tx = conn.transaction()?;
+                let (out, _) = work(&SqliteTx(&tx))?;
+                tx.rollback()?;
+                out
+            };
+            self.put_back(conn);
+            return Ok(out);
+        }
         let mut conn = self.conn();
-        let behavior = match write {
-            true => rusqlite::TransactionBehavior::Immediate,
-            false => rusqlite::TransactionBehavior::Deferred,
-        };
-        let tx = conn.transaction_with_behavior(behavior)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (out, end) = work(&SqliteTx(&tx))?;
         match end {
             End::Commit => tx.commit()?,
@@ -838,8 +884,7 @@ fn role_of(name: &str) -> Result<Role, StorageError> {
     Role::parse(name).ok_or_else(|| StorageError::Internal("unknown role".into()))
 }
 
-/// `DeviceRow` from `d.user, u.role, d.public_key, d.revoked, u.disabled, d.login_ms,
-/// u.password_ms` at `at`.
+/// `DeviceRow` from `DEVICE_ROW`'s columns, starting at `at`.
 fn device_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<(DeviceRow, String)> {
     let role: String = r.get(at + 1)?;
     Ok((
@@ -851,13 +896,14 @@ fn device_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<(DeviceRow, 
             disabled: r.get(at + 4)?,
             login_ms: r.get(at + 5)?,
             password_ms: r.get(at + 6)?,
+            last_seen_ms: r.get(at + 7)?,
         },
         role,
     ))
 }
 
 const DEVICE_ROW: &str =
-    "d.user, u.role, d.public_key, d.revoked, u.disabled, d.login_ms, u.password_ms
+    "d.user, u.role, d.public_key, d.revoked, u.disabled, d.login_ms, u.password_ms, d.last_seen_ms
      FROM devices d JOIN users u ON u.name = d.user";
 
 impl AccountTx for SqliteTx<'_> {

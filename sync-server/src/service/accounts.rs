@@ -75,25 +75,33 @@ pub fn register(
     Ok((token, device))
 }
 
-/// What a bearer token is; a live one marks its device as seen now.
-pub fn token_state(tx: &dyn Tx, token: &str, now_ms: i64) -> Result<TokenState, StorageError> {
+/// How often a device's last contact is written: at most once a minute.
+pub const SEEN_EVERY_MS: i64 = 60_000;
+
+/// What a bearer token is, and when its device was last seen.
+pub fn token_state(
+    tx: &dyn Tx,
+    token: &str,
+    now_ms: i64,
+) -> Result<(TokenState, i64), StorageError> {
     let Some((device, d, expires_ms)) = tx.device_by_token(&crate::auth::token_hash(token))? else {
-        return Ok(TokenState::Unknown);
+        return Ok((TokenState::Unknown, 0));
     };
-    Ok(if d.revoked || d.disabled {
+    let seen = d.last_seen_ms;
+    let state = if d.revoked || d.disabled {
         TokenState::Revoked
     } else if expires_ms <= now_ms {
         TokenState::Expired
     } else if d.role != Role::Admin && tx.areas(&d.user)?.is_empty() {
         TokenState::NoArea
     } else {
-        tx.touch_device(&device, now_ms)?;
         TokenState::Valid(Session {
             user: d.user,
             role: d.role,
             device,
         })
-    })
+    };
+    Ok((state, seen))
 }
 
 /// A device as the token renewal needs it.

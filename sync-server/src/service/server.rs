@@ -166,9 +166,9 @@ impl<S: Store> Server<S> {
         let Some(file) = self.heads_file() else {
             return Ok(());
         };
-        // Read and written inside one transaction: two writers in this process never
-        // leave an older snapshot last.
-        self.read(|tx| {
+        // Read and written inside a write transaction: two writers never leave an
+        // older snapshot last.
+        self.write(|tx| {
             let heads = tx.audit_heads()?;
             let tmp = file.with_extension(format!("json.{}.tmp", std::process::id()));
             let json = serde_json::to_vec_pretty(&heads)
@@ -443,7 +443,15 @@ impl<S: Store> Storage for Server<S> {
     }
 
     fn token_state(&self, token: &str) -> Result<TokenState, StorageError> {
-        self.write(|tx| accounts::token_state(tx, token, super::now_ms()))
+        let now = super::now_ms();
+        let (state, last_seen_ms) = self.read(|tx| accounts::token_state(tx, token, now))?;
+        // When a device was last seen is kept to the minute: most requests write nothing.
+        if let TokenState::Valid(session) = &state {
+            if now - last_seen_ms >= accounts::SEEN_EVERY_MS {
+                self.write(|tx| tx.touch_device(&session.device, now))?;
+            }
+        }
+        Ok(state)
     }
 
     fn device_record(&self, device: &str) -> Result<Option<DeviceRecord>, StorageError> {
@@ -587,7 +595,12 @@ impl<S: Store> Storage for Server<S> {
             false => Some(self.server_key()?),
         };
         let cx = self.context(server_key.as_ref());
-        let resp = self.write(|tx| sync::sync(tx, &cx, &session.device, req, page_limit))?;
+        let run = |tx: &dyn Tx| sync::sync(tx, &cx, &session.device, req, page_limit);
+        // A sync that only pulls reads: it waits for no writer and no writer for it.
+        let resp = match sync::writes(req) {
+            true => self.write(run)?,
+            false => self.read(run)?,
+        };
         if !req.push.is_empty() || !req.bundles.is_empty() {
             // Decisions may have joined the audit log.
             self.write_heads_file()?;

@@ -218,6 +218,7 @@ pub struct DeviceRow {
     pub login_ms: i64,
     /// When the user's password last changed.
     pub password_ms: i64,
+    pub last_seen_ms: i64,
 }
 
 /// A device registered at a password login.

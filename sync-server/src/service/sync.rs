@@ -45,6 +45,12 @@ pub struct Context<'a> {
     pub now_ms: fn() -> i64,
 }
 
+/// Whether a request writes (pushes, relayed bundles, quarantine reports); one that
+/// does not is answered in a read-only transaction.
+pub fn writes(req: &SyncRequest) -> bool {
+    !req.push.is_empty() || !req.bundles.is_empty() || !req.quarantined.is_empty()
+}
+
 /// Answers one sync request of `device`.
 pub fn sync(
     tx: &dyn StoreTx,
