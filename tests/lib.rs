@@ -118,18 +118,39 @@ impl Server {
         Server::spawn_with(None, data, listen, tls, flags)
     }
 
+    /// Starts plain `serve` with more flags and environment variables.
+    pub fn start_with_env(
+        data: &Path,
+        listen: &str,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        Server::spawn_env(None, data, listen, false, flags, env)
+    }
+
     fn spawn(netns: Option<&str>, data: &Path, listen: &str, tls: bool) -> Server {
         Server::spawn_with(netns, data, listen, tls, &[])
     }
 
-    /// Starts `serve` (plain HTTP, or TLS with a certificate the server makes) and
-    /// waits until it listens (and, plain outside a namespace, answers `/healthz`).
     fn spawn_with(
         netns: Option<&str>,
         data: &Path,
         listen: &str,
         tls: bool,
         flags: &[&str],
+    ) -> Server {
+        Server::spawn_env(netns, data, listen, tls, flags, &[])
+    }
+
+    /// Starts `serve` (plain HTTP, or TLS with a certificate the server makes) and
+    /// waits until it listens (and, plain outside a namespace, answers `/healthz`).
+    fn spawn_env(
+        netns: Option<&str>,
+        data: &Path,
+        listen: &str,
+        tls: bool,
+        flags: &[&str],
+        env: &[(&str, &str)],
     ) -> Server {
         let mut cmd = match netns {
             Some(ns) => {
@@ -142,7 +163,8 @@ impl Server {
         cmd.arg("--data")
             .arg(data)
             .args(["serve", "--listen", listen])
-            .args(flags);
+            .args(flags)
+            .envs(env.iter().copied());
         if tls {
             Server::admin(data, &["tls-cert"]);
             let dir = data.join("tls");

@@ -141,21 +141,35 @@ impl SyncClient {
         }
     }
 
-    /// Sends; an unreachable server is `Offline`, a refusal the server's error.
+    /// Sends; an unreachable server is `Offline`, a refusal the server's error. A busy
+    /// server (`503` with `Retry-After`) is asked again after the time it names (a
+    /// little more, at random, so refused devices do not all come back at once), for
+    /// up to [`BUSY_PATIENCE`] in all.
     async fn send(
-        req: reqwest::RequestBuilder,
+        mut req: reqwest::RequestBuilder,
         server: &str,
     ) -> Result<reqwest::Response, DeviceError> {
-        let resp = req.send().await.map_err(|e| {
-            DeviceError::Offline(format!(
-                "cannot reach server at {server}: {}",
-                root_cause(&e)
-            ))
-        })?;
-        if !resp.status().is_success() {
-            return Err(Self::error_from(resp).await);
+        let mut waited = Duration::ZERO;
+        loop {
+            let again = req.try_clone();
+            let resp = req.send().await.map_err(|e| {
+                DeviceError::Offline(format!(
+                    "cannot reach server at {server}: {}",
+                    root_cause(&e)
+                ))
+            })?;
+            if resp.status().is_success() {
+                return Ok(resp);
+            }
+            match (busy_wait(&resp), again) {
+                (Some(wait), Some(next)) if waited + wait <= BUSY_PATIENCE => {
+                    tokio::time::sleep(wait).await;
+                    waited += wait;
+                    req = next;
+                }
+                _ => return Err(Self::error_from(resp).await),
+            }
         }
-        Ok(resp)
     }
 
     async fn error_from(resp: reqwest::Response) -> DeviceError {
@@ -471,6 +485,27 @@ pub struct ExportAnswer {
     #[serde(default)]
     pub last_arrival_ms: Option<i64>,
     pub rows: Vec<ExportRow>,
+}
+
+/// How long one request waits in all for a busy server before its `503` is the answer.
+const BUSY_PATIENCE: Duration = Duration::from_secs(60);
+
+/// How long a busy server asked to wait (`503` + `Retry-After` in seconds, at most
+/// 60), with up to half as much again at random.
+fn busy_wait(resp: &reqwest::Response) -> Option<Duration> {
+    if resp.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        return None;
+    }
+    let seconds: u64 = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let base = Duration::from_secs(seconds.clamp(1, 60));
+    Some(base.mul_f64(rand::Rng::gen_range(&mut rand::thread_rng(), 1.0..1.5)))
 }
 
 fn url_encode(s: &str) -> String {

@@ -34,6 +34,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds the client waits before it tries again (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -42,6 +44,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -60,7 +63,11 @@ impl From<StorageError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"code": self.code, "message": self.message});
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, s.into());
+        }
+        resp
     }
 }
 
@@ -70,19 +77,33 @@ pub struct AppState {
     pub logins: login::Gate,
     /// The server's public bundle key (`age1…`), derived once from its secret.
     bundle_recipient: std::sync::OnceLock<String>,
+    /// Syncs and exports being answered; beyond, `503` with `Retry-After`.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
+/// Syncs and exports answered at once by default (`serve --max-in-flight`): each holds
+/// a blocking thread and up to a few MiB; more wait on the device, not in the server.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// Seconds a device told "busy" waits before it tries again.
+const BUSY_RETRY_S: u64 = 1;
+
 pub fn router(storage: Arc<dyn Storage>) -> Router {
-    router_with_page_limit(storage, PAGE_LIMIT)
+    router_with(storage, PAGE_LIMIT, MAX_IN_FLIGHT)
 }
 
 pub fn router_with_page_limit(storage: Arc<dyn Storage>, page_limit: usize) -> Router {
+    router_with(storage, page_limit, MAX_IN_FLIGHT)
+}
+
+pub fn router_with(storage: Arc<dyn Storage>, page_limit: usize, max_in_flight: usize) -> Router {
     let body_bytes = storage.limits().body_bytes;
     let state = Arc::new(AppState {
         storage,
         page_limit,
         logins: login::Gate::default(),
         bundle_recipient: std::sync::OnceLock::new(),
+        in_flight: Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1))),
     });
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -114,7 +135,8 @@ pub async fn serve(
     listen: net::Listen,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    net::serve(listener, router(storage), listen, shutdown).await
+    let router = router_with(storage, PAGE_LIMIT, listen.max_in_flight);
+    net::serve(listener, router, listen, shutdown).await
 }
 
 async fn blocking<T: Send + 'static>(
@@ -432,11 +454,37 @@ async fn logout_handler(
 }
 
 #[tracing::instrument(skip_all, fields(user))]
+/// A place among the requests being answered, or `503` with `Retry-After`: past the
+/// bound, requests wait on the devices (which honour it), never in a queue here.
+fn admit(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    state.in_flight.clone().try_acquire_owned().map_err(|_| {
+        tracing::warn!("busy: request refused with Retry-After");
+        ApiError {
+            retry_after: Some(BUSY_RETRY_S),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server is busy: try again shortly",
+            )
+        }
+    })
+}
+
 async fn sync_handler(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // Taken once the body has arrived: a slow upload holds no place.
+    let _place = admit(&state)?;
+    // Debug builds only: a test makes each sync hold its place this long.
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("JEMPUT_TEST_SYNC_HOLD_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     let session = session(&state, &headers).await?;
     tracing::Span::current().record("user", session.user.as_str());
     // Decompressing and compressing run on the blocking pool, like the store: a large
@@ -509,6 +557,7 @@ async fn export_handler(
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
+    let _place = admit(&state)?;
     let session = session(&state, &headers).await?;
     tracing::Span::current().record("user", session.user.as_str());
     if session.role == service::Role::Kader {

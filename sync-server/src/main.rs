@@ -50,6 +50,10 @@ enum Command {
         /// Seconds a connection has for its TLS handshake and each request's headers.
         #[arg(long, default_value_t = 30)]
         header_timeout: u64,
+        /// Syncs and exports answered at once; beyond, a device is told `503` with
+        /// `Retry-After` and comes back.
+        #[arg(long, default_value_t = jemput_sync_server::MAX_IN_FLIGHT)]
+        max_in_flight: usize,
     },
     /// Make a self-signed TLS certificate (kept if there is one) and print its pin, which
     /// devices trust it by (`jemput login --pin`).
@@ -403,6 +407,7 @@ fn run() -> anyhow::Result<()> {
             tls_key,
             max_connections,
             header_timeout,
+            max_in_flight,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -416,6 +421,7 @@ fn run() -> anyhow::Result<()> {
                 let mut options = jemput_sync_server::net::Listen {
                     max_connections: max_connections.max(2),
                     header_timeout: std::time::Duration::from_secs(header_timeout.clamp(1, 300)),
+                    max_in_flight: max_in_flight.max(1),
                     ..Default::default()
                 };
                 if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {

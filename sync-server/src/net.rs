@@ -31,6 +31,8 @@ pub struct Listen {
     pub max_connections: usize,
     /// For the TLS handshake and for each request's headers.
     pub header_timeout: Duration,
+    /// Syncs and exports answered at once (`crate::MAX_IN_FLIGHT`).
+    pub max_in_flight: usize,
 }
 
 impl Default for Listen {
@@ -39,6 +41,7 @@ impl Default for Listen {
             tls: None,
             max_connections: 1024,
             header_timeout: Duration::from_secs(30),
+            max_in_flight: crate::MAX_IN_FLIGHT,
         }
     }
 }

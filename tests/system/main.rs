@@ -5,6 +5,7 @@ mod at_rest;
 mod audit;
 mod bad_input;
 mod bundles;
+mod busy;
 mod clock;
 mod concurrent;
 mod crash;
