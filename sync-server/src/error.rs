@@ -5,6 +5,8 @@
 pub enum StorageError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Postgres(#[from] postgres::Error),
     #[error("database schema {found} is newer than this server ({known})")]
     TooNew { found: i64, known: i64 },
     #[error("{0}")]

@@ -9,9 +9,12 @@ pub mod error;
 pub mod guard;
 pub mod login;
 pub mod net;
+pub mod pg;
 pub mod service;
 pub mod session;
 pub mod storage;
+#[doc(hidden)]
+pub mod testing;
 
 use std::sync::Arc;
 
@@ -24,6 +27,7 @@ use axum::{Json, Router};
 use jemput_core::sync::{self, SyncRequest};
 use serde::Deserialize;
 
+pub use pg::PostgresStorage;
 pub use service::{Server, Storage};
 use service::{Session, StorageError, PAGE_LIMIT};
 pub use storage::SqliteStorage;

@@ -11,7 +11,7 @@ use jemput_core::sync::Area;
 use jemput_core::zone::Zone;
 use jemput_sync_server::service::registry::ImportRun;
 use jemput_sync_server::service::{Role, StorageError};
-use jemput_sync_server::{demo, SqliteStorage, Storage};
+use jemput_sync_server::{demo, PostgresStorage, SqliteStorage, Storage};
 
 #[derive(Parser)]
 #[command(
@@ -19,9 +19,19 @@ use jemput_sync_server::{demo, SqliteStorage, Storage};
     about = "Jemput sync server and admin tool"
 )]
 struct Cli {
-    /// Directory holding the server's database.
-    #[arg(long, env = "JEMPUT_DATA")]
-    data: PathBuf,
+    /// Directory holding the server's embedded database (SQLite).
+    #[arg(
+        long,
+        env = "JEMPUT_DATA",
+        required_unless_present = "database",
+        conflicts_with = "database"
+    )]
+    data: Option<PathBuf>,
+    /// A PostgreSQL database instead of --data (`postgres://USER@HOST:PORT/DB`): every
+    /// server process given the same URL shares it; the server creates its tables on
+    /// first use and keeps everything there, its keys included.
+    #[arg(long, env = "JEMPUT_DATABASE")]
+    database: Option<String>,
     /// Keep the server's own keys (device certificates, bundle decryption) in this file
     /// (0600) instead of the database; the first use moves them out of the database.
     #[arg(long, env = "JEMPUT_KEY_FILE", global = true)]
@@ -395,11 +405,23 @@ fn stopped(e: &anyhow::Error) -> Option<&jemput_core::registry::Stop> {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut storage = SqliteStorage::open(&cli.data)?;
-    if let Some(path) = &cli.key_file {
-        storage = storage.with_key_file(path)?;
-    }
-    let storage = Arc::new(storage);
+    let storage: Arc<dyn Storage> = match (&cli.database, &cli.data) {
+        (Some(url), _) => {
+            let mut s = PostgresStorage::connect(url)?;
+            if let Some(path) = &cli.key_file {
+                s = s.with_key_file(path)?;
+            }
+            Arc::new(s)
+        }
+        (None, Some(dir)) => {
+            let mut s = SqliteStorage::open(dir)?;
+            if let Some(path) = &cli.key_file {
+                s = s.with_key_file(path)?;
+            }
+            Arc::new(s)
+        }
+        (None, None) => anyhow::bail!("give --data DIR or --database URL"),
+    };
     match cli.command {
         Command::Serve {
             listen,
@@ -450,7 +472,10 @@ fn run() -> anyhow::Result<()> {
                         tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
                     loop {
                         daily.tick().await;
-                        if let Ok((heads, _)) = heads_of.audit_heads() {
+                        // Store calls block: off the async workers.
+                        let store = heads_of.clone();
+                        let read = tokio::task::spawn_blocking(move || store.audit_heads()).await;
+                        if let Ok(Ok((heads, _))) = read {
                             let heads = serde_json::to_string(&heads).unwrap_or_default();
                             tracing::info!(%heads, "audit heads");
                         }
@@ -461,7 +486,11 @@ fn run() -> anyhow::Result<()> {
             })?;
         }
         Command::TlsCert { names, out_dir } => {
-            let dir = out_dir.unwrap_or_else(|| cli.data.join("tls"));
+            let dir = match (out_dir, &cli.data) {
+                (Some(d), _) => d,
+                (None, Some(data)) => data.join("tls"),
+                (None, None) => anyhow::bail!("with --database, say where with --out"),
+            };
             let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
             if !cert.exists() || !key.exists() {
                 let (cert_pem, key_pem) = jemput_sync_server::net::self_signed(&names)?;
@@ -729,7 +758,7 @@ fn run() -> anyhow::Result<()> {
             dry_run,
         } => import(
             storage.as_ref(),
-            &cli.data,
+            cli.data.as_deref(),
             &file,
             &kelurahan,
             bps,
@@ -873,9 +902,12 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The registry's column mapping (`--map`), kept by the server as JSON.
+const MAPPING: &str = "import-mapping";
+
 fn import(
     storage: &dyn Storage,
-    data: &Path,
+    data: Option<&Path>,
     file: &Path,
     kelurahan: &str,
     bps: Option<String>,
@@ -884,19 +916,22 @@ fn import(
 ) -> anyhow::Result<()> {
     let (partial, user) = (how.partial, how.user);
     let kelurahan = kelurahan_code(kelurahan)?;
-    let mapping_file = data.join("import-mapping.json");
-    let mut mapping: Mapping = match std::fs::read(&mapping_file) {
-        Ok(b) => serde_json::from_slice(&b)
-            .with_context(|| format!("{} is damaged", mapping_file.display()))?,
-        Err(_) => Mapping::default(),
+    // The mapping lives in the store; a data folder's older import-mapping.json is
+    // read when the store has none yet.
+    let kept = match storage.server_value(MAPPING)? {
+        Some(json) => Some(json.into_bytes()),
+        None => data.and_then(|d| std::fs::read(d.join("import-mapping.json")).ok()),
+    };
+    let mut mapping: Mapping = match kept {
+        Some(b) => serde_json::from_slice(&b).context("the kept column mapping is damaged")?,
+        None => Mapping::default(),
     };
     for m in map {
         mapping.set_pair(m).map_err(anyhow::Error::msg)?;
     }
     // A dry run writes nothing: the mapping is used, not saved.
     if !map.is_empty() && !how.dry_run {
-        std::fs::write(&mapping_file, serde_json::to_vec_pretty(&mapping)?)
-            .with_context(|| format!("cannot save {}", mapping_file.display()))?;
+        storage.set_server_value(MAPPING, &serde_json::to_string_pretty(&mapping)?)?;
     }
     // Without --bps, the code the server knows (rows may carry either code).
     let given = bps.clone();

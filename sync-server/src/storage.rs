@@ -211,6 +211,10 @@ UPDATE log SET kelurahan = coalesce(
     (SELECT h.kelurahan FROM households h WHERE h.id = log.household), '');
 CREATE INDEX log_area ON log (kelurahan, seq);
 "#,
+    r#"
+-- values the server keeps for itself, by name (the registry's column mapping)
+CREATE TABLE server_values (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#,
 ];
 
 /// The service over the embedded SQLite store.
@@ -669,10 +673,12 @@ impl StoreTx for SqliteTx<'_> {
         insert_row(self.0, row, kelurahan, arrived_ms)
     }
 
-    fn max_seq(&self) -> Result<i64, StorageError> {
-        Ok(self
-            .0
-            .query_row("SELECT coalesce(max(seq), 0) FROM log", [], |r| r.get(0))?)
+    fn max_seq(&self, kelurahan: &str) -> Result<i64, StorageError> {
+        Ok(self.0.query_row(
+            "SELECT coalesce(max(seq), 0) FROM log WHERE kelurahan = ?1",
+            [kelurahan],
+            |r| r.get(0),
+        )?)
     }
 
     fn log_page(
@@ -1322,5 +1328,24 @@ impl AccountTx for SqliteTx<'_> {
 
     fn audit_heads(&self) -> Result<AuditHeads, StorageError> {
         heads_in(self.0)
+    }
+    fn server_value(&self, key: &str) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .0
+            .query_row(
+                "SELECT value FROM server_values WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn put_server_value(&self, key: &str, value: &str) -> Result<(), StorageError> {
+        self.0.execute(
+            "INSERT INTO server_values (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
     }
 }

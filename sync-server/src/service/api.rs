@@ -300,4 +300,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<(Counts, Coverage), StorageError>;
     /// The kelurahan's BPS code: its settings', else as an earlier import recorded it.
     fn kelurahan_bps(&self, kelurahan: &str) -> Result<Option<String>, StorageError>;
+    /// A value the server keeps for itself (`import-mapping`: the registry's column
+    /// mapping as JSON).
+    fn server_value(&self, key: &str) -> Result<Option<String>, StorageError>;
+    fn set_server_value(&self, key: &str, value: &str) -> Result<(), StorageError>;
 }

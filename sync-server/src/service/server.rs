@@ -641,4 +641,12 @@ impl<S: Store> Storage for Server<S> {
     fn kelurahan_bps(&self, kelurahan: &str) -> Result<Option<String>, StorageError> {
         self.read(|tx| registry::kelurahan_bps(tx, kelurahan))
     }
+
+    fn server_value(&self, key: &str) -> Result<Option<String>, StorageError> {
+        self.read(|tx| tx.server_value(key))
+    }
+
+    fn set_server_value(&self, key: &str, value: &str) -> Result<(), StorageError> {
+        self.write(|tx| tx.put_server_value(key, value))
+    }
 }

@@ -148,8 +148,10 @@ pub trait StoreTx {
         kelurahan: &str,
         arrived_ms: i64,
     ) -> Result<(), StorageError>;
-    /// The log's largest sequence number.
-    fn max_seq(&self) -> Result<i64, StorageError>;
+    /// The largest sequence number of the kelurahan's log rows. A store with several
+    /// writers keeps every row of a kelurahan not yet visible above it (see
+    /// ARCHITECTURE.md, "Log and cursors").
+    fn max_seq(&self, kelurahan: &str) -> Result<i64, StorageError>;
     /// Up to `limit` rows of the area's log after `cursor`, in order: placements of
     /// households placed after it, changes of households placed at or before it,
     /// neither written by `device`.
@@ -322,4 +324,8 @@ pub trait AccountTx {
 
     fn audit_entries(&self, since_ms: i64) -> Result<Vec<crate::audit::Entry>, StorageError>;
     fn audit_heads(&self) -> Result<AuditHeads, StorageError>;
+
+    /// A value the server keeps for itself (the registry's column mapping).
+    fn server_value(&self, key: &str) -> Result<Option<String>, StorageError>;
+    fn put_server_value(&self, key: &str, value: &str) -> Result<(), StorageError>;
 }

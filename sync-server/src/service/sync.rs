@@ -3,10 +3,11 @@
 //! protocol's meaning: which reports and bundles are read, how each pushed document is
 //! judged and written, and which rows of the log make the answer's page per area.
 //!
-//! The page's cursor rule ("a page that is not full jumps to the log's maximum") is
-//! correct only while a store lets no row with a smaller sequence commit after a larger
-//! one is visible: true of SQLite's single writer. A store with concurrent writers must
-//! keep that promise in [`StoreTx::max_seq`] and [`StoreTx::log_page`].
+//! The page's cursor rule ("a page that is not full jumps to the maximum of the area's
+//! kelurahan") is correct only while a store lets no row of a kelurahan with a smaller
+//! sequence commit after a larger one is visible: true of SQLite's single writer, and
+//! of PostgreSQL's writers, which take a kelurahan's lock before its rows get their
+//! numbers. See [`StoreTx::max_seq`].
 
 use std::collections::BTreeMap;
 
@@ -113,13 +114,13 @@ fn page(
     page_limit: usize,
     resp: &mut SyncResponse,
 ) -> Result<(), StorageError> {
-    let max_seq = tx.max_seq()?;
     let mut docs: BTreeMap<String, PullDoc> = BTreeMap::new();
     let mut budget = page_limit;
     let mut bytes_sent = 0usize;
     for area in scope {
         let key = area.key();
         let cursor = req.cursors.get(&key).copied().unwrap_or(0) as i64;
+        let max_seq = tx.max_seq(&area.kelurahan)?;
         let rows = tx.log_page(area, cursor, device, budget + 1)?;
         let mut more = rows.len() > budget;
         let mut next = if more { cursor } else { max_seq.max(cursor) };

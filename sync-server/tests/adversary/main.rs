@@ -13,7 +13,7 @@ use jemput_core::sync::{Area, PushDoc, SyncRequest, SyncResponse};
 use jemput_core::{IndicatorSet, SystemClock};
 use jemput_sync_server::guard::Limits;
 use jemput_sync_server::service::{Role, Session};
-use jemput_sync_server::{demo, SqliteStorage, Storage};
+use jemput_sync_server::{demo, testing, Storage};
 use serde_bytes::ByteBuf;
 
 const PW: &str = "kata-sandi-uji";
@@ -32,7 +32,7 @@ struct Dev {
 
 struct World {
     _dir: tempfile::TempDir,
-    s: SqliteStorage,
+    s: Box<dyn Storage>,
     set: IndicatorSet,
     /// A registry household in RW 1 and its head member id.
     hh: String,
@@ -46,7 +46,7 @@ impl World {
 
     fn with_limits(limits: Limits) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStorage::open(dir.path()).unwrap().with_limits(limits);
+        let s = testing::open(dir.path(), limits).unwrap();
         let households = demo::households(5).unwrap();
         s.insert_households(&households).unwrap();
         let users = [

@@ -7,8 +7,9 @@ use jemput_core::store::{ListFilter, Store};
 use jemput_core::sync::{apply_response, build_request, decode, encode, Area, SyncResponse};
 use jemput_core::IndicatorSet;
 use jemput_core::SystemClock;
+use jemput_sync_server::guard::Limits;
 use jemput_sync_server::service::{Role, Session};
-use jemput_sync_server::{demo, SqliteStorage, Storage};
+use jemput_sync_server::{demo, testing, SqliteStorage, Storage};
 use rand::SeedableRng;
 
 struct Device {
@@ -18,7 +19,7 @@ struct Device {
 }
 
 impl Device {
-    fn new(storage: &SqliteStorage, user: &str, actor: u8) -> Device {
+    fn new(storage: &dyn Storage, user: &str, actor: u8) -> Device {
         let author = Author::new(&format!("{actor:02x}{}", "cd".repeat(15)), user).unwrap();
         let ok = storage
             .login(
@@ -42,7 +43,7 @@ impl Device {
     }
 
     /// Syncs until the server has nothing more; returns the number of round trips.
-    fn sync(&mut self, storage: &SqliteStorage, page: usize) -> usize {
+    fn sync(&mut self, storage: &dyn Storage, page: usize) -> usize {
         let set = IndicatorSet::bps14();
         for round in 1..1000 {
             let out = build_request(&self.store, usize::MAX).unwrap();
@@ -68,9 +69,11 @@ impl Device {
     }
 }
 
-fn setup() -> (tempfile::TempDir, SqliteStorage) {
+/// The store under test: SQLite in the folder, or a fresh PostgreSQL database when the
+/// tests run against one (`JEMPUT_TEST_DATABASE`).
+fn setup() -> (tempfile::TempDir, Box<dyn Storage>) {
     let dir = tempfile::tempdir().unwrap();
-    let storage = SqliteStorage::open(dir.path()).unwrap();
+    let storage = testing::open(dir.path(), Limits::default()).unwrap();
     storage
         .insert_households(&demo::households(3).unwrap())
         .unwrap();
@@ -95,15 +98,15 @@ fn setup() -> (tempfile::TempDir, SqliteStorage) {
 fn small_pages_deliver_everything_exactly_once() {
     let (_dir, storage) = setup();
     let total = storage.household_count().unwrap() as usize;
-    let mut a = Device::new(&storage, "op-1", 1);
-    let mut b = Device::new(&storage, "op-2", 2);
-    let rounds = a.sync(&storage, 7);
+    let mut a = Device::new(&*storage, "op-1", 1);
+    let mut b = Device::new(&*storage, "op-2", 2);
+    let rounds = a.sync(&*storage, 7);
     assert_eq!(a.ids().len(), total, "every household arrived");
     assert!(
         rounds >= total / 7,
         "paged: {rounds} rounds for {total} households"
     );
-    b.sync(&storage, 1000);
+    b.sync(&*storage, 1000);
     assert_eq!(a.ids(), b.ids());
 
     // b visits 20 households; a pulls them 3 at a time.
@@ -120,8 +123,8 @@ fn small_pages_deliver_everything_exactly_once() {
             .unwrap();
         b.store.save_local(&mut hh, &set).unwrap();
     }
-    b.sync(&storage, 1000);
-    let rounds = a.sync(&storage, 3);
+    b.sync(&*storage, 1000);
+    let rounds = a.sync(&*storage, 3);
     assert!(rounds >= 7, "20 changes in pages of 3: {rounds}");
     let visited = a
         .store
@@ -217,34 +220,48 @@ fn a_token_is_renewed_only_by_the_device_key_and_only_once() {
             .to_vec()
     };
 
-    let c = challenge(&storage, &ok.device, now).unwrap();
+    let c = challenge(&*storage, &ok.device, now).unwrap();
     let thief = SigningKey::from_bytes(&[22; 32]);
     assert_eq!(
-        refresh(&storage, &ok.device, &c, &sign(&thief, &ok.device, &c), now).unwrap(),
+        refresh(
+            &*storage,
+            &ok.device,
+            &c,
+            &sign(&thief, &ok.device, &c),
+            now
+        )
+        .unwrap(),
         Err(Refusal::Unknown),
         "another key's signature"
     );
     assert_eq!(
-        refresh(&storage, &ok.device, &c, &sign(&key, &ok.device, &c), now).unwrap(),
+        refresh(&*storage, &ok.device, &c, &sign(&key, &ok.device, &c), now).unwrap(),
         Err(Refusal::Unknown),
         "the challenge was used up by the failed try"
     );
-    let c = challenge(&storage, &other.device, now).unwrap();
+    let c = challenge(&*storage, &other.device, now).unwrap();
     assert_eq!(
-        refresh(&storage, &ok.device, &c, &sign(&key, &ok.device, &c), now).unwrap(),
+        refresh(&*storage, &ok.device, &c, &sign(&key, &ok.device, &c), now).unwrap(),
         Err(Refusal::Unknown),
         "another device's challenge"
     );
-    let c = challenge(&storage, "d-made-up", now).unwrap();
+    let c = challenge(&*storage, "d-made-up", now).unwrap();
     assert_eq!(
-        refresh(&storage, "d-made-up", &c, &sign(&key, "d-made-up", &c), now).unwrap(),
+        refresh(
+            &*storage,
+            "d-made-up",
+            &c,
+            &sign(&key, "d-made-up", &c),
+            now
+        )
+        .unwrap(),
         Err(Refusal::Unknown),
         "a device the server never registered"
     );
 
-    let c = challenge(&storage, &ok.device, now).unwrap();
+    let c = challenge(&*storage, &ok.device, now).unwrap();
     let good = sign(&key, &ok.device, &c);
-    let (token, _) = refresh(&storage, &ok.device, &c, &good, now)
+    let (token, _) = refresh(&*storage, &ok.device, &c, &good, now)
         .unwrap()
         .expect("the device's own signature renews");
     assert!(storage.authenticate(&token).unwrap().is_some());
@@ -253,7 +270,7 @@ fn a_token_is_renewed_only_by_the_device_key_and_only_once() {
         "the old token ends"
     );
     assert_eq!(
-        refresh(&storage, &ok.device, &c, &good, now).unwrap(),
+        refresh(&*storage, &ok.device, &c, &good, now).unwrap(),
         Err(Refusal::Unknown),
         "a replayed renewal"
     );
@@ -299,7 +316,9 @@ fn a_login_carries_the_shortest_lock_time_of_the_users_kelurahans() {
 
 #[test]
 fn the_server_keys_move_to_their_own_file_and_leave_the_database() {
-    let (dir, storage) = setup();
+    // The SQLite store's files are read below: this one is SQLite's on both passes.
+    let dir = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::open(dir.path()).unwrap();
     let before = storage.server_key().unwrap();
     // The bundle key's secret, as the database holds it now.
     let bundle_key = storage.bundle_identity().unwrap();
