@@ -30,6 +30,17 @@ fuzz_build=$!
 trap 'kill "$fuzz_build" 2>/dev/null || true; rm -f "$fuzz_log"' EXIT
 echo "== cargo test"
 cargo test --workspace
+echo "== the same storage, service and system tests on PostgreSQL"
+# A throwaway cluster of Debian's PostgreSQL (scripts/pg.sh), each test on a database
+# of its own. Not the weak-network, UI or end-to-end tests: they do not touch storage.
+pg_dir=/tmp/jemput-pg-$$
+trap 'kill "$fuzz_build" 2>/dev/null || true; rm -f "$fuzz_log"; "$root/scripts/pg.sh" stop "$pg_dir"' EXIT
+pg_url=$("$root/scripts/pg.sh" start "$pg_dir")
+JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-sync-server
+JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-tests --test system -- \
+  field_sync moves bundles registry kader_state review concurrent crash_sync busy sessions \
+  logins revoke cursors
+"$root/scripts/pg.sh" stop "$pg_dir"
 echo "== IPC bindings are current"
 # cargo test regenerates ui/src/bindings from the Rust types (ts-rs).
 if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then

@@ -77,11 +77,22 @@ pub struct Server {
     child: Option<Child>,
 }
 
+/// How the server is told where its store is: `--data DIR`, or, when the tests run
+/// against PostgreSQL (`JEMPUT_TEST_DATABASE`), `--database` with a database of the
+/// test server named after DIR (made on first use).
+pub fn store_args(data: &Path) -> Vec<std::ffi::OsString> {
+    match jemput_sync_server::testing::database_for(data)
+        .unwrap_or_else(|e| panic!("test database: {e}"))
+    {
+        Some(url) => vec!["--database".into(), url.into()],
+        None => vec!["--data".into(), data.as_os_str().to_owned()],
+    }
+}
+
 impl Server {
     pub fn admin(data: &Path, args: &[&str]) -> Output {
         let out = run(Command::new(bin("jemput-sync-server"))
-            .arg("--data")
-            .arg(data)
+            .args(store_args(data))
             .args(args));
         assert!(
             out.status.success(),
@@ -160,8 +171,7 @@ impl Server {
             }
             None => Command::new(bin("jemput-sync-server")),
         };
-        cmd.arg("--data")
-            .arg(data)
+        cmd.args(store_args(data))
             .args(["serve", "--listen", listen])
             .args(flags)
             .envs(env.iter().copied());
@@ -359,6 +369,49 @@ impl Tap {
     /// Every byte relayed so far.
     pub fn seen(&self) -> Vec<u8> {
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// A relay that sends each new connection to the next of several servers in turn: a
+/// load balancer in front of server processes that share one store.
+pub struct RoundRobin {
+    pub addr: String,
+}
+
+impl RoundRobin {
+    pub fn start(backends: &[&str]) -> RoundRobin {
+        use std::net::{TcpListener, TcpStream};
+        let listener =
+            TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("round robin: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("round robin: {e}"))
+            .to_string();
+        let backends: Vec<String> = backends.iter().map(|b| b.to_string()).collect();
+        std::thread::spawn(move || {
+            for (i, client) in listener.incoming().flatten().enumerate() {
+                let Ok(server) = TcpStream::connect(&backends[i % backends.len()]) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ] {
+                    let (Ok(mut from), Ok(mut to)) = (from, to) else {
+                        continue;
+                    };
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        RoundRobin { addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 }
 

@@ -112,8 +112,7 @@ fn bundles_carry_work_between_devices_and_to_the_server() {
         "nothing of a foreign bundle applied"
     );
     let out = std::process::Command::new(jemput_tests::bin("jemput-sync-server"))
-        .arg("--data")
-        .arg(&data)
+        .args(jemput_tests::store_args(&data))
         .args([
             "--key-file",
             keys,

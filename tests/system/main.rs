@@ -10,6 +10,7 @@ mod clock;
 mod concurrent;
 mod crash;
 mod crash_sync;
+mod cursors;
 mod field_sync;
 mod js_client;
 mod kader_state;

@@ -49,8 +49,7 @@ fn a_household_moved_to_another_rw_follows_its_new_kader() {
         .expect("listed");
     assert_eq!(row["rw"], json!(2));
     let out = std::process::Command::new(jemput_tests::bin("jemput-sync-server"))
-        .arg("--data")
-        .arg(&data)
+        .args(jemput_tests::store_args(&data))
         .args(["move", "hh-tidak-ada", "--rw", "2", "--rt", "1"])
         .output()
         .expect("run");

@@ -399,8 +399,7 @@ fn a_killed_import_changes_nothing() {
     let before = stdout(&Server::admin(&data, &["heads"]));
 
     let mut child = std::process::Command::new(jemput_tests::bin("jemput-sync-server"))
-        .arg("--data")
-        .arg(&data)
+        .args(jemput_tests::store_args(&data))
         .args([
             "import",
             file_arg,

@@ -22,8 +22,7 @@ fn import(data: &Path, file: &Path, extra: &[&str]) -> Output {
 fn import_in(lang: &str, data: &Path, file: &Path, extra: &[&str]) -> Output {
     run(Command::new(bin("jemput-sync-server"))
         .env("JEMPUT_LANG", lang)
-        .arg("--data")
-        .arg(data)
+        .args(jemput_tests::store_args(data))
         .args(["import", file.to_str().expect("path"), "--kelurahan", KEL])
         .args(extra))
 }
@@ -390,8 +389,7 @@ fn a_days_cut_off_ends_at_midnight_in_the_kelurahans_zone() {
     let at = |when: &str, file: &Path| {
         let out = run(Command::new(bin("jemput-sync-server"))
             .env("JEMPUT_TEST_NOW_MS", when)
-            .arg("--data")
-            .arg(&data)
+            .args(jemput_tests::store_args(&data))
             .args(["import", file.to_str().expect("path"), "--kelurahan", KEL])
             .args(["--bps", "3573010007"]));
         assert!(out.status.success(), "{}", stderr(&out));
@@ -615,8 +613,7 @@ fn a_kelurahan_knows_its_bps_code() {
 
     let data = tmp.path().join("server");
     let out = run(Command::new(bin("jemput-sync-server"))
-        .arg("--data")
-        .arg(&data)
+        .args(jemput_tests::store_args(&data))
         .args(["kelurahan", "set", KEL, "--bps", "35730"]));
     assert!(
         !out.status.success() && stderr(&out).contains("a BPS code has 10 digits"),

@@ -30,7 +30,7 @@ fn with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
 /// A server admin command with `input` on its stdin, insisting on success.
 fn admin_with_stdin(data: &std::path::Path, args: &[&str], input: &str) -> String {
     let mut cmd = Command::new(bin("jemput-sync-server"));
-    cmd.arg("--data").arg(data).args(args);
+    cmd.args(jemput_tests::store_args(data)).args(args);
     let out = with_stdin(cmd, input);
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     stdout(&out)
