@@ -37,9 +37,15 @@ pg_dir=/tmp/jemput-pg-$$
 trap 'kill "$fuzz_build" 2>/dev/null || true; rm -f "$fuzz_log"; "$root/scripts/pg.sh" stop "$pg_dir"' EXIT
 pg_url=$("$root/scripts/pg.sh" start "$pg_dir")
 JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-sync-server
+# TLS to the database: turns the throwaway cluster's TLS on with a certificate of its own.
+JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-sync-server --test pg_tls -- --ignored
 JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-tests --test system -- \
   field_sync moves bundles registry kader_state review concurrent crash_sync busy sessions \
-  logins revoke cursors
+  logins revoke cursors restore
+echo "== load bench: 50 kaders, 2 x 10 s, on SQLite and on PostgreSQL (tables: docs/load-bench.md)"
+target/debug/jemput-bench-load --kaders 50 --seconds 10
+psql "$pg_url" -qc "CREATE DATABASE jemput_bench_load"
+target/debug/jemput-bench-load --kaders 50 --seconds 10 --database "${pg_url%/*}/jemput_bench_load"
 "$root/scripts/pg.sh" stop "$pg_dir"
 echo "== IPC bindings are current"
 # cargo test regenerates ui/src/bindings from the Rust types (ts-rs).

@@ -246,6 +246,12 @@ pub struct SyncStats {
     pub rejected: u64,
     /// Households kept out because a pulled document could not be merged.
     pub quarantined: Vec<Quarantined>,
+    /// Households whose work the server refused because it could not establish who
+    /// wrote it (another device's changes relayed after a restore): kept here.
+    pub unconfirmed: Vec<String>,
+    /// Starting again with a server restored from a backup (until it holds everything
+    /// this device does).
+    pub restarting: bool,
 }
 
 pub struct Device {
@@ -932,6 +938,8 @@ impl Device {
                     .into_iter()
                     .map(|(id, reason)| Quarantined { id, reason })
                     .collect(),
+                unconfirmed: s.unconfirmed()?,
+                restarting: jemput_core::sync::restart_state(s)? != jemput_core::sync::Restart::No,
             })
         })
     }

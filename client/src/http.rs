@@ -55,6 +55,9 @@ pub struct SyncReport {
     pub bytes_down: u64,
     /// Sync attempts it took (more than 1 after a lost connection).
     pub tries: u32,
+    /// The server had been restored from a backup: this device pulled everything again
+    /// and sent what the server no longer held.
+    pub restarted: bool,
 }
 
 impl std::fmt::Display for SyncReport {
@@ -74,7 +77,14 @@ impl std::fmt::Display for SyncReport {
             self.bytes_up,
             self.bytes_down,
             self.tries.max(1)
-        )
+        )?;
+        if self.restarted {
+            write!(
+                f,
+                "; the server was restored from a backup: synced again from the start"
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -283,7 +293,7 @@ impl SyncClient {
         let mut report = SyncReport::default();
         let mut renewed = false;
         for _ in 0..MAX_ROUNDS {
-            let out = device.with_store(|s| sync::build_request(s, PUSH_PAGE_BYTES))?;
+            let out = device.with_store(|s| sync::build_sync_request(s, PUSH_PAGE_BYTES))?;
             let body = sync::encode(&out.request);
             report.bytes_up += body.len() as u64;
             report.requests += 1;
@@ -310,6 +320,15 @@ impl SyncClient {
             let msg: SyncResponse = sync::decode(&bytes)
                 .map_err(|e| DeviceError::Server(format!("bad sync response: {e}")))?;
             device.saw_server_time(msg.server_ms)?;
+            if let (Some(known), Some(now)) = (out.request.server_id, msg.server_id) {
+                if sync::is_restarted(&out, &msg) {
+                    // Restored from a backup: it took nothing of this request. Start
+                    // again; nothing unsent is dropped.
+                    device.with_store_mut(|store| sync::begin_restart(store, known, now))?;
+                    report.restarted = true;
+                    continue;
+                }
+            }
             let applied = device
                 .with_store_mut(|store| sync::apply_response(store, &out, &msg, set, &author))?;
             report.changes_pushed += out.changes_pushed;
@@ -328,7 +347,9 @@ impl SyncClient {
                 .any(|r| r.code == Code::TooMany.as_str());
             // Work recorded again at the server's time goes in the next round, once.
             let again = applied.re_recorded > 0 && report.re_recorded == applied.re_recorded;
-            let more = msg.more || out.more_to_push || deferred || again;
+            // A restart goes on until the server has everything again.
+            let restarting = device.with_store(sync::restart_state)? != sync::Restart::No;
+            let more = msg.more || out.more_to_push || deferred || again || restarting;
             progress(&SyncProgress {
                 docs_pulled: report.docs_pulled as u64,
                 docs_pushed: report.docs_pushed as u64,

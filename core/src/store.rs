@@ -116,6 +116,11 @@ DROP TABLE households_fts;
 CREATE VIRTUAL TABLE households_fts USING fts5 (id UNINDEXED, text, prefix = '2 3 4 6');
 INSERT OR REPLACE INTO kv (key, value) VALUES ('reindex', '1');
 "#,
+    r#"
+-- starting again with a restored server: households it has not sent yet (those it
+-- never sends are ones it no longer holds, and go to it whole)
+CREATE TABLE restart_unseen (id TEXT PRIMARY KEY);
+"#,
 ];
 
 /// The largest draft kept (a visit form is a few kilobytes).
@@ -780,6 +785,17 @@ impl Store {
     }
 
     /// Bundles waiting to be relayed: (id, bytes).
+    /// Households holding work the server refused because it could not establish
+    /// who wrote it (`foreign_actor`: another device's changes, relayed after the
+    /// server was restored). Kept, listed, never dropped.
+    pub fn unconfirmed(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id FROM households WHERE substr(rejected, 1, 14) = 'foreign_actor:' ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn relays(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
         let mut stmt = self
             .conn

@@ -85,6 +85,14 @@ pub struct SyncRequest {
     /// sends `recipients` when its own differ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipients_seen: Option<u64>,
+    /// The id of the server this device last synced with (`SyncResponse::server_id`);
+    /// absent before the first sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<u64>,
+    /// While this device starts again with a restored server: the id it had before
+    /// (see [`begin_restart`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<u64>,
 }
 
 /// A household a device keeps out, and why (never a value: no NIK, no name).
@@ -132,6 +140,12 @@ pub struct SyncResponse {
     /// `recipients_seen` differs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<String>>,
+    /// The server's id, sent when the request's `server_id` is absent or another. When
+    /// the request named another id the server was restored from a backup (or is
+    /// another server): nothing of the request was applied, and the device starts
+    /// again ([`begin_restart`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<u64>,
 }
 
 /// A refused document: a stable code and a reason a person can read.
@@ -249,11 +263,89 @@ pub struct Outgoing {
 pub const MAX_PUSH_DOCS: usize = 500;
 
 /// Builds the next request: every pending document's unacknowledged changes, and the
-/// stored cursors.
+/// stored cursors (a bundle carries the same pushes).
 pub fn build_request(store: &Store, max_bytes: usize) -> Result<Outgoing, StoreError> {
+    build(store, max_bytes, true)
+}
+
+/// Builds the next sync request: [`build_request`], naming the server this device last
+/// synced with; while it starts again with a restored server, the id that server had
+/// before, and no push until the server has sent every area whole.
+pub fn build_sync_request(store: &Store, max_bytes: usize) -> Result<Outgoing, StoreError> {
+    let restart = restart_state(store)?;
+    let mut out = build(store, max_bytes, restart != Restart::Pull)?;
+    let id = |key| -> Result<Option<u64>, StoreError> {
+        Ok(store.kv_get(key)?.and_then(|v| v.parse().ok()))
+    };
+    out.request.server_id = id("server_id")?;
+    if restart != Restart::No {
+        out.request.restored_from = id("restored_from")?;
+    }
+    Ok(out)
+}
+
+/// Where this device stands with a server restored from a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    No,
+    /// Every area is pulled again from the start; nothing is pushed meanwhile.
+    Pull,
+    /// What the server no longer holds is sent again, compared by heads.
+    Push,
+}
+
+pub fn restart_state(store: &Store) -> Result<Restart, StoreError> {
+    Ok(match store.kv_get("restart")?.as_deref() {
+        Some("pull") => Restart::Pull,
+        Some("push") => Restart::Push,
+        _ => Restart::No,
+    })
+}
+
+/// The server answered under another id than the one this device knew: it was
+/// restored from a backup (or is another server) and applied nothing of the request.
+pub fn is_restarted(out: &Outgoing, resp: &SyncResponse) -> bool {
+    matches!((out.request.server_id, resp.server_id), (Some(known), Some(now)) if known != now)
+}
+
+/// Starts again with a server restored from a backup, which may have lost changes it
+/// once acknowledged: what this device believes the server holds is forgotten (every
+/// acknowledged head, every cursor), every area is pulled whole, and each household's
+/// heads in the server's copy become what the server holds. Then whatever the server
+/// no longer holds is pending again — households it did not send go to it whole —
+/// and is sent, naming the id the server had before (`restored_from`).
+pub fn begin_restart(store: &mut Store, known: u64, now: u64) -> Result<(), StoreError> {
+    let tx = store.transaction()?;
+    tx.execute("DELETE FROM cursors", [])?;
+    tx.execute("UPDATE households SET acked_heads = x''", [])?;
+    tx.execute("DELETE FROM restart_unseen", [])?;
+    tx.execute(
+        "INSERT INTO restart_unseen (id) SELECT id FROM households",
+        [],
+    )?;
+    for (key, value) in [
+        ("server_id", now.to_string()),
+        ("restored_from", known.to_string()),
+        ("restart", "pull".to_string()),
+    ] {
+        tx.execute(
+            "INSERT INTO kv (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value.as_str()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn build(store: &Store, max_bytes: usize, push: bool) -> Result<Outgoing, StoreError> {
     let mut out = Outgoing::default();
     let mut bytes = 0;
-    for p in store.pending()? {
+    let pending = match push {
+        true => store.pending()?,
+        false => Vec::new(),
+    };
+    for p in pending {
         // One page of pushes at a time; at least one document, whatever its size.
         if (bytes >= max_bytes || out.request.push.len() >= MAX_PUSH_DOCS)
             && !out.request.push.is_empty()
@@ -281,7 +373,7 @@ pub fn build_request(store: &Store, max_bytes: usize) -> Result<Outgoing, StoreE
     for (id, reason) in store.quarantined(true)? {
         out.request.quarantined.push(Quarantined { id, reason });
     }
-    for (id, bytes) in store.relays()? {
+    for (id, bytes) in store.relays()?.into_iter().filter(|_| push) {
         out.relayed.push(id);
         out.request.bundles.push(ByteBuf::from(bytes));
     }
@@ -494,7 +586,7 @@ pub fn apply_response(
         }
         tx.execute(
             "UPDATE households SET acked_heads = ?2, pending = ?3,
-                 rejected = CASE WHEN ?4 THEN NULL ELSE rejected END WHERE id = ?1",
+                 rejected = CASE WHEN ?4 OR NOT ?3 THEN NULL ELSE rejected END WHERE id = ?1",
             rusqlite::params![
                 id,
                 encode_heads(&acked),
@@ -621,8 +713,64 @@ pub fn apply_response(
         delete_household(&tx, &id)?;
         applied.removed += 1;
     }
+    if let Some(id) = resp.server_id {
+        tx.execute(
+            "INSERT INTO kv (key, value) VALUES ('server_id', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [id.to_string()],
+        )?;
+    }
+    advance_restart(&tx, out, resp, &pulled, &quarantine)?;
     tx.commit()?;
     Ok(applied)
+}
+
+/// A restart's next step, in the response's transaction: households the server sent
+/// are seen; once it has sent everything, the unseen ones go to it whole; once nothing
+/// is left to send, the restart is over.
+fn advance_restart(
+    tx: &rusqlite::Transaction<'_>,
+    out: &Outgoing,
+    resp: &SyncResponse,
+    pulled: &BTreeMap<&str, &PullDoc>,
+    quarantine: &BTreeMap<&str, String>,
+) -> Result<(), StoreError> {
+    let state: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+        "SELECT value FROM kv WHERE key = 'restart'",
+        [],
+        |r| r.get(0),
+    ))?;
+    match state.as_deref() {
+        Some("pull") => {
+            for id in pulled.keys().chain(quarantine.keys()) {
+                tx.execute("DELETE FROM restart_unseen WHERE id = ?1", [id])?;
+            }
+            if !resp.more {
+                tx.execute(
+                    "UPDATE households SET pending = 1
+                      WHERE id IN (SELECT id FROM restart_unseen)",
+                    [],
+                )?;
+                tx.execute("DELETE FROM restart_unseen", [])?;
+                tx.execute("UPDATE kv SET value = 'push' WHERE key = 'restart'", [])?;
+            }
+        }
+        Some("push") if !out.more_to_push => {
+            let left: i64 = tx.query_row(
+                "SELECT count(*) FROM households WHERE pending = 1 AND rejected IS NULL",
+                [],
+                |r| r.get(0),
+            )?;
+            if left == 0 {
+                tx.execute(
+                    "DELETE FROM kv WHERE key IN ('restart', 'restored_from')",
+                    [],
+                )?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! Backend-neutral: the storage hands in the document it holds and who signed, and
 //! writes what the guard returns; no SQL here.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use automerge::{ActorId, AutoCommit, Change, ChangeHash};
 use jemput_core::household::Household;
@@ -67,11 +67,24 @@ pub struct Origin {
     pub areas: Vec<Area>,
     /// Automerge actors bound to this device.
     pub actors: HashSet<ActorId>,
+    /// This device is starting again with a store restored from a backup (it names
+    /// the store's former id): an actor it did not register is not bound to it.
+    pub restarting: bool,
+    /// … and the restore is recent: it may relay changes of other known devices
+    /// (`crate::service::identity`).
+    pub relays_after_restore: bool,
+}
+
+/// The device an actor id is bound to.
+pub struct Owner {
+    pub device: String,
+    /// That device's record, looked up only when the signer relays after a restore.
+    pub origin: Option<Origin>,
 }
 
 /// Who owns an actor id now: `None` when no device holds it yet.
 pub type OwnerOf<'a> =
-    dyn FnMut(&ActorId) -> Result<Option<String>, crate::error::StorageError> + 'a;
+    dyn FnMut(&ActorId) -> Result<Option<Owner>, crate::error::StorageError> + 'a;
 
 /// A push that passed: what to store.
 pub struct Accepted {
@@ -82,6 +95,8 @@ pub struct Accepted {
     pub heads: Vec<ChangeHash>,
     /// Actors first seen in this push, to bind to the signer's device.
     pub bind: Vec<ActorId>,
+    /// Other devices' actors whose changes the signer relayed after a restore.
+    pub relayed: usize,
 }
 
 /// The guard's switch for the benchmark that measures its cost.
@@ -194,20 +209,47 @@ pub fn check_push(
             format!("one change is larger than {} bytes", limits.change_bytes),
         )));
     }
-    // Every actor is the signer's: bound to its device, or new and bound now.
+    // Every actor is the signer's: bound to its device, or new and bound now. After a
+    // restore, also another device's that is known, not revoked, and whose user holds
+    // the household's area: the signer relays what the store lost.
     let mut bind = Vec::new();
     let mut actors = signer.actors.clone();
+    // Relayed actors and the device each is bound to: its changes are judged as its.
+    let mut relayed: HashMap<ActorId, Origin> = HashMap::new();
     for c in &new_changes {
         let actor = c.actor_id();
         if actors.contains(actor) {
             continue;
         }
+        if relayed.contains_key(actor) {
+            continue;
+        }
         let owner = owner_of(actor)?;
+        if let Some(Owner {
+            origin: Some(o), ..
+        }) = &owner
+        {
+            if signer.relays_after_restore && !o.revoked {
+                let area = match before {
+                    Some((_, kel, rw)) => Some((kel.to_string(), rw)),
+                    None => Household::from_doc(doc.clone()).ok().map(|h| {
+                        let (kel, rw, _) = h.area();
+                        (kel, rw)
+                    }),
+                };
+                if area.is_some_and(|(kel, rw)| o.areas.iter().any(|a| a.covers(&kel, rw))) {
+                    relayed.insert(actor.clone(), o.clone());
+                    continue;
+                }
+            }
+        }
         let foreign = match &owner {
-            Some(owner) => *owner != signer.device,
+            Some(owner) => owner.device != signer.device,
             // Unbound, yet it already wrote in this household (the server's import or
-            // move, a device from before actors were bound): not the pusher's.
-            None => before_doc.import_obj(&format!("1@{actor}")).is_ok(),
+            // move, a device from before actors were bound): not the pusher's. Nor,
+            // after a restore, any actor the device did not register at its login: it
+            // may be another device's that the restored store has not met yet.
+            None => signer.restarting || before_doc.import_obj(&format!("1@{actor}")).is_ok(),
         };
         if foreign {
             return Ok(Err(Refusal::new(
@@ -221,18 +263,43 @@ pub fn check_push(
         actors.insert(actor.clone());
     }
     if book == RuleBook::On {
-        let expanded: Vec<_> = new_changes.iter().map(Change::decode).collect();
-        let who = Signer {
-            role: signer.role,
-            user: &signer.user,
-            actors: &actors,
-        };
-        let window = TimeWindow {
-            earliest_ms: signer.registered_ms - DAY_MS,
-            latest_ms: now_ms + DAY_MS,
-        };
-        if let Err(r) = rules::judge(&before_doc, &expanded, &who, Some(window), set) {
-            return Ok(Err(r));
+        // In order, each run of changes by one device judged as that device's: the
+        // signer's own, or (after a restore) a relayed device's.
+        let mut state = before_doc.clone();
+        let mut rest = new_changes.as_slice();
+        while !rest.is_empty() {
+            let owner = relayed.get(rest[0].actor_id());
+            let run = rest
+                .iter()
+                .take_while(|c| {
+                    relayed.get(c.actor_id()).map(|o| &o.device) == owner.map(|o| &o.device)
+                })
+                .count();
+            let (these, later) = rest.split_at(run);
+            let expanded: Vec<_> = these.iter().map(Change::decode).collect();
+            let (role, user, actors, registered_ms) = match owner {
+                Some(o) => (o.role, o.user.as_str(), &o.actors, o.registered_ms),
+                None => (
+                    signer.role,
+                    signer.user.as_str(),
+                    &actors,
+                    signer.registered_ms,
+                ),
+            };
+            let who = Signer { role, user, actors };
+            let window = TimeWindow {
+                earliest_ms: registered_ms - DAY_MS,
+                latest_ms: now_ms + DAY_MS,
+            };
+            if let Err(r) = rules::judge(&state, &expanded, &who, Some(window), set) {
+                return Ok(Err(r));
+            }
+            if !later.is_empty() {
+                state
+                    .apply_changes(these.iter().cloned())
+                    .map_err(|e| internal(e.to_string()))?;
+            }
+            rest = later;
         }
         if before.is_none() {
             if let Err(r) = rules::check_new_household(&doc, signer.role) {
@@ -277,6 +344,7 @@ pub fn check_push(
         new_changes,
         heads,
         bind,
+        relayed: relayed.len(),
     }))
 }
 

@@ -32,6 +32,11 @@ struct Cli {
     /// first use and keeps everything there, its keys included.
     #[arg(long, env = "JEMPUT_DATABASE")]
     database: Option<String>,
+    /// PEM certificates that sign the database's TLS certificate (an office's own CA),
+    /// instead of the public roots; TLS is `sslmode=require` in the URL, and required
+    /// for a database on another machine.
+    #[arg(long, env = "JEMPUT_DATABASE_CA", requires = "database")]
+    database_ca: Option<PathBuf>,
     /// Keep the server's own keys (device certificates, bundle decryption) in this file
     /// (0600) instead of the database; the first use moves them out of the database.
     #[arg(long, env = "JEMPUT_KEY_FILE", global = true)]
@@ -146,6 +151,21 @@ enum Command {
     },
     /// What devices reported they could not merge (quarantined households), as JSON.
     Quarantine,
+    /// Copy the SQLite store to FILE while the server runs (SQLite's online backup:
+    /// one consistent snapshot; syncs go on meanwhile). With --database, use pg_dump.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the store with a backup made by `backup` (stop the server first). The
+    /// store gets a new identity: devices start again at their next sync and send what
+    /// the backup lacks. With --database, use pg_restore and then `restored`.
+    Restore { file: PathBuf },
+    /// After restoring the database by other means (pg_restore): give the store a new
+    /// identity, so devices start again and send what it lacks.
+    Restored,
+    /// The store's identity (16 hex digits), new after each restore.
+    ServerId,
     /// Apply a device's bundle file (sync by file), with the same checks as a sync.
     BundleImport { file: PathBuf },
     /// Import the registry file from Dinas Sosial (CSV or XLSX) into a kelurahan.
@@ -395,6 +415,26 @@ fn main() {
     }
 }
 
+/// `restore FILE`: the backup replaces the SQLite store in --data DIR, then the store
+/// takes a new identity (remembering the backup's and the replaced store's).
+fn restore(cli: &Cli, file: &Path) -> anyhow::Result<()> {
+    let Some(dir) = &cli.data else {
+        bail!("a PostgreSQL database is restored with pg_restore; then run `jemput-sync-server --database URL restored`");
+    };
+    let replaced = SqliteStorage::restore(dir, file)?;
+    let mut storage = SqliteStorage::open(dir)?;
+    if let Some(path) = &cli.key_file {
+        storage = storage.with_key_file(path)?;
+    }
+    let id = storage.restored(replaced)?;
+    println!(
+        "restored {} into {}: the store's id is now {id:016x}; devices start again at their next sync",
+        file.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
 fn stopped(e: &anyhow::Error) -> Option<&jemput_core::registry::Stop> {
     e.chain()
         .find_map(|c| match c.downcast_ref::<StorageError>() {
@@ -405,9 +445,12 @@ fn stopped(e: &anyhow::Error) -> Option<&jemput_core::registry::Stop> {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Restore { file } = &cli.command {
+        return restore(&cli, file);
+    }
     let storage: Arc<dyn Storage> = match (&cli.database, &cli.data) {
         (Some(url), _) => {
-            let mut s = PostgresStorage::connect(url)?;
+            let mut s = PostgresStorage::connect_with_ca(url, cli.database_ca.as_deref())?;
             if let Some(path) = &cli.key_file {
                 s = s.with_key_file(path)?;
             }
@@ -640,7 +683,9 @@ fn run() -> anyhow::Result<()> {
                         problems.push(format!("{p} (audit-heads.json)"));
                     }
                 }
-                None if !entries.is_empty() => {
+                // PostgreSQL has no directory beside it: the heads outside the store
+                // are the daily log line's.
+                None if !entries.is_empty() && cli.database.is_none() => {
                     problems.push("audit-heads.json is missing or unreadable".into())
                 }
                 None => {}
@@ -832,6 +877,19 @@ fn run() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Backup { out } => {
+            let Some(dir) = &cli.data else {
+                bail!("a PostgreSQL database is backed up with pg_dump (README, \"Backup and restore\")");
+            };
+            let copied = SqliteStorage::backup(dir, &out)?;
+            println!("backup written to {} ({copied} B)", out.display());
+        }
+        Command::Restore { .. } => unreachable!("handled before the store opens"),
+        Command::Restored => {
+            let id = storage.restored(None)?;
+            println!("the store is restored: its id is now {id:016x}; devices start again at their next sync");
+        }
+        Command::ServerId => println!("{:016x}", storage.server_id()?),
         Command::Quarantine => {
             println!(
                 "{}",

@@ -17,7 +17,8 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use automerge::{ActorId, Change, ChangeHash};
 use jemput_core::registry::export::ExportRow;
@@ -165,9 +166,79 @@ pub type PostgresStorage = Server<Postgres>;
 impl Server<Postgres> {
     /// Connects to `url`, creating the tables on first use.
     pub fn connect(url: &str) -> Result<PostgresStorage, StorageError> {
-        Server::new(Postgres::connect(url)?)
+        Server::new(Postgres::connect(url, None)?)
+    }
+
+    /// Connects to `url`, its TLS certificate checked against the PEM certificates in
+    /// `ca` (an office's own CA) instead of the public roots.
+    pub fn connect_with_ca(url: &str, ca: Option<&Path>) -> Result<PostgresStorage, StorageError> {
+        Server::new(Postgres::connect(url, ca)?)
     }
 }
+
+/// How a process reaches the database: TLS when the URL says `sslmode=require`,
+/// plain only to this machine — the connection carries families' data.
+enum Link {
+    Plain,
+    Tls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl Link {
+    fn of(url: &str, ca: Option<&Path>) -> Result<Link, StorageError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StorageError::Invalid(format!("--database: {e}")))?;
+        if config.get_ssl_mode() != postgres::config::SslMode::Require {
+            for host in config.get_hosts() {
+                if let postgres::config::Host::Tcp(name) = host {
+                    let loopback = name == "localhost"
+                        || name
+                            .parse::<std::net::IpAddr>()
+                            .is_ok_and(|ip| ip.is_loopback());
+                    if !loopback {
+                        return Err(StorageError::Invalid(format!(
+                            "--database: {name} is another machine; add sslmode=require to the URL (the connection carries families' data)"
+                        )));
+                    }
+                }
+            }
+            return Ok(Link::Plain);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        match ca {
+            Some(path) => {
+                use rustls::pki_types::pem::PemObject;
+                let bad = |e: String| StorageError::Invalid(format!("{}: {e}", path.display()));
+                for cert in rustls::pki_types::CertificateDer::pem_file_iter(path)
+                    .map_err(|e| bad(e.to_string()))?
+                {
+                    roots
+                        .add(cert.map_err(|e| bad(e.to_string()))?)
+                        .map_err(|e| bad(e.to_string()))?;
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StorageError::Internal(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Link::Tls(tokio_postgres_rustls::MakeRustlsConnect::new(
+            config,
+        )))
+    }
+}
+
+/// Connections one process opens at most: with N processes, N times this must stay
+/// under the database's `max_connections` (PostgreSQL's default, 100, fits three).
+const MAX_CONNECTIONS: usize = 24;
+/// How long work waits for a free connection before it fails.
+const CONNECTION_WAIT: Duration = Duration::from_secs(30);
+/// Set on every connection: a write waits at most this long for a lock (as SQLite's
+/// busy timeout), and no statement runs longer.
+const SESSION: &str = "SET lock_timeout = '30s'; SET statement_timeout = '120s'";
 
 /// A connection and the statements prepared on it.
 struct Conn {
@@ -177,47 +248,127 @@ struct Conn {
 
 pub struct Postgres {
     url: String,
-    idle: Mutex<Vec<Conn>>,
+    link: Link,
+    pool: Mutex<Pool>,
+    freed: Condvar,
+}
+
+struct Pool {
+    idle: Vec<Conn>,
+    /// Connections open, idle or lent.
+    open: usize,
+}
+
+/// A connection lent from the pool, given back when dropped (a panic too).
+struct Lease<'a> {
+    store: &'a Postgres,
+    conn: Option<Conn>,
+}
+
+impl Lease<'_> {
+    fn get(&mut self) -> &mut Conn {
+        #[allow(clippy::expect_used)]
+        self.conn
+            .as_mut()
+            .expect("a lease holds its connection until dropped")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.store.put_back(conn);
+        }
+    }
 }
 
 impl Postgres {
-    pub fn connect(url: &str) -> Result<Postgres, StorageError> {
+    pub fn connect(url: &str, ca: Option<&Path>) -> Result<Postgres, StorageError> {
         let store = Postgres {
+            link: Link::of(url, ca)?,
             url: url.to_string(),
-            idle: Mutex::new(Vec::new()),
+            pool: Mutex::new(Pool {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            freed: Condvar::new(),
         };
-        let mut conn = store.conn()?;
-        migrate(&mut conn.client)?;
-        store.put_back(conn);
+        migrate(&mut store.conn()?.get().client)?;
         Ok(store)
     }
 
-    fn conn(&self) -> Result<Conn, StorageError> {
-        let idle = self
-            .idle
+    fn lock_pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop();
-        match idle {
-            Some(c) if !c.client.is_closed() => Ok(c),
-            _ => Ok(Conn {
-                client: postgres::Client::connect(&self.url, NoTls)?,
-                prepared: HashMap::new(),
-            }),
+    }
+
+    /// An idle connection, a new one while fewer than `MAX_CONNECTIONS` are open, or
+    /// the first given back within `CONNECTION_WAIT`.
+    fn conn(&self) -> Result<Lease<'_>, StorageError> {
+        let deadline = Instant::now() + CONNECTION_WAIT;
+        let mut pool = self.lock_pool();
+        loop {
+            while let Some(c) = pool.idle.pop() {
+                if !c.client.is_closed() {
+                    return Ok(Lease {
+                        store: self,
+                        conn: Some(c),
+                    });
+                }
+                pool.open -= 1;
+            }
+            if pool.open < MAX_CONNECTIONS {
+                pool.open += 1;
+                drop(pool);
+                return match self.open_new() {
+                    Ok(c) => Ok(Lease {
+                        store: self,
+                        conn: Some(c),
+                    }),
+                    Err(e) => {
+                        self.lock_pool().open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StorageError::Internal(format!(
+                    "no database connection free for {} s",
+                    CONNECTION_WAIT.as_secs()
+                )));
+            }
+            pool = self
+                .freed
+                .wait_timeout(pool, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
     }
 
+    fn open_new(&self) -> Result<Conn, StorageError> {
+        let mut client = match &self.link {
+            Link::Plain => postgres::Client::connect(&self.url, NoTls)?,
+            Link::Tls(tls) => postgres::Client::connect(&self.url, tls.clone())?,
+        };
+        client.batch_execute(SESSION)?;
+        Ok(Conn {
+            client,
+            prepared: HashMap::new(),
+        })
+    }
+
     fn put_back(&self, conn: Conn) {
-        if conn.client.is_closed() {
-            return;
+        let mut pool = self.lock_pool();
+        if conn.client.is_closed() || pool.idle.len() >= IDLE_CONNECTIONS {
+            pool.open -= 1;
+        } else {
+            pool.idle.push(conn);
         }
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if idle.len() < IDLE_CONNECTIONS {
-            idle.push(conn);
-        }
+        drop(pool);
+        self.freed.notify_one();
     }
 }
 
@@ -253,7 +404,8 @@ impl Store for Postgres {
         write: bool,
         work: impl FnOnce(&dyn Tx) -> Result<(T, End), StorageError>,
     ) -> Result<T, StorageError> {
-        let mut conn = self.conn()?;
+        let mut lease = self.conn()?;
+        let conn = lease.get();
         let out = (|| {
             let tx = conn
                 .client
@@ -281,7 +433,6 @@ impl Store for Postgres {
             }
             Ok(out)
         })();
-        self.put_back(conn);
         out
     }
 
@@ -290,14 +441,13 @@ impl Store for Postgres {
     }
 
     fn forget_keys(&self) -> Result<(), StorageError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.client.transaction()?;
+        let mut lease = self.conn()?;
+        let mut tx = lease.get().client.transaction()?;
         tx.batch_execute(
             "DELETE FROM server_key; DELETE FROM server_age;
              INSERT INTO server_keys_outside (id) VALUES (1) ON CONFLICT DO NOTHING",
         )?;
         tx.commit()?;
-        self.put_back(conn);
         Ok(())
     }
 }
@@ -416,6 +566,8 @@ impl StoreTx for PgTx<'_> {
             revoked: row.get(2),
             registered_ms: row.get(3),
             actors,
+            restarting: false,
+            relays_after_restore: false,
         }))
     }
 
@@ -443,22 +595,42 @@ impl StoreTx for PgTx<'_> {
 
     fn household(&self, id: &str) -> Result<Option<Stored>, StorageError> {
         // A writer holds the row until it commits: pushes into one document merge in
-        // turn, never over each other.
+        // turn, never over each other. The kelurahan's log lock comes first, as in
+        // every writer (a household never leaves its kelurahan): locks are always
+        // taken in one order, so writers of a kelurahan never deadlock.
         let row = match self.write {
-            true => self.row(
-                "SELECT kelurahan, rw, doc FROM households WHERE id = $1 FOR UPDATE",
-                &[&id],
-            )?,
-            false => self.row(
-                "SELECT kelurahan, rw, doc FROM households WHERE id = $1",
-                &[&id],
-            )?,
+            true => {
+                let Some(kel) =
+                    self.row("SELECT kelurahan FROM households WHERE id = $1", &[&id])?
+                else {
+                    return Ok(None);
+                };
+                self.lock_log(kel.get(0))?;
+                self.row(
+                    "SELECT kelurahan, rw, doc FROM households WHERE id = $1 FOR UPDATE",
+                    &[&id],
+                )?
+            }
+            false => return self.household_read(id),
         };
         Ok(row.map(|r| Stored {
             kelurahan: r.get(0),
             rw: u16_of(r.get(1)),
             doc: r.get(2),
         }))
+    }
+
+    fn household_read(&self, id: &str) -> Result<Option<Stored>, StorageError> {
+        Ok(self
+            .row(
+                "SELECT kelurahan, rw, doc FROM households WHERE id = $1",
+                &[&id],
+            )?
+            .map(|r| Stored {
+                kelurahan: r.get(0),
+                rw: u16_of(r.get(1)),
+                doc: r.get(2),
+            }))
     }
 
     fn actor_owner(&self, actor: &ActorId) -> Result<Option<String>, StorageError> {
@@ -778,7 +950,7 @@ impl StoreTx for PgTx<'_> {
         Ok(self
             .rows(
                 "SELECT id, doc FROM households WHERE $1::text IS NULL OR kelurahan = $1
-                 ORDER BY id LIMIT $2",
+                 ORDER BY id COLLATE \"C\" LIMIT $2",
                 &[&kelurahan, &limit],
             )?
             .iter()
@@ -821,7 +993,7 @@ impl StoreTx for PgTx<'_> {
             .rows(
                 "SELECT id, kelurahan, rw, rt FROM households
                  WHERE ($1::text IS NULL OR kelurahan = $1) AND ($2::int IS NULL OR rw = $2)
-                 ORDER BY kelurahan, rw, rt, id",
+                 ORDER BY kelurahan COLLATE \"C\", rw, rt, id COLLATE \"C\"",
                 &[&kelurahan, &rw],
             )?
             .iter()
@@ -843,7 +1015,10 @@ impl StoreTx for PgTx<'_> {
 
     fn all_heads(&self) -> Result<Vec<(String, Vec<ChangeHash>)>, StorageError> {
         Ok(self
-            .rows("SELECT id, heads FROM households ORDER BY id", &[])?
+            .rows(
+                "SELECT id, heads FROM households ORDER BY id COLLATE \"C\"",
+                &[],
+            )?
             .iter()
             .map(|r| (r.get(0), decode_heads(r.get(1))))
             .collect())
@@ -956,7 +1131,7 @@ impl AccountTx for PgTx<'_> {
 
     fn areas(&self, user: &str) -> Result<Vec<Area>, StorageError> {
         Ok(areas_of(self.rows(
-            "SELECT kelurahan, rw FROM areas WHERE user_name = $1 ORDER BY kelurahan, rw",
+            "SELECT kelurahan, rw FROM areas WHERE user_name = $1 ORDER BY kelurahan COLLATE \"C\", rw",
             &[&user],
         )?))
     }
@@ -1065,7 +1240,7 @@ impl AccountTx for PgTx<'_> {
             .rows(
                 "SELECT id, user_name, name, registered_ms, last_seen_ms, revoked, token_expires_ms
                  FROM devices WHERE $1::text IS NULL OR user_name = $1
-                 ORDER BY user_name, registered_ms",
+                 ORDER BY user_name COLLATE \"C\", registered_ms",
                 &[&user],
             )?
             .iter()
@@ -1247,7 +1422,7 @@ impl AccountTx for PgTx<'_> {
         Ok(self
             .rows(
                 "SELECT chain, seq, at_ms, kind, by_user, detail, prev, hash FROM audit
-                 WHERE at_ms >= $1 ORDER BY chain, seq",
+                 WHERE at_ms >= $1 ORDER BY chain COLLATE \"C\", seq",
                 &[&since_ms],
             )?
             .iter()

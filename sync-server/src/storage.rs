@@ -225,6 +225,109 @@ impl Server<Sqlite> {
     pub fn open(dir: &Path) -> Result<SqliteStorage, StorageError> {
         Server::new(Sqlite::open(dir)?)
     }
+
+    /// Copies the store in `dir` to the new file `out` (0600) through SQLite's online
+    /// backup, in one step: one read transaction, so one consistent snapshot, while
+    /// writers go on (WAL). Written beside `out` first and renamed when whole; an
+    /// existing `out` is never overwritten. Returns the backup's size in bytes.
+    pub fn backup(dir: &Path, out: &Path) -> Result<u64, StorageError> {
+        let bad = |m: String| StorageError::Invalid(format!("{}: {m}", out.display()));
+        if out.exists() {
+            return Err(bad("exists already: a backup is never overwritten".into()));
+        }
+        let mut partial = out.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let _ = std::fs::remove_file(&partial);
+        jemput_core::files::create_private(&partial, b"").map_err(|e| bad(e.to_string()))?;
+        let copied = (|| {
+            let src = Connection::open_with_flags(
+                Sqlite::file(dir),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )?;
+            src.busy_timeout(std::time::Duration::from_secs(30))?;
+            let mut dst = Connection::open(&partial)?;
+            copy_whole(&src, &mut dst)?;
+            drop(dst);
+            std::fs::File::open(&partial)
+                .and_then(|f| f.sync_all().and_then(|()| f.metadata()))
+                .map(|m| m.len())
+                .map_err(|e| StorageError::Internal(format!("backup: {e}")))
+        })();
+        let done = copied.and_then(|len| {
+            std::fs::rename(&partial, out)
+                .and_then(|()| jemput_core::files::sync_parent(out))
+                .map_err(|e| bad(e.to_string()))?;
+            Ok(len)
+        });
+        if done.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        done
+    }
+
+    /// Replaces the store in `dir` with the backup `file` (checked to be a server
+    /// store first), through SQLite's backup API so the write-ahead log stays
+    /// consistent. The server must be stopped. Returns the identity the replaced store
+    /// had, if any; the caller then opens the store (migrating an older backup) and
+    /// gives it a new identity (`Storage::restored`).
+    pub fn restore(dir: &Path, file: &Path) -> Result<Option<u64>, StorageError> {
+        let bad = |m: &str| StorageError::Invalid(format!("{}: {m}", file.display()));
+        let src = Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|_| bad("cannot be opened"))?;
+        let tables: i64 = src
+            .query_row(
+                "SELECT count(*) FROM sqlite_master
+                  WHERE type = 'table' AND name IN ('households', 'log', 'users', 'devices')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|_| bad("is not a Jemput server backup"))?;
+        let version: i64 = src.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if tables != 4 {
+            return Err(bad("is not a Jemput server backup"));
+        }
+        if version > MIGRATIONS.len() as i64 {
+            return Err(StorageError::TooNew {
+                found: version,
+                known: MIGRATIONS.len() as i64,
+            });
+        }
+        let replaced = Connection::open_with_flags(
+            Sqlite::file(dir),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()
+        .and_then(|c| {
+            c.query_row(
+                "SELECT value FROM server_values WHERE key = 'identity'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .ok()
+        })
+        .and_then(|v| serde_json::from_str::<crate::service::identity::Identity>(&v).ok())
+        .map(|i| i.id);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::Invalid(format!("data dir: {e}")))?;
+        let mut dst = Connection::open(Sqlite::file(dir))?;
+        dst.busy_timeout(std::time::Duration::from_secs(30))?;
+        copy_whole(&src, &mut dst)?;
+        dst.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(replaced)
+    }
+}
+
+/// Copies every page of `src` into `dst` in one step of SQLite's backup API (one read
+/// transaction of `src`: a consistent snapshot).
+fn copy_whole(src: &Connection, dst: &mut Connection) -> Result<(), StorageError> {
+    use rusqlite::backup::{Backup, StepResult};
+    match Backup::new(src, dst)?.step(-1)? {
+        StepResult::Done => Ok(()),
+        other => Err(StorageError::Internal(format!(
+            "the backup did not finish: {other:?}"
+        ))),
+    }
 }
 
 /// The SQLite store: one writer connection, one write transaction at a time, and
@@ -454,6 +557,8 @@ fn origin(tx: &Connection, device: &str) -> Result<Option<Origin>, StorageError>
         revoked,
         registered_ms,
         actors,
+        restarting: false,
+        relays_after_restore: false,
     }))
 }
 

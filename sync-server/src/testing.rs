@@ -50,3 +50,32 @@ pub fn open(dir: &Path, limits: Limits) -> Result<Box<dyn Storage>, StorageError
         None => Box::new(crate::SqliteStorage::open(dir)?.with_limits(limits)),
     })
 }
+
+/// A device's token hash and expiry as the store of the test in `dir` holds them
+/// (tests that check what the server keeps, never what it answers).
+pub fn device_token(dir: &Path, device: &str) -> Result<Option<(Vec<u8>, i64)>, StorageError> {
+    Ok(match database_for(dir)? {
+        Some(url) => postgres::Client::connect(&url, postgres::NoTls)?
+            .query_opt(
+                "SELECT token_hash, token_expires_ms FROM devices WHERE id = $1",
+                &[&device],
+            )?
+            .map(|r| (r.get(0), r.get(1))),
+        None => rusqlite::OptionalExtension::optional(
+            rusqlite::Connection::open(dir.join("jemput-server.db"))?.query_row(
+                "SELECT token_hash, token_expires_ms FROM devices WHERE id = ?1",
+                [device],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            ),
+        )?,
+    })
+}
+
+/// Runs one statement (written for both SQLite and PostgreSQL) on the store of the test
+/// in `dir`: a test that plays the clock or the office's hand.
+pub fn execute(dir: &Path, sql: &str) -> Result<u64, StorageError> {
+    Ok(match database_for(dir)? {
+        Some(url) => postgres::Client::connect(&url, postgres::NoTls)?.execute(sql, &[])?,
+        None => rusqlite::Connection::open(dir.join("jemput-server.db"))?.execute(sql, [])? as u64,
+    })
+}

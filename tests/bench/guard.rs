@@ -116,6 +116,8 @@ fn guard_only(
             rw: None,
         }],
         actors: [author.actor.clone()].into_iter().collect(),
+        restarting: false,
+        relays_after_restore: false,
     };
     let limits = Limits::default();
     let (mut on, mut off) = (Vec::new(), Vec::new());

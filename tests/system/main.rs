@@ -18,6 +18,7 @@ mod logins;
 mod moves;
 mod registry;
 mod registry_guard;
+mod restore;
 mod review;
 mod revoke;
 mod sessions;

@@ -38,20 +38,15 @@ fn admin_with_stdin(data: &std::path::Path, args: &[&str], input: &str) -> Strin
 
 /// A day passes for this device's token (the server's record of it).
 fn expire_tokens(data: &std::path::Path) {
-    let db = rusqlite::Connection::open(data.join("jemput-server.db")).expect("db");
-    db.execute("UPDATE devices SET token_expires_ms = 1", [])
+    jemput_sync_server::testing::execute(data, "UPDATE devices SET token_expires_ms = 1")
         .expect("expire");
 }
 
 /// The server's record of a device: (token hash, token expiry).
 fn token_of(data: &std::path::Path, device: &str) -> (Vec<u8>, i64) {
-    let db = rusqlite::Connection::open(data.join("jemput-server.db")).expect("db");
-    db.query_row(
-        "SELECT token_hash, token_expires_ms FROM devices WHERE id = ?1",
-        [device],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .expect("device")
+    jemput_sync_server::testing::device_token(data, device)
+        .expect("the test's store")
+        .expect("device")
 }
 
 fn device_of(c: &Client) -> String {

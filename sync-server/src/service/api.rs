@@ -304,4 +304,10 @@ pub trait Storage: Send + Sync + 'static {
     /// mapping as JSON).
     fn server_value(&self, key: &str) -> Result<Option<String>, StorageError>;
     fn set_server_value(&self, key: &str, value: &str) -> Result<(), StorageError>;
+    /// The store's identity (`super::identity`), which devices send with every sync.
+    fn server_id(&self) -> Result<u64, StorageError>;
+    /// After a restore from a backup: a new identity, the store's (the backup's) and
+    /// `replaced` (that of the store the backup replaced) remembered as former ones;
+    /// recorded in the audit log. Devices then start again and lose nothing they hold.
+    fn restored(&self, replaced: Option<u64>) -> Result<u64, StorageError>;
 }

@@ -12,6 +12,7 @@
 //! - [`accounts`]: who may log in, what a token is, how a device registers.
 //! - [`registry`]: the registry import, the demo's households, export rows.
 //! - [`moves`]: a household moved to another RW/RT by the office.
+//! - [`identity`]: the store's id, new after a restore, which devices sync against.
 //! - [`now_ms`], [`indicator_set`]: the server's clock and the criteria it judges by.
 //!
 //! Logins' throttling and password checks (`crate::login`) and token renewal
@@ -19,6 +20,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod identity;
 pub mod moves;
 pub mod registry;
 pub mod server;

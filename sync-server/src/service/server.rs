@@ -17,6 +17,7 @@ use jemput_core::zone::Zone;
 use serde::{Deserialize, Serialize};
 
 use super::api::*;
+use super::identity::Identity;
 use super::store::{End, SettingsRow, Store, Tx};
 use super::{accounts, registry, sync};
 use crate::guard::{Limits, RuleBook};
@@ -52,7 +53,10 @@ impl<S: Store> Server<S> {
             book: RuleBook::On,
             secrets: None,
         };
-        server.write(registry::backfill_export_rows)?;
+        server.write(|tx| {
+            registry::backfill_export_rows(tx)?;
+            Identity::get(tx).map(drop)
+        })?;
         Ok(server)
     }
 
@@ -96,9 +100,19 @@ impl<S: Store> Server<S> {
                 secrets
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Keys the store holds move out; keys made now never enter the store
+                // (PostgreSQL keeps a deleted row's bytes until it is vacuumed). A
+                // store whose keys moved to a file that is gone makes none.
+                self.read(keys_inside)?;
                 let secrets = ServerSecrets {
-                    signing_key: hex::encode(self.signing_key()?.to_bytes()),
-                    bundle_identity: self.bundle_identity()?,
+                    signing_key: in_store
+                        .0
+                        .clone()
+                        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 32]>())),
+                    bundle_identity: in_store
+                        .1
+                        .clone()
+                        .unwrap_or_else(|| bundle::new_identity().0),
                 };
                 let body = serde_json::to_vec_pretty(&secrets).map_err(|e| bad(e.to_string()))?;
                 // The new file's name is durable before the store forgets the keys.
@@ -595,7 +609,10 @@ impl<S: Store> Storage for Server<S> {
             false => Some(self.server_key()?),
         };
         let cx = self.context(server_key.as_ref());
-        let run = |tx: &dyn Tx| sync::sync(tx, &cx, &session.device, req, page_limit);
+        let run = |tx: &dyn Tx| {
+            let ident = Identity::read(tx)?.unwrap_or_default();
+            sync::sync(tx, &cx, &ident, &session.device, req, page_limit)
+        };
         // A sync that only pulls reads: it waits for no writer and no writer for it.
         let resp = match sync::writes(req) {
             true => self.write(run)?,
@@ -648,5 +665,25 @@ impl<S: Store> Storage for Server<S> {
 
     fn set_server_value(&self, key: &str, value: &str) -> Result<(), StorageError> {
         self.write(|tx| tx.put_server_value(key, value))
+    }
+
+    fn server_id(&self) -> Result<u64, StorageError> {
+        self.write(|tx| Identity::get(tx).map(|i| i.id))
+    }
+
+    fn restored(&self, replaced: Option<u64>) -> Result<u64, StorageError> {
+        let ident = self.write(|tx| {
+            let ident = Identity::renew(tx, replaced, super::now_ms())?;
+            tx.audit(crate::audit::Event {
+                chain: crate::audit::SERVER_CHAIN,
+                kind: "restored",
+                by: "admin",
+                detail: serde_json::json!({ "server_id": format!("{:016x}", ident.id) }),
+            })?;
+            Ok(ident)
+        })?;
+        // The chains lost what came after the backup: their heads are the backup's now.
+        self.write_heads_file()?;
+        Ok(ident.id)
     }
 }

@@ -82,7 +82,12 @@ pub trait StoreTx {
     ) -> Result<(), StorageError>;
     /// The device's registered public key.
     fn device_key(&self, device: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    /// A household, held for this transaction's writes when it writes.
     fn household(&self, id: &str) -> Result<Option<Stored>, StorageError>;
+    /// A household to read only (a page's documents): nothing held.
+    fn household_read(&self, id: &str) -> Result<Option<Stored>, StorageError> {
+        self.household(id)
+    }
     /// The device an Automerge actor is bound to.
     fn actor_owner(&self, actor: &ActorId) -> Result<Option<String>, StorageError>;
     /// Binds a new actor to the device and records the user as its author.

@@ -22,9 +22,10 @@ use jemput_core::sync::{
 };
 use jemput_core::IndicatorSet;
 
+use super::identity::Identity;
 use super::store::StoreTx;
 use crate::error::StorageError;
-use crate::guard::{check_push, Limits, Origin, RuleBook};
+use crate::guard::{check_push, Limits, Origin, Owner, RuleBook};
 
 /// Relayed bundles read from one sync request (the device sends the rest next time).
 pub const MAX_RELAYS_PER_REQUEST: usize = 8;
@@ -52,10 +53,11 @@ pub fn writes(req: &SyncRequest) -> bool {
     !req.push.is_empty() || !req.bundles.is_empty() || !req.quarantined.is_empty()
 }
 
-/// Answers one sync request of `device`.
+/// Answers one sync request of `device` to the store whose identity is `ident`.
 pub fn sync(
     tx: &dyn StoreTx,
     cx: &Context<'_>,
+    ident: &Identity,
     device: &str,
     req: &SyncRequest,
     page_limit: usize,
@@ -69,6 +71,24 @@ pub fn sync(
         scope: scope.iter().map(Area::key).collect(),
         server_ms: (cx.now_ms)(),
         ..SyncResponse::default()
+    };
+    if req.server_id != Some(ident.id) {
+        resp.server_id = Some(ident.id);
+        if req.server_id.is_some() {
+            // The device last synced with another store (this one before a restore):
+            // nothing of its request is taken; it starts again (`identity`).
+            return Ok(resp);
+        }
+    }
+    signer.restarting = req.restored_from.is_some();
+    signer.relays_after_restore = req
+        .restored_from
+        .is_some_and(|id| ident.relays_from(id, (cx.now_ms)()));
+    // Starting again, a device takes every household of its areas whole, also those
+    // it placed itself.
+    let device = match req.restored_from {
+        Some(_) => "",
+        None => device,
     };
     for q in req
         .quarantined
@@ -120,6 +140,9 @@ fn page(
     for area in scope {
         let key = area.key();
         let cursor = req.cursors.get(&key).copied().unwrap_or(0) as i64;
+        // The maximum first, the page after: where each statement has a snapshot of
+        // its own (PostgreSQL's READ COMMITTED writes), a row committed between the two
+        // is sent now and again later, never skipped; the other order would skip it.
         let max_seq = tx.max_seq(&area.kelurahan)?;
         let rows = tx.log_page(area, cursor, device, budget + 1)?;
         let mut more = rows.len() > budget;
@@ -137,7 +160,7 @@ fn page(
             // A placement sends the whole document; a change needs only the area.
             let (kelurahan, rw, doc) = match row.placement {
                 true => {
-                    let s = tx.household(&row.household)?.ok_or_else(lacks)?;
+                    let s = tx.household_read(&row.household)?.ok_or_else(lacks)?;
                     (s.kelurahan, s.rw, Some(s.doc))
                 }
                 false => {
@@ -260,7 +283,17 @@ fn apply_push(
     let before = existing
         .as_ref()
         .map(|s| (s.doc.as_slice(), s.kelurahan.as_str(), s.rw));
-    let mut owner_of = |actor: &ActorId| tx.actor_owner(actor);
+    let relays = signer.relays_after_restore;
+    let mut owner_of = |actor: &ActorId| -> Result<Option<Owner>, StorageError> {
+        let Some(device) = tx.actor_owner(actor)? else {
+            return Ok(None);
+        };
+        let origin = match relays {
+            true => tx.origin(&device)?,
+            false => None,
+        };
+        Ok(Some(Owner { device, origin }))
+    };
     let verdict = check_push(
         before,
         push,
@@ -327,6 +360,17 @@ fn apply_push(
         .len()
         .saturating_sub(decided_before);
     let (kelurahan, _, _) = ok.household.area();
+    if ok.relayed > 0 {
+        // Accepted on the relaying device's word that another device wrote it.
+        tx.audit(crate::audit::Event {
+            chain: &kelurahan,
+            kind: "relayed_after_restore",
+            by: &signer.user,
+            detail: serde_json::json!({
+                "household": push.id, "actors": ok.relayed, "device": signer.device,
+            }),
+        })?;
+    }
     if decided > 0 {
         tx.audit(crate::audit::Event {
             chain: &kelurahan,
