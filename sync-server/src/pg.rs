@@ -620,6 +620,22 @@ impl StoreTx for PgTx<'_> {
         }))
     }
 
+    fn claim(&self, id: &str, kelurahan: &str, doc: Option<&[u8]>) -> Result<bool, StorageError> {
+        // The kelurahan's lock first, then the row: the one order every writer keeps.
+        self.lock_log(kelurahan)?;
+        Ok(match doc {
+            Some(doc) => self
+                .row(
+                    "SELECT doc = $2 FROM households WHERE id = $1 FOR UPDATE",
+                    &[&id, &doc],
+                )?
+                .is_some_and(|r| r.get::<_, bool>(0)),
+            None => self
+                .row("SELECT 1 FROM households WHERE id = $1", &[&id])?
+                .is_none(),
+        })
+    }
+
     fn household_read(&self, id: &str) -> Result<Option<Stored>, StorageError> {
         Ok(self
             .row(
@@ -846,9 +862,15 @@ impl StoreTx for PgTx<'_> {
         limit: usize,
     ) -> Result<Vec<PageRow>, StorageError> {
         let rows = self.rows(
+            // The log drives: the row comparison lets only (kelurahan, seq) serve the
+            // cursor, and the lateral lookup (OFFSET 0 keeps it one) reads a household
+            // per log row, never the area's households (EXPLAIN in docs/scaling.md).
             "SELECT l.seq, l.household, l.kind, l.bytes
-             FROM log l JOIN households h ON h.id = l.household
-             WHERE l.kelurahan = $2 AND l.seq > $1 AND ($3 = 0 OR h.rw = $3)
+             FROM log l
+             CROSS JOIN LATERAL (SELECT h.rw, h.placed_seq FROM households h
+                                  WHERE h.id = l.household AND h.kelurahan = $2 OFFSET 0) h
+             WHERE l.kelurahan = $2 AND (l.kelurahan, l.seq) > ($2, $1)
+               AND ($3 = 0 OR h.rw = $3)
                AND (l.device IS NULL OR l.device <> $4)
                AND ((l.kind = 1 AND l.seq = h.placed_seq) OR (l.kind = 0 AND h.placed_seq <= $1))
              ORDER BY l.seq LIMIT $5",
@@ -890,7 +912,8 @@ impl StoreTx for PgTx<'_> {
     fn gone(&self, area: &Area, from: i64, to: i64) -> Result<Vec<String>, StorageError> {
         let rows = self.rows(
             "SELECT l.household FROM log l JOIN households h ON h.id = l.household
-             WHERE l.kelurahan = $3 AND l.seq > $1 AND l.seq <= $2 AND l.kind = 1
+             WHERE l.kelurahan = $3 AND (l.kelurahan, l.seq) > ($3, $1)
+               AND (l.kelurahan, l.seq) <= ($3, $2) AND l.kind = 1
                AND l.from_kelurahan = $3 AND ($4 = 0 OR l.from_rw = $4)
                AND NOT (h.kelurahan = $3 AND ($4 = 0 OR h.rw = $4))",
             &[

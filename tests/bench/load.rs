@@ -75,6 +75,11 @@ fn args() -> anyhow::Result<Args> {
     if a.kaders == 0 || a.rws == 0 || a.interval_ms == 0 {
         bail!("--kaders, --rws and --interval-ms must be positive");
     }
+    if a.rws > 24 {
+        // The demo kelurahan has at most 24 RWs: a kader of RW 25 would hold nothing.
+        eprintln!("the demo kelurahan has 24 RWs at most: --rws 24");
+        a.rws = 24;
+    }
     Ok(a)
 }
 
@@ -184,7 +189,8 @@ fn run_load(args: &Args, url: &str, pid: u32) -> anyhow::Result<()> {
             Arc::clone(&set),
         ))?;
         let elapsed = args.seconds as f64;
-        let cpu_ms = (cpu_ticks(pid, postgres) - before) as f64 * 1000.0 / ticks_per_second();
+        let cpu_ms =
+            cpu_ticks(pid, postgres).saturating_sub(before) as f64 * 1000.0 / ticks_per_second();
         rows.push((phase, samples, elapsed, cpu_ms));
     }
     let rss = peak_rss_kb(pid);
@@ -279,11 +285,17 @@ async fn phase_run(
                 }
                 tokio::time::sleep_until(next).await;
                 next += interval;
-                let visit = rng.gen::<f64>() < share;
-                let push = match visit {
-                    true => one_visit(&mut kader, &set, &mut rng).unwrap_or_default(),
+                let push = match rng.gen::<f64>() < share {
+                    true => match one_visit(&mut kader, &set, &mut rng) {
+                        Ok(push) => push,
+                        Err(e) => {
+                            eprintln!("a visit could not be recorded: {e:#}");
+                            Vec::new()
+                        }
+                    },
                     false => Vec::new(),
                 };
+                let visit = !push.is_empty();
                 let sample = sync_once(&http, &url, &mut kader, push, visit).await;
                 samples
                     .lock()
@@ -441,6 +453,9 @@ async fn login(http: &reqwest::Client, url: &str, i: usize) -> anyhow::Result<Ka
             break;
         }
     }
+    if kader.docs.is_empty() {
+        bail!("load-kader-{i} received no household of its RW");
+    }
     Ok(kader)
 }
 
@@ -497,30 +512,37 @@ fn serve(bin: &Path, store: &[String], max_in_flight: usize) -> anyhow::Result<(
     bail!("the server did not start")
 }
 
-/// CPU time (clock ticks) of the server process, and on PostgreSQL of every
-/// `postgres` process too (its backends do the store's work).
+/// CPU time (clock ticks) of the server process, and on PostgreSQL of the cluster too:
+/// its postmaster, the children it has reaped (backends that ended) and every live
+/// `postgres` process — so a backend that ends between two readings still counts.
 fn cpu_ticks(pid: u32, postgres: bool) -> u64 {
-    let of = |pid: &str| -> Option<(String, u64)> {
+    // (comm, ppid, own ticks, reaped children's ticks) of a process.
+    let of = |pid: &str| -> Option<(String, String, u64, u64)> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let (head, rest) = stat.rsplit_once(')')?;
         let comm = head.split_once('(')?.1.to_string();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the line; 12 and 13 after ')'.
-        let t = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some((comm, t))
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // After ')': state, ppid, … utime (12th), stime, cutime, cstime.
+        let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        Some((comm, f.get(1)?.to_string(), n(11) + n(12), n(13) + n(14)))
     };
-    let mut total = of(&pid.to_string()).map_or(0, |(_, t)| t);
+    let mut total = of(&pid.to_string()).map_or(0, |(_, _, t, _)| t);
     if postgres {
-        if let Ok(dir) = std::fs::read_dir("/proc") {
-            for e in dir.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if name.chars().all(|c| c.is_ascii_digit()) {
-                    if let Some((comm, t)) = of(&name) {
-                        if comm == "postgres" {
-                            total += t;
-                        }
-                    }
-                }
+        let procs: Vec<(String, (String, String, u64, u64))> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.chars().all(|c| c.is_ascii_digit()))
+            .filter_map(|n| of(&n).map(|p| (n, p)))
+            .filter(|(_, p)| p.0 == "postgres")
+            .collect();
+        for (_, (_, ppid, own, reaped)) in &procs {
+            total += own;
+            // The postmaster (its parent is not a postgres process) also carries its
+            // ended backends.
+            if !procs.iter().any(|(p, _)| p == ppid) {
+                total += reaped;
             }
         }
     }

@@ -84,9 +84,22 @@ pub trait StoreTx {
     fn device_key(&self, device: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// A household, held for this transaction's writes when it writes.
     fn household(&self, id: &str) -> Result<Option<Stored>, StorageError>;
-    /// A household to read only (a page's documents): nothing held.
+    /// A household to read only (a page's documents, a push before the guard has
+    /// judged it): nothing held.
     fn household_read(&self, id: &str) -> Result<Option<Stored>, StorageError> {
         self.household(id)
+    }
+    /// Holds, for this transaction's writes, a household read by `household_read`:
+    /// `true` when it is still `doc` (`None`: still absent); `false` when another
+    /// writer changed it meanwhile, and it is read again. Stores with one writer at a
+    /// time have nothing to check.
+    fn claim(
+        &self,
+        _id: &str,
+        _kelurahan: &str,
+        _doc: Option<&[u8]>,
+    ) -> Result<bool, StorageError> {
+        Ok(true)
     }
     /// The device an Automerge actor is bound to.
     fn actor_owner(&self, actor: &ActorId) -> Result<Option<String>, StorageError>;

@@ -117,7 +117,8 @@ pub fn sync(
             });
             continue;
         }
-        resp.rejected.extend(apply_push(tx, cx, &mut signer, push)?);
+        resp.rejected
+            .extend(apply_push(tx, cx, &mut signer, push, 0)?);
     }
     page(tx, cx, device, &scope, req, page_limit, &mut resp)?;
     Ok(resp)
@@ -266,7 +267,7 @@ pub fn apply_bundle(
     }
     let mut rejected = Vec::new();
     for doc in &payload.docs {
-        rejected.extend(apply_push(tx, cx, &mut signer, doc)?);
+        rejected.extend(apply_push(tx, cx, &mut signer, doc, 0)?);
     }
     Ok(rejected)
 }
@@ -278,8 +279,10 @@ fn apply_push(
     cx: &Context<'_>,
     signer: &mut Origin,
     push: &PushDoc,
+    attempt: u8,
 ) -> Result<Option<Rejected>, StorageError> {
-    let existing = tx.household(&push.id)?;
+    // Read without holding it: the guard's work runs while other writers write.
+    let existing = tx.household_read(&push.id)?;
     let before = existing
         .as_ref()
         .map(|s| (s.doc.as_slice(), s.kelurahan.as_str(), s.rw));
@@ -318,6 +321,18 @@ fn apply_push(
     if ok.new_changes.is_empty() {
         // Everything pushed was here already: nothing to write.
         return Ok(None);
+    }
+    let area = match &existing {
+        Some(stored) => stored.kelurahan.clone(),
+        None => ok.household.area().0,
+    };
+    if !tx.claim(&push.id, &area, existing.as_ref().map(|s| s.doc.as_slice()))? {
+        // Another writer changed it since it was read: judged again against what that
+        // one wrote. The household is held now, so once more is enough.
+        if attempt > 0 {
+            return Err(StorageError::Internal("a held household changed".into()));
+        }
+        return apply_push(tx, cx, signer, push, attempt + 1);
     }
     for actor in &ok.bind {
         tx.bind_actor(actor, &signer.device, &signer.user)?;
