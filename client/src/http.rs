@@ -320,14 +320,12 @@ impl SyncClient {
             let msg: SyncResponse = sync::decode(&bytes)
                 .map_err(|e| DeviceError::Server(format!("bad sync response: {e}")))?;
             device.saw_server_time(msg.server_ms)?;
-            if let (Some(known), Some(now)) = (out.request.server_id, msg.server_id) {
-                if sync::is_restarted(&out, &msg) {
-                    // Restored from a backup: it took nothing of this request. Start
-                    // again; nothing unsent is dropped.
-                    device.with_store_mut(|store| sync::begin_restart(store, known, now))?;
-                    report.restarted = true;
-                    continue;
-                }
+            if let Some((known, now)) = sync::restarted(&out, &msg) {
+                // Restored from a backup: it took nothing of this request. Start again;
+                // nothing unsent is dropped.
+                device.with_store_mut(|store| sync::begin_restart(store, known, now))?;
+                report.restarted = true;
+                continue;
             }
             let applied = device
                 .with_store_mut(|store| sync::apply_response(store, &out, &msg, set, &author))?;

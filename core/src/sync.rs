@@ -304,8 +304,12 @@ pub fn restart_state(store: &Store) -> Result<Restart, StoreError> {
 
 /// The server answered under another id than the one this device knew: it was
 /// restored from a backup (or is another server) and applied nothing of the request.
-pub fn is_restarted(out: &Outgoing, resp: &SyncResponse) -> bool {
-    matches!((out.request.server_id, resp.server_id), (Some(known), Some(now)) if known != now)
+/// Returns (the id this device knew, the server's now).
+pub fn restarted(out: &Outgoing, resp: &SyncResponse) -> Option<(u64, u64)> {
+    match (out.request.server_id, resp.server_id) {
+        (Some(known), Some(now)) if known != now => Some((known, now)),
+        _ => None,
+    }
 }
 
 /// Starts again with a server restored from a backup, which may have lost changes it

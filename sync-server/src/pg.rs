@@ -522,6 +522,15 @@ impl PgTx<'_> {
     }
 }
 
+/// A household row read as `kelurahan, rw, doc`.
+fn stored_of(r: &Row) -> Stored {
+    Stored {
+        kelurahan: r.get(0),
+        rw: u16_of(r.get(1)),
+        doc: r.get(2),
+    }
+}
+
 fn u16_of(v: i32) -> u16 {
     u16::try_from(v).unwrap_or_default()
 }
@@ -613,11 +622,7 @@ impl StoreTx for PgTx<'_> {
             }
             false => return self.household_read(id),
         };
-        Ok(row.map(|r| Stored {
-            kelurahan: r.get(0),
-            rw: u16_of(r.get(1)),
-            doc: r.get(2),
-        }))
+        Ok(row.as_ref().map(stored_of))
     }
 
     fn claim(&self, id: &str, kelurahan: &str, doc: Option<&[u8]>) -> Result<bool, StorageError> {
@@ -642,11 +647,8 @@ impl StoreTx for PgTx<'_> {
                 "SELECT kelurahan, rw, doc FROM households WHERE id = $1",
                 &[&id],
             )?
-            .map(|r| Stored {
-                kelurahan: r.get(0),
-                rw: u16_of(r.get(1)),
-                doc: r.get(2),
-            }))
+            .as_ref()
+            .map(stored_of))
     }
 
     fn actor_owner(&self, actor: &ActorId) -> Result<Option<String>, StorageError> {

@@ -461,8 +461,7 @@ async fn login(http: &reqwest::Client, url: &str, i: usize) -> anyhow::Result<Ka
 
 /// A binary built beside this one.
 fn sibling(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let path = exe.parent().context("bench directory")?.join(name);
+    let path = jemput_tests::bin(name);
     if !path.exists() {
         bail!(
             "{} not built (cargo build -p jemput-sync-server)",

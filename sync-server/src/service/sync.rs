@@ -84,12 +84,6 @@ pub fn sync(
     signer.relays_after_restore = req
         .restored_from
         .is_some_and(|id| ident.relays_from(id, (cx.now_ms)()));
-    // Starting again, a device takes every household of its areas whole, also those
-    // it placed itself.
-    let device = match req.restored_from {
-        Some(_) => "",
-        None => device,
-    };
     for q in req
         .quarantined
         .iter()
@@ -120,7 +114,13 @@ pub fn sync(
         resp.rejected
             .extend(apply_push(tx, cx, &mut signer, push, 0)?);
     }
-    page(tx, cx, device, &scope, req, page_limit, &mut resp)?;
+    // Starting again, a device takes every household of its areas whole, also those
+    // it placed itself (no row is skipped as its own).
+    let skip_own = match req.restored_from {
+        Some(_) => "",
+        None => device,
+    };
+    page(tx, cx, skip_own, &scope, req, page_limit, &mut resp)?;
     Ok(resp)
 }
 
