@@ -701,3 +701,13 @@ fn collect(
         }
     }
 }
+
+/// How many conflict decisions a household document holds, as many as
+/// [`Household::resolved_ids`] lists: read straight from the document, so the server
+/// counts a push's decisions on the document it has already loaded.
+pub fn resolution_count(doc: &AutoCommit) -> usize {
+    match doc.get(ROOT, "resolutions") {
+        Ok(Some((automerge::Value::Object(_), o))) => doc.keys(&o).count(),
+        _ => 0,
+    }
+}

@@ -194,16 +194,35 @@ const LARGE: usize = 4 * 1024 * 1024;
 /// Up to this much CBOR, the prepared dictionary.
 const SMALL: usize = 64 * 1024;
 
+thread_local! {
+    /// A small message's compressor, kept per thread: making one allocates and clears
+    /// level 19's tables, which cost more than compressing a 100-byte answer.
+    static SMALL_COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     let mut cbor = Vec::new();
     // Serialising plain structs into memory cannot fail; nor can compressing them with
     // the dictionary compiled in (its validity is tested).
     #[allow(clippy::expect_used)]
     ciborium::into_writer(msg, &mut cbor).expect("CBOR into memory");
+    if cbor.len() <= SMALL {
+        #[allow(clippy::expect_used)]
+        return SMALL_COMPRESSOR.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let z = match slot.as_mut() {
+                Some(z) => z,
+                None => slot.insert(
+                    zstd::bulk::Compressor::with_prepared_dictionary(&ENCODER)
+                        .expect("zstd dictionary"),
+                ),
+            };
+            z.compress(&cbor).expect("zstd into memory")
+        });
+    }
     #[allow(clippy::expect_used)]
-    let mut z = if cbor.len() <= SMALL {
-        zstd::bulk::Compressor::with_prepared_dictionary(&ENCODER)
-    } else {
+    let mut z = {
         let level = if cbor.len() < LARGE {
             LEVEL
         } else {

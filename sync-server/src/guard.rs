@@ -97,6 +97,9 @@ pub struct Accepted {
     pub bind: Vec<ActorId>,
     /// Other devices' actors whose changes the signer relayed after a restore.
     pub relayed: usize,
+    /// Conflict decisions the household held before (so the push's own are counted
+    /// without loading the stored document a second time).
+    pub decided_before: usize,
 }
 
 /// The guard's switch for the benchmark that measures its cost.
@@ -308,6 +311,7 @@ pub fn check_push(
         }
     }
     let heads = doc.get_heads();
+    let decided_before = jemput_core::conflicts::resolution_count(&before_doc);
     let mut household = match Household::from_doc(doc) {
         Ok(hh) => hh,
         Err(e) => return Ok(Err(Refusal::new(Code::Schema, e.to_string()))),
@@ -345,6 +349,7 @@ pub fn check_push(
         heads,
         bind,
         relayed: relayed.len(),
+        decided_before,
     }))
 }
 

@@ -35,7 +35,8 @@ use crate::service::store::{
 use crate::service::{AuditHeads, DeviceInfo, HouseholdArea, QuarantineReport, Role, Server};
 
 /// Append-only: a release adds entries, never edits one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     name          TEXT PRIMARY KEY,
     role          TEXT NOT NULL CHECK (role IN ('kader', 'operator', 'fasilitator', 'admin')),
@@ -153,7 +154,19 @@ CREATE TABLE server_key (id INTEGER PRIMARY KEY CHECK (id = 1), secret BYTEA NOT
 CREATE TABLE server_age (id INTEGER PRIMARY KEY CHECK (id = 1), identity TEXT NOT NULL);
 CREATE TABLE server_keys_outside (id INTEGER PRIMARY KEY CHECK (id = 1));
 CREATE TABLE server_values (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#];
+"#,
+    r#"
+-- The log's key leads with its kelurahan. A cursor's range (kelurahan = k AND seq > c)
+-- then has one index to use, whatever the planner estimates: with a key on seq alone,
+-- PostgreSQL walked every kelurahan's newer rows. It is also the key a distribution by
+-- kelurahan needs (docs/scaling.md).
+ALTER TABLE log DROP CONSTRAINT log_pkey;
+ALTER TABLE log ADD PRIMARY KEY (kelurahan, seq);
+DROP INDEX log_area;
+-- A household's last export row, which a push that only adds a visit derives from.
+CREATE INDEX export_rows_last ON export_rows (kelurahan, household, id);
+"#,
+];
 
 /// The lock every process takes while it migrates (any constant the store owns).
 const MIGRATION_LOCK: i64 = 0x6a65_6d70_7574;
@@ -237,8 +250,9 @@ const MAX_CONNECTIONS: usize = 24;
 /// How long work waits for a free connection before it fails.
 const CONNECTION_WAIT: Duration = Duration::from_secs(30);
 /// Set on every connection: a write waits at most this long for a lock (as SQLite's
-/// busy timeout), and no statement runs longer.
-const SESSION: &str = "SET lock_timeout = '30s'; SET statement_timeout = '120s'";
+/// busy timeout), and no statement runs longer. No JIT: a first sync's page is costed
+/// high enough to trigger it, and compiling took 200 ms for a query of 80.
+const SESSION: &str = "SET lock_timeout = '30s'; SET statement_timeout = '120s'; SET jit = off";
 
 /// A connection and the statements prepared on it.
 struct Conn {
@@ -374,6 +388,9 @@ impl Postgres {
 
 fn migrate(client: &mut postgres::Client) -> Result<(), StorageError> {
     let mut tx = client.transaction()?;
+    // A migration may rebuild an index of a national log: no statement or lock timeout
+    // (the session's) cuts it short, and processes starting meanwhile wait for it.
+    tx.batch_execute("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")?;
     // One process migrates at a time; the others then find it done.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS jemput_schema (version INTEGER PRIMARY KEY)")?;
@@ -847,6 +864,24 @@ impl StoreTx for PgTx<'_> {
         Ok(())
     }
 
+    fn last_export_row(
+        &self,
+        kelurahan: &str,
+        household: &str,
+    ) -> Result<Option<ExportRow>, StorageError> {
+        let rows = self.rows(
+            "SELECT row FROM export_rows WHERE kelurahan = $1 AND household = $2
+             ORDER BY id DESC LIMIT 1",
+            &[&kelurahan, &household],
+        )?;
+        rows.first()
+            .map(|r| {
+                serde_json::from_str(r.get(0))
+                    .map_err(|e| StorageError::Internal(format!("export row: {e}")))
+            })
+            .transpose()
+    }
+
     fn max_seq(&self, kelurahan: &str) -> Result<i64, StorageError> {
         Ok(self
             .row(
@@ -864,14 +899,15 @@ impl StoreTx for PgTx<'_> {
         limit: usize,
     ) -> Result<Vec<PageRow>, StorageError> {
         let rows = self.rows(
-            // The log drives: the row comparison lets only (kelurahan, seq) serve the
-            // cursor, and the lateral lookup (OFFSET 0 keeps it one) reads a household
-            // per log row, never the area's households (EXPLAIN in docs/scaling.md).
+            // The log drives: the lateral lookup (OFFSET 0 keeps it one) reads a
+            // household per log row, never the area's households (EXPLAIN in
+            // docs/scaling.md). Plain comparisons: PostgreSQL 15 scans a row
+            // comparison beside an equality from the kelurahan's first entry.
             "SELECT l.seq, l.household, l.kind, l.bytes
              FROM log l
              CROSS JOIN LATERAL (SELECT h.rw, h.placed_seq FROM households h
                                   WHERE h.id = l.household AND h.kelurahan = $2 OFFSET 0) h
-             WHERE l.kelurahan = $2 AND (l.kelurahan, l.seq) > ($2, $1)
+             WHERE l.kelurahan = $2 AND l.seq > $1
                AND ($3 = 0 OR h.rw = $3)
                AND (l.device IS NULL OR l.device <> $4)
                AND ((l.kind = 1 AND l.seq = h.placed_seq) OR (l.kind = 0 AND h.placed_seq <= $1))
@@ -914,8 +950,7 @@ impl StoreTx for PgTx<'_> {
     fn gone(&self, area: &Area, from: i64, to: i64) -> Result<Vec<String>, StorageError> {
         let rows = self.rows(
             "SELECT l.household FROM log l JOIN households h ON h.id = l.household
-             WHERE l.kelurahan = $3 AND (l.kelurahan, l.seq) > ($3, $1)
-               AND (l.kelurahan, l.seq) <= ($3, $2) AND l.kind = 1
+             WHERE l.kelurahan = $3 AND l.seq > $1 AND l.seq <= $2 AND l.kind = 1
                AND l.from_kelurahan = $3 AND ($4 = 0 OR l.from_rw = $4)
                AND NOT (h.kelurahan = $3 AND ($4 = 0 OR h.rw = $4))",
             &[

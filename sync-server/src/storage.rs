@@ -215,6 +215,10 @@ CREATE INDEX log_area ON log (kelurahan, seq);
 -- values the server keeps for itself, by name (the registry's column mapping)
 CREATE TABLE server_values (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#,
+    r#"
+-- a household's last export row, which a push that only adds a visit derives from
+CREATE INDEX export_rows_last ON export_rows (kelurahan, household, id);
+"#,
 ];
 
 /// The service over the embedded SQLite store.
@@ -276,7 +280,7 @@ impl Server<Sqlite> {
         let src = Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|_| bad("cannot be opened"))?;
         let tables: i64 = src
-            .query_row(
+            .cached_row(
                 "SELECT count(*) FROM sqlite_master
                   WHERE type = 'table' AND name IN ('households', 'log', 'users', 'devices')",
                 [],
@@ -299,7 +303,7 @@ impl Server<Sqlite> {
         )
         .ok()
         .and_then(|c| {
-            c.query_row(
+            c.cached_row(
                 "SELECT value FROM server_values WHERE key = 'identity'",
                 [],
                 |r| r.get::<_, String>(0),
@@ -313,7 +317,7 @@ impl Server<Sqlite> {
         let mut dst = Connection::open(Sqlite::file(dir))?;
         dst.busy_timeout(std::time::Duration::from_secs(30))?;
         copy_whole(&src, &mut dst)?;
-        dst.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        dst.cached_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(replaced)
     }
 }
@@ -339,14 +343,16 @@ pub struct Sqlite {
     dir: PathBuf,
 }
 
-/// Reader connections kept open between reads (more are opened when busier).
-const IDLE_READERS: usize = 8;
+/// Reader connections kept open between reads (more are opened when busier, and
+/// closed after): opening one parses the schema, which costs more than a sync.
+const IDLE_READERS: usize = 32;
 
 impl Sqlite {
     pub fn open(dir: &Path) -> Result<Sqlite, StorageError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StorageError::Invalid(format!("data dir: {e}")))?;
         let mut conn = Connection::open(Self::file(dir))?;
+        Self::plan_once(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -395,7 +401,21 @@ impl Sqlite {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        Self::plan_once(&conn)?;
         Ok(conn)
+    }
+
+    /// Statements are prepared once per connection and keep their plan: with the
+    /// query planner stability guarantee a new binding never makes SQLite plan a
+    /// statement again (without it, every step after a rebind re-prepared — a quarter
+    /// of an idle sync's CPU).
+    fn plan_once(conn: &Connection) -> Result<(), StorageError> {
+        conn.set_prepared_statement_cache_capacity(256);
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
+        Ok(())
     }
 
     fn put_back(&self, conn: Connection) {
@@ -452,21 +472,21 @@ impl Store for Sqlite {
         let conn = self.conn();
         // Overwritten in the pages, not only unlinked from the tree.
         conn.pragma_update(None, "secure_delete", true)?;
-        conn.execute("DELETE FROM server_key", [])?;
-        conn.execute("DELETE FROM server_age", [])?;
-        conn.execute(
+        conn.cached_exec("DELETE FROM server_key", [])?;
+        conn.cached_exec("DELETE FROM server_age", [])?;
+        conn.cached_exec(
             "INSERT INTO server_keys_outside (id) VALUES (1) ON CONFLICT DO NOTHING",
             [],
         )?;
         // And out of the write-ahead log, whose old frames would still hold them.
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.cached_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 }
 
 fn user_areas(conn: &Connection, user: &str) -> Result<Vec<Area>, StorageError> {
-    let mut stmt =
-        conn.prepare("SELECT kelurahan, rw FROM areas WHERE user = ?1 ORDER BY kelurahan, rw")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT kelurahan, rw FROM areas WHERE user = ?1 ORDER BY kelurahan, rw")?;
     let rows = stmt.query_map([user], |r| {
         let rw: u16 = r.get(1)?;
         Ok(Area {
@@ -479,7 +499,7 @@ fn user_areas(conn: &Connection, user: &str) -> Result<Vec<Area>, StorageError> 
 
 /// Names `actor`'s user, once: the server's own record of who wrote a change.
 fn name_author(tx: &Connection, actor: &ActorId, user: &str) -> Result<(), StorageError> {
-    tx.execute(
+    tx.cached_exec(
         "INSERT INTO authors (actor, user) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         params![actor.to_bytes(), user],
     )?;
@@ -525,7 +545,7 @@ fn authors_of<'a>(
 
 /// The audit chains' heads as the store keeps them.
 fn heads_in(conn: &Connection) -> Result<AuditHeads, StorageError> {
-    let mut stmt = conn.prepare("SELECT chain, seq, hash FROM audit_heads")?;
+    let mut stmt = conn.prepare_cached("SELECT chain, seq, hash FROM audit_heads")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -533,7 +553,7 @@ fn heads_in(conn: &Connection) -> Result<AuditHeads, StorageError> {
 /// The signer of a push, as the guard needs it: user, role, areas, actors.
 fn origin(tx: &Connection, device: &str) -> Result<Option<Origin>, StorageError> {
     let row: Option<(String, String, bool, i64)> = tx
-        .query_row(
+        .cached_row(
             "SELECT u.name, u.role, d.revoked, d.registered_ms FROM devices d
              JOIN users u ON u.name = d.user WHERE d.id = ?1",
             [device],
@@ -569,7 +589,7 @@ fn insert_row(
     arrived_ms: i64,
 ) -> Result<(), StorageError> {
     let json = serde_json::to_string(row).map_err(|e| StorageError::Internal(e.to_string()))?;
-    tx.execute(
+    tx.cached_exec(
         "INSERT INTO export_rows (household, kelurahan, arrived_ms, row) VALUES (?1, ?2, ?3, ?4)",
         params![row.id, kelurahan, arrived_ms, json],
     )?;
@@ -591,7 +611,7 @@ impl StoreTx for SqliteTx<'_> {
         reason: &str,
         at_ms: i64,
     ) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO quarantine (device, household, reason, reported_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (device, household) DO UPDATE SET reason = excluded.reason, reported_ms = excluded.reported_ms",
             params![device, household, reason, at_ms],
@@ -602,7 +622,7 @@ impl StoreTx for SqliteTx<'_> {
     fn device_key(&self, device: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let key: Option<Option<Vec<u8>>> = self
             .0
-            .query_row(
+            .cached_row(
                 "SELECT public_key FROM devices WHERE id = ?1",
                 [device],
                 |r| r.get(0),
@@ -634,7 +654,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn bind_actor(&self, actor: &ActorId, device: &str, user: &str) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO actors (actor, device) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![actor.to_bytes(), device],
         )?;
@@ -646,7 +666,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn update_doc(&self, id: &str, doc: &[u8], heads: &[ChangeHash]) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE households SET doc = ?2, heads = ?3 WHERE id = ?1",
             params![id, doc, encode_heads(heads)],
         )?;
@@ -660,7 +680,7 @@ impl StoreTx for SqliteTx<'_> {
         doc: &[u8],
         heads: &[ChangeHash],
     ) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE households SET doc = ?2, heads = ?3, rt = ?4 WHERE id = ?1",
             params![id, doc, encode_heads(heads), rt],
         )?;
@@ -675,12 +695,12 @@ impl StoreTx for SqliteTx<'_> {
         heads: &[ChangeHash],
         device: Option<&str>,
     ) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO log (household, kind, device, kelurahan) VALUES (?1, 1, ?2, ?3)",
             params![id, device, kelurahan],
         )?;
         let seq = self.0.last_insert_rowid();
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO households (id, kelurahan, rw, rt, doc, heads, placed_seq)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![id, kelurahan, rw, rt, doc, encode_heads(heads), seq],
@@ -722,13 +742,13 @@ impl StoreTx for SqliteTx<'_> {
         doc: &[u8],
         heads: &[ChangeHash],
     ) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO log (household, kind, from_kelurahan, from_rw, kelurahan)
              VALUES (?1, 1, ?2, ?3, ?2)",
             params![id, kelurahan, old_rw],
         )?;
         let seq = self.0.last_insert_rowid();
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE households SET rw = ?2, rt = ?3, doc = ?4, heads = ?5, placed_seq = ?6 WHERE id = ?1",
             params![id, rw, rt, doc, encode_heads(heads), seq],
         )?;
@@ -738,7 +758,7 @@ impl StoreTx for SqliteTx<'_> {
     fn audit_head(&self, chain: &str) -> Result<Option<(i64, String)>, StorageError> {
         Ok(self
             .0
-            .query_row(
+            .cached_row(
                 "SELECT seq, hash FROM audit_heads WHERE chain = ?1",
                 [chain],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -747,7 +767,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn append_audit(&self, e: &crate::audit::Entry) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO audit (chain, seq, at_ms, kind, by, detail, prev, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
@@ -761,7 +781,7 @@ impl StoreTx for SqliteTx<'_> {
                 e.hash
             ],
         )?;
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO audit_heads (chain, seq, hash) VALUES (?1, ?2, ?3)
              ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
             params![e.chain, e.seq, e.hash],
@@ -778,8 +798,28 @@ impl StoreTx for SqliteTx<'_> {
         insert_row(self.0, row, kelurahan, arrived_ms)
     }
 
+    fn last_export_row(
+        &self,
+        kelurahan: &str,
+        household: &str,
+    ) -> Result<Option<ExportRow>, StorageError> {
+        let json: Option<String> = self
+            .0
+            .cached_row(
+                "SELECT row FROM export_rows WHERE kelurahan = ?1 AND household = ?2
+                 ORDER BY id DESC LIMIT 1",
+                [kelurahan, household],
+                |r| r.get(0),
+            )
+            .optional()?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| StorageError::Internal(format!("export row: {e}")))
+        })
+        .transpose()
+    }
+
     fn max_seq(&self, kelurahan: &str) -> Result<i64, StorageError> {
-        Ok(self.0.query_row(
+        Ok(self.0.cached_row(
             "SELECT coalesce(max(seq), 0) FROM log WHERE kelurahan = ?1",
             [kelurahan],
             |r| r.get(0),
@@ -879,7 +919,7 @@ impl StoreTx for SqliteTx<'_> {
     fn kelurahan_ids(&self, kelurahan: &str) -> Result<Vec<String>, StorageError> {
         let mut stmt = self
             .0
-            .prepare("SELECT id FROM households WHERE kelurahan = ?1")?;
+            .prepare_cached("SELECT id FROM households WHERE kelurahan = ?1")?;
         let ids = stmt.query_map([kelurahan], |r| r.get(0))?;
         Ok(ids.collect::<Result<_, _>>()?)
     }
@@ -889,7 +929,7 @@ impl StoreTx for SqliteTx<'_> {
         kelurahan: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
-        let mut stmt = self.0.prepare(
+        let mut stmt = self.0.prepare_cached(
             "SELECT id, doc FROM households WHERE ?1 IS NULL OR kelurahan = ?1
              ORDER BY id LIMIT ?2",
         )?;
@@ -901,7 +941,7 @@ impl StoreTx for SqliteTx<'_> {
     fn has_export_rows(&self) -> Result<bool, StorageError> {
         Ok(self
             .0
-            .query_row("SELECT EXISTS (SELECT 1 FROM export_rows)", [], |r| {
+            .cached_row("SELECT EXISTS (SELECT 1 FROM export_rows)", [], |r| {
                 r.get(0)
             })?)
     }
@@ -912,7 +952,7 @@ impl StoreTx for SqliteTx<'_> {
         cutoff_ms: i64,
     ) -> Result<Vec<(ExportRow, i64)>, StorageError> {
         // SQLite takes the bare columns from the row holding max(id).
-        let mut stmt = self.0.prepare(
+        let mut stmt = self.0.prepare_cached(
             "SELECT row, arrived_ms, max(id) FROM export_rows
              WHERE kelurahan = ?1 AND arrived_ms <= ?2 GROUP BY household",
         )?;
@@ -934,7 +974,7 @@ impl StoreTx for SqliteTx<'_> {
         kelurahan: Option<&str>,
         rw: Option<u16>,
     ) -> Result<Vec<HouseholdArea>, StorageError> {
-        let mut stmt = self.0.prepare(
+        let mut stmt = self.0.prepare_cached(
             "SELECT id, kelurahan, rw, rt FROM households
              WHERE (?1 IS NULL OR kelurahan = ?1) AND (?2 IS NULL OR rw = ?2)
              ORDER BY kelurahan, rw, rt, id",
@@ -953,14 +993,14 @@ impl StoreTx for SqliteTx<'_> {
     fn household_count(&self) -> Result<u64, StorageError> {
         let n: i64 = self
             .0
-            .query_row("SELECT count(*) FROM households", [], |r| r.get(0))?;
+            .cached_row("SELECT count(*) FROM households", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 
     fn all_heads(&self) -> Result<Vec<(String, Vec<ChangeHash>)>, StorageError> {
         let mut stmt = self
             .0
-            .prepare("SELECT id, heads FROM households ORDER BY id")?;
+            .prepare_cached("SELECT id, heads FROM households ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
         })?;
@@ -973,7 +1013,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn quarantine_reports(&self) -> Result<Vec<QuarantineReport>, StorageError> {
-        let mut stmt = self.0.prepare(
+        let mut stmt = self.0.prepare_cached(
             "SELECT q.device, d.user, q.household, q.reason, q.reported_ms FROM quarantine q
              LEFT JOIN devices d ON d.id = q.device ORDER BY q.reported_ms",
         )?;
@@ -1021,7 +1061,7 @@ impl AccountTx for SqliteTx<'_> {
     fn user(&self, name: &str) -> Result<Option<UserRow>, StorageError> {
         let row: Option<(String, String, bool)> = self
             .0
-            .query_row(
+            .cached_row(
                 "SELECT role, password_hash, disabled FROM users WHERE name = ?1",
                 [name],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -1044,7 +1084,7 @@ impl AccountTx for SqliteTx<'_> {
         hash: &str,
         now_ms: i64,
     ) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO users (name, role, password_hash, password_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (name) DO UPDATE SET role = excluded.role,
                  password_hash = excluded.password_hash, password_ms = excluded.password_ms",
@@ -1054,21 +1094,21 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn set_password_hash(&self, name: &str, hash: &str, now_ms: i64) -> Result<bool, StorageError> {
-        Ok(self.0.execute(
+        Ok(self.0.cached_exec(
             "UPDATE users SET password_hash = ?2, password_ms = ?3 WHERE name = ?1",
             params![name, hash, now_ms],
         )? > 0)
     }
 
     fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool, StorageError> {
-        Ok(self.0.execute(
+        Ok(self.0.cached_exec(
             "UPDATE users SET disabled = ?2 WHERE name = ?1",
             params![name, disabled],
         )? > 0)
     }
 
     fn end_tokens(&self, user: &str) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE devices SET token_expires_ms = 0 WHERE user = ?1",
             [user],
         )?;
@@ -1076,7 +1116,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn assign(&self, user: &str, area: &Area) -> Result<bool, StorageError> {
-        let n = self.0.execute(
+        let n = self.0.cached_exec(
             "INSERT INTO areas (user, kelurahan, rw) SELECT name, ?2, ?3 FROM users WHERE name = ?1
              ON CONFLICT DO NOTHING",
             params![user, area.kelurahan, area.rw.unwrap_or(0)],
@@ -1084,13 +1124,13 @@ impl AccountTx for SqliteTx<'_> {
         Ok(n > 0
             || self
                 .0
-                .query_row("SELECT 1 FROM users WHERE name = ?1", [user], |_| Ok(()))
+                .cached_row("SELECT 1 FROM users WHERE name = ?1", [user], |_| Ok(()))
                 .optional()?
                 .is_some())
     }
 
     fn unassign(&self, user: &str, area: &Area) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "DELETE FROM areas WHERE user = ?1 AND kelurahan = ?2 AND rw = ?3",
             params![user, area.kelurahan, area.rw.unwrap_or(0)],
         )?;
@@ -1102,7 +1142,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn insert_device(&self, d: &NewDevice<'_>) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO devices (id, user, name, token_hash, public_key, registered_ms,
                  token_expires_ms, login_ms, last_seen_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?6)",
@@ -1122,7 +1162,7 @@ impl AccountTx for SqliteTx<'_> {
     fn device(&self, id: &str) -> Result<Option<DeviceRow>, StorageError> {
         let row = self
             .0
-            .query_row(&format!("SELECT {DEVICE_ROW} WHERE d.id = ?1"), [id], |r| {
+            .cached_row(&format!("SELECT {DEVICE_ROW} WHERE d.id = ?1"), [id], |r| {
                 device_row(r, 0)
             })
             .optional()?;
@@ -1139,7 +1179,7 @@ impl AccountTx for SqliteTx<'_> {
     ) -> Result<Option<(String, DeviceRow, i64)>, StorageError> {
         let row = self
             .0
-            .query_row(
+            .cached_row(
                 &format!("SELECT d.id, d.token_expires_ms, {DEVICE_ROW} WHERE d.token_hash = ?1"),
                 [token_hash],
                 |r| {
@@ -1159,7 +1199,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn rebind_actor(&self, actor: &ActorId, device: &str) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE actors SET device = ?2 WHERE actor = ?1",
             params![actor.to_bytes(), device],
         )?;
@@ -1167,7 +1207,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn first_registered(&self, user: &str, key: &[u8]) -> Result<Option<i64>, StorageError> {
-        Ok(self.0.query_row(
+        Ok(self.0.cached_row(
             "SELECT min(registered_ms) FROM devices WHERE user = ?1 AND public_key = ?2",
             params![user, key],
             |r| r.get(0),
@@ -1175,7 +1215,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn set_registered(&self, device: &str, ms: i64) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE devices SET registered_ms = ?2 WHERE id = ?1",
             params![device, ms],
         )?;
@@ -1183,7 +1223,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn touch_device(&self, device: &str, now_ms: i64) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE devices SET last_seen_ms = ?2 WHERE id = ?1",
             params![device, now_ms],
         )?;
@@ -1191,7 +1231,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn set_token(&self, device: &str, hash: &[u8], expires_ms: i64) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE devices SET token_hash = ?2, token_expires_ms = ?3 WHERE id = ?1",
             params![device, hash, expires_ms],
         )?;
@@ -1199,7 +1239,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn log_out(&self, device: &str) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE devices SET token_expires_ms = 0, login_ms = 0 WHERE id = ?1",
             [device],
         )?;
@@ -1209,12 +1249,12 @@ impl AccountTx for SqliteTx<'_> {
     fn revoke_device(&self, device: &str) -> Result<bool, StorageError> {
         Ok(self
             .0
-            .execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device])?
+            .cached_exec("UPDATE devices SET revoked = 1 WHERE id = ?1", [device])?
             > 0)
     }
 
     fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceInfo>, StorageError> {
-        let mut stmt = self.0.prepare(
+        let mut stmt = self.0.prepare_cached(
             "SELECT id, user, name, registered_ms, last_seen_ms, revoked, token_expires_ms FROM devices
              WHERE ?1 IS NULL OR user = ?1 ORDER BY user, registered_ms",
         )?;
@@ -1233,7 +1273,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn set_device_recipient(&self, device: &str, recipient: &str) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE devices SET age_recipient = ?2 WHERE id = ?1",
             params![device, recipient],
         )?;
@@ -1273,8 +1313,8 @@ impl AccountTx for SqliteTx<'_> {
         now_ms: i64,
     ) -> Result<(), StorageError> {
         self.0
-            .execute("DELETE FROM challenges WHERE expires_ms < ?1", [now_ms])?;
-        self.0.execute(
+            .cached_exec("DELETE FROM challenges WHERE expires_ms < ?1", [now_ms])?;
+        self.0.cached_exec(
             "INSERT INTO challenges (device, challenge, expires_ms) SELECT ?1, ?2, ?3
              WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?1)",
             params![device, challenge, expires_ms],
@@ -1288,7 +1328,7 @@ impl AccountTx for SqliteTx<'_> {
         challenge: &[u8],
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        Ok(self.0.execute(
+        Ok(self.0.cached_exec(
             "DELETE FROM challenges WHERE device = ?1 AND challenge = ?2 AND expires_ms >= ?3",
             params![device, challenge, now_ms],
         )? > 0)
@@ -1297,7 +1337,7 @@ impl AccountTx for SqliteTx<'_> {
     fn throttle(&self, key: &str) -> Result<Option<(u32, i64, i64)>, StorageError> {
         Ok(self
             .0
-            .query_row(
+            .cached_row(
                 "SELECT failures, until_ms, last_ms FROM throttle WHERE key = ?1",
                 [key],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -1312,7 +1352,7 @@ impl AccountTx for SqliteTx<'_> {
         until_ms: i64,
         last_ms: i64,
     ) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO throttle (key, failures, until_ms, last_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
                  until_ms = excluded.until_ms, last_ms = excluded.last_ms",
@@ -1323,14 +1363,14 @@ impl AccountTx for SqliteTx<'_> {
 
     fn clear_throttle(&self, key: &str) -> Result<(), StorageError> {
         self.0
-            .execute("DELETE FROM throttle WHERE key = ?1", [key])?;
+            .cached_exec("DELETE FROM throttle WHERE key = ?1", [key])?;
         Ok(())
     }
 
     fn settings(&self, kelurahan: &str) -> Result<Option<SettingsRow>, StorageError> {
         Ok(self
             .0
-            .query_row(
+            .cached_row(
                 "SELECT lock_minutes, zone, bps FROM kelurahan_settings WHERE kelurahan = ?1",
                 [kelurahan],
                 |r| {
@@ -1345,7 +1385,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn put_settings(&self, kelurahan: &str, s: &SettingsRow) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO kelurahan_settings (kelurahan, lock_minutes) VALUES (?1, ?2)
              ON CONFLICT (kelurahan) DO NOTHING",
             params![
@@ -1354,7 +1394,7 @@ impl AccountTx for SqliteTx<'_> {
                     .unwrap_or(jemput_core::rules::DEFAULT_LOCK_MINUTES)
             ],
         )?;
-        self.0.execute(
+        self.0.cached_exec(
             "UPDATE kelurahan_settings SET lock_minutes = coalesce(?2, lock_minutes),
                  zone = coalesce(?3, zone), bps = coalesce(?4, bps)
              WHERE kelurahan = ?1",
@@ -1366,13 +1406,13 @@ impl AccountTx for SqliteTx<'_> {
     fn server_secrets(&self) -> Result<(Option<Vec<u8>>, Option<String>), StorageError> {
         let key = self
             .0
-            .query_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
+            .cached_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
                 r.get(0)
             })
             .optional()?;
         let age = self
             .0
-            .query_row("SELECT identity FROM server_age WHERE id = 1", [], |r| {
+            .cached_row("SELECT identity FROM server_age WHERE id = 1", [], |r| {
                 r.get(0)
             })
             .optional()?;
@@ -1380,31 +1420,31 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn init_signing_key(&self, secret: &[u8]) -> Result<Vec<u8>, StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO server_key (id, secret) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
             [secret],
         )?;
         Ok(self
             .0
-            .query_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
+            .cached_row("SELECT secret FROM server_key WHERE id = 1", [], |r| {
                 r.get(0)
             })?)
     }
 
     fn init_bundle_identity(&self, identity: &str) -> Result<String, StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO server_age (id, identity) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
             [identity],
         )?;
         Ok(self
             .0
-            .query_row("SELECT identity FROM server_age WHERE id = 1", [], |r| {
+            .cached_row("SELECT identity FROM server_age WHERE id = 1", [], |r| {
                 r.get(0)
             })?)
     }
 
     fn keys_outside(&self) -> Result<bool, StorageError> {
-        Ok(self.0.query_row(
+        Ok(self.0.cached_row(
             "SELECT EXISTS (SELECT 1 FROM server_keys_outside)",
             [],
             |r| r.get(0),
@@ -1412,7 +1452,7 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn audit_entries(&self, since_ms: i64) -> Result<Vec<crate::audit::Entry>, StorageError> {
-        let mut stmt = self.0.prepare(
+        let mut stmt = self.0.prepare_cached(
             "SELECT chain, seq, at_ms, kind, by, detail, prev, hash FROM audit
              WHERE at_ms >= ?1 ORDER BY chain, seq",
         )?;
@@ -1437,7 +1477,7 @@ impl AccountTx for SqliteTx<'_> {
     fn server_value(&self, key: &str) -> Result<Option<String>, StorageError> {
         Ok(self
             .0
-            .query_row(
+            .cached_row(
                 "SELECT value FROM server_values WHERE key = ?1",
                 [key],
                 |r| r.get(0),
@@ -1446,11 +1486,38 @@ impl AccountTx for SqliteTx<'_> {
     }
 
     fn put_server_value(&self, key: &str, value: &str) -> Result<(), StorageError> {
-        self.0.execute(
+        self.0.cached_exec(
             "INSERT INTO server_values (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
         Ok(())
+    }
+}
+
+/// A statement's SQL is parsed once per connection: the store's statements are few and
+/// run thousands of times a second.
+trait Cached {
+    fn cached_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+    fn cached_exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl Cached for Connection {
+    fn cached_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn cached_exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
     }
 }

@@ -46,9 +46,17 @@ pub struct ExportRow {
     pub proposal: bool,
     pub in_registry: bool,
     pub open_conflicts: usize,
+    /// Which version of the projection made the row ([`ExportRow::PROJECTION`]): a row
+    /// an older server wrote is rebuilt, never derived from.
+    #[serde(default)]
+    pub projection: u32,
 }
 
 impl ExportRow {
+    /// The projection's version: raised whenever [`ExportRow::of`] changes what it
+    /// computes, so rows stored before are rebuilt at their household's next change.
+    pub const PROJECTION: u32 = 1;
+
     pub fn of(hh: &Household, set: &IndicatorSet) -> ExportRow {
         let open_conflicts = hh.open_conflicts(set).len();
         let s = hh.summary_with(set, open_conflicts > 0);
@@ -104,6 +112,7 @@ impl ExportRow {
             proposal: s.proposal,
             in_registry: scalar(&reg, "in_registry") != Some(ScalarValue::Boolean(false)),
             open_conflicts,
+            projection: ExportRow::PROJECTION,
             ..ExportRow::default()
         };
         for (_, m) in hh.members_index() {
@@ -120,6 +129,106 @@ impl ExportRow {
             }
         }
         row
+    }
+
+    /// The row after `changes` were applied, from the household's previous row,
+    /// without reading the whole document: when the changes only record one new visit
+    /// dated in a later month than any earlier one (the household's status with it),
+    /// nothing else of the row can have changed — no member, no field conflict, no
+    /// second visit in the visit's month — so the row is the previous one with the
+    /// new visit's figures. `None` when any of that does not hold: then
+    /// [`ExportRow::of`] rebuilds it (a test holds the two equal).
+    pub fn after_visit(
+        prev: &ExportRow,
+        hh: &Household,
+        changes: &[automerge::Change],
+        set: &IndicatorSet,
+    ) -> Option<ExportRow> {
+        use automerge::legacy::{Key, ObjectId, OpId};
+        if prev.projection != ExportRow::PROJECTION {
+            return None;
+        }
+        let visits = hh.obj("visits")?;
+        let visits_id = visits.to_string();
+        // Objects these changes make, by op id; and the one visit they add.
+        let mut made: std::collections::HashSet<(u64, automerge::ActorId)> = Default::default();
+        let mut visit: Option<String> = None;
+        // The status as `record_visit` sets it: one delete of one earlier value at most,
+        // one put over nothing.
+        let (mut status_deletes, mut status_puts) = (0, 0);
+        for change in changes.iter().map(automerge::Change::decode) {
+            for (i, op) in change.operations.iter().enumerate() {
+                let id = (change.start_op.get() + i as u64, change.actor_id.clone());
+                let Key::Map(key) = &op.key else { return None };
+                let is_make = matches!(op.action, automerge::legacy::OpType::Make(_));
+                match &op.obj {
+                    ObjectId::Id(OpId(c, a)) if made.contains(&(*c, a.clone())) => {}
+                    ObjectId::Id(OpId(c, a))
+                        if format!("{c}@{a}") == visits_id
+                            && is_make
+                            && op.pred.is_empty()
+                            && visit.is_none() =>
+                    {
+                        visit = Some(key.to_string());
+                    }
+                    ObjectId::Root if key.as_str() == "status" => match op.action {
+                        automerge::legacy::OpType::Delete if op.pred.len() <= 1 => {
+                            status_deletes += 1
+                        }
+                        automerge::legacy::OpType::Put(_) if op.pred.is_empty() => status_puts += 1,
+                        _ => return None,
+                    },
+                    _ => return None,
+                }
+                if is_make {
+                    made.insert(id);
+                }
+            }
+        }
+        if status_deletes > 1 || status_puts != 1 {
+            return None;
+        }
+        let key = visit?;
+        // Neither the visit nor the status stands beside a concurrent value.
+        let single = |obj: &automerge::ObjId, k: &str| {
+            hh.doc
+                .get_all(obj, k)
+                .map(|v| v.len() == 1)
+                .unwrap_or(false)
+        };
+        if !single(&visits, &key) || !single(&automerge::ROOT, "status") {
+            return None;
+        }
+        let obj = match hh.doc.get(&visits, key.as_str()) {
+            Ok(Some((Value::Object(_), o))) => o,
+            _ => return None,
+        };
+        let date = hh.visit_date(&key, &obj);
+        // Alone in its month and the last visit: a later month than the last one.
+        let month = |d: &str| d.get(..7).map(str::to_string);
+        let new_month = month(&date)?;
+        if let Some(last) = prev.last_visit.as_deref() {
+            if month(last).is_none_or(|m| m >= new_month) {
+                return None;
+            }
+        }
+        let v = crate::household::obj_json(&hh.doc, &obj);
+        let score = visit_scored(&v).then(|| score_visit(set, &v));
+        Some(ExportRow {
+            status: hh.status(),
+            last_visit: Some(date),
+            met: score
+                .as_ref()
+                .map(|s| s.met.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|id| set.criteria.iter().find(|c| &c.id == id).map(|c| c.n))
+                .collect(),
+            poor: score.as_ref().is_some_and(|s| s.poor),
+            incomplete: score.as_ref().is_some_and(|s| s.incomplete),
+            score: score.map(|s| s.score),
+            ..prev.clone()
+        })
     }
 
     /// The row of a household just created from the registry, without reading its
@@ -143,6 +252,7 @@ impl ExportRow {
             pbi: r.registry.pbi_jk,
             kip: r.registry.kip,
             in_registry: true,
+            projection: ExportRow::PROJECTION,
             ..ExportRow::default()
         }
     }

@@ -90,3 +90,143 @@ proptest! {
         prop_assert_eq!(n_visits, Some(steps.len()), "no visit lost or duplicated");
     }
 }
+
+/// A device's step: a visit in some month (after merging another device's work, or
+/// with a member's change), then a push of what the server lacks.
+#[derive(Debug, Clone)]
+struct Visit {
+    device: usize,
+    result: usize,
+    month: i64,
+    merge_from: Option<usize>,
+    member_died: bool,
+    push: bool,
+}
+
+fn visit_step() -> impl Strategy<Value = Visit> {
+    (
+        0..2usize,
+        0..6usize,
+        0..4i64,
+        proptest::option::of(0..2usize),
+        proptest::bool::weighted(0.15),
+        proptest::bool::weighted(0.8),
+    )
+        .prop_map(
+            |(device, result, month, merge_from, member_died, push)| Visit {
+                device,
+                result,
+                month,
+                merge_from,
+                member_died,
+                push,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The server's export row derived from the previous row
+    /// (`ExportRow::after_visit`), whenever it is derived, equals the row rebuilt from
+    /// the whole document — across concurrent devices, months out of order, member
+    /// changes and conflicts.
+    #[test]
+    fn an_export_row_derived_from_the_last_equals_the_rebuilt_one(
+        steps in proptest::collection::vec(visit_step(), 1..14),
+        seed in any::<u64>(),
+    ) {
+        use jemput_core::registry::export::ExportRow;
+        const MONTH_MS: i64 = 31 * 24 * 3_600_000;
+        let set = IndicatorSet::bps14();
+        let mut base = registry_household("hh-row");
+        let base_bytes = base.save();
+        let authors: Vec<_> = (0..2).map(|i| author(i as u8 + 1, &format!("kader-{i}"))).collect();
+        let mut devices: Vec<Household> = authors
+            .iter()
+            .map(|a| Household::load_as(&base_bytes, a).expect("load"))
+            .collect();
+        let mut server = Household::load(&base_bytes).expect("load");
+        let mut row = ExportRow::of(&server, &set);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        for (i, s) in steps.iter().enumerate() {
+            if let Some(from) = s.merge_from.filter(|f| *f != s.device) {
+                let bytes = devices[from].save();
+                devices[s.device].doc_mut().load_incremental(&bytes).expect("merge");
+            }
+            let clock = FixedClock(1_764_000_000_000 + s.month * MONTH_MS + i as i64 * 1000);
+            let mut input = visit(RESULTS[s.result]);
+            if s.member_died {
+                input.member_changes.insert("m-head".into(), "died".into());
+            }
+            devices[s.device]
+                .record_visit(&input, &set, &authors[s.device], &clock, &mut rng)
+                .expect("visit");
+            if !s.push {
+                continue;
+            }
+            // The server takes what it lacks, as a push brings it.
+            let heads = server.doc_mut().get_heads();
+            let new: Vec<Change> = devices[s.device]
+                .doc_mut()
+                .get_changes(&heads)
+                .into_iter()
+                .filter(|c| server.doc_mut().get_change_by_hash(&c.hash()).is_none())
+                .collect();
+            if new.is_empty() {
+                continue;
+            }
+            server.doc_mut().apply_changes(new.clone()).expect("apply");
+            let rebuilt = ExportRow::of(&server, &set);
+            if let Some(derived) = ExportRow::after_visit(&row, &server, &new, &set) {
+                prop_assert_eq!(&derived, &rebuilt);
+            }
+            row = rebuilt;
+        }
+    }
+}
+
+/// The derived row is taken where it should be: a first visit, then a visit a month
+/// later; and refused for a second visit in the same month and a member's death.
+#[test]
+fn an_export_row_is_derived_for_a_plain_visit_and_rebuilt_otherwise() {
+    use jemput_core::registry::export::ExportRow;
+    const DAY_MS: i64 = 24 * 3_600_000;
+    let set = IndicatorSet::bps14();
+    let mut base = registry_household("hh-row");
+    let bytes = base.save();
+    let kader = author(1, "kader");
+    let mut device = Household::load_as(&bytes, &kader).expect("load");
+    let mut server = Household::load(&bytes).expect("load");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut row = ExportRow::of(&server, &set);
+    // 2025-11-24, then 2025-12-26 and 2025-12-28 (WIB).
+    let start = 1_764_000_000_000;
+    let mut step = |at: i64, input: jemput_core::household::VisitInput| {
+        let heads = server.doc_mut().get_heads();
+        device
+            .record_visit(&input, &set, &kader, &FixedClock(at), &mut rng)
+            .expect("visit");
+        let new = device.doc_mut().get_changes(&heads);
+        server.doc_mut().apply_changes(new.clone()).expect("apply");
+        let derived = ExportRow::after_visit(&row, &server, &new, &set);
+        row = ExportRow::of(&server, &set);
+        derived.map(|d| (d == row, d.last_visit.clone()))
+    };
+    assert_eq!(
+        step(start, visit("found")),
+        Some((true, Some("2025-11-24".into())))
+    );
+    assert_eq!(
+        step(start + 32 * DAY_MS, visit("not_found")),
+        Some((true, Some("2025-12-26".into())))
+    );
+    assert_eq!(
+        step(start + 34 * DAY_MS, visit("found")),
+        None,
+        "same month"
+    );
+    let mut died = visit("found");
+    died.member_changes.insert("m-head".into(), "died".into());
+    assert_eq!(step(start + 70 * DAY_MS, died), None, "a member changed");
+}

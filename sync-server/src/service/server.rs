@@ -33,6 +33,8 @@ pub struct Server<S> {
     book: RuleBook,
     /// The server's own keys, when they live in a file of their own (`with_key_file`).
     secrets: Option<ServerSecrets>,
+    /// The audit heads file missed a write: the next sync writes it whatever it did.
+    heads_stale: std::sync::atomic::AtomicBool,
 }
 
 /// The server's own keys: the Ed25519 key that certifies devices (hex) and the age
@@ -52,6 +54,7 @@ impl<S: Store> Server<S> {
             limits: Limits::default(),
             book: RuleBook::On,
             secrets: None,
+            heads_stale: std::sync::atomic::AtomicBool::new(false),
         };
         server.write(|tx| {
             registry::backfill_export_rows(tx)?;
@@ -205,6 +208,7 @@ impl<S: Store> Server<S> {
             server_key,
             set: super::indicator_set(),
             now_ms: super::now_ms,
+            audited: std::cell::Cell::new(false),
         }
     }
 }
@@ -618,9 +622,13 @@ impl<S: Store> Storage for Server<S> {
             true => self.write(run)?,
             false => self.read(run)?,
         };
-        if !req.push.is_empty() || !req.bundles.is_empty() {
-            // Decisions may have joined the audit log.
-            self.write_heads_file()?;
+        use std::sync::atomic::Ordering;
+        if cx.audited.get() || self.heads_stale.load(Ordering::Relaxed) {
+            // Decisions (or relayed work) joined the audit log, or an earlier write of
+            // the file failed after its commit.
+            let written = self.write_heads_file();
+            self.heads_stale.store(written.is_err(), Ordering::Relaxed);
+            written?;
         }
         Ok(resp)
     }

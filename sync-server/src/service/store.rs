@@ -166,6 +166,12 @@ pub trait StoreTx {
         kelurahan: &str,
         arrived_ms: i64,
     ) -> Result<(), StorageError>;
+    /// The household's export row as last stored (its document as it stands).
+    fn last_export_row(
+        &self,
+        kelurahan: &str,
+        household: &str,
+    ) -> Result<Option<ExportRow>, StorageError>;
     /// The largest sequence number of the kelurahan's log rows. A store with several
     /// writers keeps every row of a kelurahan not yet visible above it (see
     /// ARCHITECTURE.md, "Log and cursors").

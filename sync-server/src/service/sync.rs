@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use automerge::ActorId;
 use ed25519_dalek::VerifyingKey;
 use jemput_core::bundle;
-use jemput_core::household::Household;
 use jemput_core::registry::export::ExportRow;
 use jemput_core::rules::Code;
 use jemput_core::sync::{
@@ -45,6 +44,8 @@ pub struct Context<'a> {
     pub server_key: Option<&'a VerifyingKey>,
     pub set: &'a IndicatorSet,
     pub now_ms: fn() -> i64,
+    /// Set when the request added to the audit log (its heads file is then rewritten).
+    pub audited: std::cell::Cell<bool>,
 }
 
 /// Whether a request writes (pushes, relayed bundles, quarantine reports); one that
@@ -363,18 +364,15 @@ fn apply_push(
         Some(&signer.device),
     )?;
     // Decisions the push adds (a fasilitator's or operator's choice on a conflict).
-    let decided_before = match before {
-        Some((doc, _, _)) => Household::load(doc)
-            .map(|h| h.resolved_ids().len())
-            .unwrap_or(0),
-        None => 0,
-    };
     let decided = ok
         .household
         .resolved_ids()
         .len()
-        .saturating_sub(decided_before);
+        .saturating_sub(ok.decided_before);
     let (kelurahan, _, _) = ok.household.area();
+    if ok.relayed > 0 || decided > 0 {
+        cx.audited.set(true);
+    }
     if ok.relayed > 0 {
         // Accepted on the relaying device's word that another device wrote it.
         tx.audit(crate::audit::Event {
@@ -396,7 +394,14 @@ fn apply_push(
             }),
         })?;
     }
-    let row = ExportRow::of(&ok.household, cx.set);
+    // Derived from the previous row when the push only adds a visit; else rebuilt.
+    let row = match &existing {
+        Some(_) => tx
+            .last_export_row(&kelurahan, &push.id)?
+            .and_then(|prev| ExportRow::after_visit(&prev, &ok.household, &ok.new_changes, cx.set)),
+        None => None,
+    }
+    .unwrap_or_else(|| ExportRow::of(&ok.household, cx.set));
     tx.export_row(&row, &kelurahan, (cx.now_ms)())?;
     Ok(None)
 }
