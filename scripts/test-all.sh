@@ -46,6 +46,10 @@ echo "== load bench: 50 kaders, 2 x 10 s, on SQLite and on PostgreSQL (tables: d
 target/debug/jemput-bench-load --kaders 50 --seconds 10
 psql "$pg_url" -qc "CREATE DATABASE jemput_bench_load"
 target/debug/jemput-bench-load --kaders 50 --seconds 10 --database "${pg_url%/*}/jemput_bench_load"
+echo "== ingest bench, small: 3,000 households, 20 visits per phase, on both stores (tables: docs/ingest-bench.md)"
+target/debug/jemput-bench-ingest --households 3000 --visits 20 --rounds 3
+psql "$pg_url" -qc "CREATE DATABASE jemput_bench_ingest"
+target/debug/jemput-bench-ingest --households 3000 --visits 20 --rounds 3 --database "${pg_url%/*}/jemput_bench_ingest"
 "$root/scripts/pg.sh" stop "$pg_dir"
 echo "== IPC bindings are current"
 # cargo test regenerates ui/src/bindings from the Rust types (ts-rs).
