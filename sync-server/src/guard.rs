@@ -297,6 +297,18 @@ pub fn check_push(
             if let Err(r) = rules::judge(&state, &expanded, &who, Some(window), set) {
                 return Ok(Err(r));
             }
+            // Relayed work stays within the relaying device's rights too: any device
+            // may claim a restore, and relaying must not lend it its owner's role.
+            if owner.is_some() && role != signer.role {
+                let relayer = Signer {
+                    role: signer.role,
+                    user,
+                    actors,
+                };
+                if let Err(r) = rules::judge(&state, &expanded, &relayer, Some(window), set) {
+                    return Ok(Err(r));
+                }
+            }
             if !later.is_empty() {
                 state
                     .apply_changes(these.iter().cloned())

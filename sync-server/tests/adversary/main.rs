@@ -1050,6 +1050,49 @@ fn no_device_can_make_a_household_huge_or_a_request_endless() {
     assert!(w.s.document("hh-pnew-0").unwrap().is_some());
 }
 
+/// After a restore, a device may relay work of other known devices, judged as its
+/// owner's (`identity`). A device that only claims a restore gains no rights by it: a
+/// kader's device cannot slip in an edit written under the operator's actor, which the
+/// operator's own device may send.
+#[test]
+fn a_relay_after_a_restore_lends_no_rights() {
+    let w = World::new();
+    let a = w.login("kader-a", 0xa8);
+    let op = w.login("operator", 0x08);
+    let former = w.s.server_id().unwrap();
+    let now_id = w.s.restored(None).unwrap();
+    let mut doc = w.doc(&w.hh);
+    let heads = doc.get_heads();
+    doc.set_actor(op.author.actor.clone());
+    let i = obj(&doc, &["identity"]);
+    doc.put(&i, "address", "Jl. Koreksi Kantor 1").unwrap();
+    doc.commit_with(CommitOptions::default().with_time(now()));
+    let edit = changes_since(&mut doc, &w.hh, &heads);
+    let before = w.s.document(&w.hh).unwrap().unwrap();
+    let claimed = SyncRequest {
+        push: vec![edit.clone()],
+        server_id: Some(now_id),
+        restored_from: Some(former),
+        ..SyncRequest::default()
+    };
+    let resp = w.s.sync(&a.session, &claimed, 1000).unwrap();
+    assert!(
+        resp.rejected.iter().any(|r| r.code == "forbidden"),
+        "{:?}",
+        resp.rejected
+    );
+    assert_eq!(w.s.document(&w.hh).unwrap().unwrap(), before);
+    // The operator's own device sends it: the operator's right.
+    let own = SyncRequest {
+        push: vec![edit],
+        server_id: Some(now_id),
+        ..SyncRequest::default()
+    };
+    let resp = w.s.sync(&op.session, &own, 1000).unwrap();
+    assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
+    assert_ne!(w.s.document(&w.hh).unwrap().unwrap(), before);
+}
+
 #[test]
 fn relayed_work_is_judged_by_the_device_that_signed_it() {
     let w = World::new();
