@@ -221,16 +221,14 @@ pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
             z.compress(&cbor).expect("zstd into memory")
         });
     }
+    let level = if cbor.len() < LARGE {
+        LEVEL
+    } else {
+        LEVEL_LARGE
+    };
     #[allow(clippy::expect_used)]
-    let mut z = {
-        let level = if cbor.len() < LARGE {
-            LEVEL
-        } else {
-            LEVEL_LARGE
-        };
-        zstd::bulk::Compressor::with_dictionary(level, DICTIONARY)
-    }
-    .expect("zstd dictionary");
+    let mut z =
+        zstd::bulk::Compressor::with_dictionary(level, DICTIONARY).expect("zstd dictionary");
     #[allow(clippy::expect_used)]
     z.compress(&cbor).expect("zstd into memory")
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use jemput_core::household::{At, Author, Clock, Household, SystemClock, VisitInput};
-use jemput_core::sync::{self, Area, PushDoc, SyncRequest, SyncResponse};
+use jemput_core::sync::{Area, PushDoc, SyncRequest};
 use jemput_core::IndicatorSet;
 use jemput_sync_server::demo;
 use jemput_sync_server::service::{NewHousehold, Role};
@@ -283,17 +283,7 @@ async fn send(
         push,
         ..SyncRequest::default()
     };
-    let bytes = http
-        .post(format!("{url}/v1/sync"))
-        .bearer_auth(token)
-        .header("content-type", sync::CONTENT_TYPE)
-        .body(sync::encode(&req))
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
-    let msg: SyncResponse = sync::decode(&bytes)?;
+    let msg = kit::post_sync(http, url, token, &req).await?;
     if let Some(r) = msg.rejected.first() {
         bail!(
             "the server refused {} pushed documents, the first {}: {} ({})",

@@ -176,17 +176,7 @@ pub async fn login(
             cursors: kader.cursors.clone(),
             ..SyncRequest::default()
         };
-        let bytes = http
-            .post(format!("{url}/v1/sync"))
-            .bearer_auth(&kader.token)
-            .header("content-type", sync::CONTENT_TYPE)
-            .body(sync::encode(&req))
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
-        let msg: SyncResponse = sync::decode(&bytes)?;
+        let msg = post_sync(http, url, &kader.token, &req).await?;
         for d in msg.docs.into_iter().filter(|d| d.snapshot) {
             if kader.docs.len() < keep || wanted.contains(&d.id) {
                 kader.docs.insert(d.id, d.data.into_vec());
@@ -201,6 +191,26 @@ pub async fn login(
         bail!("{} received no household of its area", kader.author.user);
     }
     Ok(kader)
+}
+
+/// One sync request; an error unless the server answered it (`2xx`).
+pub async fn post_sync(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    req: &SyncRequest,
+) -> anyhow::Result<SyncResponse> {
+    let bytes = http
+        .post(format!("{url}/v1/sync"))
+        .bearer_auth(token)
+        .header("content-type", sync::CONTENT_TYPE)
+        .body(sync::encode(req))
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    Ok(sync::decode(&bytes)?)
 }
 
 /// A binary built beside this one.

@@ -52,6 +52,13 @@ pub struct ExportRow {
     pub projection: u32,
 }
 
+/// The numbers (1–14) of the criteria with these ids, as the export lists them.
+fn criteria_numbers(set: &IndicatorSet, met: &[String]) -> Vec<u32> {
+    met.iter()
+        .filter_map(|id| set.criteria.iter().find(|c| &c.id == id).map(|c| c.n))
+        .collect()
+}
+
 impl ExportRow {
     /// The projection's version: raised whenever [`ExportRow::of`] changes what it
     /// computes, so rows stored before are rebuilt at their household's next change.
@@ -76,14 +83,13 @@ impl ExportRow {
                 _ => None,
             });
         let flag = |k: &str| scalar(&progs, k) == Some(ScalarValue::Boolean(true));
-        let met = hh
-            .last_visit()
-            .filter(|(_, v)| visit_scored(v))
-            .map(|(_, v)| score_visit(set, &v).met)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|id| set.criteria.iter().find(|c| &c.id == id).map(|c| c.n))
-            .collect();
+        let met = criteria_numbers(
+            set,
+            &hh.last_visit()
+                .filter(|(_, v)| visit_scored(v))
+                .map(|(_, v)| score_visit(set, &v).met)
+                .unwrap_or_default(),
+        );
         let mut row = ExportRow {
             id: hh.id().unwrap_or_default(),
             id_dtks: get(&ident, "id_dtks"),
@@ -217,13 +223,7 @@ impl ExportRow {
         Some(ExportRow {
             status: hh.status(),
             last_visit: Some(date),
-            met: score
-                .as_ref()
-                .map(|s| s.met.as_slice())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|id| set.criteria.iter().find(|c| &c.id == id).map(|c| c.n))
-                .collect(),
+            met: criteria_numbers(set, score.as_ref().map_or(&[], |s| s.met.as_slice())),
             poor: score.as_ref().is_some_and(|s| s.poor),
             incomplete: score.as_ref().is_some_and(|s| s.incomplete),
             score: score.map(|s| s.score),
