@@ -37,8 +37,9 @@ pg_dir=/tmp/jemput-pg-$$
 trap 'kill "$fuzz_build" 2>/dev/null || true; rm -f "$fuzz_log"; "$root/scripts/pg.sh" stop "$pg_dir"' EXIT
 pg_url=$("$root/scripts/pg.sh" start "$pg_dir")
 JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-sync-server
-# TLS to the database: turns the throwaway cluster's TLS on with a certificate of its own.
-JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-sync-server --test pg_tls -- --ignored
+# Tests only PostgreSQL has: TLS to the database (turns the throwaway cluster's TLS on
+# with a certificate of its own), keys ready for distribution, a migration on old data.
+JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-sync-server --test postgres -- --ignored
 JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-tests --test system -- \
   field_sync moves bundles registry kader_state review concurrent crash_sync busy sessions \
   logins revoke cursors restore

@@ -166,6 +166,29 @@ DROP INDEX log_area;
 -- A household's last export row, which a push that only adds a visit derives from.
 CREATE INDEX export_rows_last ON export_rows (kelurahan, household, id);
 "#,
+    r#"
+-- Keys a distribution by kelurahan accepts (docs/scaling.md): every primary key and
+-- unique constraint of household data holds the kelurahan. A household is found by
+-- its id alone in one place, household_home (a push names no kelurahan; a household
+-- never leaves its kelurahan, so the row never changes); everything else names it by
+-- (kelurahan, id).
+CREATE TABLE household_home (id TEXT PRIMARY KEY, kelurahan TEXT NOT NULL);
+INSERT INTO household_home (id, kelurahan) SELECT id, kelurahan FROM households;
+ALTER TABLE households DROP CONSTRAINT households_pkey;
+ALTER TABLE households ADD PRIMARY KEY (kelurahan, id);
+ALTER TABLE household_actors ADD COLUMN kelurahan TEXT;
+UPDATE household_actors a SET kelurahan = h.kelurahan FROM households h WHERE h.id = a.household;
+DELETE FROM household_actors WHERE kelurahan IS NULL;
+ALTER TABLE household_actors ALTER COLUMN kelurahan SET NOT NULL;
+ALTER TABLE household_actors DROP CONSTRAINT household_actors_pkey;
+ALTER TABLE household_actors ADD PRIMARY KEY (kelurahan, household, actor);
+ALTER TABLE log DROP CONSTRAINT log_hash_key;
+ALTER TABLE log ADD CONSTRAINT log_hash UNIQUE (kelurahan, hash);
+ALTER TABLE export_rows DROP CONSTRAINT export_rows_pkey;
+ALTER TABLE export_rows ADD PRIMARY KEY (kelurahan, id);
+-- no query reads a household's log rows by household alone: the index only cost writes
+DROP INDEX log_household;
+"#,
 ];
 
 /// The lock every process takes while it migrates (any constant the store owns).
@@ -386,7 +409,18 @@ impl Postgres {
     }
 }
 
+/// For a test of a migration: creates the schema in the database `url` names up to
+/// `version` only, as a server of that version left it.
+pub fn schema_until(url: &str, version: usize) -> Result<(), StorageError> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+    migrate_until(&mut client, version)
+}
+
 fn migrate(client: &mut postgres::Client) -> Result<(), StorageError> {
+    migrate_until(client, MIGRATIONS.len())
+}
+
+fn migrate_until(client: &mut postgres::Client, version: usize) -> Result<(), StorageError> {
     let mut tx = client.transaction()?;
     // A migration may rebuild an index of a national log: no statement or lock timeout
     // (the session's) cuts it short, and processes starting meanwhile wait for it.
@@ -404,7 +438,12 @@ fn migrate(client: &mut postgres::Client) -> Result<(), StorageError> {
             known: known.into(),
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(version)
+        .skip(found as usize)
+    {
         tx.batch_execute(sql)?;
         tx.execute(
             "INSERT INTO jemput_schema (version) VALUES ($1)",
@@ -519,6 +558,14 @@ impl PgTx<'_> {
         Ok(self.tx.borrow_mut().execute(&s, params)?)
     }
 
+    /// The kelurahan of a household known only by its id (`household_home`): the one
+    /// lookup by id alone, so that every other statement names (kelurahan, id).
+    fn home(&self, id: &str) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .row("SELECT kelurahan FROM household_home WHERE id = $1", &[&id])?
+            .map(|r| r.get(0)))
+    }
+
     /// Takes `name`'s transaction lock (once per transaction).
     fn lock(&self, space: &str, name: &str) -> Result<(), StorageError> {
         let key = format!("{space}:{name}");
@@ -626,15 +673,14 @@ impl StoreTx for PgTx<'_> {
         // taken in one order, so writers of a kelurahan never deadlock.
         let row = match self.write {
             true => {
-                let Some(kel) =
-                    self.row("SELECT kelurahan FROM households WHERE id = $1", &[&id])?
-                else {
+                let Some(kel) = self.home(id)? else {
                     return Ok(None);
                 };
-                self.lock_log(kel.get(0))?;
+                self.lock_log(&kel)?;
                 self.row(
-                    "SELECT kelurahan, rw, doc FROM households WHERE id = $1 FOR UPDATE",
-                    &[&id],
+                    "SELECT kelurahan, rw, doc FROM households
+                     WHERE kelurahan = $1 AND id = $2 FOR UPDATE",
+                    &[&kel, &id],
                 )?
             }
             false => return self.household_read(id),
@@ -648,24 +694,35 @@ impl StoreTx for PgTx<'_> {
         Ok(match doc {
             Some(doc) => self
                 .row(
-                    "SELECT doc = $2 FROM households WHERE id = $1 FOR UPDATE",
-                    &[&id, &doc],
+                    "SELECT doc = $3 FROM households WHERE kelurahan = $1 AND id = $2 FOR UPDATE",
+                    &[&kelurahan, &id, &doc],
                 )?
                 .is_some_and(|r| r.get::<_, bool>(0)),
-            None => self
-                .row("SELECT 1 FROM households WHERE id = $1", &[&id])?
-                .is_none(),
+            // Absent from every kelurahan: ids are unique across them.
+            None => self.home(id)?.is_none(),
         })
     }
 
     fn household_read(&self, id: &str) -> Result<Option<Stored>, StorageError> {
+        let Some(kel) = self.home(id)? else {
+            return Ok(None);
+        };
         Ok(self
             .row(
-                "SELECT kelurahan, rw, doc FROM households WHERE id = $1",
-                &[&id],
+                "SELECT kelurahan, rw, doc FROM households WHERE kelurahan = $1 AND id = $2",
+                &[&kel, &id],
             )?
             .as_ref()
             .map(stored_of))
+    }
+
+    fn document(&self, (id, kelurahan): (&str, &str)) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .row(
+                "SELECT doc FROM households WHERE kelurahan = $1 AND id = $2",
+                &[&kelurahan, &id],
+            )?
+            .map(|r| r.get(0)))
     }
 
     fn actor_owner(&self, actor: &ActorId) -> Result<Option<String>, StorageError> {
@@ -685,35 +742,44 @@ impl StoreTx for PgTx<'_> {
         self.name_author(actor, user)
     }
 
-    fn note_actors(&self, household: &str, actors: &[&ActorId]) -> Result<(), StorageError> {
+    fn note_actors(
+        &self,
+        (id, kelurahan): (&str, &str),
+        actors: &[&ActorId],
+    ) -> Result<(), StorageError> {
         for actor in actors {
             self.exec(
-                "INSERT INTO household_actors (household, actor) VALUES ($1, $2)
+                "INSERT INTO household_actors (kelurahan, household, actor) VALUES ($1, $2, $3)
                  ON CONFLICT DO NOTHING",
-                &[&household, &actor.to_bytes()],
+                &[&kelurahan, &id, &actor.to_bytes()],
             )?;
         }
         Ok(())
     }
 
-    fn update_doc(&self, id: &str, doc: &[u8], heads: &[ChangeHash]) -> Result<(), StorageError> {
+    fn update_doc(
+        &self,
+        (id, kelurahan): (&str, &str),
+        doc: &[u8],
+        heads: &[ChangeHash],
+    ) -> Result<(), StorageError> {
         self.exec(
-            "UPDATE households SET doc = $2, heads = $3 WHERE id = $1",
-            &[&id, &doc, &encode_heads(heads)],
+            "UPDATE households SET doc = $3, heads = $4 WHERE kelurahan = $1 AND id = $2",
+            &[&kelurahan, &id, &doc, &encode_heads(heads)],
         )?;
         Ok(())
     }
 
     fn update_household(
         &self,
-        id: &str,
+        (id, kelurahan): (&str, &str),
         rt: u16,
         doc: &[u8],
         heads: &[ChangeHash],
     ) -> Result<(), StorageError> {
         self.exec(
-            "UPDATE households SET doc = $2, heads = $3, rt = $4 WHERE id = $1",
-            &[&id, &doc, &encode_heads(heads), &i32::from(rt)],
+            "UPDATE households SET doc = $3, heads = $4, rt = $5 WHERE kelurahan = $1 AND id = $2",
+            &[&kelurahan, &id, &doc, &encode_heads(heads), &i32::from(rt)],
         )?;
         Ok(())
     }
@@ -735,6 +801,10 @@ impl StoreTx for PgTx<'_> {
             )?
             .map(|r| r.get(0))
             .unwrap_or_default();
+        self.exec(
+            "INSERT INTO household_home (id, kelurahan) VALUES ($1, $2)",
+            &[&id, &kelurahan],
+        )?;
         self.exec(
             "INSERT INTO households (id, kelurahan, rw, rt, doc, heads, placed_seq)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -761,7 +831,7 @@ impl StoreTx for PgTx<'_> {
         for c in changes {
             self.exec(
                 "INSERT INTO log (kelurahan, household, kind, hash, bytes, device)
-                 VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
+                 VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT (kelurahan, hash) DO NOTHING",
                 &[
                     &kelurahan,
                     &id,
@@ -801,7 +871,7 @@ impl StoreTx for PgTx<'_> {
             .unwrap_or_default();
         self.exec(
             "UPDATE households SET rw = $2, rt = $3, doc = $4, heads = $5, placed_seq = $6
-             WHERE id = $1",
+             WHERE id = $1 AND kelurahan = $7",
             &[
                 &id,
                 &i32::from(rw),
@@ -809,6 +879,7 @@ impl StoreTx for PgTx<'_> {
                 &doc,
                 &encode_heads(heads),
                 &seq,
+                &kelurahan,
             ],
         )?;
         Ok(())
@@ -903,10 +974,10 @@ impl StoreTx for PgTx<'_> {
             // household per log row, never the area's households (EXPLAIN in
             // docs/scaling.md). Plain comparisons: PostgreSQL 15 scans a row
             // comparison beside an equality from the kelurahan's first entry.
-            "SELECT l.seq, l.household, l.kind, l.bytes
+            "SELECT l.seq, l.household, l.kind, l.bytes, h.rw, h.heads
              FROM log l
-             CROSS JOIN LATERAL (SELECT h.rw, h.placed_seq FROM households h
-                                  WHERE h.id = l.household AND h.kelurahan = $2 OFFSET 0) h
+             CROSS JOIN LATERAL (SELECT h.rw, h.placed_seq, h.heads FROM households h
+                                  WHERE h.kelurahan = $2 AND h.id = l.household OFFSET 0) h
              WHERE l.kelurahan = $2 AND l.seq > $1
                AND ($3 = 0 OR h.rw = $3)
                AND (l.device IS NULL OR l.device <> $4)
@@ -927,6 +998,8 @@ impl StoreTx for PgTx<'_> {
                 household: r.get(1),
                 placement: r.get::<_, i16>(2) == 1,
                 bytes: r.get(3),
+                rw: u16_of(r.get(4)),
+                heads: decode_heads(r.get(5)),
             })
             .collect())
     }
@@ -949,7 +1022,8 @@ impl StoreTx for PgTx<'_> {
 
     fn gone(&self, area: &Area, from: i64, to: i64) -> Result<Vec<String>, StorageError> {
         let rows = self.rows(
-            "SELECT l.household FROM log l JOIN households h ON h.id = l.household
+            "SELECT l.household FROM log l
+             JOIN households h ON h.kelurahan = l.kelurahan AND h.id = l.household
              WHERE l.kelurahan = $3 AND l.seq > $1 AND l.seq <= $2 AND l.kind = 1
                AND l.from_kelurahan = $3 AND ($4 = 0 OR l.from_rw = $4)
                AND NOT (h.kelurahan = $3 AND ($4 = 0 OR h.rw = $4))",
@@ -963,30 +1037,40 @@ impl StoreTx for PgTx<'_> {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    fn heads(&self, id: &str) -> Result<Vec<ChangeHash>, StorageError> {
-        let heads: Vec<u8> = self
-            .row("SELECT heads FROM households WHERE id = $1", &[&id])?
-            .map(|r| r.get(0))
-            .unwrap_or_default();
-        Ok(decode_heads(&heads))
-    }
-
-    fn authors_of(&self, households: &[&String]) -> Result<BTreeMap<String, String>, StorageError> {
-        let ids: Vec<&str> = households.iter().map(|s| s.as_str()).collect();
-        let rows = self.rows(
-            "SELECT DISTINCT a.actor, a.user_name FROM household_actors h
-             JOIN authors a ON a.actor = h.actor WHERE h.household = ANY($1)",
-            &[&ids],
-        )?;
-        Ok(rows
-            .iter()
-            .map(|r| (hex::encode(r.get::<_, Vec<u8>>(0)), r.get(1)))
-            .collect())
+    fn authors_of(
+        &self,
+        households: &[(&str, &str)],
+    ) -> Result<BTreeMap<String, String>, StorageError> {
+        // One statement per kelurahan, each on its own shard once distributed.
+        let mut by_kelurahan: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (id, kel) in households {
+            by_kelurahan.entry(kel).or_default().push(id);
+        }
+        let mut out = BTreeMap::new();
+        for (kel, ids) in by_kelurahan {
+            let rows = self.rows(
+                "SELECT DISTINCT a.actor, a.user_name FROM household_actors h
+                 JOIN authors a ON a.actor = h.actor
+                 WHERE h.kelurahan = $1 AND h.household = ANY($2)",
+                &[&kel, &ids],
+            )?;
+            out.extend(
+                rows.iter()
+                    .map(|r| (hex::encode(r.get::<_, Vec<u8>>(0)), r.get(1))),
+            );
+        }
+        Ok(out)
     }
 
     fn area_of(&self, id: &str) -> Result<Option<(String, u16)>, StorageError> {
+        let Some(kel) = self.home(id)? else {
+            return Ok(None);
+        };
         Ok(self
-            .row("SELECT kelurahan, rw FROM households WHERE id = $1", &[&id])?
+            .row(
+                "SELECT kelurahan, rw FROM households WHERE kelurahan = $1 AND id = $2",
+                &[&kel, &id],
+            )?
             .map(|r| (r.get(0), u16_of(r.get(1)))))
     }
 

@@ -219,6 +219,10 @@ CREATE TABLE server_values (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- a household's last export row, which a push that only adds a visit derives from
 CREATE INDEX export_rows_last ON export_rows (kelurahan, household, id);
 "#,
+    r#"
+-- no query reads a household's log rows by household alone: the index only cost writes
+DROP INDEX log_household;
+"#,
 ];
 
 /// The service over the embedded SQLite store.
@@ -524,7 +528,7 @@ fn note_actors<'a>(
 /// The authors of the changes in `households` (actor hex → user), for a response.
 fn authors_of<'a>(
     tx: &Connection,
-    households: impl IntoIterator<Item = &'a String>,
+    households: impl IntoIterator<Item = &'a str>,
 ) -> Result<BTreeMap<String, String>, StorageError> {
     let mut stmt = tx.prepare_cached(
         "SELECT a.actor, a.user FROM household_actors h JOIN authors a ON a.actor = h.actor
@@ -661,28 +665,44 @@ impl StoreTx for SqliteTx<'_> {
         name_author(self.0, actor, user)
     }
 
-    fn note_actors(&self, household: &str, actors: &[&ActorId]) -> Result<(), StorageError> {
-        note_actors(self.0, household, actors.iter().copied())
+    fn document(&self, (id, kelurahan): (&str, &str)) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .0
+            .cached_row(
+                "SELECT doc FROM households WHERE id = ?1 AND kelurahan = ?2",
+                [id, kelurahan],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
-    fn update_doc(&self, id: &str, doc: &[u8], heads: &[ChangeHash]) -> Result<(), StorageError> {
+    fn note_actors(&self, (id, _): (&str, &str), actors: &[&ActorId]) -> Result<(), StorageError> {
+        note_actors(self.0, id, actors.iter().copied())
+    }
+
+    fn update_doc(
+        &self,
+        (id, kelurahan): (&str, &str),
+        doc: &[u8],
+        heads: &[ChangeHash],
+    ) -> Result<(), StorageError> {
         self.0.cached_exec(
-            "UPDATE households SET doc = ?2, heads = ?3 WHERE id = ?1",
-            params![id, doc, encode_heads(heads)],
+            "UPDATE households SET doc = ?2, heads = ?3 WHERE id = ?1 AND kelurahan = ?4",
+            params![id, doc, encode_heads(heads), kelurahan],
         )?;
         Ok(())
     }
 
     fn update_household(
         &self,
-        id: &str,
+        (id, kelurahan): (&str, &str),
         rt: u16,
         doc: &[u8],
         heads: &[ChangeHash],
     ) -> Result<(), StorageError> {
         self.0.cached_exec(
-            "UPDATE households SET doc = ?2, heads = ?3, rt = ?4 WHERE id = ?1",
-            params![id, doc, encode_heads(heads), rt],
+            "UPDATE households SET doc = ?2, heads = ?3, rt = ?4 WHERE id = ?1 AND kelurahan = ?5",
+            params![id, doc, encode_heads(heads), rt, kelurahan],
         )?;
         Ok(())
     }
@@ -836,7 +856,7 @@ impl StoreTx for SqliteTx<'_> {
         // The log drives (CROSS JOIN keeps SQLite from walking the kelurahan's
         // households instead): the rows read are the kelurahan's after the cursor.
         let mut stmt = self.0.prepare_cached(
-            "SELECT l.seq, l.household, l.kind, l.bytes
+            "SELECT l.seq, l.household, l.kind, l.bytes, h.rw, h.heads
              FROM log l CROSS JOIN households h ON h.id = l.household
              WHERE l.kelurahan = ?2 AND l.seq > ?1 AND (?3 = 0 OR h.rw = ?3)
                AND (l.device IS NULL OR l.device != ?4)
@@ -857,6 +877,8 @@ impl StoreTx for SqliteTx<'_> {
                     household: r.get(1)?,
                     placement: r.get::<_, i64>(2)? == 1,
                     bytes: r.get(3)?,
+                    rw: r.get(4)?,
+                    heads: decode_heads(&r.get::<_, Vec<u8>>(5)?),
                 })
             },
         )?;
@@ -897,16 +919,11 @@ impl StoreTx for SqliteTx<'_> {
         Ok(ids.collect::<Result<_, _>>()?)
     }
 
-    fn heads(&self, id: &str) -> Result<Vec<ChangeHash>, StorageError> {
-        let heads: Vec<u8> = self
-            .0
-            .prepare_cached("SELECT heads FROM households WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))?;
-        Ok(decode_heads(&heads))
-    }
-
-    fn authors_of(&self, households: &[&String]) -> Result<BTreeMap<String, String>, StorageError> {
-        authors_of(self.0, households.iter().copied())
+    fn authors_of(
+        &self,
+        households: &[(&str, &str)],
+    ) -> Result<BTreeMap<String, String>, StorageError> {
+        authors_of(self.0, households.iter().map(|(id, _)| *id))
     }
     fn area_of(&self, id: &str) -> Result<Option<(String, u16)>, StorageError> {
         Ok(self

@@ -26,7 +26,7 @@ pub fn move_household(
     hh.set_area(rw, rt, now_ms).map_err(internal)?;
     let changes = hh.doc_mut().get_changes(&before);
     tx.name_author(&by.actor, &by.user)?;
-    tx.note_actors(id, &[&by.actor])?;
+    tx.note_actors((id, &stored.kelurahan), &[&by.actor])?;
     // Changes first, then the placement: devices of the new area get a snapshot that
     // already holds the move.
     tx.append_changes((id, &stored.kelurahan), &changes, None)?;

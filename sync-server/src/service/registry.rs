@@ -154,7 +154,7 @@ pub fn insert_households(tx: &dyn Tx, households: &[NewHousehold]) -> Result<usi
         for actor in &actors {
             tx.name_author(actor, &h.by)?;
         }
-        tx.note_actors(&h.id, &actors.iter().collect::<Vec<_>>())?;
+        tx.note_actors((&h.id, &h.kelurahan), &actors.iter().collect::<Vec<_>>())?;
         let heads = doc.get_heads();
         let bytes = doc.save_nocompress();
         tx.place_new(&h.id, (&h.kelurahan, h.rw, h.rt), &bytes, &heads, None)?;
@@ -187,7 +187,7 @@ pub fn backfill_export_rows(tx: &dyn Tx) -> Result<(), StorageError> {
 
 fn write_prepared(tx: &dyn Tx, p: Prepared, now: i64, actor: &ActorId) -> Result<(), StorageError> {
     if p.outcome != Outcome::Unchanged {
-        tx.note_actors(&p.id, &[actor])?;
+        tx.note_actors((&p.id, &p.kelurahan), &[actor])?;
     }
     if p.outcome == Outcome::Created {
         tx.place_new(&p.id, (&p.kelurahan, p.rw, p.rt), &p.doc, &p.heads, None)?;
@@ -201,7 +201,7 @@ fn write_prepared(tx: &dyn Tx, p: Prepared, now: i64, actor: &ActorId) -> Result
             // devices of the new RW get it whole and those of the old one drop it.
             tx.place_moved(&p.id, (&kelurahan, old_rw), (p.rw, p.rt), &p.doc, &p.heads)?;
         } else {
-            tx.update_household(&p.id, p.rt, &p.doc, &p.heads)?;
+            tx.update_household((&p.id, &kelurahan), p.rt, &p.doc, &p.heads)?;
         }
     }
     tx.export_row(&p.row, &p.kelurahan, now)

@@ -60,12 +60,14 @@ pub struct Stored {
 }
 
 /// One row of an area's log: a placement (the household's whole document goes out)
-/// or a change (its bytes go out).
+/// or a change (its bytes go out), with the household's RW and heads as they stand.
 pub struct PageRow {
     pub seq: i64,
     pub household: String,
     pub placement: bool,
     pub bytes: Option<Vec<u8>>,
+    pub rw: u16,
+    pub heads: Vec<ChangeHash>,
 }
 
 /// The operations of one request inside the store's transaction.
@@ -82,7 +84,9 @@ pub trait StoreTx {
     ) -> Result<(), StorageError>;
     /// The device's registered public key.
     fn device_key(&self, device: &str) -> Result<Option<Vec<u8>>, StorageError>;
-    /// A household, held for this transaction's writes when it writes.
+    /// A household found by its id alone (a push names no kelurahan), held for this
+    /// transaction's writes when it writes. Every other operation on a household
+    /// names it by (id, kelurahan), the key household data is distributed by.
     fn household(&self, id: &str) -> Result<Option<Stored>, StorageError>;
     /// A household to read only (a page's documents, a push before the guard has
     /// judged it): nothing held.
@@ -105,13 +109,21 @@ pub trait StoreTx {
     fn actor_owner(&self, actor: &ActorId) -> Result<Option<String>, StorageError>;
     /// Binds a new actor to the device and records the user as its author.
     fn bind_actor(&self, actor: &ActorId, device: &str, user: &str) -> Result<(), StorageError>;
-    /// Records that these actors wrote into the household.
-    fn note_actors(&self, household: &str, actors: &[&ActorId]) -> Result<(), StorageError>;
-    fn update_doc(&self, id: &str, doc: &[u8], heads: &[ChangeHash]) -> Result<(), StorageError>;
+    /// A household's document, by (id, kelurahan).
+    fn document(&self, household: (&str, &str)) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Records that these actors wrote into the household (id, kelurahan).
+    fn note_actors(&self, household: (&str, &str), actors: &[&ActorId])
+        -> Result<(), StorageError>;
+    fn update_doc(
+        &self,
+        household: (&str, &str),
+        doc: &[u8],
+        heads: &[ChangeHash],
+    ) -> Result<(), StorageError>;
     /// A household's RT within its RW, its document and heads (the registry's update).
     fn update_household(
         &self,
-        id: &str,
+        household: (&str, &str),
         rt: u16,
         doc: &[u8],
         heads: &[ChangeHash],
@@ -191,10 +203,13 @@ pub trait StoreTx {
     /// Households placed elsewhere between `from` (exclusive) and `to` that were in
     /// the area before.
     fn gone(&self, area: &Area, from: i64, to: i64) -> Result<Vec<String>, StorageError>;
-    fn heads(&self, id: &str) -> Result<Vec<ChangeHash>, StorageError>;
-    /// The users of the actors that wrote into these households (actor hex → user).
-    fn authors_of(&self, households: &[&String]) -> Result<BTreeMap<String, String>, StorageError>;
-    /// A household's kelurahan and RW.
+    /// The users of the actors that wrote into these households, each (id,
+    /// kelurahan): actor hex → user.
+    fn authors_of(
+        &self,
+        households: &[(&str, &str)],
+    ) -> Result<BTreeMap<String, String>, StorageError>;
+    /// A household's kelurahan and RW, by its id alone.
     fn area_of(&self, id: &str) -> Result<Option<(String, u16)>, StorageError>;
     /// Ids of the kelurahan's households.
     fn kelurahan_ids(&self, kelurahan: &str) -> Result<Vec<String>, StorageError>;

@@ -160,25 +160,22 @@ fn page(
             let lacks =
                 || StorageError::Internal("a log row names a household the store lacks".into());
             // A placement sends the whole document; a change needs only the area.
-            let (kelurahan, rw, doc) = match row.placement {
-                true => {
-                    let s = tx.household_read(&row.household)?.ok_or_else(lacks)?;
-                    (s.kelurahan, s.rw, Some(s.doc))
-                }
-                false => {
-                    let (kelurahan, rw) = tx.area_of(&row.household)?.ok_or_else(lacks)?;
-                    (kelurahan, rw, None)
-                }
+            let doc = match row.placement {
+                true => Some(
+                    tx.document((&row.household, &area.kelurahan))?
+                        .ok_or_else(lacks)?,
+                ),
+                false => None,
             };
             let entry = docs
                 .entry(row.household.clone())
                 .or_insert_with(|| PullDoc {
                     id: row.household.clone(),
-                    kelurahan,
-                    rw,
+                    kelurahan: area.kelurahan.clone(),
+                    rw: row.rw,
                     data: serde_bytes::ByteBuf::new(),
                     snapshot: false,
-                    heads: Vec::new(),
+                    heads: heads_to_wire(&row.heads),
                 });
             if let Some(doc) = doc {
                 bytes_sent += doc.len();
@@ -200,10 +197,14 @@ fn page(
         resp.gone.extend(tx.gone(area, cursor, next)?);
         resp.cursors.insert(key, next as u64);
     }
-    for d in docs.values_mut().filter(|d| !d.snapshot) {
-        d.heads = heads_to_wire(&tx.heads(&d.id)?);
+    for d in docs.values_mut().filter(|d| d.snapshot) {
+        d.heads.clear();
     }
-    resp.authors = tx.authors_of(&docs.keys().collect::<Vec<_>>())?;
+    let keys: Vec<(&str, &str)> = docs
+        .values()
+        .map(|d| (d.id.as_str(), d.kelurahan.as_str()))
+        .collect();
+    resp.authors = tx.authors_of(&keys)?;
     resp.docs = docs.into_values().collect();
     Ok(())
 }
@@ -340,10 +341,10 @@ fn apply_push(
         signer.actors.insert(actor.clone());
     }
     let actors: Vec<&ActorId> = ok.new_changes.iter().map(|c| c.actor_id()).collect();
-    tx.note_actors(&push.id, &actors)?;
+    tx.note_actors((&push.id, &area), &actors)?;
     let kelurahan = match &existing {
         Some(stored) => {
-            tx.update_doc(&push.id, &ok.bytes, &ok.heads)?;
+            tx.update_doc((&push.id, &area), &ok.bytes, &ok.heads)?;
             stored.kelurahan.clone()
         }
         None => {

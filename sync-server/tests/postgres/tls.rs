@@ -1,7 +1,6 @@
 //! The store reaches PostgreSQL over TLS when the URL says `sslmode=require`, and
 //! checks the database's certificate; it never opens a plain connection to another
 //! machine (the connection carries families' data).
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::Path;
 
