@@ -189,6 +189,12 @@ ALTER TABLE export_rows ADD PRIMARY KEY (kelurahan, id);
 -- no query reads a household's log rows by household alone: the index only cost writes
 DROP INDEX log_household;
 "#,
+    r#"
+-- a sync's bundle recipients: the users of the caller's kelurahan, and whether a key
+-- was revoked, without reading every user and device
+CREATE INDEX areas_kelurahan ON areas (kelurahan, user_name);
+CREATE INDEX devices_recipient ON devices (age_recipient);
+"#,
 ];
 
 /// The lock every process takes while it migrates (any constant the store owns).
@@ -1417,7 +1423,8 @@ impl AccountTx for PgTx<'_> {
                  JOIN devices d ON d.user_name = u.name AND NOT d.revoked AND d.login_ms > 0
                     AND d.age_recipient IS NOT NULL
                  WHERE NOT u.disabled
-                   AND EXISTS (SELECT 1 FROM areas WHERE user_name = $1)
+                   AND u.name IN (SELECT cand.user_name FROM areas cand WHERE cand.kelurahan =
+                                  (SELECT min(kelurahan) FROM areas WHERE user_name = $1))
                    AND NOT EXISTS (
                        SELECT 1 FROM areas mine WHERE mine.user_name = $1 AND NOT EXISTS (
                            SELECT 1 FROM areas theirs

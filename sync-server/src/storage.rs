@@ -223,6 +223,13 @@ CREATE INDEX export_rows_last ON export_rows (kelurahan, household, id);
 -- no query reads a household's log rows by household alone: the index only cost writes
 DROP INDEX log_household;
 "#,
+    r#"
+-- a sync's bundle recipients: the users of the caller's kelurahan, and whether a key
+-- was revoked, without reading every user and device
+CREATE INDEX areas_kelurahan ON areas (kelurahan, user);
+CREATE INDEX devices_recipient ON devices (age_recipient);
+CREATE INDEX devices_user ON devices (user);
+"#,
 ];
 
 /// The service over the embedded SQLite store.
@@ -1301,19 +1308,23 @@ impl AccountTx for SqliteTx<'_> {
         // A bundle may hold anything of its writer's areas (its own work and what it
         // relays): only users who hold every one of those areas receive it. An
         // install's key on any revoked row is out, so is a logged-out row's.
+        // Candidates are the users of one of its kelurahans (every recipient holds
+        // that one too), never every user of the server: CROSS JOIN keeps SQLite from
+        // starting at the devices when the store has few of them yet.
         let mut stmt = self.0.prepare_cached(
-            "SELECT DISTINCT d.age_recipient FROM users u
-             JOIN devices d ON d.user = u.name AND d.revoked = 0 AND d.login_ms > 0
+            "SELECT DISTINCT d.age_recipient FROM areas cand
+             CROSS JOIN users u ON u.name = cand.user
+             CROSS JOIN devices d ON d.user = u.name AND d.revoked = 0 AND d.login_ms > 0
                 AND d.age_recipient IS NOT NULL
-             WHERE u.disabled = 0
-               AND EXISTS (SELECT 1 FROM areas WHERE user = ?1)
+             WHERE cand.kelurahan = (SELECT min(kelurahan) FROM areas WHERE user = ?1)
+               AND u.disabled = 0
                AND NOT EXISTS (
                    SELECT 1 FROM areas mine WHERE mine.user = ?1 AND NOT EXISTS (
                        SELECT 1 FROM areas theirs
                        WHERE theirs.user = u.name AND theirs.kelurahan = mine.kelurahan
                          AND (theirs.rw = 0 OR theirs.rw = mine.rw)))
                AND NOT EXISTS (
-                   SELECT 1 FROM devices r WHERE r.revoked = 1
+                   SELECT 1 FROM devices r INDEXED BY devices_recipient WHERE r.revoked = 1
                      AND r.age_recipient = d.age_recipient)
              ORDER BY d.last_seen_ms DESC
              LIMIT ?2",

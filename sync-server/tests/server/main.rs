@@ -404,6 +404,18 @@ fn bundle_keys_go_only_to_devices_that_hold_every_area_of_the_writer() {
     assert_eq!(keys("kader-2"), rw2, "RW 2 reads none of RW 1's bundles");
     // The office's bundles may hold any RW: only the office reads them.
     assert_eq!(keys("op-1"), vec![op.clone()]);
+    // RW 1 of another kelurahan is another area.
+    storage
+        .add_user("kader-lain", Role::Kader, "kata-sandi-uji")
+        .unwrap();
+    let elsewhere = Area {
+        kelurahan: "35.73.01.1008".into(),
+        rw: Some(1),
+    };
+    storage.assign("kader-lain", &elsewhere).unwrap();
+    let (_, lain) = device("kader-lain");
+    assert!(!keys("kader-1").contains(&lain));
+    assert_eq!(keys("kader-lain"), vec![lain.clone()]);
     // A kader holding RW 1 and 2 writes bundles only the office (holding both) reads.
     storage.assign("kader-2", &area(Some(1))).unwrap();
     assert!(keys("kader-2").contains(&op) && !keys("kader-2").contains(&k1));
