@@ -176,13 +176,12 @@ fn unknown_and_known_users_take_the_same_time() {
         known.push(time("op-1"));
         unknown.push(time(&format!("tidak-ada-{i}")));
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (k, u) = (median(&mut known), median(&mut unknown));
+    // The fastest of each: other tests running beside this one only ever add time, so
+    // the minimum is each path's own cost (a median moved by 10 % under load).
+    let fastest = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let (k, u) = (fastest(&known), fastest(&unknown));
     eprintln!(
-        "median wrong password {:.1} ms, unknown user {:.1} ms",
+        "fastest wrong password {:.1} ms, unknown user {:.1} ms",
         k * 1e3,
         u * 1e3
     );
