@@ -741,6 +741,9 @@ impl StoreTx for SqliteTx<'_> {
         changes: &[automerge::Change],
         device: Option<&str>,
     ) -> Result<(), StorageError> {
+        // Kept once by hash (PostgreSQL: by kelurahan and hash, its key). The same
+        // change cannot be in two households: each document's first change writes
+        // its own id, and every later change depends on it.
         let mut stmt = self.0.prepare_cached(
             "INSERT INTO log (household, kind, hash, bytes, device, kelurahan)
              VALUES (?1, 0, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",

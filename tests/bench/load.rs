@@ -90,11 +90,12 @@ fn args() -> anyhow::Result<Args> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = args()?;
+    let mut args = args()?;
     let tmp = tempfile::tempdir()?;
     let store = kit::Store::new(args.database.clone(), args.data.clone(), tmp.path());
     let bin = kit::sibling("jemput-sync-server")?;
-    store.prepare(&bin, args.households, args.rws)?;
+    // A kept store's own count, not --households: the table says what was measured.
+    args.households = store.prepare(&bin, args.households, args.rws)? as usize;
     store.settle()?;
     eprintln!("adding {} kaders", args.kaders);
     let tag = kit::run_tag();

@@ -324,11 +324,16 @@ fn apply_push(
         // Everything pushed was here already: nothing to write.
         return Ok(None);
     }
-    let area = match &existing {
+    // The household's kelurahan: where it is stored, or its document's when new.
+    let kelurahan = match &existing {
         Some(stored) => stored.kelurahan.clone(),
         None => ok.household.area().0,
     };
-    if !tx.claim(&push.id, &area, existing.as_ref().map(|s| s.doc.as_slice()))? {
+    if !tx.claim(
+        &push.id,
+        &kelurahan,
+        existing.as_ref().map(|s| s.doc.as_slice()),
+    )? {
         // Another writer changed it since it was read: judged again against what that
         // one wrote. The household is held now, so once more is enough.
         if attempt > 0 {
@@ -341,24 +346,20 @@ fn apply_push(
         signer.actors.insert(actor.clone());
     }
     let actors: Vec<&ActorId> = ok.new_changes.iter().map(|c| c.actor_id()).collect();
-    tx.note_actors((&push.id, &area), &actors)?;
-    let kelurahan = match &existing {
-        Some(stored) => {
-            tx.update_doc((&push.id, &area), &ok.bytes, &ok.heads)?;
-            stored.kelurahan.clone()
-        }
+    tx.note_actors((&push.id, &kelurahan), &actors)?;
+    match &existing {
+        Some(_) => tx.update_doc((&push.id, &kelurahan), &ok.bytes, &ok.heads)?,
         None => {
-            let (kel, rw, rt) = ok.household.area();
+            let (_, rw, rt) = ok.household.area();
             tx.place_new(
                 &push.id,
-                (kel.as_str(), rw, rt),
+                (&kelurahan, rw, rt),
                 &ok.bytes,
                 &ok.heads,
                 Some(&signer.device),
             )?;
-            kel
         }
-    };
+    }
     tx.append_changes(
         (&push.id, &kelurahan),
         &ok.new_changes,
