@@ -521,7 +521,6 @@ async fn sync_handler(
     let storage = state.storage.clone();
     let limit = state.page_limit;
     let pushed = req.push.len();
-    let seen = req.recipients_seen;
     let server_key = match state.bundle_recipient.get() {
         Some(k) => k.clone(),
         None => {
@@ -532,13 +531,7 @@ async fn sync_handler(
         }
     };
     let (body, pulled, more) = blocking(move || {
-        let mut resp = storage.sync(&session, &req, limit)?;
-        // The bundle keys of the same areas, when the device's differ.
-        let mut keys = storage.area_recipients(&session.user)?;
-        keys.push(server_key);
-        if seen != Some(jemput_core::bundle::recipients_digest(&keys)) {
-            resp.recipients = Some(keys);
-        }
+        let resp = storage.sync_answer(&session, &req, limit, &server_key)?;
         Ok((sync::encode(&resp), resp.docs.len(), resp.more))
     })
     .await?;

@@ -623,23 +623,39 @@ fn areas_of(rows: Vec<Row>) -> Vec<Area> {
 
 impl StoreTx for PgTx<'_> {
     fn origin(&self, device: &str) -> Result<Option<Origin>, StorageError> {
+        // One round trip: the device, its user, actors and areas (every sync asks).
         let Some(row) = self.row(
-            "SELECT u.name, u.role, d.revoked, d.registered_ms FROM devices d
-             JOIN users u ON u.name = d.user_name WHERE d.id = $1",
+            "SELECT u.name, u.role, d.revoked, d.registered_ms,
+                    ARRAY(SELECT a.actor FROM actors a WHERE a.device = d.id),
+                    ARRAY(SELECT r.kelurahan FROM areas r WHERE r.user_name = u.name
+                          ORDER BY r.kelurahan COLLATE \"C\", r.rw),
+                    ARRAY(SELECT r.rw FROM areas r WHERE r.user_name = u.name
+                          ORDER BY r.kelurahan COLLATE \"C\", r.rw)
+             FROM devices d JOIN users u ON u.name = d.user_name WHERE d.id = $1",
             &[&device],
         )?
         else {
             return Ok(None);
         };
         let user: String = row.get(0);
-        let actors = self
-            .rows("SELECT actor FROM actors WHERE device = $1", &[&device])?
-            .iter()
-            .map(|r| ActorId::from(r.get::<_, Vec<u8>>(0)))
+        let actors = row
+            .get::<_, Vec<Vec<u8>>>(4)
+            .into_iter()
+            .map(ActorId::from)
+            .collect();
+        let kelurahans: Vec<String> = row.get(5);
+        let rws: Vec<i32> = row.get(6);
+        let areas = kelurahans
+            .into_iter()
+            .zip(rws)
+            .map(|(kelurahan, rw)| Area {
+                kelurahan,
+                rw: (rw != 0).then(|| u16_of(rw)),
+            })
             .collect();
         Ok(Some(Origin {
             device: device.to_string(),
-            areas: self.areas(&user)?,
+            areas,
             role: role_of(row.get(1))?,
             user,
             revoked: row.get(2),

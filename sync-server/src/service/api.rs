@@ -282,6 +282,16 @@ pub trait Storage: Send + Sync + 'static {
         req: &SyncRequest,
         page_limit: usize,
     ) -> Result<SyncResponse, StorageError>;
+    /// A sync as the HTTP handler answers it: also the bundle keys of the device's
+    /// areas (`area_recipients` and the server's own `server_recipient`), sent when the
+    /// device's digest of them differs; read in the sync's own transaction.
+    fn sync_answer(
+        &self,
+        session: &Session,
+        req: &SyncRequest,
+        page_limit: usize,
+        server_recipient: &str,
+    ) -> Result<SyncResponse, StorageError>;
     /// Every household of the kelurahan as it stood when the last change that
     /// arrived by `cutoff_ms` had arrived (see `registry`), ordered by RW, RT, id;
     /// each with when that change arrived (ms).

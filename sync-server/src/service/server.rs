@@ -211,6 +211,51 @@ impl<S: Store> Server<S> {
             audited: std::cell::Cell::new(false),
         }
     }
+
+    /// One sync in one transaction; with `server_recipient`, also the bundle keys of
+    /// the device's areas when its digest of them is out of date.
+    fn sync_with(
+        &self,
+        session: &Session,
+        req: &SyncRequest,
+        page_limit: usize,
+        server_recipient: Option<&str>,
+    ) -> Result<SyncResponse, StorageError> {
+        // Only relayed bundles need the server's key, read before the sync's
+        // transaction (reading it may write it).
+        let server_key = match req.bundles.is_empty() {
+            true => None,
+            false => Some(self.server_key()?),
+        };
+        let cx = self.context(server_key.as_ref());
+        let run = |tx: &dyn Tx| {
+            let ident = Identity::read(tx)?.unwrap_or_default();
+            let mut resp = sync::sync(tx, &cx, &ident, &session.device, req, page_limit)?;
+            if let Some(server) = server_recipient {
+                let mut keys = tx.area_recipients(&session.user, MAX_RECIPIENTS)?;
+                keys.sort();
+                keys.push(server.to_string());
+                if req.recipients_seen != Some(bundle::recipients_digest(&keys)) {
+                    resp.recipients = Some(keys);
+                }
+            }
+            Ok(resp)
+        };
+        // A sync that only pulls reads: it waits for no writer and no writer for it.
+        let resp = match sync::writes(req) {
+            true => self.write(run)?,
+            false => self.read(run)?,
+        };
+        use std::sync::atomic::Ordering;
+        if cx.audited.get() || self.heads_stale.load(Ordering::Relaxed) {
+            // Decisions (or relayed work) joined the audit log, or an earlier write of
+            // the file failed after its commit.
+            let written = self.write_heads_file();
+            self.heads_stale.store(written.is_err(), Ordering::Relaxed);
+            written?;
+        }
+        Ok(resp)
+    }
 }
 
 /// Refuses to read or make the server's keys in the store once they moved to a key
@@ -606,31 +651,17 @@ impl<S: Store> Storage for Server<S> {
         req: &SyncRequest,
         page_limit: usize,
     ) -> Result<SyncResponse, StorageError> {
-        // Only relayed bundles need the server's key, read before the sync's
-        // transaction (reading it may write it).
-        let server_key = match req.bundles.is_empty() {
-            true => None,
-            false => Some(self.server_key()?),
-        };
-        let cx = self.context(server_key.as_ref());
-        let run = |tx: &dyn Tx| {
-            let ident = Identity::read(tx)?.unwrap_or_default();
-            sync::sync(tx, &cx, &ident, &session.device, req, page_limit)
-        };
-        // A sync that only pulls reads: it waits for no writer and no writer for it.
-        let resp = match sync::writes(req) {
-            true => self.write(run)?,
-            false => self.read(run)?,
-        };
-        use std::sync::atomic::Ordering;
-        if cx.audited.get() || self.heads_stale.load(Ordering::Relaxed) {
-            // Decisions (or relayed work) joined the audit log, or an earlier write of
-            // the file failed after its commit.
-            let written = self.write_heads_file();
-            self.heads_stale.store(written.is_err(), Ordering::Relaxed);
-            written?;
-        }
-        Ok(resp)
+        self.sync_with(session, req, page_limit, None)
+    }
+
+    fn sync_answer(
+        &self,
+        session: &Session,
+        req: &SyncRequest,
+        page_limit: usize,
+        server_recipient: &str,
+    ) -> Result<SyncResponse, StorageError> {
+        self.sync_with(session, req, page_limit, Some(server_recipient))
     }
 
     fn export_rows(
