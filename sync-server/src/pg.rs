@@ -609,16 +609,16 @@ fn role_of(name: &str) -> Result<Role, StorageError> {
     Role::parse(name).ok_or_else(|| StorageError::Internal("unknown role".into()))
 }
 
+/// An area as stored: RW 0 is the whole kelurahan.
+fn area(kelurahan: String, rw: i32) -> Area {
+    Area {
+        kelurahan,
+        rw: (rw != 0).then(|| u16_of(rw)),
+    }
+}
+
 fn areas_of(rows: Vec<Row>) -> Vec<Area> {
-    rows.iter()
-        .map(|r| {
-            let rw: i32 = r.get(1);
-            Area {
-                kelurahan: r.get(0),
-                rw: (rw != 0).then(|| u16_of(rw)),
-            }
-        })
-        .collect()
+    rows.iter().map(|r| area(r.get(0), r.get(1))).collect()
 }
 
 impl StoreTx for PgTx<'_> {
@@ -648,10 +648,7 @@ impl StoreTx for PgTx<'_> {
         let areas = kelurahans
             .into_iter()
             .zip(rws)
-            .map(|(kelurahan, rw)| Area {
-                kelurahan,
-                rw: (rw != 0).then(|| u16_of(rw)),
-            })
+            .map(|(kelurahan, rw)| area(kelurahan, rw))
             .collect();
         Ok(Some(Origin {
             device: device.to_string(),

@@ -232,8 +232,7 @@ impl<S: Store> Server<S> {
             let ident = Identity::read(tx)?.unwrap_or_default();
             let mut resp = sync::sync(tx, &cx, &ident, &session.device, req, page_limit)?;
             if let Some(server) = server_recipient {
-                let mut keys = tx.area_recipients(&session.user, MAX_RECIPIENTS)?;
-                keys.sort();
+                let mut keys = area_keys(tx, &session.user)?;
                 keys.push(server.to_string());
                 if req.recipients_seen != Some(bundle::recipients_digest(&keys)) {
                     resp.recipients = Some(keys);
@@ -256,6 +255,14 @@ impl<S: Store> Server<S> {
         }
         Ok(resp)
     }
+}
+
+/// The bundle keys of the devices that hold every area of `user`, in one order (the
+/// device compares them by digest).
+fn area_keys(tx: &dyn Tx, user: &str) -> Result<Vec<String>, StorageError> {
+    let mut keys = tx.area_recipients(user, MAX_RECIPIENTS)?;
+    keys.sort();
+    Ok(keys)
 }
 
 /// Refuses to read or make the server's keys in the store once they moved to a key
@@ -338,9 +345,7 @@ impl<S: Store> Storage for Server<S> {
     }
 
     fn area_recipients(&self, user: &str) -> Result<Vec<String>, StorageError> {
-        let mut keys = self.read(|tx| tx.area_recipients(user, MAX_RECIPIENTS))?;
-        keys.sort();
-        Ok(keys)
+        self.read(|tx| area_keys(tx, user))
     }
 
     fn bundle_identity(&self) -> Result<String, StorageError> {
