@@ -180,6 +180,10 @@ pub struct Config {
     /// on this device are days in it.
     #[serde(default)]
     pub zone: Option<jemput_core::zone::Zone>,
+    /// The kelurahan's verification round (as of the last login or renewal): what
+    /// "visited this period" and the dashboard count.
+    #[serde(default)]
+    pub period: Option<jemput_core::dashboard::PeriodKind>,
     /// The kelurahan's BPS code, when the server has it (as of the last login or
     /// renewal): registry rows may carry it instead of the Kemendagri code.
     #[serde(default)]
@@ -352,6 +356,7 @@ impl Device {
             pin: pin.map(str::to_string),
             lock_minutes: ok.lock_minutes,
             zone: ok.zone,
+            period: ok.period,
             bps: ok.bps,
             server_recipient: ok
                 .server_recipient
@@ -640,10 +645,9 @@ impl Device {
         Ok(jemput_core::household::AtIn(now, zone))
     }
 
-    /// First day of the current period (a calendar month).
+    /// First day of the current period (the kelurahan's month or quarter).
     pub fn period_start(&self) -> String {
-        let today = self.today();
-        format!("{}-01", today.get(..7).unwrap_or("1970-01"))
+        self.current_period().start
     }
 
     pub fn households(

@@ -125,6 +125,8 @@ pub struct LoginResponse {
     #[serde(default)]
     pub zone: Option<jemput_core::zone::Zone>,
     #[serde(default)]
+    pub period: Option<jemput_core::dashboard::PeriodKind>,
+    #[serde(default)]
     pub bps: Option<String>,
     #[serde(default)]
     pub server_recipient: Option<String>,
@@ -388,6 +390,8 @@ impl SyncClient {
             #[serde(default)]
             zone: Option<jemput_core::zone::Zone>,
             #[serde(default)]
+            period: Option<jemput_core::dashboard::PeriodKind>,
+            #[serde(default)]
             bps: Option<String>,
         }
         let base = cfg.server.trim_end_matches('/');
@@ -440,6 +444,7 @@ impl SyncClient {
             token: r.token,
             lock_minutes: r.lock_minutes.or(cfg.lock_minutes),
             zone: r.zone.or(cfg.zone),
+            period: r.period.or(cfg.period),
             bps: r.bps.or(cfg.bps.clone()),
             ..cfg.clone()
         };
@@ -500,6 +505,9 @@ pub struct ExportAnswer {
     /// Absent from servers before the kelurahan's zone: WIB.
     #[serde(default)]
     pub zone: jemput_core::zone::Zone,
+    /// The kelurahan's round; absent from older servers: a month.
+    #[serde(default)]
+    pub period: jemput_core::dashboard::PeriodKind,
     /// When the last change the rows show arrived; absent from older servers.
     #[serde(default)]
     pub last_arrival_ms: Option<i64>,

@@ -105,6 +105,15 @@ enum Command {
     },
     /// Print a complete example answers file for `visit`.
     AnswersTemplate,
+    /// Office and fasilitator: the round's figures per RW, RT and kader, from this
+    /// device's replica (works offline).
+    Dashboard {
+        /// `2026-11`, `2026-Q4` or `2026-11-01..2026-11-15`; default: the current round.
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Open conflicts: field conflicts, divergent visits, possible duplicates.
     Conflicts {
         #[arg(long)]
@@ -434,6 +443,15 @@ fn run() -> anyhow::Result<()> {
             )?;
             println!("{id}");
         }
+        Command::Dashboard { period, json } => {
+            let device = home(&cli)?;
+            let d = device.dashboard(period.as_deref())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print_dashboard(&d);
+            }
+        }
         Command::Conflicts { rw, kind, json } => {
             let device = home(&cli)?;
             let kind = match kind {
@@ -741,5 +759,58 @@ fn print_household(v: &serde_json::Value) {
                 c["values"]
             );
         }
+    }
+}
+
+/// The dashboard as a table: one line per RW, then the kelurahan, then the kaders.
+fn print_dashboard(d: &jemput_core::dashboard::Dashboard) {
+    println!(
+        "period {} .. {} ({})",
+        d.period.start,
+        d.period.end,
+        d.period.zone.name()
+    );
+    println!(
+        "{:<6} {:>6} {:>7} {:>5} {:>5} {:>9} {:>5} {:>5} {:>7} {:>4} {:>10} {:>9} {:>9}",
+        "RW",
+        "hh",
+        "visited",
+        "%",
+        "found",
+        "not_found",
+        "moved",
+        "died",
+        "refused",
+        "poor",
+        "incomplete",
+        "conflicts",
+        "proposals"
+    );
+    for f in d.rws.iter().chain([&d.total]) {
+        println!(
+            "{:<6} {:>6} {:>7} {:>5} {:>5} {:>9} {:>5} {:>5} {:>7} {:>4} {:>10} {:>9} {:>9}",
+            f.rw.map_or_else(|| "all".to_string(), |rw| format!("{rw:03}")),
+            f.households,
+            f.visited,
+            f.percent_visited(),
+            f.found,
+            f.not_found,
+            f.moved,
+            f.died,
+            f.refused,
+            f.poor,
+            f.incomplete,
+            f.open_conflicts,
+            f.pending_proposals
+        );
+    }
+    for k in &d.kaders {
+        println!(
+            "kader {}: {} visits, {} households, last visit {}",
+            k.user,
+            k.visits,
+            k.households,
+            k.last_visit.as_deref().unwrap_or("-")
+        );
     }
 }

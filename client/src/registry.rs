@@ -110,7 +110,7 @@ impl Device {
     /// (the device must have synced once, so households already on the server are
     /// updated rather than created twice). `whole`: only an assignment of the whole
     /// kelurahan counts, as an import needs.
-    fn office_kelurahan(
+    pub(crate) fn office_kelurahan(
         &self,
         allowed: fn(jemput_core::rules::Capabilities) -> bool,
         what: &str,
@@ -369,15 +369,13 @@ impl Device {
         crate::home::parse_when(cutoff, self.zone())?;
         let answer = client.export_rows(&cfg, &kelurahan, cutoff).await?;
         let (cutoff_ms, zone, rows) = (answer.cutoff_ms, answer.zone, answer.rows);
-        let (since, until) =
-            registry::export::period(cutoff_ms, since, zone).map_err(DeviceError::Invalid)?;
-        let summary = registry::export::summarise(&rows, &since, &until);
+        let period = registry::export::period(cutoff_ms, since, answer.period, zone)
+            .map_err(DeviceError::Invalid)?;
+        let summary = registry::export::summarise(&rows, &period);
         let about = registry::export::About {
             cutoff_ms,
             last_arrival_ms: answer.last_arrival_ms,
-            zone,
-            since,
-            until,
+            period,
         };
         let files = registry::export::write(out, &rows, &summary, &about)?;
         Ok(ExportDone {

@@ -986,6 +986,40 @@ impl Household {
             })
     }
 
+    /// Every visit's id, date, result and score, for the dashboard's visit index.
+    pub fn visit_facts(
+        &self,
+        set: &IndicatorSet,
+    ) -> Vec<(String, crate::dashboard::VisitFact, Option<String>)> {
+        let Some(v) = self.obj("visits") else {
+            return Vec::new();
+        };
+        self.doc
+            .map_range(&v, ..)
+            .map(|item| {
+                let obj = item.id();
+                let json = obj_json(&self.doc, &obj);
+                let score = visit_scored(&json).then(|| score_visit(set, &json));
+                let fact = crate::dashboard::VisitFact {
+                    date: self.visit_date(&item.key, &obj),
+                    result: json["result"].as_str().unwrap_or_default().to_string(),
+                    poor: score.as_ref().is_some_and(|s| s.poor),
+                    incomplete: score.as_ref().is_some_and(|s| s.incomplete),
+                };
+                (
+                    item.key.to_string(),
+                    fact,
+                    json["kader"].as_str().map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
+    /// A fasilitator decided this household duplicates another (`duplicate_of`).
+    pub fn duplicate_of(&self) -> Option<String> {
+        self.get_str(&ROOT, "duplicate_of")
+    }
+
     /// The latest visit (by date, then id) and its date.
     pub(crate) fn last_visit(&self) -> Option<(String, serde_json::Value)> {
         let v = self.obj("visits")?;

@@ -4,6 +4,7 @@
 pub mod authors;
 pub mod bundle;
 pub mod conflicts;
+pub mod dashboard;
 pub mod files;
 pub mod history;
 pub mod household;

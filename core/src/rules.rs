@@ -71,6 +71,7 @@ impl Role {
             review: matches!(self, Role::Fasilitator | Role::Operator | Role::Admin),
             registry: matches!(self, Role::Operator | Role::Admin),
             export: self.is_office(),
+            dashboard: matches!(self, Role::Fasilitator | Role::Operator | Role::Admin),
         }
     }
     fn index(self) -> usize {
@@ -88,6 +89,8 @@ pub struct Capabilities {
     pub registry: bool,
     /// The periodic export.
     pub export: bool,
+    /// The round's dashboard (from the device's replica).
+    pub dashboard: bool,
 }
 
 /// Stable refusal codes: the server's answer for a refused document and the device's

@@ -121,6 +121,23 @@ INSERT OR REPLACE INTO kv (key, value) VALUES ('reindex', '1');
 -- never sends are ones it no longer holds, and go to it whole)
 CREATE TABLE restart_unseen (id TEXT PRIMARY KEY);
 "#,
+    r#"
+-- the dashboard's visit index: every visit's date, result and score, and who made it
+CREATE TABLE visits (
+    household  TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    date       TEXT NOT NULL,
+    result     TEXT NOT NULL,
+    poor       INTEGER NOT NULL,
+    incomplete INTEGER NOT NULL,
+    kader      TEXT,
+    PRIMARY KEY (household, id)
+);
+CREATE INDEX visits_date ON visits (date);
+-- a fasilitator decided the household duplicates another
+ALTER TABLE households ADD COLUMN duplicate_of INTEGER NOT NULL DEFAULT 0;
+INSERT OR REPLACE INTO kv (key, value) VALUES ('reindex', '1');
+"#,
 ];
 
 /// The largest draft kept (a visit form is a few kilobytes).
@@ -705,6 +722,7 @@ impl Store {
             "authors",
             "drafts",
             "inbox",
+            "visits",
         ] {
             tx.execute(&format!("DELETE FROM {table}"), [])?;
         }
@@ -848,6 +866,101 @@ impl Store {
         tx.execute("DELETE FROM kv WHERE key = 'reindex'", [])?;
         tx.commit()?;
         Ok(docs.len())
+    }
+
+    /// The dashboard for `period` over the households of `kelurahan` on this device,
+    /// from the query columns and the visit index (no document is read).
+    pub fn dashboard(
+        &self,
+        kelurahan: &str,
+        period: &crate::dashboard::Period,
+    ) -> Result<crate::dashboard::Dashboard, StoreError> {
+        use crate::dashboard::{self as d, KaderFigures, Standing, VisitFact};
+        use std::collections::HashMap;
+        let mut visits: HashMap<String, Vec<(String, VisitFact)>> = HashMap::new();
+        let mut kaders: std::collections::BTreeMap<
+            String,
+            (KaderFigures, std::collections::HashSet<String>),
+        > = Default::default();
+        let mut dates = Vec::new();
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT v.household, v.id, v.date, v.result, v.poor, v.incomplete, v.kader
+                   FROM visits v JOIN households h ON h.id = v.household
+                  WHERE h.kelurahan = ?1 AND v.date <= ?2",
+            )?;
+            let mut rows = stmt.query(params![kelurahan, period.end])?;
+            while let Some(r) = rows.next()? {
+                let household: String = r.get(0)?;
+                let fact = VisitFact {
+                    date: r.get(2)?,
+                    result: r.get(3)?,
+                    poor: r.get(4)?,
+                    incomplete: r.get(5)?,
+                };
+                if period.holds(&fact.date) {
+                    dates.push(fact.date.clone());
+                    if let Some(user) = r.get::<_, Option<String>>(6)? {
+                        let (k, seen) = kaders.entry(user.clone()).or_insert_with(|| {
+                            (
+                                KaderFigures {
+                                    user,
+                                    ..KaderFigures::default()
+                                },
+                                Default::default(),
+                            )
+                        });
+                        k.visits += 1;
+                        k.last_visit = k.last_visit.take().max(Some(fact.date.clone()));
+                        seen.insert(household.clone());
+                    }
+                }
+                visits.entry(household).or_default().push((r.get(1)?, fact));
+            }
+        }
+        let mut standings = Vec::new();
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id, rw, rt, status, duplicate_of, proposal, has_conflict
+                   FROM households WHERE kelurahan = ?1",
+            )?;
+            let mut rows = stmt.query([kelurahan])?;
+            while let Some(r) = rows.next()? {
+                let id: String = r.get(0)?;
+                let (last, last_found) = match visits.get(&id) {
+                    Some(v) => {
+                        d::fold_visits(v.iter().map(|(vid, f)| (vid.as_str(), f)), &period.end)
+                    }
+                    None => (None, None),
+                };
+                standings.push(Standing {
+                    rw: r.get(1)?,
+                    rt: r.get(2)?,
+                    duplicate: r.get::<_, bool>(4)?
+                        || r.get::<_, Option<String>>(3)?.as_deref() == Some("duplicate"),
+                    proposal: r.get(5)?,
+                    open_conflicts: r.get(6)?,
+                    last,
+                    last_found,
+                });
+            }
+        }
+        let tally = d::tally(standings, period);
+        let kaders = kaders
+            .into_values()
+            .map(|(mut k, seen)| {
+                k.households = seen.len() as u32;
+                k
+            })
+            .collect();
+        Ok(d::Dashboard {
+            period: period.clone(),
+            total: tally.total,
+            rws: tally.rws,
+            rts: tally.rts,
+            kaders,
+            weeks: d::weeks(period, dates.iter().map(String::as_str)),
+        })
     }
 
     /// Open conflicts on this device, optionally of one RW and one kind: those inside a
@@ -1164,7 +1277,7 @@ pub fn write_household(
         .execute([rowid])?;
     tx.prepare_cached("INSERT INTO households_fts (rowid, id, text) VALUES (?1, ?2, ?3)")?
         .execute(params![rowid, id, s.search_text])?;
-    write_indexes(tx, &id, hh, &conflicts)?;
+    write_indexes(tx, &id, hh, set, &conflicts)?;
     Ok(doc)
 }
 
@@ -1174,9 +1287,16 @@ fn write_indexes(
     tx: &Transaction<'_>,
     id: &str,
     hh: &Household,
+    set: &IndicatorSet,
     conflicts: &[ConflictItem],
 ) -> Result<(), StoreError> {
-    for table in ["household_conflicts", "member_index", "resolved", "inbox"] {
+    for table in [
+        "household_conflicts",
+        "member_index",
+        "resolved",
+        "inbox",
+        "visits",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE household = ?1"), [id])?;
     }
     for c in conflicts {
@@ -1193,6 +1313,23 @@ fn write_indexes(
             params![id, mid, m.nik, m.name, m.birth_date, m.relation],
         )?;
     }
+    for (vid, v, kader) in hh.visit_facts(set) {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO visits (household, id, date, result, poor, incomplete, kader)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            id,
+            vid,
+            v.date,
+            v.result,
+            v.poor,
+            v.incomplete,
+            kader
+        ])?;
+    }
+    tx.prepare_cached("UPDATE households SET duplicate_of = ?2 WHERE id = ?1")?
+        .execute(params![id, hh.duplicate_of().is_some()])?;
     for r in hh.resolved_ids() {
         tx.execute(
             "INSERT OR IGNORE INTO resolved (household, id) VALUES (?1, ?2)",
@@ -1221,6 +1358,7 @@ pub fn delete_household(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError
         "resolved",
         "inbox",
         "drafts",
+        "visits",
     ] {
         tx.execute(&format!("DELETE FROM {table} WHERE household = ?1"), [id])?;
     }

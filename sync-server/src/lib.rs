@@ -405,25 +405,27 @@ async fn refresh_handler(
         )?;
         // The kelurahan's lock time travels with each renewal, as with each login.
         let user = storage.device_record(&b.device)?.map(|d| d.user);
-        let (minutes, zone, bps) = match user {
+        let (minutes, zone, bps, period) = match user {
             Some(u) => (
                 storage.lock_minutes(&u)?,
                 storage.user_zone(&u)?,
                 storage.user_bps(&u)?,
+                storage.user_period_kind(&u)?,
             ),
             None => (
                 jemput_core::rules::DEFAULT_LOCK_MINUTES,
                 Default::default(),
                 None,
+                Default::default(),
             ),
         };
-        Ok(renewed.map(|(token, expires)| (token, expires, minutes, zone, bps)))
+        Ok(renewed.map(|(token, expires)| (token, expires, minutes, zone, bps, period)))
     })
     .await?;
     match result {
-        Ok((token, expires_ms, lock_minutes, zone, bps)) => Ok(Json(serde_json::json!({
+        Ok((token, expires_ms, lock_minutes, zone, bps, period)) => Ok(Json(serde_json::json!({
             "token": token, "expires_ms": expires_ms, "lock_minutes": lock_minutes,
-            "zone": zone, "bps": bps,
+            "zone": zone, "bps": bps, "period": period,
         }))
         .into_response()),
         Err(refusal) => Err(ApiError::new(
@@ -565,9 +567,9 @@ async fn export_handler(
         ));
     }
     // A date is the end of that day in the kelurahan's zone.
-    let zone = {
+    let (zone, period) = {
         let (storage, kelurahan) = (state.storage.clone(), q.kelurahan.clone());
-        blocking(move || storage.zone(&kelurahan)).await?
+        blocking(move || Ok((storage.zone(&kelurahan)?, storage.period_kind(&kelurahan)?))).await?
     };
     let cutoff_ms = zone
         .parse_when(&q.cutoff)
@@ -611,6 +613,7 @@ async fn export_handler(
         "kelurahan": q.kelurahan,
         "cutoff_ms": cutoff_ms,
         "zone": zone,
+        "period": period,
         "last_arrival_ms": last_arrival_ms,
         "rows": rows,
     }))

@@ -271,6 +271,11 @@ enum KelurahanCommand {
         /// Kemendagri code; devices take it at their next login or token renewal.
         #[arg(long, value_parser = bps_code)]
         bps: Option<String>,
+        /// The verification round: month (default) or quarter. "Visited this
+        /// period", the dashboard and the export count it; devices take it at their
+        /// next login or token renewal.
+        #[arg(long, value_parser = jemput_core::dashboard::PeriodKind::parse)]
+        period: Option<jemput_core::dashboard::PeriodKind>,
     },
 }
 
@@ -825,17 +830,21 @@ fn run() -> anyhow::Result<()> {
             // A date is the end of that day in the kelurahan's zone.
             let zone = storage.zone(&kelurahan)?;
             let cutoff_ms = zone.parse_when(&cutoff).map_err(anyhow::Error::msg)?;
-            let (since, until) =
-                export::period(cutoff_ms, since.as_deref(), zone).map_err(anyhow::Error::msg)?;
+            let period = export::period(
+                cutoff_ms,
+                since.as_deref(),
+                storage.period_kind(&kelurahan)?,
+                zone,
+            )
+            .map_err(anyhow::Error::msg)?;
             let (rows, last_arrival_ms) =
                 export::arrived(storage.export_rows(&kelurahan, cutoff_ms)?, |_| true);
-            let summary = export::summarise(&rows, &since, &until);
+            let summary = export::summarise(&rows, &period);
+            let since = period.start.clone();
             let about = export::About {
                 cutoff_ms,
                 last_arrival_ms,
-                zone,
-                since: since.clone(),
-                until,
+                period,
             };
             let files = export::write(&out, &rows, &summary, &about)?;
             audit(
@@ -903,6 +912,7 @@ fn run() -> anyhow::Result<()> {
                     lock_minutes,
                     zone,
                     bps,
+                    period,
                 },
         } => {
             let name = kelurahan_code(&name)?;
@@ -936,9 +946,22 @@ fn run() -> anyhow::Result<()> {
                     serde_json::json!({ "bps": bps }),
                 )?;
             }
+            if let Some(period) = period {
+                storage.set_period_kind(&name, period)?;
+                audit(
+                    &*storage,
+                    &name,
+                    "setting",
+                    serde_json::json!({ "period": period }),
+                )?;
+            }
             println!(
                 "{name}: time zone {}: cut-offs, visit dates and months are days in it",
                 storage.zone(&name)?.describe()
+            );
+            println!(
+                "{name}: the verification round is a {}",
+                storage.period_kind(&name)?.name()
             );
             if let Some(bps) = storage.bps(&name)? {
                 println!("{name}: BPS code {bps}: registry rows may carry either code");

@@ -195,6 +195,10 @@ DROP INDEX log_household;
 CREATE INDEX areas_kelurahan ON areas (kelurahan, user_name);
 CREATE INDEX devices_recipient ON devices (age_recipient);
 "#,
+    r#"
+-- the kelurahan's verification round: 'month' (when unset) or 'quarter'
+ALTER TABLE kelurahan_settings ADD COLUMN period TEXT;
+"#,
 ];
 
 /// The lock every process takes while it migrates (any constant the store owns).
@@ -1519,13 +1523,14 @@ impl AccountTx for PgTx<'_> {
     fn settings(&self, kelurahan: &str) -> Result<Option<SettingsRow>, StorageError> {
         Ok(self
             .row(
-                "SELECT lock_minutes, zone, bps FROM kelurahan_settings WHERE kelurahan = $1",
+                "SELECT lock_minutes, zone, bps, period FROM kelurahan_settings WHERE kelurahan = $1",
                 &[&kelurahan],
             )?
             .map(|r| SettingsRow {
                 lock_minutes: u8::try_from(r.get::<_, i32>(0)).ok(),
                 zone: r.get(1),
                 bps: r.get(2),
+                period: r.get(3),
             }))
     }
 
@@ -1539,9 +1544,10 @@ impl AccountTx for PgTx<'_> {
         )?;
         self.exec(
             "UPDATE kelurahan_settings SET lock_minutes = coalesce($2, lock_minutes),
-                 zone = coalesce($3, zone), bps = coalesce($4, bps)
+                 zone = coalesce($3, zone), bps = coalesce($4, bps),
+                 period = coalesce($5, period)
              WHERE kelurahan = $1",
-            &[&kelurahan, &lock, &s.zone, &s.bps],
+            &[&kelurahan, &lock, &s.zone, &s.bps, &s.period],
         )?;
         Ok(())
     }

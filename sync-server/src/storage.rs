@@ -230,6 +230,10 @@ CREATE INDEX areas_kelurahan ON areas (kelurahan, user);
 CREATE INDEX devices_recipient ON devices (age_recipient);
 CREATE INDEX devices_user ON devices (user);
 "#,
+    r#"
+-- the kelurahan's verification round: 'month' (when unset) or 'quarter'
+ALTER TABLE kelurahan_settings ADD COLUMN period TEXT;
+"#,
 ];
 
 /// The service over the embedded SQLite store.
@@ -1402,13 +1406,14 @@ impl AccountTx for SqliteTx<'_> {
         Ok(self
             .0
             .cached_row(
-                "SELECT lock_minutes, zone, bps FROM kelurahan_settings WHERE kelurahan = ?1",
+                "SELECT lock_minutes, zone, bps, period FROM kelurahan_settings WHERE kelurahan = ?1",
                 [kelurahan],
                 |r| {
                     Ok(SettingsRow {
                         lock_minutes: r.get(0)?,
                         zone: r.get(1)?,
                         bps: r.get(2)?,
+                        period: r.get(3)?,
                     })
                 },
             )
@@ -1427,9 +1432,10 @@ impl AccountTx for SqliteTx<'_> {
         )?;
         self.0.cached_exec(
             "UPDATE kelurahan_settings SET lock_minutes = coalesce(?2, lock_minutes),
-                 zone = coalesce(?3, zone), bps = coalesce(?4, bps)
+                 zone = coalesce(?3, zone), bps = coalesce(?4, bps),
+                 period = coalesce(?5, period)
              WHERE kelurahan = ?1",
-            params![kelurahan, s.lock_minutes, s.zone, s.bps],
+            params![kelurahan, s.lock_minutes, s.zone, s.bps, s.period],
         )?;
         Ok(())
     }

@@ -115,13 +115,13 @@ fn main() {
         )
     });
     assert_eq!(rows_out.len(), n);
-    let summary = export::summarise(&rows_out, "2026-11-01", "2026-11-30");
+    let period =
+        jemput_core::dashboard::Period::parse("2026-11", Default::default()).expect("period");
+    let summary = export::summarise(&rows_out, &period);
     let about = export::About {
         cutoff_ms: cutoff,
         last_arrival_ms,
-        zone: Default::default(),
-        since: "2026-11-01".into(),
-        until: "2026-11-30".into(),
+        period,
     };
     let csv_out = dir.path().join("update.csv");
     let xlsx_out = dir.path().join("update.xlsx");

@@ -15,6 +15,7 @@ mod field_sync;
 mod js_client;
 mod kader_state;
 mod logins;
+mod month;
 mod moves;
 mod registry;
 mod registry_guard;

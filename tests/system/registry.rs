@@ -148,7 +148,7 @@ fn import_field_work_reimport_and_export_at_a_cutoff() {
         .expect("RW 001 line");
     let cells: Vec<&str> = rw1.split(',').collect();
     assert_eq!(
-        (cells[1], cells[2], cells[4]),
+        (cells[1], cells[2], cells[5]),
         (households_in_rw1.len().to_string().as_str(), "1", "1"),
         "{rw1}"
     );

@@ -2,7 +2,6 @@
 //! its document whenever it changes (so an export never loads a document), and the
 //! CSV and XLSX writers with a summary per RW.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use automerge::{ReadDoc, ScalarValue, Value};
@@ -46,6 +45,17 @@ pub struct ExportRow {
     pub proposal: bool,
     pub in_registry: bool,
     pub open_conflicts: usize,
+    /// The last visit's result (the status can differ: a decision on divergent visits).
+    #[serde(default)]
+    pub last_result: Option<String>,
+    /// The date of the last `found` visit, and whether it scored poor.
+    #[serde(default)]
+    pub last_found: Option<String>,
+    #[serde(default)]
+    pub last_found_poor: bool,
+    /// A fasilitator decided the household duplicates another.
+    #[serde(default)]
+    pub duplicate_of: bool,
     /// Which version of the projection made the row ([`ExportRow::PROJECTION`]): a row
     /// an older server wrote is rebuilt, never derived from.
     #[serde(default)]
@@ -62,7 +72,7 @@ fn criteria_numbers(set: &IndicatorSet, met: &[String]) -> Vec<u32> {
 impl ExportRow {
     /// The projection's version: raised whenever [`ExportRow::of`] changes what it
     /// computes, so rows stored before are rebuilt at their household's next change.
-    pub const PROJECTION: u32 = 1;
+    pub const PROJECTION: u32 = 2;
 
     pub fn of(hh: &Household, set: &IndicatorSet) -> ExportRow {
         let open_conflicts = hh.open_conflicts(set).len();
@@ -90,6 +100,9 @@ impl ExportRow {
                 .map(|(_, v)| score_visit(set, &v).met)
                 .unwrap_or_default(),
         );
+        let facts = hh.visit_facts(set);
+        let (last, last_found) =
+            crate::dashboard::fold_visits(facts.iter().map(|(id, f, _)| (id.as_str(), f)), "9999");
         let mut row = ExportRow {
             id: hh.id().unwrap_or_default(),
             id_dtks: get(&ident, "id_dtks"),
@@ -118,6 +131,10 @@ impl ExportRow {
             proposal: s.proposal,
             in_registry: scalar(&reg, "in_registry") != Some(ScalarValue::Boolean(false)),
             open_conflicts,
+            last_result: last.map(|v| v.result),
+            last_found_poor: last_found.as_ref().is_some_and(|(_, p)| *p),
+            last_found: last_found.map(|(d, _)| d),
+            duplicate_of: hh.duplicate_of().is_some(),
             projection: ExportRow::PROJECTION,
             ..ExportRow::default()
         };
@@ -220,8 +237,21 @@ impl ExportRow {
         }
         let v = crate::household::obj_json(&hh.doc, &obj);
         let score = visit_scored(&v).then(|| score_visit(set, &v));
+        let result = v["result"].as_str().map(str::to_string);
+        let found = result.as_deref() == Some("found");
         Some(ExportRow {
             status: hh.status(),
+            last_found: if found {
+                Some(date.clone())
+            } else {
+                prev.last_found.clone()
+            },
+            last_found_poor: if found {
+                score.as_ref().is_some_and(|s| s.poor)
+            } else {
+                prev.last_found_poor
+            },
+            last_result: result,
             last_visit: Some(date),
             met: criteria_numbers(set, score.as_ref().map_or(&[], |s| s.met.as_slice())),
             poor: score.as_ref().is_some_and(|s| s.poor),
@@ -370,101 +400,107 @@ pub fn cells(r: &ExportRow) -> [String; 27] {
     ]
 }
 
-/// Per-RW counts for the summary sheet.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct RwSummary {
-    pub rw: u16,
-    pub households: u32,
-    pub visited: u32,
-    pub poor: u32,
-    pub moved: u32,
-    pub died: u32,
-    pub not_found: u32,
-    pub proposals: u32,
+impl ExportRow {
+    /// The household as the dashboard counts it for `period`, from this row (the
+    /// household's last row by the cut-off). A row knows the last visit and the last
+    /// `found` one: one dated after the period's end hides those before it.
+    pub fn standing(&self, period: &crate::dashboard::Period) -> crate::dashboard::Standing {
+        use crate::dashboard::{Standing, VisitFact};
+        let by_end = |d: &String| d.as_str() <= period.end.as_str();
+        Standing {
+            rw: self.rw,
+            rt: self.rt,
+            duplicate: self.duplicate_of || self.status.as_deref() == Some("duplicate"),
+            proposal: self.proposal,
+            open_conflicts: self.open_conflicts > 0,
+            last: self
+                .last_visit
+                .as_ref()
+                .filter(|d| by_end(d))
+                .map(|d| VisitFact {
+                    date: d.clone(),
+                    result: self.last_result.clone().unwrap_or_default(),
+                    poor: self.poor,
+                    incomplete: self.incomplete,
+                }),
+            last_found: self
+                .last_found
+                .as_ref()
+                .filter(|d| by_end(d))
+                .map(|d| (d.clone(), self.last_found_poor)),
+        }
+    }
 }
 
-pub const SUMMARY_COLUMNS: [&str; 8] = [
-    "RW",
-    "Rumah Tangga",
-    "Dikunjungi Periode Ini",
-    "Miskin Menurut Skor",
-    "Pindah",
-    "Meninggal",
-    "Tidak Ditemukan",
-    "Usulan Baru",
-];
-
 /// The period "visited this period" counts: from `since` (a date; default the first
-/// day of the cut-off's month) to the cut-off's date in `zone`, both `YYYY-MM-DD`.
+/// day of the kelurahan's month or quarter holding the cut-off) to the cut-off's date
+/// in `zone`.
 pub fn period(
     cutoff_ms: i64,
     since: Option<&str>,
+    kind: crate::dashboard::PeriodKind,
     zone: crate::zone::Zone,
-) -> Result<(String, String), String> {
+) -> Result<crate::dashboard::Period, String> {
     time::OffsetDateTime::from_unix_timestamp(cutoff_ms.div_euclid(1000))
         .map_err(|e| format!("cut-off out of range: {e}"))?;
     let until = zone.date_of(cutoff_ms);
-    let since = match since {
+    let start = match since {
         Some(s) => {
             time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
                 .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))?;
             s.to_string()
         }
-        None => format!("{}-01", &until[..7]),
+        None => crate::dashboard::Period::containing(&until, kind, zone)?.start,
     };
-    Ok((since, until))
+    Ok(crate::dashboard::Period {
+        start,
+        end: until,
+        zone,
+    })
 }
 
-/// Counts per RW, plus a last line for the whole kelurahan (RW 0). A household was
-/// visited this period when its last visit is dated from `since` to `until` (dates).
-pub fn summarise(rows: &[ExportRow], since: &str, until: &str) -> Vec<RwSummary> {
-    let mut by: BTreeMap<u16, RwSummary> = BTreeMap::new();
-    let mut total = RwSummary::default();
-    for r in rows {
-        for s in [
-            by.entry(r.rw).or_insert_with(|| RwSummary {
-                rw: r.rw,
-                ..RwSummary::default()
-            }),
-            &mut total,
-        ] {
-            s.households += 1;
-            if r.last_visit
-                .as_deref()
-                .is_some_and(|d| d >= since && d <= until)
-            {
-                s.visited += 1;
-            }
-            s.poor += u32::from(r.poor);
-            match r.status.as_deref() {
-                Some("moved") => s.moved += 1,
-                Some("died") => s.died += 1,
-                Some("not_found") => s.not_found += 1,
-                _ => {}
-            }
-            s.proposals += u32::from(r.proposal);
-        }
-    }
-    let mut out: Vec<RwSummary> = by.into_values().collect();
-    out.push(total);
-    out
+/// The summary's columns: the dashboard's figures per RW ([`crate::dashboard::Figures`]).
+pub const SUMMARY_COLUMNS: [&str; 12] = [
+    "RW",
+    "Rumah Tangga",
+    "Dikunjungi Periode Ini",
+    "Ditemukan",
+    "Tidak Ditemukan",
+    "Pindah",
+    "Meninggal",
+    "Menolak",
+    "Miskin Menurut Skor",
+    "Belum Lengkap",
+    "Konflik Terbuka",
+    "Usulan Menunggu",
+];
+
+/// The dashboard's figures for `period` from the rows (each household's last row by
+/// the cut-off): what the device's dashboard shows at the same cut-off.
+pub fn summarise(rows: &[ExportRow], period: &crate::dashboard::Period) -> crate::dashboard::Tally {
+    crate::dashboard::tally(rows.iter().map(|r| r.standing(period)), period)
 }
 
-fn summary_cells(s: &RwSummary) -> [String; 8] {
+fn summary_cells(s: &crate::dashboard::Figures) -> [String; 12] {
     [
-        if s.rw == 0 {
-            "Jumlah".into()
-        } else {
-            format!("{:03}", s.rw)
-        },
+        s.rw.map_or_else(|| "Jumlah".into(), |rw| format!("{rw:03}")),
         s.households.to_string(),
         s.visited.to_string(),
-        s.poor.to_string(),
+        s.found.to_string(),
+        s.not_found.to_string(),
         s.moved.to_string(),
         s.died.to_string(),
-        s.not_found.to_string(),
-        s.proposals.to_string(),
+        s.refused.to_string(),
+        s.poor.to_string(),
+        s.incomplete.to_string(),
+        s.open_conflicts.to_string(),
+        s.pending_proposals.to_string(),
     ]
+}
+
+/// The summary's lines: one per RW, then the whole kelurahan.
+fn summary_lines(t: &crate::dashboard::Tally) -> impl Iterator<Item = [String; 12]> + '_ {
+    t.rws.iter().chain([&t.total]).map(summary_cells)
 }
 
 /// The rows `keep` keeps, and when the last change they show arrived at the server
@@ -491,10 +527,8 @@ pub struct About {
     pub cutoff_ms: i64,
     /// When the last change the export holds arrived: at or before the cut-off.
     pub last_arrival_ms: Option<i64>,
-    /// The kelurahan's zone: the cut-off's day and the visits' period are days in it.
-    pub zone: crate::zone::Zone,
-    pub since: String,
-    pub until: String,
+    /// The period "visited" counts, in the kelurahan's zone (the cut-off's day too).
+    pub period: crate::dashboard::Period,
 }
 
 impl About {
@@ -503,17 +537,17 @@ impl About {
         vec![
             (
                 "Batas waktu (cut-off)".into(),
-                format_in(self.cutoff_ms, self.zone),
+                format_in(self.cutoff_ms, self.period.zone),
             ),
-            ("Zona waktu".into(), self.zone.describe()),
+            ("Zona waktu".into(), self.period.zone.describe()),
             (
                 "Perubahan terakhir diterima".into(),
                 self.last_arrival_ms
-                    .map_or_else(|| "-".into(), |ms| format_in(ms, self.zone)),
+                    .map_or_else(|| "-".into(), |ms| format_in(ms, self.period.zone)),
             ),
             (
                 "Periode kunjungan".into(),
-                format!("{} s.d. {}", self.since, self.until),
+                format!("{} s.d. {}", self.period.start, self.period.end),
             ),
             ("Jumlah rumah tangga".into(), rows.to_string()),
         ]
@@ -545,7 +579,7 @@ fn format_in(ms: i64, zone: crate::zone::Zone) -> String {
 pub fn write(
     out: &Path,
     rows: &[ExportRow],
-    summary: &[RwSummary],
+    summary: &crate::dashboard::Tally,
     about: &About,
 ) -> Result<Vec<std::path::PathBuf>, RegistryError> {
     let footer = about.lines(rows.len());
@@ -561,7 +595,7 @@ pub fn write(
             write_csv(
                 &summary_path,
                 &SUMMARY_COLUMNS,
-                summary.iter().map(summary_cells),
+                summary_lines(summary),
                 &footer,
             )?;
             Ok(vec![out.to_path_buf(), summary_path])
@@ -621,7 +655,7 @@ fn write_csv<const N: usize>(
 fn write_xlsx(
     path: &Path,
     rows: &[ExportRow],
-    summary: &[RwSummary],
+    summary: &crate::dashboard::Tally,
     footer: &[(String, String)],
 ) -> Result<(), RegistryError> {
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
@@ -678,8 +712,8 @@ fn write_xlsx(
             ws.write_string_with_format(0, c as u16, *h, &bold)
                 .map_err(x)?;
         }
-        for (i, s) in summary.iter().enumerate() {
-            let cells = summary_cells(s);
+        let lines: Vec<[String; 12]> = summary_lines(summary).collect();
+        for (i, cells) in lines.iter().enumerate() {
             ws.write_string(i as u32 + 1, 0, &cells[0]).map_err(x)?;
             for (c, v) in cells.iter().enumerate().skip(1) {
                 ws.write_number(i as u32 + 1, c as u16, v.parse::<f64>().unwrap_or(0.0))
@@ -687,7 +721,7 @@ fn write_xlsx(
             }
         }
         // What the export holds, two rows below the table.
-        let below = summary.len() as u32 + 2;
+        let below = lines.len() as u32 + 2;
         for (i, (label, value)) in footer.iter().enumerate() {
             let r = below + i as u32;
             ws.write_string_with_format(r, 0, label, &bold).map_err(x)?;

@@ -691,26 +691,32 @@ fn export_row_of_a_new_household_matches_its_document() {
 }
 
 #[test]
-fn export_period_defaults_to_the_cutoffs_month() {
+fn export_period_defaults_to_the_cutoffs_month_or_quarter() {
+    use jemput_core::dashboard::PeriodKind::{Month, Quarter};
     use jemput_core::registry::export::period;
     use jemput_core::zone::Zone;
+    let span = |p: jemput_core::dashboard::Period| (p.start, p.end);
     let cutoff = Zone::Wib.parse_when("2026-11-30T10:00:00Z").expect("when");
     assert_eq!(
-        period(cutoff, None, Zone::Wib).expect("period"),
+        span(period(cutoff, None, Month, Zone::Wib).expect("period")),
         ("2026-11-01".to_string(), "2026-11-30".to_string())
     );
     assert_eq!(
-        period(cutoff, Some("2026-09-01"), Zone::Wib)
+        span(period(cutoff, None, Quarter, Zone::Wib).expect("period")),
+        ("2026-10-01".to_string(), "2026-11-30".to_string())
+    );
+    assert_eq!(
+        period(cutoff, Some("2026-09-01"), Month, Zone::Wib)
             .expect("period")
-            .0,
+            .start,
         "2026-09-01"
     );
-    assert!(period(cutoff, Some("September"), Zone::Wib).is_err());
+    assert!(period(cutoff, Some("September"), Month, Zone::Wib).is_err());
     // 30 November, 17:30 UTC is already 1 December in WIB: the month of the cut-off is
     // the kelurahan's month.
     let late = Zone::Wib.parse_when("2026-11-30T17:30:00Z").expect("when");
     assert_eq!(
-        period(late, None, Zone::Wib).expect("period"),
+        span(period(late, None, Month, Zone::Wib).expect("period")),
         ("2026-12-01".to_string(), "2026-12-01".to_string())
     );
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use automerge::ActorId;
 use ed25519_dalek::VerifyingKey;
+use jemput_core::dashboard::PeriodKind;
 use jemput_core::household::Author;
 use jemput_core::registry::export::ExportRow;
 use jemput_core::registry::{Counts, Coverage, Parsed};
@@ -48,6 +49,8 @@ pub struct LoginOk {
     pub lock_minutes: u8,
     /// The zone of the user's kelurahan: the device's dates and months are days in it.
     pub zone: Zone,
+    /// The verification round of the user's kelurahan: month or quarter.
+    pub period: PeriodKind,
     /// The BPS code of the user's kelurahan, when set: registry rows may carry it.
     pub bps: Option<String>,
     /// The server's bundle key (`age1…`): devices encrypt every bundle file to it.
@@ -155,6 +158,11 @@ pub trait Storage: Send + Sync + 'static {
     /// The zone of the user's (first) kelurahan, for their devices.
     fn user_zone(&self, user: &str) -> Result<Zone, StorageError>;
     fn set_zone(&self, kelurahan: &str, zone: Zone) -> Result<(), StorageError>;
+    /// The kelurahan's verification round (a month unless set).
+    fn period_kind(&self, kelurahan: &str) -> Result<PeriodKind, StorageError>;
+    /// The round of the user's (first) kelurahan, for their devices.
+    fn user_period_kind(&self, user: &str) -> Result<PeriodKind, StorageError>;
+    fn set_period_kind(&self, kelurahan: &str, kind: PeriodKind) -> Result<(), StorageError>;
     /// The kelurahan's BPS code, when set (`kelurahan set --bps`, or a first import's
     /// `--bps`).
     fn bps(&self, kelurahan: &str) -> Result<Option<String>, StorageError>;

@@ -9,6 +9,7 @@ use std::path::Path;
 use automerge::ActorId;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use jemput_core::bundle;
+use jemput_core::dashboard::PeriodKind;
 use jemput_core::household::Author;
 use jemput_core::registry::export::ExportRow;
 use jemput_core::registry::{Counts, Coverage, Parsed};
@@ -288,6 +289,16 @@ fn stored_zone(name: Option<String>) -> Zone {
     })
 }
 
+/// A stored round; one this server cannot read is a month, with a warning.
+fn stored_period(name: Option<String>) -> PeriodKind {
+    name.map_or(PeriodKind::default(), |p| {
+        PeriodKind::parse(&p).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "kelurahan_settings.period unreadable; using month");
+            PeriodKind::default()
+        })
+    })
+}
+
 /// The settings of the user's first kelurahan that has any (by code).
 fn user_settings(tx: &dyn Tx, user: &str) -> Result<Option<SettingsRow>, StorageError> {
     for area in tx.areas(user)? {
@@ -403,6 +414,24 @@ impl<S: Store> Storage for Server<S> {
         self.write(|tx| tx.put_settings(kelurahan, &s))
     }
 
+    fn period_kind(&self, kelurahan: &str) -> Result<PeriodKind, StorageError> {
+        let s = self.read(|tx| tx.settings(kelurahan))?;
+        Ok(stored_period(s.and_then(|s| s.period)))
+    }
+
+    fn user_period_kind(&self, user: &str) -> Result<PeriodKind, StorageError> {
+        let s = self.read(|tx| user_settings(tx, user))?;
+        Ok(stored_period(s.and_then(|s| s.period)))
+    }
+
+    fn set_period_kind(&self, kelurahan: &str, kind: PeriodKind) -> Result<(), StorageError> {
+        let s = SettingsRow {
+            period: Some(kind.name().to_string()),
+            ..SettingsRow::default()
+        };
+        self.write(|tx| tx.put_settings(kelurahan, &s))
+    }
+
     fn bps(&self, kelurahan: &str) -> Result<Option<String>, StorageError> {
         Ok(self.read(|tx| tx.settings(kelurahan))?.and_then(|s| s.bps))
     }
@@ -446,7 +475,8 @@ impl<S: Store> Storage for Server<S> {
         let server = self.signing_key()?;
         let certificate =
             device_key.map(|k| hex::encode(bundle::certify(&server, &device, user, role, &k)));
-        let (zone, bps) = settings.map_or((None, None), |s| (s.zone, s.bps));
+        let (zone, bps, period) =
+            settings.map_or((None, None, None), |s| (s.zone, s.bps, s.period));
         Ok(LoginOk {
             token,
             device,
@@ -457,6 +487,7 @@ impl<S: Store> Storage for Server<S> {
             server_ms: super::now_ms(),
             lock_minutes,
             zone: stored_zone(zone),
+            period: stored_period(period),
             bps,
             server_recipient: bundle::recipient_of(&self.bundle_identity()?).unwrap_or_default(),
         })

@@ -279,6 +279,8 @@ pub struct SettingsRow {
     pub lock_minutes: Option<u8>,
     pub zone: Option<String>,
     pub bps: Option<String>,
+    /// `month` or `quarter` (month when unset).
+    pub period: Option<String>,
 }
 
 /// The operations on users, devices and the server's own records.

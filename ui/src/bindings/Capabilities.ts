@@ -15,4 +15,8 @@ registry: boolean,
 /**
  * The periodic export.
  */
-export: boolean, };
+export: boolean, 
+/**
+ * The round's dashboard (from the device's replica).
+ */
+dashboard: boolean, };

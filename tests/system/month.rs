@@ -1,0 +1,269 @@
+//! The Puskesos round with the real binaries: kaders visit and propose, the office's
+//! device shows the round's dashboard from its own replica, and its figures are the
+//! ones the server's export says at the same cut-off.
+
+use jemput_tests::{stderr, stdout, Client, Server};
+use serde_json::{json, Value};
+
+const KEL: &str = "35.73.01.1007";
+const PASSWORD: &str = "rahasia-123";
+
+/// Answers that meet 10 of the 14 criteria: poor by score.
+fn poor_answers() -> Value {
+    json!({
+        "floor_material": "tanah",
+        "wall_material": "bambu",
+        "toilet": "tidak ada",
+        "lighting": "bukan listrik",
+        "drinking_water": "sungai/danau",
+        "cooking_fuel": "kayu bakar",
+        "protein_per_week": 0,
+        "clothes_per_year": 0,
+        "meals_per_day": 1,
+        "clinic_cost": false,
+    })
+}
+
+/// The summary lines of an export (`FILE.summary.csv`) by their first cell.
+fn summary_lines(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u32>> {
+    let text = std::fs::read_to_string(path).expect("summary");
+    let text = text.trim_start_matches('\u{feff}');
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    assert!(header.starts_with("RW,Rumah Tangga,Dikunjungi Periode Ini,Ditemukan"));
+    lines
+        .take_while(|l| !l.starts_with(','))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            let numbers = cells[1..]
+                .iter()
+                .map(|c| c.parse().expect("number"))
+                .collect();
+            (cells[0].to_string(), numbers)
+        })
+        .collect()
+}
+
+/// A dashboard line's figures in the summary's column order.
+fn numbers(f: &Value) -> Vec<u32> {
+    [
+        "households",
+        "visited",
+        "found",
+        "not_found",
+        "moved",
+        "died",
+        "refused",
+        "poor",
+        "incomplete",
+        "open_conflicts",
+        "pending_proposals",
+    ]
+    .iter()
+    .map(|k| f[k].as_u64().unwrap_or_else(|| panic!("no {k} in {f}")) as u32)
+    .collect()
+}
+
+#[test]
+fn the_dashboard_shows_the_round_and_equals_the_export_at_the_same_cutoff() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("server");
+    let file = tmp.path().join("dtks.csv");
+    Server::admin(
+        &data,
+        &[
+            "demo-registry",
+            "--out",
+            file.to_str().expect("path"),
+            "--households",
+            "60",
+            "--rws",
+            "3",
+            "--seed",
+            "3",
+        ],
+    );
+    Server::admin(
+        &data,
+        &["import", file.to_str().expect("path"), "--kelurahan", KEL],
+    );
+    for (user, role, rw) in [
+        ("ops", "operator", None),
+        ("fasil", "fasilitator", None),
+        ("kader1", "kader", Some("1")),
+        ("kader2", "kader", Some("2")),
+    ] {
+        Server::admin(
+            &data,
+            &["user", "add", user, "--role", role, "--password", PASSWORD],
+        );
+        let mut args = vec!["assign", user, "--kelurahan", KEL];
+        args.extend(rw.map(|rw| ["--rw", rw]).into_iter().flatten());
+        Server::admin(&data, &args);
+    }
+    let server = Server::start(&data, "127.0.0.1:0");
+
+    // The field: kader1 finds a poor household, one moved and one refusing, and
+    // proposes a new one; kader2 finds one died, one not found and one answered
+    // "tidak tahu" throughout (an incomplete visit).
+    let k1 = Client::new(tmp.path().join("kader1"));
+    k1.login(&server.url(), "kader1", PASSWORD);
+    k1.sync();
+    let rw1: Vec<String> = k1
+        .households()
+        .iter()
+        .map(|h| h["id"].as_str().expect("id").to_string())
+        .collect();
+    k1.visit(&rw1[0], "found", poor_answers());
+    k1.visit(&rw1[1], "moved", json!({}));
+    k1.visit(&rw1[2], "refused", json!({}));
+    k1.ok(&[
+        "propose",
+        "--head-name",
+        "Keluarga Usulan",
+        "--address",
+        "Jl. Uji No. 1",
+        "--rw",
+        "1",
+        "--rt",
+        "2",
+    ]);
+    k1.sync();
+    let k2 = Client::new(tmp.path().join("kader2"));
+    k2.login(&server.url(), "kader2", PASSWORD);
+    k2.sync();
+    let rw2: Vec<String> = k2
+        .households()
+        .iter()
+        .map(|h| h["id"].as_str().expect("id").to_string())
+        .collect();
+    k2.visit(&rw2[0], "died", json!({}));
+    k2.visit(&rw2[1], "not_found", json!({}));
+    k2.visit(&rw2[2], "found", json!({}));
+    k2.sync();
+
+    // The office's device.
+    let ops = Client::new(tmp.path().join("ops"));
+    ops.login(&server.url(), "ops", PASSWORD);
+    ops.sync();
+    let d: Value = serde_json::from_str(&ops.ok(&["dashboard", "--json"])).expect("json");
+    let today = ops.device().today();
+    assert_eq!(d["period"]["start"], json!(format!("{}-01", &today[..7])));
+    assert!(d["period"]["end"].as_str().expect("end") >= today.as_str());
+    assert_eq!(d["period"]["zone"], json!("WIB"));
+    let rw = |n: u64| {
+        d["rws"]
+            .as_array()
+            .expect("rws")
+            .iter()
+            .find(|r| r["rw"] == json!(n))
+            .unwrap_or_else(|| panic!("RW {n} in {d}"))
+            .clone()
+    };
+    let (one, two) = (rw(1), rw(2));
+    assert_eq!(
+        one["households"],
+        json!(rw1.len() + 1),
+        "the proposal counts"
+    );
+    assert_eq!(
+        (
+            &one["visited"],
+            &one["found"],
+            &one["moved"],
+            &one["refused"]
+        ),
+        (&json!(3), &json!(1), &json!(1), &json!(1))
+    );
+    assert_eq!(
+        (&one["poor"], &one["pending_proposals"]),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(
+        (
+            &two["visited"],
+            &two["died"],
+            &two["not_found"],
+            &two["found"]
+        ),
+        (&json!(3), &json!(1), &json!(1), &json!(1))
+    );
+    assert_eq!((&two["poor"], &two["incomplete"]), (&json!(0), &json!(1)));
+    let kader = |name: &str| {
+        d["kaders"]
+            .as_array()
+            .expect("kaders")
+            .iter()
+            .find(|k| k["user"] == json!(name))
+            .unwrap_or_else(|| panic!("{name} in {d}"))
+            .clone()
+    };
+    assert_eq!(kader("kader1")["visits"], json!(3));
+    assert_eq!(
+        (&kader("kader2")["visits"], &kader("kader2")["households"]),
+        (&json!(3), &json!(3))
+    );
+    let rts: u64 = d["rts"]
+        .as_array()
+        .expect("rts")
+        .iter()
+        .map(|r| r["visited"].as_u64().expect("visited"))
+        .sum();
+    assert_eq!(rts, 6, "the RT lines add up to the visits");
+
+    // The export at a cut-off of now says the same, line by line.
+    let out = tmp.path().join("update.csv");
+    let cutoff = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("now");
+    Server::admin(
+        &data,
+        &[
+            "export",
+            "--kelurahan",
+            KEL,
+            "--cutoff",
+            &cutoff,
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    );
+    let summary = summary_lines(&out.with_extension("summary.csv"));
+    for f in d["rws"].as_array().expect("rws") {
+        let key = format!("{:03}", f["rw"].as_u64().expect("rw"));
+        assert_eq!(summary[&key], numbers(f), "RW {key}");
+    }
+    assert_eq!(summary["Jumlah"], numbers(&d["total"]));
+
+    // Another round: nothing was visited in January; a bad period is a clear error.
+    let jan: Value = serde_json::from_str(&ops.ok(&["dashboard", "--period", "2026-01", "--json"]))
+        .expect("json");
+    assert_eq!(jan["total"]["visited"], json!(0));
+    assert_eq!(jan["total"]["households"], d["total"]["households"]);
+    let bad = ops.cmd(&["dashboard", "--period", "2026-13"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("is not a period"), "{}", stderr(&bad));
+
+    // The kelurahan counts by quarter: devices take it at their next login.
+    Server::admin(&data, &["kelurahan", "set", KEL, "--period", "quarter"]);
+    let fasil = Client::new(tmp.path().join("fasil"));
+    fasil.login(&server.url(), "fasil", PASSWORD);
+    fasil.sync();
+    let q: Value = serde_json::from_str(&fasil.ok(&["dashboard", "--json"])).expect("json");
+    let month: u32 = today[5..7].parse().expect("month");
+    let first = (month - 1) / 3 * 3 + 1;
+    assert_eq!(
+        q["period"]["start"],
+        json!(format!("{}-{first:02}-01", &today[..4]))
+    );
+    assert_eq!(q["total"], d["total"], "every visit is in the quarter too");
+
+    // A kader has no dashboard.
+    let refused = k1.cmd(&["dashboard"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("office work"),
+        "{}",
+        stdout(&refused)
+    );
+}
