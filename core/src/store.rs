@@ -133,9 +133,13 @@ CREATE TABLE visits (
     kader      TEXT,
     PRIMARY KEY (household, id)
 );
-CREATE INDEX visits_date ON visits (date);
 -- a fasilitator decided the household duplicates another
 ALTER TABLE households ADD COLUMN duplicate_of INTEGER NOT NULL DEFAULT 0;
+-- the dashboard reads these, never the tables' rows (the households' pages hold the
+-- documents): both in household order, merged as they are read
+CREATE INDEX visits_dashboard ON visits (household, date, id, result, poor, incomplete, kader);
+CREATE INDEX households_dashboard ON households
+    (kelurahan, id, rw, rt, status, duplicate_of, proposal, has_conflict);
 INSERT OR REPLACE INTO kv (key, value) VALUES ('reindex', '1');
 "#,
 ];
@@ -869,81 +873,86 @@ impl Store {
     }
 
     /// The dashboard for `period` over the households of `kelurahan` on this device,
-    /// from the query columns and the visit index (no document is read).
+    /// from the query columns and the visit index (no document is read): two covering
+    /// indexes read in household order and merged.
     pub fn dashboard(
         &self,
         kelurahan: &str,
         period: &crate::dashboard::Period,
     ) -> Result<crate::dashboard::Dashboard, StoreError> {
         use crate::dashboard::{self as d, KaderFigures, Standing, VisitFact};
-        use std::collections::HashMap;
-        let mut visits: HashMap<String, Vec<(String, VisitFact)>> = HashMap::new();
-        let mut kaders: std::collections::BTreeMap<
-            String,
-            (KaderFigures, std::collections::HashSet<String>),
-        > = Default::default();
-        let mut dates = Vec::new();
-        {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT v.household, v.id, v.date, v.result, v.poor, v.incomplete, v.kader
-                   FROM visits v JOIN households h ON h.id = v.household
-                  WHERE h.kelurahan = ?1 AND v.date <= ?2",
-            )?;
-            let mut rows = stmt.query(params![kelurahan, period.end])?;
-            while let Some(r) = rows.next()? {
-                let household: String = r.get(0)?;
-                let fact = VisitFact {
+        type Kader = (KaderFigures, std::collections::HashSet<String>);
+        let mut kaders: std::collections::BTreeMap<String, Kader> = Default::default();
+        let mut dates: Vec<String> = Vec::new();
+        let mut standings = Vec::new();
+        let mut hs = self.conn.prepare_cached(
+            "SELECT id, rw, rt, status, duplicate_of, proposal, has_conflict
+               FROM households INDEXED BY households_dashboard
+              WHERE kelurahan = ?1 ORDER BY id",
+        )?;
+        let mut vs = self.conn.prepare_cached(
+            "SELECT household, id, date, result, poor, incomplete, kader
+               FROM visits INDEXED BY visits_dashboard
+              WHERE date <= ?1 ORDER BY household",
+        )?;
+        let mut hrows = hs.query([kelurahan])?;
+        let mut vrows = vs.query([&period.end])?;
+        type Visit = (String, String, VisitFact, Option<String>);
+        let read_visit = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Visit> {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                VisitFact {
                     date: r.get(2)?,
                     result: r.get(3)?,
                     poor: r.get(4)?,
                     incomplete: r.get(5)?,
-                };
-                if period.holds(&fact.date) {
-                    dates.push(fact.date.clone());
-                    if let Some(user) = r.get::<_, Option<String>>(6)? {
-                        let (k, seen) = kaders.entry(user.clone()).or_insert_with(|| {
-                            (
-                                KaderFigures {
+                },
+                r.get(6)?,
+            ))
+        };
+        let mut next = vrows.next()?.map(read_visit).transpose()?;
+        let mut mine: Vec<(String, VisitFact)> = Vec::new();
+        while let Some(h) = hrows.next()? {
+            let id: String = h.get(0)?;
+            mine.clear();
+            while let Some((household, vid, fact, kader)) = next.take() {
+                if household.as_str() > id.as_str() {
+                    next = Some((household, vid, fact, kader));
+                    break;
+                }
+                if household == id {
+                    if period.holds(&fact.date) {
+                        dates.push(fact.date.clone());
+                        if let Some(user) = kader {
+                            let (k, seen) = kaders.entry(user.clone()).or_insert_with(|| {
+                                let k = KaderFigures {
                                     user,
                                     ..KaderFigures::default()
-                                },
-                                Default::default(),
-                            )
-                        });
-                        k.visits += 1;
-                        k.last_visit = k.last_visit.take().max(Some(fact.date.clone()));
-                        seen.insert(household.clone());
+                                };
+                                (k, Default::default())
+                            });
+                            k.visits += 1;
+                            k.last_visit = k.last_visit.take().max(Some(fact.date.clone()));
+                            seen.insert(id.clone());
+                        }
                     }
+                    mine.push((vid, fact));
                 }
-                visits.entry(household).or_default().push((r.get(1)?, fact));
+                next = vrows.next()?.map(read_visit).transpose()?;
             }
-        }
-        let mut standings = Vec::new();
-        {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT id, rw, rt, status, duplicate_of, proposal, has_conflict
-                   FROM households WHERE kelurahan = ?1",
-            )?;
-            let mut rows = stmt.query([kelurahan])?;
-            while let Some(r) = rows.next()? {
-                let id: String = r.get(0)?;
-                let (last, last_found) = match visits.get(&id) {
-                    Some(v) => {
-                        d::fold_visits(v.iter().map(|(vid, f)| (vid.as_str(), f)), &period.end)
-                    }
-                    None => (None, None),
-                };
-                standings.push(Standing {
-                    rw: r.get(1)?,
-                    rt: r.get(2)?,
-                    duplicate: r.get::<_, bool>(4)?
-                        || r.get::<_, Option<String>>(3)?.as_deref() == Some("duplicate"),
-                    proposal: r.get(5)?,
-                    open_conflicts: r.get(6)?,
-                    last,
-                    last_found,
-                });
-            }
+            let (last, last_found) =
+                d::fold_visits(mine.iter().map(|(vid, f)| (vid.as_str(), f)), &period.end);
+            standings.push(Standing {
+                rw: h.get(1)?,
+                rt: h.get(2)?,
+                duplicate: h.get::<_, bool>(4)?
+                    || h.get::<_, Option<String>>(3)?.as_deref() == Some("duplicate"),
+                proposal: h.get(5)?,
+                open_conflicts: h.get(6)?,
+                last,
+                last_found,
+            });
         }
         let tally = d::tally(standings, period);
         let kaders = kaders
