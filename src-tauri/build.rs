@@ -25,6 +25,7 @@ const COMMANDS: &[&str] = &[
     "sync_now",
     "sync_status",
     "list_conflicts",
+    "dashboard",
     "resolve_conflict",
     "household_history",
     "household_as_of",

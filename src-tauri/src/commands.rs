@@ -319,6 +319,16 @@ pub fn list_conflicts(
     Ok(state.device()?.conflicts(rw, kind, &state.set, lang)?)
 }
 
+/// The round's figures from this device's replica (office and fasilitator; offline
+/// too). `period`: `2026-11`, `2026-Q4`, `2026-11-01..2026-11-15`; none: the current one.
+#[tauri::command]
+pub fn dashboard(
+    state: State<'_, AppState>,
+    period: Option<String>,
+) -> Result<jemput_core::dashboard::Dashboard> {
+    Ok(state.device()?.dashboard(period.as_deref())?)
+}
+
 #[tauri::command]
 pub fn resolve_conflict(
     state: State<'_, AppState>,

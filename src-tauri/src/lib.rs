@@ -105,6 +105,7 @@ pub fn run() {
             commands::sync_now,
             commands::sync_status,
             commands::list_conflicts,
+            commands::dashboard,
             commands::resolve_conflict,
             commands::household_history,
             commands::household_as_of,

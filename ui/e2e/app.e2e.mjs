@@ -263,4 +263,23 @@ test('operator imports the registry file in Registri and sees the households cre
   assert.equal(importError, '', `the import failed: ${importError}`);
   assert.equal(await text('[data-testid="registry-created"]'), String(REGISTRY_HOUSEHOLDS),
     `${REGISTRY_HOUSEHOLDS} households created; result: ${await text('[data-testid="registry-result"]')}`);
+
+  // 5. The round's dashboard, from this device's own replica: the households just
+  // imported count, and Chart.js draws in the real webview.
+  await tap('#back');
+  await tap('#open-dashboard');
+  await browser.waitUntil(async () => await browser.$('#table-rw tr.total').isExisting()
+    || browser.$('#dashboard-error').isExisting(), { timeout: 20000, timeoutMsg: 'no dashboard within 20 s' });
+  assert.equal(await text('#dashboard-error'), '', 'the dashboard shows no error');
+  const households = Number(await text('#tile-households .tile-value'));
+  assert.ok(households >= REGISTRY_HOUSEHOLDS, `the dashboard counts ${households} households`);
+  const total = await text('#table-rw tr.total td');
+  assert.equal(total, String(households), 'the table backs the tile');
+  await browser.waitUntil(() => browser.execute(() => {
+    const c = document.querySelector('#chart-rw');
+    if (!c || c.width === 0) return false;
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) return true;
+    return false;
+  }), { timeout: 10000, timeoutMsg: 'the bar chart was not drawn' });
 });

@@ -4,7 +4,7 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { lang } from './i18n';
 import type {
-  BundleExported, ColumnTarget, CommandError, ErrorCode, ConflictItem, ConflictKind, ExportDone, HistoryEntry,
+  BundleExported, ColumnTarget, CommandError, Dashboard, ErrorCode, ConflictItem, ConflictKind, ExportDone, HistoryEntry,
   HouseholdDetail, Imported, InboxItem, ListPage, ListQuery, Outbox, ImportPreview, ImportProgress, ImportReport, IndicatorSet, LoginResult,
   LockStatus, NewVisit, Proposal, SessionStatus, SyncStatus,
 } from './types';
@@ -85,6 +85,9 @@ export const chooseFile = (mode: 'open' | 'save', extensions: string[], name: st
   call<string | null>('choose_file', { mode, name, extensions });
 export const bundleImport = (path: string) => call<Imported>('bundle_import', { path });
 export const syncStatus = () => call<SyncStatus>('sync_status');
+
+/** The round's figures from this device's replica; `period` `2026-11`, `2026-Q4` or null (the current one). */
+export const dashboard = (period: string | null) => call<Dashboard>('dashboard', { period });
 
 export const listConflicts = (rw: number | null, kind: ConflictKind | null) =>
   call<ConflictItem[]>('list_conflicts', { rw, kind, lang: lang() });

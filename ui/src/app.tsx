@@ -5,7 +5,7 @@ import { onLangChange, lang, t } from './i18n';
 import type { HouseholdDetail, LockStatus, SessionStatus } from './types';
 import { Login } from './screens/login';
 import { LockScreen } from './screens/lock';
-import { ConfirmDialog } from './components';
+import { ConfirmDialog, ErrorBox } from './components';
 import { forgetList, HouseholdList } from './screens/household-list';
 import { forgetSyncStatus } from './screens/sync-bar';
 import { HouseholdDetailScreen } from './screens/household-detail';
@@ -28,7 +28,8 @@ export type Route =
   | { screen: 'outbox' }
   | { screen: 'inbox' }
   | { screen: 'review' }
-  | { screen: 'registry' };
+  | { screen: 'registry' }
+  | { screen: 'dashboard' };
 
 export function App() {
   const [, setLangTick] = useState(lang());
@@ -160,6 +161,7 @@ export function App() {
               // backend checks again.
               onReview={session.can?.review ? () => setRoute({ screen: 'review' }) : undefined}
               onRegistry={session.can?.registry ? () => setRoute({ screen: 'registry' }) : undefined}
+              onDashboard={session.can?.dashboard ? () => setRoute({ screen: 'dashboard' }) : undefined}
               onOutbox={() => setRoute({ screen: 'outbox' })}
               onInbox={() => setRoute({ screen: 'inbox' })}
             />
@@ -201,6 +203,8 @@ export function App() {
         );
       case 'registry':
         return <RegistryScreen onBack={() => setRoute({ screen: 'list' })} />;
+      case 'dashboard':
+        return <LazyDashboard onBack={() => setRoute({ screen: 'list' })} />;
       case 'outbox':
         return (
           <OutboxScreen onBack={() => setRoute({ screen: 'list' })}
@@ -220,4 +224,21 @@ export function App() {
         );
     }
   }
+}
+
+/** The dashboard and its charting library load when an office user first opens it:
+ *  a kader's app never downloads or parses them. */
+function LazyDashboard({ onBack }: { onBack: () => void }) {
+  const [screen, setScreen] = useState<typeof import('./screens/dashboard').DashboardScreen | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  useEffect(() => {
+    import('./screens/dashboard')
+      .then((m) => setScreen(() => m.DashboardScreen))
+      .catch((e) => setFailed(String(e)));
+  }, []);
+  const Screen = screen;
+  if (Screen) return <Screen onBack={onBack} />;
+  return failed
+    ? <ErrorBox err={{ code: 'unknown', message: failed }} id="dashboard-error" />
+    : <div class="center muted">{t('loading')}</div>;
 }

@@ -30,6 +30,8 @@ export type { Conflict } from './bindings/Conflict';
 export type { ConflictValue } from './bindings/ConflictValue';
 export type { Documents } from './bindings/Documents';
 export type { SyncStatus } from './bindings/SyncStatus';
+export type { Dashboard } from './bindings/Dashboard';
+export type { Figures } from './bindings/Figures';
 export type { BundleExported } from './bindings/BundleExported';
 export type { Imported } from './bindings/Imported';
 export type { ListFilter as Filter } from './bindings/ListFilter';

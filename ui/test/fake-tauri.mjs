@@ -211,10 +211,10 @@ export function installFakeTauri(opts = {}) {
   const users = { kader_uji: 'kader', fasilitator_uji: 'fasilitator', operator_uji: 'operator', admin_uji: 'admin' };
   // What the backend answers per role (jemput_core::rules::Role::capabilities).
   const CAN = {
-    kader: { review: false, registry: false, export: false },
-    fasilitator: { review: true, registry: false, export: true },
-    operator: { review: true, registry: true, export: true },
-    admin: { review: true, registry: true, export: true },
+    kader: { review: false, registry: false, export: false, dashboard: false },
+    fasilitator: { review: true, registry: false, export: true, dashboard: true },
+    operator: { review: true, registry: true, export: true, dashboard: true },
+    admin: { review: true, registry: true, export: true, dashboard: true },
   };
   const sync = { progress: null, online: true, syncing: false, last_sync: '2025-01-21T08:30:00+07:00', last_error: null, pending: 0, rejected: 1, quarantined: 1, last_bytes_up: 1200, last_bytes_down: 3400, month_bytes: 56000 };
 
@@ -313,6 +313,55 @@ export function installFakeTauri(opts = {}) {
   const inbox = [];
   const clone = (x) => JSON.parse(JSON.stringify(x));
   const err = (code, message) => ({ code, message });
+
+  // The dashboard of a synthetic kelurahan of 24 RWs (as core::dashboard shapes it):
+  // the current period has visits, any other has none. RW n's figures follow from n.
+  const ymd = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  function periodSpan(period) {
+    const now = new Date();
+    const months = (y, m0, n) => ({ start: ymd(new Date(y, m0, 1)), end: ymd(new Date(y, m0 + n, 0)), zone: 'WIB' });
+    if (period == null) return months(now.getFullYear(), now.getMonth(), 1);
+    let m = /^(\d{4})-(\d{2})$/.exec(period);
+    if (m && +m[2] >= 1 && +m[2] <= 12) return months(+m[1], +m[2] - 1, 1);
+    m = /^(\d{4})-Q([1-4])$/.exec(period);
+    if (m) return months(+m[1], (+m[2] - 1) * 3, 3);
+    return null;
+  }
+  function rwFigures(n, active) {
+    const households = 250 + (13 * n) % 90;
+    const visited = active ? Math.floor((households * ((n * 37) % 100)) / 100) : 0;
+    const [not_found, moved, died, refused] = active ? [n % 3, n % 2, n % 5 === 0 ? 1 : 0, n % 4 === 0 ? 1 : 0] : [0, 0, 0, 0];
+    const found = Math.max(0, visited - not_found - moved - died - refused);
+    return { households, visited, found, not_found, moved, died, refused, poor: Math.floor(found * 0.4),
+      incomplete: active ? n % 6 : 0, open_conflicts: n % 7 === 0 ? 2 : 0, pending_proposals: n % 5 };
+  }
+  function dashboardOf(span, active) {
+    const keys = Object.keys(rwFigures(1, true));
+    const sum = (lines) => Object.fromEntries(keys.map((k) => [k, lines.reduce((a, l) => a + l[k], 0)]));
+    const rws = [];
+    const rts = [];
+    for (let n = 1; n <= 24; n++) {
+      const f = rwFigures(n, active);
+      rws.push({ rw: n, ...f });
+      const half = Object.fromEntries(keys.map((k) => [k, Math.floor(f[k] / 2)]));
+      rts.push({ rw: n, rt: 1, ...Object.fromEntries(keys.map((k) => [k, f[k] - half[k]])) });
+      rts.push({ rw: n, rt: 2, ...half });
+    }
+    const total = sum(rws);
+    const weeks = [];
+    const d = new Date(`${span.start}T00:00:00`);
+    d.setDate(d.getDate() - ((d.getDay() + 6) % 7));
+    while (ymd(d) <= span.end) { weeks.push({ week: ymd(d), visits: 0 }); d.setDate(d.getDate() + 7); }
+    if (active) {
+      // Visits fall in the weeks up to today, most in the first.
+      const past = weeks.filter((w) => w.week <= today());
+      let left = total.visited;
+      past.forEach((w, i) => { w.visits = i === past.length - 1 ? left : Math.floor(left / 2); left -= w.visits; });
+    }
+    const kaders = active ? rws.filter((r) => r.visited > 0).map((r) => ({
+      user: `kader_rw${String(r.rw).padStart(2, '0')}`, visits: r.visited, households: r.visited, last_visit: today() })) : [];
+    return { period: span, total, rws, rts, kaders, weeks };
+  }
   const need = (h) => { if (!h) throw err('not_found', 'household not found'); return h; };
 
   // The PIN gate, as jemput_client::pin rules it: a try is counted, from 5 wrong PINs
@@ -472,6 +521,12 @@ export function installFakeTauri(opts = {}) {
       };
       sync.pending += 1;
       return { id };
+    },
+    dashboard: ({ period }) => {
+      if (!CAN[session.role]?.dashboard) throw err('forbidden', 'the dashboard is office work');
+      const span = periodSpan(period);
+      if (!span) throw err('invalid_input', `\`${period}\` is not a period: write 2026-11, 2026-Q4 or 2026-11-01..2026-11-15`);
+      return dashboardOf(span, span.start <= today() && today() <= span.end);
     },
     list_conflicts: ({ rw, kind, lang }) => {
       if (!['fasilitator', 'operator', 'admin'].includes(session.role)) throw err('forbidden', 'role may not review conflicts');

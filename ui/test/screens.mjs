@@ -62,6 +62,11 @@ export const SCREENS = [
       await page.waitForSelector('.inbox-item');
     },
   },
+  {
+    name: 'dashboard (operator)',
+    user: 'operator_uji',
+    reach: async (page) => { await page.click('#open-dashboard'); await page.waitForSelector('#table-rw tr.total'); },
+  },
   { name: 'review (fasilitator)', user: 'fasilitator_uji', reach: async (page) => { await page.click('#open-review'); await page.waitForSelector('.conflict-item'); } },
   {
     name: 'review, decision confirmation',

@@ -46,7 +46,7 @@ function visibleRange(top: number, total: number): [number, number] {
   return [Math.max(0, first - OVERSCAN), Math.min(total, Math.max(0, last) + OVERSCAN)];
 }
 
-export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, onLogout, onLock, onReview, onRegistry, onRevoked, onOutbox, onInbox }: {
+export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, onLogout, onLock, onReview, onRegistry, onDashboard, onRevoked, onOutbox, onInbox }: {
   user: string | null; onOpen: (id: string) => void; onPropose: () => void; onLogout: () => void;
   /** The store is open (not behind the PIN screen): a list asked while locked is asked again. */
   open?: boolean;
@@ -57,6 +57,7 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
   onReview?: () => void;
   /** Given only to roles that import and export the registry. */
   onRegistry?: () => void;
+  onDashboard?: () => void;
   onOutbox?: () => void;
   onInbox?: () => void;
 }) {
@@ -191,7 +192,10 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
             </button>
           )} />
         <div class="list-tools">
-          {(onReview || onRegistry) && <div class="office-actions">
+          {(onReview || onRegistry || onDashboard) && <div class="office-actions">
+            {onDashboard && (
+              <button id="open-dashboard" class="secondary wide" onClick={onDashboard}>▦ {t('open_dashboard')}</button>
+            )}
             {onReview && (
               <button id="open-review" class="secondary wide" onClick={onReview}>⚖ {t('open_review')}</button>
             )}
