@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what Jemput needs on a fresh Debian 12 machine: the Tauri/WebKitGTK build
 # packages, Xvfb, WebKitWebDriver, Chromium (UI tests), the weak-network test's tools
-# (iproute2, nftables, ethtool), PostgreSQL's server (the tests start their own cluster
+# (iproute2, nftables, ethtool), pdftotext (poppler-utils: the Muskel minutes are read
+# back), PostgreSQL's server (the tests start their own cluster
 # with scripts/pg.sh, never the system's), tauri-driver, and the UI's npm packages. Safe to run
 # again: it skips what is already there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev
   librsvg2-dev webkit2gtk-driver xvfb xauth chromium nftables ethtool iproute2 python3
-  postgresql)
+  postgresql poppler-utils)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -42,7 +42,7 @@ JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-sync-server
 JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-sync-server --test postgres -- --ignored
 JEMPUT_TEST_DATABASE=$pg_url cargo test -p jemput-tests --test system -- \
   field_sync moves bundles registry kader_state review concurrent crash_sync busy sessions \
-  logins revoke cursors restore
+  logins revoke cursors restore month
 echo "== load bench: 50 kaders, 2 x 10 s, on SQLite and on PostgreSQL (tables: docs/load-bench.md)"
 target/debug/jemput-bench-load --kaders 50 --seconds 10
 psql "$pg_url" -qc "CREATE DATABASE jemput_bench_load"

@@ -196,6 +196,10 @@ impl SyncClient {
             Ok(b) if b.code == "password_needed" || b.code == "no_area" => {
                 DeviceError::Unauthorized(b.message)
             }
+            Ok(b) if b.code == "forbidden" => DeviceError::Forbidden(b.message),
+            Ok(b) if b.code == "bad_request" || b.code == "not_found" => {
+                DeviceError::Invalid(b.message)
+            }
             Ok(b) => {
                 DeviceError::Server(format!("{} ({}): {}", status.as_u16(), b.code, b.message))
             }
@@ -495,6 +499,33 @@ impl SyncClient {
         })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| DeviceError::Server(format!("bad export response: {e}")))
+    }
+}
+
+impl SyncClient {
+    /// `GET` (no body) or `POST` (a JSON body) of an office endpoint, answered in JSON.
+    pub async fn office_call<T: serde::de::DeserializeOwned>(
+        &self,
+        cfg: &Config,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, DeviceError> {
+        let url = format!("{}{path}", cfg.server.trim_end_matches('/'));
+        let http = self.clients.for_server(&cfg.server, cfg.pin.as_deref())?;
+        let req = match body {
+            Some(b) => http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(b.to_string()),
+            None => http.get(&url),
+        };
+        let resp = Self::send(req.bearer_auth(&cfg.token), &cfg.server).await?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| DeviceError::Offline(format!("connection lost: {}", root_cause(&e))))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| DeviceError::Server(format!("bad response from {path}: {e}")))
     }
 }
 

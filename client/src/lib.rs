@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod home;
 pub mod http;
 pub mod keys;
+pub mod muskel;
 pub mod pin;
 pub mod registry;
 pub mod tls;

@@ -180,6 +180,17 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
+    /// Office: the proposals this device's households stand for (add, remove), with
+    /// their status from the Muskel sessions.
+    Proposals {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Office: the village meeting (Muskel) that decides proposals.
+    Muskel {
+        #[command(subcommand)]
+        command: MuskelCommand,
+    },
     /// Operator: import the registry file (CSV or XLSX) into this device; it reaches
     /// the server at the next sync. Rejected rows go to `<file>.rejected.csv`.
     Import {
@@ -218,6 +229,59 @@ enum Command {
     Heads {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MuskelCommand {
+    /// The kelurahan's sessions (from the server; kept for offline reading).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a session; prints its id.
+    New {
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        place: String,
+        /// The minutes' number; made from the date when absent.
+        #[arg(long)]
+        number: Option<String>,
+        #[arg(long)]
+        attendees: u32,
+        /// `Name:Position`, once per official who signs the minutes.
+        #[arg(long = "official", required = true)]
+        officials: Vec<String>,
+    },
+    /// Decide a household's proposal in the session.
+    Decide {
+        session: String,
+        #[arg(long)]
+        household: String,
+        /// add, remove or correct
+        #[arg(long)]
+        kind: String,
+        /// approved, rejected or deferred
+        #[arg(long)]
+        outcome: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Close the session: every proposal on its agenda decided.
+    Close { session: String },
+    /// Write the minutes (berita acara) as a PDF.
+    Minutes {
+        session: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the approved proposals as the SIKS-NG input list (XLSX).
+    Siks {
+        session: String,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -534,6 +598,31 @@ fn run() -> anyhow::Result<()> {
             let device = home(&cli)?;
             println!("{}", serde_json::to_string_pretty(&device.heads()?)?);
         }
+        Command::Proposals { json } => {
+            let device = home(&cli)?;
+            // The sessions' latest decisions when the server answers; else as kept.
+            if let Err(e) = rt()?.block_on(device.muskel_refresh(&SyncClient::new())) {
+                eprintln!("warning: statuses as of the last contact with the server ({e})");
+            }
+            let list = device.proposals()?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for p in list {
+                    println!(
+                        "{}  {}  {}  RW {:03} RT {:03}  {}  {:?}",
+                        p.id,
+                        p.household,
+                        p.kind.code(),
+                        p.rw,
+                        p.rt,
+                        p.reason,
+                        p.status
+                    );
+                }
+            }
+        }
+        Command::Muskel { command } => muskel_command(&home(&cli)?, command)?,
         Command::Bundle { command } => {
             let device = home(&cli)?;
             match command {
@@ -813,4 +902,114 @@ fn print_dashboard(d: &jemput_core::dashboard::Dashboard) {
             k.last_visit.as_deref().unwrap_or("-")
         );
     }
+}
+
+fn muskel_command(device: &jemput_client::Device, command: &MuskelCommand) -> anyhow::Result<()> {
+    use jemput_core::muskel::{NewSession, Official, Outcome, ProposalKind};
+    let client = SyncClient::new();
+    let rt = || -> anyhow::Result<tokio::runtime::Runtime> {
+        Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?)
+    };
+    match command {
+        MuskelCommand::List { json } => {
+            let sessions = rt()?.block_on(device.muskel_refresh(&client))?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&sessions)?);
+            } else {
+                for s in sessions {
+                    println!(
+                        "{}  {}  {}  {}  {} proposals{}",
+                        s.id,
+                        s.number,
+                        s.date,
+                        s.place,
+                        s.items.len(),
+                        if s.closed { ", closed" } else { "" }
+                    );
+                }
+            }
+        }
+        MuskelCommand::New {
+            date,
+            place,
+            number,
+            attendees,
+            officials,
+        } => {
+            let officials = officials
+                .iter()
+                .map(|o| match o.split_once(':') {
+                    Some((name, position)) => Ok(Official {
+                        name: name.trim().into(),
+                        position: position.trim().into(),
+                    }),
+                    None => Err(anyhow::anyhow!("--official `{o}`: write Name:Position")),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let new = NewSession {
+                date: date.clone(),
+                place: place.clone(),
+                number: number.clone(),
+                attendees: *attendees,
+                officials,
+            };
+            let s = rt()?.block_on(device.muskel_new(&client, &new))?;
+            println!("{}", s.id);
+            eprintln!("Muskel {} opened: {} at {}", s.number, s.date, s.place);
+        }
+        MuskelCommand::Decide {
+            session,
+            household,
+            kind,
+            outcome,
+            reason,
+        } => {
+            let kind = ProposalKind::parse(kind)
+                .ok_or_else(|| anyhow::anyhow!("--kind must be add, remove or correct"))?;
+            let outcome = Outcome::parse(outcome).ok_or_else(|| {
+                anyhow::anyhow!("--outcome must be approved, rejected or deferred")
+            })?;
+            let s = rt()?.block_on(
+                device.muskel_decide(&client, session, household, kind, outcome, reason),
+            )?;
+            println!(
+                "decided: {} of {} proposals on the agenda of {}",
+                s.items.iter().filter(|i| i.decision.is_some()).count(),
+                s.items.len(),
+                s.number
+            );
+        }
+        MuskelCommand::Close { session } => {
+            let s = rt()?.block_on(device.muskel_close(&client, session))?;
+            println!(
+                "closed {}: {} approved, {} rejected, {} deferred",
+                s.number,
+                s.count(Outcome::Approved),
+                s.count(Outcome::Rejected),
+                s.count(Outcome::Deferred)
+            );
+        }
+        MuskelCommand::Minutes { session, out } => {
+            if let Err(e) = rt()?.block_on(device.muskel_refresh(&client)) {
+                eprintln!("warning: the session as of the last contact with the server ({e})");
+            }
+            let s = device.muskel_minutes(session, out)?;
+            println!(
+                "minutes of {} ({} decisions): {}",
+                s.number,
+                s.items.len(),
+                out.display()
+            );
+        }
+        MuskelCommand::Siks { session, out } => {
+            if let Err(e) = rt()?.block_on(device.muskel_refresh(&client)) {
+                eprintln!("warning: the session as of the last contact with the server ({e})");
+            }
+            let n = device.muskel_siks(session, out)?;
+            println!("SIKS-NG list: {n} approved proposals: {}", out.display());
+        }
+    }
+    Ok(())
 }

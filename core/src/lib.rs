@@ -9,6 +9,7 @@ pub mod files;
 pub mod history;
 pub mod household;
 pub mod indicators;
+pub mod muskel;
 pub mod nik;
 pub mod pin;
 pub mod registry;

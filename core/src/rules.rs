@@ -72,6 +72,7 @@ impl Role {
             registry: matches!(self, Role::Operator | Role::Admin),
             export: self.is_office(),
             dashboard: matches!(self, Role::Fasilitator | Role::Operator | Role::Admin),
+            muskel: matches!(self, Role::Fasilitator | Role::Operator),
         }
     }
     fn index(self) -> usize {
@@ -91,6 +92,8 @@ pub struct Capabilities {
     pub export: bool,
     /// The round's dashboard (from the device's replica).
     pub dashboard: bool,
+    /// Opens Muskel sessions and decides proposals in them (a kelurahan-wide user).
+    pub muskel: bool,
 }
 
 /// Stable refusal codes: the server's answer for a refused document and the device's

@@ -972,6 +972,33 @@ impl Store {
         })
     }
 
+    /// What each household of `kelurahan` stands for as a proposal (its query columns).
+    pub fn proposal_bases(&self, kelurahan: &str) -> Result<Vec<crate::muskel::Basis>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, head_name, head_nik, kk, address, rw, rt, proposal, status, last_visit,
+                    poor, duplicate_of, incomplete
+               FROM households WHERE kelurahan = ?1 ORDER BY rw, rt, id",
+        )?;
+        let rows = stmt.query_map([kelurahan], |r| {
+            Ok(crate::muskel::Basis {
+                household: r.get(0)?,
+                head_name: r.get(1)?,
+                head_nik: r.get(2)?,
+                kk: r.get(3)?,
+                address: r.get(4)?,
+                rw: r.get(5)?,
+                rt: r.get(6)?,
+                proposal: r.get(7)?,
+                status: r.get(8)?,
+                last_visit: r.get(9)?,
+                poor: r.get(10)?,
+                duplicate_of: r.get(11)?,
+                incomplete: r.get(12)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Open conflicts on this device, optionally of one RW and one kind: those inside a
     /// household and possible duplicates across households.
     pub fn list_conflicts(

@@ -55,6 +55,18 @@ impl ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
+        match e {
+            StorageError::Refused(m) => {
+                return ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m)
+            }
+            StorageError::Forbidden(m) => {
+                return ApiError::new(StatusCode::FORBIDDEN, "forbidden", m)
+            }
+            StorageError::NotFound(m) => {
+                return ApiError::new(StatusCode::NOT_FOUND, "not_found", m)
+            }
+            _ => {}
+        }
         tracing::error!(error = %e, "storage failure");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -127,6 +139,9 @@ pub fn router_with(storage: Arc<dyn Storage>, page_limit: usize, max_in_flight: 
         .route("/v1/logout", post(logout_handler))
         .route("/v1/sync", post(sync_handler))
         .route("/v1/export", get(export_handler))
+        .route("/v1/muskel", get(muskel_list).post(muskel_open))
+        .route("/v1/muskel/{id}/decide", post(muskel_decide))
+        .route("/v1/muskel/{id}/close", post(muskel_close))
         // Compressed request bodies; a bigger one is 413 before it is read whole.
         .layer(DefaultBodyLimit::max(body_bytes))
         .with_state(state)
@@ -618,4 +633,94 @@ async fn export_handler(
         "rows": rows,
     }))
     .into_response())
+}
+
+/// A JSON request body, or `400 bad_request` saying what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("bad request body: {e}"),
+        )
+    })
+}
+
+/// The Muskel sessions of the caller's kelurahan (kelurahan-wide users only).
+async fn muskel_list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    let storage = state.storage.clone();
+    let sessions = blocking(move || storage.muskel_sessions(&session.user)).await?;
+    Ok(Json(sessions).into_response())
+}
+
+/// Opens a session: `{date, place, number?, attendees, officials: [{name, position}]}`.
+async fn muskel_open(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    let new: jemput_core::muskel::NewSession = json_body(&body)?;
+    let storage = state.storage.clone();
+    let s = blocking(move || storage.muskel_open(&session.user, session.role, new)).await?;
+    tracing::info!(session = %s.id, "muskel opened");
+    Ok(Json(s).into_response())
+}
+
+#[derive(Deserialize)]
+struct DecideBody {
+    household: String,
+    kind: String,
+    outcome: String,
+    reason: String,
+}
+
+/// Decides a household's proposal in the session: `{household, kind, outcome, reason}`.
+async fn muskel_decide(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    let b: DecideBody = json_body(&body)?;
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m);
+    let kind = jemput_core::muskel::ProposalKind::parse(&b.kind)
+        .ok_or_else(|| bad(format!("kind `{}` is not add, remove or correct", b.kind)))?;
+    let outcome = jemput_core::muskel::Outcome::parse(&b.outcome).ok_or_else(|| {
+        bad(format!(
+            "outcome `{}` is not approved, rejected or deferred",
+            b.outcome
+        ))
+    })?;
+    let storage = state.storage.clone();
+    let s = blocking(move || {
+        storage.muskel_decide(
+            &session.user,
+            session.role,
+            &id,
+            &b.household,
+            kind,
+            outcome,
+            &b.reason,
+        )
+    })
+    .await?;
+    Ok(Json(s).into_response())
+}
+
+/// Closes the session (every proposal on its agenda decided).
+async fn muskel_close(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    let storage = state.storage.clone();
+    let s = blocking(move || storage.muskel_close(&session.user, session.role, &id)).await?;
+    Ok(Json(s).into_response())
 }

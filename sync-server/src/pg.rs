@@ -198,6 +198,14 @@ CREATE INDEX devices_recipient ON devices (age_recipient);
     r#"
 -- the kelurahan's verification round: 'month' (when unset) or 'quarter'
 ALTER TABLE kelurahan_settings ADD COLUMN period TEXT;
+-- the village meetings that decide proposals: each session whole, as JSON
+CREATE TABLE muskel_sessions (
+    kelurahan TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    date      TEXT NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (kelurahan, id)
+);
 "#,
 ];
 
@@ -1616,6 +1624,47 @@ impl AccountTx for PgTx<'_> {
             .map(|r| (r.get(0), (r.get(1), r.get(2))))
             .collect())
     }
+    fn muskel_sessions(&self, kelurahan: &str) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .rows(
+                "SELECT record FROM muskel_sessions WHERE kelurahan = $1 ORDER BY date, id",
+                &[&kelurahan],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn muskel_session(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        for_update: bool,
+    ) -> Result<Option<String>, StorageError> {
+        // FOR UPDATE: two decisions on one session never lose each other.
+        let sql = if for_update {
+            "SELECT record FROM muskel_sessions WHERE kelurahan = $1 AND id = $2 FOR UPDATE"
+        } else {
+            "SELECT record FROM muskel_sessions WHERE kelurahan = $1 AND id = $2"
+        };
+        Ok(self.row(sql, &[&kelurahan, &id])?.map(|r| r.get(0)))
+    }
+
+    fn put_muskel_session(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        date: &str,
+        record: &str,
+    ) -> Result<(), StorageError> {
+        self.exec(
+            "INSERT INTO muskel_sessions (kelurahan, id, date, record) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (kelurahan, id) DO UPDATE SET date = excluded.date, record = excluded.record",
+            &[&kelurahan, &id, &date, &record],
+        )?;
+        Ok(())
+    }
+
     fn server_value(&self, key: &str) -> Result<Option<String>, StorageError> {
         Ok(self
             .row("SELECT value FROM server_values WHERE key = $1", &[&key])?

@@ -233,6 +233,14 @@ CREATE INDEX devices_user ON devices (user);
     r#"
 -- the kelurahan's verification round: 'month' (when unset) or 'quarter'
 ALTER TABLE kelurahan_settings ADD COLUMN period TEXT;
+-- the village meetings that decide proposals: each session whole, as JSON
+CREATE TABLE muskel_sessions (
+    kelurahan TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    date      TEXT NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (kelurahan, id)
+);
 "#,
 ];
 
@@ -1511,6 +1519,46 @@ impl AccountTx for SqliteTx<'_> {
     fn audit_heads(&self) -> Result<AuditHeads, StorageError> {
         heads_in(self.0)
     }
+    fn muskel_sessions(&self, kelurahan: &str) -> Result<Vec<String>, StorageError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT record FROM muskel_sessions WHERE kelurahan = ?1 ORDER BY date, id",
+        )?;
+        let rows = stmt.query_map([kelurahan], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn muskel_session(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        _for_update: bool,
+    ) -> Result<Option<String>, StorageError> {
+        // One writer at a time: a write transaction holds everything it read.
+        Ok(self
+            .0
+            .cached_row(
+                "SELECT record FROM muskel_sessions WHERE kelurahan = ?1 AND id = ?2",
+                [kelurahan, id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn put_muskel_session(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        date: &str,
+        record: &str,
+    ) -> Result<(), StorageError> {
+        self.0.cached_exec(
+            "INSERT INTO muskel_sessions (kelurahan, id, date, record) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kelurahan, id) DO UPDATE SET date = excluded.date, record = excluded.record",
+            params![kelurahan, id, date, record],
+        )?;
+        Ok(())
+    }
+
     fn server_value(&self, key: &str) -> Result<Option<String>, StorageError> {
         Ok(self
             .0

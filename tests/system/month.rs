@@ -2,7 +2,7 @@
 //! device shows the round's dashboard from its own replica, and its figures are the
 //! ones the server's export says at the same cut-off.
 
-use jemput_tests::{stderr, stdout, Client, Server};
+use jemput_tests::{http, stderr, stdout, Client, Server};
 use serde_json::{json, Value};
 
 const KEL: &str = "35.73.01.1007";
@@ -266,4 +266,238 @@ fn the_dashboard_shows_the_round_and_equals_the_export_at_the_same_cutoff() {
         "{}",
         stdout(&refused)
     );
+
+    muskel_decides_the_proposals(&tmp, &server, &ops, &fasil, (&rw1, &rw2));
+}
+
+fn login_token(server: &Server, user: &str) -> String {
+    let body = format!(r#"{{"user": "{user}", "password": "{PASSWORD}", "device_name": "uji"}}"#);
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/v1/login",
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    )
+    .expect("login answers");
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_slice(&body).expect("json");
+    v["token"].as_str().expect("token").to_string()
+}
+
+/// The office's proposals go to a Muskel; its minutes and the SIKS-NG list come out.
+fn muskel_decides_the_proposals(
+    tmp: &tempfile::TempDir,
+    server: &Server,
+    ops: &Client,
+    fasil: &Client,
+    (rw1, rw2): (&[String], &[String]),
+) {
+    // Proposals: the household proposed in the field (add); moved, died and not found
+    // (remove). The refusing household and the incomplete visit propose nothing.
+    let proposals: Value = serde_json::from_str(&ops.ok(&["proposals", "--json"])).expect("json");
+    let list = proposals.as_array().expect("proposals");
+    let of = |household: &str| {
+        list.iter()
+            .find(|p| p["household"] == json!(household))
+            .unwrap_or_else(|| panic!("no proposal of {household} in {proposals}"))
+            .clone()
+    };
+    assert_eq!(list.len(), 4, "{proposals}");
+    let added = list
+        .iter()
+        .find(|p| p["kind"] == json!("add"))
+        .expect("the field's proposal")
+        .clone();
+    assert_eq!(added["head_name"], json!("Keluarga Usulan"));
+    assert_eq!(of(&rw1[1])["reason"], json!("moved"));
+    assert_eq!(of(&rw2[0])["reason"], json!("died"));
+    assert_eq!(of(&rw2[1])["reason"], json!("not_found"));
+    assert!(list.iter().all(|p| p["status"] == json!("draft")));
+    let names: std::collections::BTreeMap<String, String> = ops
+        .households()
+        .iter()
+        .map(|h| {
+            (
+                h["id"].as_str().expect("id").to_string(),
+                h["head_name"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+
+    // The operator opens a session; the fasilitator decides with them.
+    let today = ops.device().today();
+    let id = ops
+        .ok(&[
+            "muskel",
+            "new",
+            "--date",
+            &today,
+            "--place",
+            "Balai Kelurahan Purwantoro",
+            "--attendees",
+            "23",
+            "--official",
+            "Sutrisno Hadi:Lurah",
+            "--official",
+            "Wahyuni:Ketua Puskesos",
+        ])
+        .trim()
+        .to_string();
+    let decide = |who: &Client, household: &str, kind: &str, outcome: &str, reason: &str| {
+        who.cmd(&[
+            "muskel",
+            "decide",
+            &id,
+            "--household",
+            household,
+            "--kind",
+            kind,
+            "--outcome",
+            outcome,
+            "--reason",
+            reason,
+        ])
+    };
+    let added_id = added["household"].as_str().expect("id");
+    for (who, household, kind, outcome, reason) in [
+        (ops, added_id, "add", "approved", "Layak masuk DTSEN"),
+        (
+            fasil,
+            rw1[1].as_str(),
+            "remove",
+            "approved",
+            "Sudah pindah ke Malang",
+        ),
+        (
+            ops,
+            rw2[0].as_str(),
+            "remove",
+            "approved",
+            "Akta kematian ada",
+        ),
+        (
+            fasil,
+            rw2[1].as_str(),
+            "remove",
+            "deferred",
+            "Dicari lagi bulan depan",
+        ),
+    ] {
+        let out = decide(who, household, kind, outcome, reason);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // What no household stands for is refused, whoever asks.
+    let out = decide(ops, &rw1[0], "remove", "approved", "x");
+    assert!(
+        stderr(&out).contains("stands for no remove proposal"),
+        "{}",
+        stderr(&out)
+    );
+    let out = decide(ops, "h-tidak-ada", "remove", "approved", "x");
+    assert!(stderr(&out).contains("no household"), "{}", stderr(&out));
+
+    // An attacker with a kader's token: no list, no decision, no new session.
+    let token = login_token(server, "kader1");
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let (status, _) = http(&server.addr, "GET", "/v1/muskel", &headers, b"").expect("answer");
+    assert_eq!(status, 403, "a kader holds no whole kelurahan");
+    let body = format!(
+        r#"{{"household": "{}", "kind": "remove", "outcome": "rejected", "reason": "x"}}"#,
+        rw1[1]
+    );
+    let path = format!("/v1/muskel/{id}/decide");
+    let (status, _) = http(&server.addr, "POST", &path, &headers, body.as_bytes()).expect("answer");
+    assert_eq!(status, 403);
+    let (status, _) =
+        http(&server.addr, "POST", "/v1/muskel", &headers, b"{not json").expect("answer");
+    assert_eq!(status, 400, "a broken body is a clear 400");
+
+    let out = ops.ok(&["muskel", "close", &id]);
+    assert!(out.contains("3 approved, 0 rejected, 1 deferred"), "{out}");
+    let out = decide(fasil, &rw2[1], "remove", "approved", "x");
+    assert!(stderr(&out).contains("is closed"), "{}", stderr(&out));
+
+    // Statuses follow the session on every office device.
+    let again: Value = serde_json::from_str(&fasil.ok(&["proposals", "--json"])).expect("json");
+    let status_of = |h: &str| {
+        again
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|p| p["household"] == json!(h))
+            .map(|p| p["status"].clone())
+            .expect("listed")
+    };
+    assert_eq!(status_of(added_id), json!("approved"));
+    assert_eq!(status_of(&rw2[1]), json!("deferred"));
+
+    // The minutes, read back from the PDF: every decision, name and official.
+    let pdf = tmp.path().join("berita-acara.pdf");
+    ops.ok(&[
+        "muskel",
+        "minutes",
+        &id,
+        "--out",
+        pdf.to_str().expect("path"),
+    ]);
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().expect("path"), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "BERITA ACARA",
+        "001/BA-MUSKEL/",
+        "Balai Kelurahan Purwantoro",
+        "23 orang",
+        "Sutrisno Hadi",
+        "Ketua Puskesos",
+        "Keluarga Usulan",
+        "Disetujui: Layak masuk DTSEN",
+        "Ditunda: Dicari lagi bulan depan",
+        "disetujui 3, ditolak 0, ditunda 1",
+    ] {
+        assert!(
+            flat.contains(needle),
+            "`{needle}` not in the minutes:\n{text}"
+        );
+    }
+    for h in [&rw1[1], &rw2[0], &rw2[1]] {
+        let name = &names[h.as_str()];
+        assert!(flat.contains(name.as_str()), "{name} not in the minutes");
+    }
+    assert!(!flat.contains("3573"), "no NIK on the signed paper");
+
+    // The SIKS-NG list: the three approved, NIK and No KK as text.
+    let xlsx = tmp.path().join("siks.xlsx");
+    let out = ops.ok(&["muskel", "siks", &id, "--out", xlsx.to_str().expect("path")]);
+    assert!(out.contains("3 approved"), "{out}");
+    let sheets = jemput_core::registry::read::read_file(&xlsx).expect("reads");
+    let rows: Vec<Vec<String>> = sheets[0]
+        .rows
+        .iter()
+        .map(|r| r.iter().map(|c| c.text().unwrap_or_default()).collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        jemput_core::muskel::SIKS_COLUMNS.map(String::from).to_vec()
+    );
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let died = rows
+        .iter()
+        .find(|r| r[2] == names[rw2[0].as_str()])
+        .expect("the died household");
+    assert_eq!(died[7], "Usulan hapus");
+    assert!(
+        died[0].len() == 16 && died[0].chars().all(|c| c.is_ascii_digit()),
+        "NIK as text: {died:?}"
+    );
+    assert_eq!(died[10], rows[1][10], "one minutes' number");
 }

@@ -158,6 +158,35 @@ pub trait Storage: Send + Sync + 'static {
     /// The zone of the user's (first) kelurahan, for their devices.
     fn user_zone(&self, user: &str) -> Result<Zone, StorageError>;
     fn set_zone(&self, kelurahan: &str, zone: Zone) -> Result<(), StorageError>;
+    /// The Muskel sessions of `user`'s kelurahan (kelurahan-wide users only).
+    fn muskel_sessions(
+        &self,
+        user: &str,
+    ) -> Result<Vec<jemput_core::muskel::Session>, StorageError>;
+    fn muskel_open(
+        &self,
+        user: &str,
+        role: Role,
+        new: jemput_core::muskel::NewSession,
+    ) -> Result<jemput_core::muskel::Session, StorageError>;
+    /// Decides a household's proposal of `kind` in `session`.
+    #[allow(clippy::too_many_arguments)]
+    fn muskel_decide(
+        &self,
+        user: &str,
+        role: Role,
+        session: &str,
+        household: &str,
+        kind: jemput_core::muskel::ProposalKind,
+        outcome: jemput_core::muskel::Outcome,
+        reason: &str,
+    ) -> Result<jemput_core::muskel::Session, StorageError>;
+    fn muskel_close(
+        &self,
+        user: &str,
+        role: Role,
+        session: &str,
+    ) -> Result<jemput_core::muskel::Session, StorageError>;
     /// The kelurahan's verification round (a month unless set).
     fn period_kind(&self, kelurahan: &str) -> Result<PeriodKind, StorageError>;
     /// The round of the user's (first) kelurahan, for their devices.

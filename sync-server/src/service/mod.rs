@@ -12,6 +12,7 @@
 //! - [`accounts`]: who may log in, what a token is, how a device registers.
 //! - [`registry`]: the registry import, the demo's households, export rows.
 //! - [`moves`]: a household moved to another RW/RT by the office.
+//! - [`muskel`]: the village meeting's sessions and decisions on proposals.
 //! - [`identity`]: the store's id, new after a restore, which devices sync against.
 //! - [`now_ms`], [`indicator_set`]: the server's clock and the criteria it judges by.
 //!
@@ -22,6 +23,7 @@ pub mod accounts;
 pub mod api;
 pub mod identity;
 pub mod moves;
+pub mod muskel;
 pub mod registry;
 pub mod server;
 pub mod store;

@@ -414,6 +414,56 @@ impl<S: Store> Storage for Server<S> {
         self.write(|tx| tx.put_settings(kelurahan, &s))
     }
 
+    fn muskel_sessions(
+        &self,
+        user: &str,
+    ) -> Result<Vec<jemput_core::muskel::Session>, StorageError> {
+        self.read(|tx| super::muskel::list(tx, user))
+    }
+
+    fn muskel_open(
+        &self,
+        user: &str,
+        role: Role,
+        new: jemput_core::muskel::NewSession,
+    ) -> Result<jemput_core::muskel::Session, StorageError> {
+        self.write(|tx| super::muskel::open(tx, user, role, new, super::now_ms()))
+    }
+
+    fn muskel_decide(
+        &self,
+        user: &str,
+        role: Role,
+        session: &str,
+        household: &str,
+        kind: jemput_core::muskel::ProposalKind,
+        outcome: jemput_core::muskel::Outcome,
+        reason: &str,
+    ) -> Result<jemput_core::muskel::Session, StorageError> {
+        self.write(|tx| {
+            super::muskel::decide(
+                tx,
+                user,
+                role,
+                session,
+                household,
+                kind,
+                outcome,
+                reason,
+                super::now_ms(),
+            )
+        })
+    }
+
+    fn muskel_close(
+        &self,
+        user: &str,
+        role: Role,
+        session: &str,
+    ) -> Result<jemput_core::muskel::Session, StorageError> {
+        self.write(|tx| super::muskel::close(tx, user, role, session))
+    }
+
     fn period_kind(&self, kelurahan: &str) -> Result<PeriodKind, StorageError> {
         let s = self.read(|tx| tx.settings(kelurahan))?;
         Ok(stored_period(s.and_then(|s| s.period)))

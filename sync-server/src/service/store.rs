@@ -366,6 +366,24 @@ pub trait AccountTx {
     fn audit_entries(&self, since_ms: i64) -> Result<Vec<crate::audit::Entry>, StorageError>;
     fn audit_heads(&self) -> Result<AuditHeads, StorageError>;
 
+    /// The kelurahan's Muskel sessions (each as JSON, `jemput_core::muskel::Session`),
+    /// by date then id.
+    fn muskel_sessions(&self, kelurahan: &str) -> Result<Vec<String>, StorageError>;
+    /// One session, held for this transaction's write when `for_update`.
+    fn muskel_session(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        for_update: bool,
+    ) -> Result<Option<String>, StorageError>;
+    fn put_muskel_session(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        date: &str,
+        record: &str,
+    ) -> Result<(), StorageError>;
+
     /// A value the server keeps for itself (the registry's column mapping).
     fn server_value(&self, key: &str) -> Result<Option<String>, StorageError>;
     fn put_server_value(&self, key: &str, value: &str) -> Result<(), StorageError>;

@@ -19,4 +19,8 @@ export: boolean,
 /**
  * The round's dashboard (from the device's replica).
  */
-dashboard: boolean, };
+dashboard: boolean, 
+/**
+ * Opens Muskel sessions and decides proposals in them (a kelurahan-wide user).
+ */
+muskel: boolean, };
