@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives the real app window through the real webview: a demo server, tauri-driver
 # (WebKitWebDriver) under Xvfb, and ui/e2e/app.e2e.mjs (a kader's visit, then the
-# operator's registry import of a generated file). Needs a built workspace
+# operator's registry import of a generated file, the dashboard, and a Muskel session
+# deciding a household proposed in the field). Needs a built workspace
 # (`cargo build --workspace`) and ui/node_modules. Cleans up whatever happens.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +35,16 @@ serve() {
 # its deployment.json, as an office sets up its phones.
 serve "$work/server" serve
 
+# A household proposed in the field by RW 2's kader (the headless client, with a key
+# file of its own), for the operator's Muskel in the app (third e2e part).
+jemput="$root/target/debug/jemput"
+XDG_CONFIG_HOME="$work/cli-config" "$jemput" --home "$work/kader2" login --server "$url" --pin "$pin" \
+  --user demo-kader-rw02 --password jemput-demo >/dev/null
+XDG_CONFIG_HOME="$work/cli-config" "$jemput" --home "$work/kader2" sync >/dev/null
+XDG_CONFIG_HOME="$work/cli-config" "$jemput" --home "$work/kader2" propose --head-name "Keluarga Usulan Muskel" \
+  --address "Jl. Musyawarah 1" --rw 2 --rt 1 >/dev/null
+XDG_CONFIG_HOME="$work/cli-config" "$jemput" --home "$work/kader2" sync >/dev/null
+
 # The drivers use fixed ports; a leftover driver would answer in our place.
 if (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null; then
   echo "e2e: port 4444 is taken (a leftover tauri-driver?): stop it first"; exit 1
@@ -50,6 +61,9 @@ export JEMPUT_OPERATOR=demo-operator JEMPUT_REGISTRY_FILE="$work/dtks.csv" JEMPU
 # The app's file dialog answers with the registry file (debug builds only): the
 # operator chooses it with "Pilih berkas…" instead of typing a path.
 export JEMPUT_TEST_FILE_DIALOG="$work/dtks.csv"
+# A save dialog (the Muskel's minutes) answers with the file name asked for, here.
+export JEMPUT_TEST_SAVE_DIR="$work/saved"
+mkdir -p "$JEMPUT_TEST_SAVE_DIR"
 setsid xvfb-run -a -s "-screen 0 1280x800x24" "$tauri_driver" >"$work/driver.log" 2>&1 &
 pids+=($!)
 cd "$root/ui"

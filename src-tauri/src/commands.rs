@@ -542,6 +542,90 @@ pub async fn registry_export(
         .await?)
 }
 
+/// The kelurahan's Muskel sessions: from the server when it answers (kept for offline
+/// reading), else as last kept (`offline` says so).
+#[derive(serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct MuskelSessions {
+    pub sessions: Vec<jemput_core::muskel::Session>,
+    pub offline: bool,
+}
+
+#[tauri::command]
+pub async fn muskel_sessions(state: State<'_, AppState>) -> Result<MuskelSessions> {
+    let device = state.device()?;
+    Ok(match device.muskel_refresh(&state.client).await {
+        Ok(sessions) => MuskelSessions {
+            sessions,
+            offline: false,
+        },
+        Err(jemput_client::DeviceError::Offline(_)) => MuskelSessions {
+            sessions: device.muskel_known()?,
+            offline: true,
+        },
+        Err(e) => return Err(e.into()),
+    })
+}
+
+/// The proposals of this device's households, with their status from the sessions kept.
+#[tauri::command]
+pub fn proposals(state: State<'_, AppState>) -> Result<Vec<jemput_core::muskel::Proposal>> {
+    Ok(state.device()?.proposals()?)
+}
+
+#[tauri::command]
+pub async fn muskel_new(
+    state: State<'_, AppState>,
+    session: jemput_core::muskel::NewSession,
+) -> Result<jemput_core::muskel::Session> {
+    Ok(state.device()?.muskel_new(&state.client, &session).await?)
+}
+
+/// Decides a household's proposal (`kind`: add, remove, correct; `outcome`: approved,
+/// rejected, deferred) in the session.
+#[tauri::command]
+pub async fn muskel_decide(
+    state: State<'_, AppState>,
+    session: String,
+    household: String,
+    kind: jemput_core::muskel::ProposalKind,
+    outcome: jemput_core::muskel::Outcome,
+    reason: String,
+) -> Result<jemput_core::muskel::Session> {
+    Ok(state
+        .device()?
+        .muskel_decide(&state.client, &session, &household, kind, outcome, &reason)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn muskel_close(
+    state: State<'_, AppState>,
+    session: String,
+) -> Result<jemput_core::muskel::Session> {
+    Ok(state
+        .device()?
+        .muskel_close(&state.client, &session)
+        .await?)
+}
+
+/// Writes the session's minutes (PDF) to `path`.
+#[tauri::command]
+pub fn muskel_minutes(state: State<'_, AppState>, session: String, path: String) -> Result<()> {
+    state
+        .device()?
+        .muskel_minutes(&session, std::path::Path::new(&path))?;
+    Ok(())
+}
+
+/// Writes the session's SIKS-NG list (XLSX) to `path`; how many approved proposals.
+#[tauri::command]
+pub fn muskel_siks(state: State<'_, AppState>, session: String, path: String) -> Result<usize> {
+    Ok(state
+        .device()?
+        .muskel_siks(&session, std::path::Path::new(&path))?)
+}
+
 /// A file chosen in the system's file dialog: `open` one to read (a bundle, a registry
 /// file) or `save` where to write (a bundle, an export), starting in the Downloads
 /// folder, where a person finds it again. `None` when the person cancels. In debug
@@ -555,8 +639,17 @@ pub async fn choose_file(
     extensions: Vec<String>,
 ) -> Result<Option<String>> {
     #[cfg(debug_assertions)]
-    if let Ok(p) = std::env::var("JEMPUT_TEST_FILE_DIALOG") {
-        return Ok(Some(p));
+    {
+        // A save dialog answers with the name asked for in JEMPUT_TEST_SAVE_DIR.
+        if let (Ok(dir), "save") = (std::env::var("JEMPUT_TEST_SAVE_DIR"), mode.as_str()) {
+            let name = name.clone().unwrap_or_else(|| "jemput-file".into());
+            return Ok(Some(
+                std::path::Path::new(&dir).join(name).display().to_string(),
+            ));
+        }
+        if let Ok(p) = std::env::var("JEMPUT_TEST_FILE_DIALOG") {
+            return Ok(Some(p));
+        }
     }
     use tauri::Manager;
     use tauri_plugin_dialog::DialogExt;

@@ -283,3 +283,35 @@ test('operator imports the registry file in Registri and sees the households cre
     return false;
   }), { timeout: 10000, timeoutMsg: 'the bar chart was not drawn' });
 });
+
+test('operator holds a Muskel: decides the field\'s proposal, closes it, saves the minutes', {
+  skip: JEMPUT_OPERATOR && process.env.JEMPUT_TEST_SAVE_DIR ? false : 'set JEMPUT_OPERATOR and JEMPUT_TEST_SAVE_DIR to run',
+}, async () => {
+  // From wherever the last test stopped, back to the list, then the Muskel.
+  for (let i = 0; i < 5 && (await browser.$('#back').isExisting()); i++) await tap('#back');
+  await tap('#open-muskel');
+  await browser.$('#muskel-new').waitForExist({ timeout: TIMEOUT });
+  await tap('#muskel-new');
+  await browser.$('#muskel-place').setValue('Balai Kelurahan');
+  await browser.$('#muskel-attendees').setValue('21');
+  await browser.$('#official-name-0').setValue('Sutrisno Hadi');
+  await tap('#muskel-create');
+  // The household RW 2's kader proposed (scripts/e2e.sh) waits on the agenda.
+  const item = browser.$('.proposal-item*=Keluarga Usulan Muskel');
+  await item.waitForExist({ timeout: TIMEOUT });
+  await tap(`#${await item.$('button[id$="-approved"]').getAttribute('id')}`);
+  await browser.$('#decision-reason').setValue('Layak masuk DTSEN');
+  await tap('#decision-save');
+  await browser.$('.decision.outcome-approved').waitForExist({ timeout: TIMEOUT });
+  await tap('#muskel-close');
+  await browser.$('#confirm-muskel-close').waitForExist({ timeout: TIMEOUT });
+  await tap('#muskel-close-confirm');
+  await browser.$('#muskel-closed').waitForExist({ timeout: TIMEOUT });
+  assert.match(await text('#muskel-counts'), /Disetujui 1, ditolak 0, ditunda 0/);
+  await tap('#muskel-minutes');
+  await browser.$('#muskel-saved').waitForExist({ timeout: TIMEOUT });
+  const saved = (await text('#muskel-saved')).replace(/^Tersimpan: /, '');
+  assert.ok(saved.startsWith(process.env.JEMPUT_TEST_SAVE_DIR) && saved.endsWith('.pdf'), saved);
+  const pdf = readFileSync(saved);
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-', 'a PDF was written');
+});

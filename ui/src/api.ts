@@ -4,7 +4,8 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { lang } from './i18n';
 import type {
-  BundleExported, ColumnTarget, CommandError, Dashboard, ErrorCode, ConflictItem, ConflictKind, ExportDone, HistoryEntry,
+  BundleExported, ColumnTarget, CommandError, Dashboard, ErrorCode, MuskelProposal, MuskelSession, MuskelSessions,
+  NewSession, Outcome, ProposalKind, ConflictItem, ConflictKind, ExportDone, HistoryEntry,
   HouseholdDetail, Imported, InboxItem, ListPage, ListQuery, Outbox, ImportPreview, ImportProgress, ImportReport, IndicatorSet, LoginResult,
   LockStatus, NewVisit, Proposal, SessionStatus, SyncStatus,
 } from './types';
@@ -88,6 +89,18 @@ export const syncStatus = () => call<SyncStatus>('sync_status');
 
 /** The round's figures from this device's replica; `period` `2026-11`, `2026-Q4` or null (the current one). */
 export const dashboard = (period: string | null) => call<Dashboard>('dashboard', { period });
+
+/** The kelurahan's Muskel sessions (from the server, or as last kept when offline). */
+export const muskelSessions = () => call<MuskelSessions>('muskel_sessions');
+/** The proposals this device's households stand for, with their status. */
+export const proposals = () => call<MuskelProposal[]>('proposals');
+export const muskelNew = (session: NewSession) => call<MuskelSession>('muskel_new', { session });
+export const muskelDecide = (session: string, household: string, kind: ProposalKind, outcome: Outcome, reason: string) =>
+  call<MuskelSession>('muskel_decide', { session, household, kind, outcome, reason });
+export const muskelClose = (session: string) => call<MuskelSession>('muskel_close', { session });
+/** Writes the minutes (PDF) / the SIKS-NG list (XLSX) of a session to `path`. */
+export const muskelMinutes = (session: string, path: string) => call<null>('muskel_minutes', { session, path });
+export const muskelSiks = (session: string, path: string) => call<number>('muskel_siks', { session, path });
 
 export const listConflicts = (rw: number | null, kind: ConflictKind | null) =>
   call<ConflictItem[]>('list_conflicts', { rw, kind, lang: lang() });

@@ -14,6 +14,7 @@ import { ProposeForm } from './screens/propose-form';
 import { ReviewScreen } from './screens/review';
 import { HistoryScreen } from './screens/history';
 import { RegistryScreen } from './screens/registry';
+import { MuskelScreen } from './screens/muskel';
 import { InboxScreen, OutboxScreen } from './screens/outbox-inbox';
 
 /** The screen a household was opened from, where "Kembali" returns. */
@@ -29,7 +30,8 @@ export type Route =
   | { screen: 'inbox' }
   | { screen: 'review' }
   | { screen: 'registry' }
-  | { screen: 'dashboard' };
+  | { screen: 'dashboard' }
+  | { screen: 'muskel' };
 
 export function App() {
   const [, setLangTick] = useState(lang());
@@ -162,6 +164,7 @@ export function App() {
               onReview={session.can?.review ? () => setRoute({ screen: 'review' }) : undefined}
               onRegistry={session.can?.registry ? () => setRoute({ screen: 'registry' }) : undefined}
               onDashboard={session.can?.dashboard ? () => setRoute({ screen: 'dashboard' }) : undefined}
+              onMuskel={session.can?.muskel ? () => setRoute({ screen: 'muskel' }) : undefined}
               onOutbox={() => setRoute({ screen: 'outbox' })}
               onInbox={() => setRoute({ screen: 'inbox' })}
             />
@@ -203,6 +206,8 @@ export function App() {
         );
       case 'registry':
         return <RegistryScreen onBack={() => setRoute({ screen: 'list' })} />;
+      case 'muskel':
+        return <MuskelScreen onBack={() => setRoute({ screen: 'list' })} />;
       case 'dashboard':
         return <LazyDashboard onBack={() => setRoute({ screen: 'list' })} />;
       case 'outbox':

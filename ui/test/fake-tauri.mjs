@@ -211,10 +211,10 @@ export function installFakeTauri(opts = {}) {
   const users = { kader_uji: 'kader', fasilitator_uji: 'fasilitator', operator_uji: 'operator', admin_uji: 'admin' };
   // What the backend answers per role (jemput_core::rules::Role::capabilities).
   const CAN = {
-    kader: { review: false, registry: false, export: false, dashboard: false },
-    fasilitator: { review: true, registry: false, export: true, dashboard: true },
-    operator: { review: true, registry: true, export: true, dashboard: true },
-    admin: { review: true, registry: true, export: true, dashboard: true },
+    kader: { review: false, registry: false, export: false, dashboard: false, muskel: false },
+    fasilitator: { review: true, registry: false, export: true, dashboard: true, muskel: true },
+    operator: { review: true, registry: true, export: true, dashboard: true, muskel: true },
+    admin: { review: true, registry: true, export: true, dashboard: true, muskel: false },
   };
   const sync = { progress: null, online: true, syncing: false, last_sync: '2025-01-21T08:30:00+07:00', last_error: null, pending: 0, rejected: 1, quarantined: 1, last_bytes_up: 1200, last_bytes_down: 3400, month_bytes: 56000 };
 
@@ -313,6 +313,31 @@ export function installFakeTauri(opts = {}) {
   const inbox = [];
   const clone = (x) => JSON.parse(JSON.stringify(x));
   const err = (code, message) => ({ code, message });
+
+  // Proposals as core::muskel::proposals_of derives them: the field's proposals (add)
+  // and households whose last visit found them gone (remove); statuses from the sessions.
+  const muskel = { sessions: [] };
+  function fakeProposals() {
+    const out = [];
+    for (const h of Object.values(households)) {
+      const visits = Object.values(h.visits).sort((a, b) => (a.date < b.date ? -1 : 1));
+      const last = visits.at(-1);
+      const head = Object.values(h.members).find((m) => m.relation === 'head');
+      const base = { household: h.id, head_name: head?.name ?? null, head_nik: head?.nik ?? null, kk: h.identity.kk ?? null,
+        address: h.identity.address ?? null, rw: h.identity.rw, rt: h.identity.rt, status: 'draft', session: null };
+      if (h.proposal) out.push({ ...base, id: `p-add-${h.id}`, kind: 'add', reason: 'new_household' });
+      else if (last && ['died', 'moved', 'not_found'].includes(last.result)) {
+        out.push({ ...base, id: `p-remove-${h.id}`, kind: 'remove', reason: last.result });
+      }
+    }
+    for (const s of muskel.sessions) {
+      for (const i of s.items) {
+        const p = out.find((x) => x.id === i.proposal.id);
+        if (p) { p.session = s.id; p.status = i.decision ? i.decision.outcome : 'to_muskel'; }
+      }
+    }
+    return out;
+  }
 
   // The dashboard of a synthetic kelurahan of 24 RWs (as core::dashboard shapes it):
   // the current period has visits, any other has none. RW n's figures follow from n.
@@ -522,6 +547,55 @@ export function installFakeTauri(opts = {}) {
       sync.pending += 1;
       return { id };
     },
+    muskel_sessions: () => {
+      if (!CAN[session.role]?.dashboard) throw err('forbidden', 'Muskel sessions are for users who hold a whole kelurahan');
+      return { sessions: clone(muskel.sessions), offline: fake.muskelOffline === true };
+    },
+    proposals: () => {
+      if (!CAN[session.role]?.dashboard) throw err('forbidden', 'the proposals list is office work');
+      return fakeProposals();
+    },
+    muskel_new: ({ session: n }) => {
+      if (!CAN[session.role]?.muskel) throw err('forbidden', 'only an operator or fasilitator opens a Muskel');
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(n.date)) throw err('invalid_input', `\`${n.date}\` is not a date (YYYY-MM-DD)`);
+      if (!n.place?.trim()) throw err('invalid_input', 'the place of the Muskel is empty');
+      const seq = muskel.sessions.filter((x) => x.date.slice(0, 4) === n.date.slice(0, 4)).length + 1;
+      const roman = ['I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'VIII', 'IX', 'X', 'XI', 'XII'][Number(n.date.slice(5, 7)) - 1];
+      const s = { id: `ms-${muskel.sessions.length + 1}`, kelurahan: KELURAHAN, number: n.number ?? `${String(seq).padStart(3, '0')}/BA-MUSKEL/${roman}/${n.date.slice(0, 4)}`,
+        date: n.date, place: n.place, attendees: n.attendees, officials: n.officials, closed: false, items: [],
+        created_by: session.user, created_ms: Date.now() };
+      muskel.sessions.push(s);
+      return clone(s);
+    },
+    muskel_decide: ({ session: id, household, kind, outcome, reason }) => {
+      if (!CAN[session.role]?.muskel) throw err('forbidden', 'only an operator or fasilitator decides');
+      const s = muskel.sessions.find((x) => x.id === id);
+      if (!s) throw err('invalid_input', `no Muskel session \`${id}\` in your kelurahan`);
+      if (s.closed) throw err('invalid_input', `the Muskel ${s.number} is closed: its decisions stand`);
+      if (!reason.trim()) throw err('invalid_input', "give the decision's reason");
+      const p = fakeProposals().find((x) => x.household === household && x.kind === kind);
+      if (!p) throw err('invalid_input', `household \`${household}\` stands for no ${kind} proposal now`);
+      let item = s.items.find((i) => i.proposal.id === p.id);
+      if (!item) { item = { proposal: p, decision: null, trail: [{ at_ms: Date.now(), by: session.user, what: 'agenda' }] }; s.items.push(item); }
+      item.proposal = { ...p, status: outcome, session: id };
+      item.decision = { outcome, reason, by: session.user, at_ms: Date.now() };
+      item.trail.push({ at_ms: Date.now(), by: session.user, what: outcome });
+      return clone(s);
+    },
+    muskel_close: ({ session: id }) => {
+      const s = muskel.sessions.find((x) => x.id === id);
+      if (!s) throw err('invalid_input', `no Muskel session \`${id}\``);
+      const open = s.items.filter((i) => !i.decision).length;
+      if (s.items.length === 0) throw err('invalid_input', 'the Muskel decided nothing yet');
+      if (open) throw err('invalid_input', `${open} proposals on the agenda have no decision`);
+      s.closed = true;
+      return clone(s);
+    },
+    muskel_minutes: ({ session: id, path }) => { fake.written.push({ what: 'minutes', id, path }); return null; },
+    muskel_siks: ({ session: id, path }) => {
+      fake.written.push({ what: 'siks', id, path });
+      return muskel.sessions.find((x) => x.id === id).items.filter((i) => i.decision?.outcome === 'approved').length;
+    },
     dashboard: ({ period }) => {
       if (!CAN[session.role]?.dashboard) throw err('forbidden', 'the dashboard is office work');
       const span = periodSpan(period);
@@ -581,8 +655,8 @@ export function installFakeTauri(opts = {}) {
       return { path: path ?? '/data/jemput/bundles/jemput-1764000000.jemput', households: sync.pending };
     },
     // The system's file dialog, answered by the test (`fake.dialog`; null: cancelled).
-    choose_file: ({ mode, extensions }) => {
-      fake.dialogAsked = { mode, extensions };
+    choose_file: ({ mode, extensions, name }) => {
+      fake.dialogAsked = { mode, extensions, name };
       return fake.dialog;
     },
     bundle_import: ({ path }) => {
@@ -699,6 +773,10 @@ export function installFakeTauri(opts = {}) {
   }
 
   const fake = {
+    /** Files the Muskel screen asked to be written: {what, id, path}. */
+    written: [],
+    /** `muskel_sessions` answers as when the server cannot be reached. */
+    muskelOffline: false,
     fail: {},
     /** Extra milliseconds a command takes (a slow backend). */
     delay: {},

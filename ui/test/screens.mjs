@@ -63,6 +63,29 @@ export const SCREENS = [
     },
   },
   {
+    name: 'Muskel, new session form',
+    user: 'operator_uji',
+    reach: async (page) => { await page.click('#open-muskel'); await page.click('#muskel-new'); await page.waitForSelector('#muskel-form'); },
+  },
+  {
+    name: 'Muskel, deciding and closing',
+    user: 'fasilitator_uji',
+    reach: async (page) => {
+      await page.click('#open-muskel');
+      await page.click('#muskel-new');
+      await page.fill('#muskel-place', 'Balai Kelurahan');
+      await page.fill('#muskel-attendees', '20');
+      await page.fill('#official-name-0', 'Sutrisno');
+      await page.click('#muskel-create');
+      await page.click('.proposal-item[data-household="hh-0004"] button[id$="-approved"]');
+      await page.fill('#decision-reason', 'Layak');
+      await page.click('#decision-save');
+      await page.waitForSelector('.proposal-item[data-household="hh-0004"] .decision');
+      await page.click('#muskel-close');
+      await page.waitForSelector('#confirm-muskel-close');
+    },
+  },
+  {
     name: 'dashboard (operator)',
     user: 'operator_uji',
     reach: async (page) => { await page.click('#open-dashboard'); await page.waitForSelector('#table-rw tr.total'); },

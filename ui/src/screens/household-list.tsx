@@ -46,7 +46,7 @@ function visibleRange(top: number, total: number): [number, number] {
   return [Math.max(0, first - OVERSCAN), Math.min(total, Math.max(0, last) + OVERSCAN)];
 }
 
-export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, onLogout, onLock, onReview, onRegistry, onDashboard, onRevoked, onOutbox, onInbox }: {
+export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, onLogout, onLock, onReview, onRegistry, onDashboard, onMuskel, onRevoked, onOutbox, onInbox }: {
   user: string | null; onOpen: (id: string) => void; onPropose: () => void; onLogout: () => void;
   /** The store is open (not behind the PIN screen): a list asked while locked is asked again. */
   open?: boolean;
@@ -58,6 +58,7 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
   /** Given only to roles that import and export the registry. */
   onRegistry?: () => void;
   onDashboard?: () => void;
+  onMuskel?: () => void;
   onOutbox?: () => void;
   onInbox?: () => void;
 }) {
@@ -192,7 +193,10 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
             </button>
           )} />
         <div class="list-tools">
-          {(onReview || onRegistry || onDashboard) && <div class="office-actions">
+          {(onReview || onRegistry || onDashboard || onMuskel) && <div class="office-actions">
+            {onMuskel && (
+              <button id="open-muskel" class="secondary wide" onClick={onMuskel}>⚑ {t('open_muskel')}</button>
+            )}
             {onDashboard && (
               <button id="open-dashboard" class="secondary wide" onClick={onDashboard}>▦ {t('open_dashboard')}</button>
             )}
