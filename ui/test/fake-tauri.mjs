@@ -656,7 +656,8 @@ export function installFakeTauri(opts = {}) {
     },
     // The system's file dialog, answered by the test (`fake.dialog`; null: cancelled).
     choose_file: ({ mode, extensions, name }) => {
-      fake.dialogAsked = { mode, extensions, name };
+      fake.dialogAsked = { mode, extensions };
+      fake.dialogName = name;
       return fake.dialog;
     },
     bundle_import: ({ path }) => {
