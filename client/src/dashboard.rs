@@ -34,6 +34,15 @@ impl Device {
             Some(p) => Period::parse(p, self.zone()).map_err(DeviceError::Invalid)?,
             None => self.current_period(),
         };
-        self.with_store(|s| s.dashboard(&kelurahan, &period))
+        let mut d = self.with_store(|s| s.dashboard(&kelurahan, &period))?;
+        for (rw, (open, overdue)) in self.open_cases_by_rw()? {
+            d.total.open_complaints += open;
+            d.total.overdue_complaints += overdue;
+            if let Some(f) = d.rws.iter_mut().find(|f| f.rw == Some(rw)) {
+                f.open_complaints += open;
+                f.overdue_complaints += overdue;
+            }
+        }
+        Ok(d)
     }
 }

@@ -2,6 +2,7 @@
 //! offline operations a kader performs on it, and the sync cycle over HTTP (reqwest).
 //! The Tauri app, the headless `jemput` CLI and the tests all go through this crate.
 
+pub mod cases;
 pub mod dashboard;
 pub mod home;
 pub mod http;

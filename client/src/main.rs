@@ -186,6 +186,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A complaint (usul, sanggah) or a referral (rujukan): received, assigned, closed.
+    Complaint {
+        #[command(subcommand)]
+        command: ComplaintCommand,
+    },
+    /// The complaints and referrals of your areas (from the server, or as kept).
+    Complaints {
+        /// open, closed or overdue
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Office: the village meeting (Muskel) that decides proposals.
     Muskel {
         #[command(subcommand)]
@@ -229,6 +242,49 @@ enum Command {
     Heads {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ComplaintCommand {
+    /// Receive one (offline too: it is sent at the next sync); prints its id.
+    Add {
+        /// usul, sanggah, rujukan or lain
+        #[arg(long)]
+        category: String,
+        #[arg(long, required_unless_present = "rw")]
+        household: Option<String>,
+        /// The RW, when no household is linked (a resident not registered).
+        #[arg(long)]
+        rw: Option<u16>,
+        /// Who complains; anonymous without it.
+        #[arg(long = "from")]
+        complainant: Option<String>,
+        #[arg(long)]
+        text: String,
+        /// A referral's service: puskesmas, sekolah, dinsos, …
+        #[arg(long)]
+        service: Option<String>,
+    },
+    /// Office: a kader of the case's RW verifies it.
+    Assign {
+        id: String,
+        #[arg(long)]
+        kader: String,
+    },
+    /// The verification visit (the assigned kader, or the office).
+    Visit {
+        id: String,
+        #[arg(long)]
+        visit: String,
+    },
+    /// Office: close it with an outcome and a note.
+    Close {
+        id: String,
+        #[arg(long)]
+        outcome: String,
+        #[arg(long)]
+        note: String,
     },
 }
 
@@ -397,8 +453,19 @@ fn run() -> anyhow::Result<()> {
         Command::Sync { retry_for } => {
             let device = home(&cli)?;
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(*retry_for);
-            let report = rt()?.block_on(SyncClient::new().sync_until(&device, &set, deadline))?;
+            let client = SyncClient::new();
+            let report = rt()?.block_on(client.sync_until(&device, &set, deadline))?;
             println!("{report}");
+            // Complaints received offline go once the server answered.
+            if !device.cases_unsent()?.is_empty() {
+                let (sent, refusals) = rt()?.block_on(device.cases_flush(&client))?;
+                if sent > 0 {
+                    println!("complaints sent: {sent}");
+                }
+                for r in refusals {
+                    eprintln!("warning: {r}");
+                }
+            }
         }
         Command::Households {
             search,
@@ -623,6 +690,49 @@ fn run() -> anyhow::Result<()> {
             }
         }
         Command::Muskel { command } => muskel_command(&home(&cli)?, command)?,
+        Command::Complaint { command } => complaint_command(&home(&cli)?, command)?,
+        Command::Complaints { status, json } => {
+            let device = home(&cli)?;
+            let cases = match rt()?.block_on(device.cases_refresh(&SyncClient::new())) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("warning: cases as of the last contact with the server ({e})");
+                    device.cases_known()?
+                }
+            };
+            let today = device.today();
+            let keep = |c: &jemput_core::cases::Case| match status.as_deref() {
+                None => Ok(true),
+                Some("open") => Ok(c.status != jemput_core::cases::CaseStatus::Closed),
+                Some("closed") => Ok(c.status == jemput_core::cases::CaseStatus::Closed),
+                Some("overdue") => Ok(c.overdue(&today)),
+                Some(s) => Err(anyhow::anyhow!(
+                    "--status `{s}`: use open, closed or overdue"
+                )),
+            };
+            let mut list = Vec::new();
+            for c in cases {
+                if keep(&c)? {
+                    list.push(c);
+                }
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for c in list {
+                    println!(
+                        "{}  RW {:03}  {:?}  {:?}  due {}{}",
+                        c.id,
+                        c.rw,
+                        c.category,
+                        c.status,
+                        c.due,
+                        c.days_left(&today)
+                            .map_or(String::new(), |d| format!(" ({d} days left)"))
+                    );
+                }
+            }
+        }
         Command::Bundle { command } => {
             let device = home(&cli)?;
             match command {
@@ -1009,6 +1119,74 @@ fn muskel_command(device: &jemput_client::Device, command: &MuskelCommand) -> an
             }
             let n = device.muskel_siks(session, out)?;
             println!("SIKS-NG list: {n} approved proposals: {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn complaint_command(
+    device: &jemput_client::Device,
+    command: &ComplaintCommand,
+) -> anyhow::Result<()> {
+    use jemput_core::cases::{Category, NewCase};
+    let client = SyncClient::new();
+    let rt = || -> anyhow::Result<tokio::runtime::Runtime> {
+        Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?)
+    };
+    let done = |c: jemput_core::cases::Case| {
+        println!("{}: {:?}, due {}", c.id, c.status, c.due);
+    };
+    match command {
+        ComplaintCommand::Add {
+            category,
+            household,
+            rw,
+            complainant,
+            text,
+            service,
+        } => {
+            let category = Category::parse(category).ok_or_else(|| {
+                anyhow::anyhow!("--category must be usul, sanggah, rujukan or lain")
+            })?;
+            let new = NewCase {
+                id: String::new(),
+                category,
+                household: household.clone(),
+                rw: *rw,
+                complainant: complainant.clone(),
+                text: text.clone(),
+                service: service.clone(),
+                received_ms: 0,
+            };
+            match rt()?.block_on(device.case_add(&client, new))? {
+                jemput_client::cases::Received::Sent(c) => {
+                    println!("{}", c.id);
+                    eprintln!("received: due {}", c.due);
+                }
+                jemput_client::cases::Received::Queued(n) => {
+                    println!("{}", n.id);
+                    eprintln!("offline: kept on this device, sent at the next sync");
+                }
+            }
+        }
+        ComplaintCommand::Assign { id, kader } => done(rt()?.block_on(device.case_update(
+            &client,
+            id,
+            serde_json::json!({"action": "assign", "kader": kader}),
+        ))?),
+        ComplaintCommand::Visit { id, visit } => done(rt()?.block_on(device.case_update(
+            &client,
+            id,
+            serde_json::json!({"action": "visit", "visit": visit}),
+        ))?),
+        ComplaintCommand::Close { id, outcome, note } => {
+            done(rt()?.block_on(device.case_update(
+                &client,
+                id,
+                serde_json::json!({"action": "close", "outcome": outcome, "note": note}),
+            ))?)
         }
     }
     Ok(())

@@ -177,6 +177,12 @@ pub struct Figures {
     pub incomplete: u32,
     pub open_conflicts: u32,
     pub pending_proposals: u32,
+    /// Complaints and referrals not closed, and of those past their due date (the
+    /// device's kept cases; the export does not count them).
+    #[serde(default)]
+    pub open_complaints: u32,
+    #[serde(default)]
+    pub overdue_complaints: u32,
 }
 
 impl Figures {

@@ -1015,6 +1015,12 @@ impl Household {
             .collect()
     }
 
+    /// Whether the document holds the visit `id`.
+    pub fn has_visit(&self, id: &str) -> bool {
+        self.obj("visits")
+            .is_some_and(|v| matches!(self.doc.get(&v, id), Ok(Some(_))))
+    }
+
     /// A fasilitator decided this household duplicates another (`duplicate_of`).
     pub fn duplicate_of(&self) -> Option<String> {
         self.get_str(&ROOT, "duplicate_of")

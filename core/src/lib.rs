@@ -3,6 +3,7 @@
 
 pub mod authors;
 pub mod bundle;
+pub mod cases;
 pub mod conflicts;
 pub mod dashboard;
 pub mod files;

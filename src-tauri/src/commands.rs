@@ -567,6 +567,91 @@ pub async fn muskel_sessions(state: State<'_, AppState>) -> Result<MuskelSession
     })
 }
 
+/// The cases of the user's areas (from the server, or as kept when offline) and how
+/// many received here wait to be sent.
+#[derive(serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CasesList {
+    pub cases: Vec<jemput_core::cases::Case>,
+    pub offline: bool,
+    pub unsent: u32,
+}
+
+#[tauri::command]
+pub async fn cases_list(state: State<'_, AppState>) -> Result<CasesList> {
+    let device = state.device()?;
+    // What was received offline goes first, when the server answers.
+    let _ = device.cases_flush(&state.client).await;
+    let (cases, offline) = match device.cases_refresh(&state.client).await {
+        Ok(c) => (c, false),
+        Err(jemput_client::DeviceError::Offline(_)) => (device.cases_known()?, true),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(CasesList {
+        cases,
+        offline,
+        unsent: device.cases_unsent()?.len() as u32,
+    })
+}
+
+/// A case as the form sends it.
+#[derive(serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CaseInput {
+    pub category: jemput_core::cases::Category,
+    pub household: Option<String>,
+    pub rw: Option<u16>,
+    pub complainant: Option<String>,
+    pub text: String,
+    pub service: Option<String>,
+}
+
+#[derive(serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CaseAdded {
+    pub id: String,
+    /// Kept on this device: no server reachable.
+    pub queued: bool,
+}
+
+#[tauri::command]
+pub async fn case_add(state: State<'_, AppState>, case: CaseInput) -> Result<CaseAdded> {
+    let new = jemput_core::cases::NewCase {
+        id: String::new(),
+        category: case.category,
+        household: case.household,
+        rw: case.rw,
+        complainant: case.complainant,
+        text: case.text,
+        service: case.service,
+        received_ms: 0,
+    };
+    Ok(match state.device()?.case_add(&state.client, new).await? {
+        jemput_client::cases::Received::Sent(c) => CaseAdded {
+            id: c.id,
+            queued: false,
+        },
+        jemput_client::cases::Received::Queued(n) => CaseAdded {
+            id: n.id,
+            queued: true,
+        },
+    })
+}
+
+/// A step of a case: `{action: "assign", kader}`, `{action: "visit", visit}`,
+/// `{action: "close", outcome, note}`.
+#[tauri::command]
+pub async fn case_update(
+    state: State<'_, AppState>,
+    id: String,
+    action: serde_json::Value,
+) -> Result<jemput_core::cases::Case> {
+    Ok(state
+        .device()?
+        .case_update(&state.client, &id, action)
+        .await?)
+}
+
 /// The proposals of this device's households, with their status from the sessions kept.
 #[tauri::command]
 pub fn proposals(state: State<'_, AppState>) -> Result<Vec<jemput_core::muskel::Proposal>> {

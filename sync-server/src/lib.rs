@@ -139,6 +139,8 @@ pub fn router_with(storage: Arc<dyn Storage>, page_limit: usize, max_in_flight: 
         .route("/v1/logout", post(logout_handler))
         .route("/v1/sync", post(sync_handler))
         .route("/v1/export", get(export_handler))
+        .route("/v1/cases", get(cases_list).post(case_receive))
+        .route("/v1/cases/{id}", post(case_update))
         .route("/v1/muskel", get(muskel_list).post(muskel_open))
         .route("/v1/muskel/{id}/decide", post(muskel_decide))
         .route("/v1/muskel/{id}/close", post(muskel_close))
@@ -723,4 +725,44 @@ async fn muskel_close(
     let storage = state.storage.clone();
     let s = blocking(move || storage.muskel_close(&session.user, session.role, &id)).await?;
     Ok(Json(s).into_response())
+}
+
+/// The complaints and referrals of the caller's areas.
+async fn cases_list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    let storage = state.storage.clone();
+    let cases = blocking(move || storage.cases(&session.user)).await?;
+    Ok(Json(cases).into_response())
+}
+
+/// Receives a complaint or referral (`jemput_core::cases::NewCase`; its id is the
+/// device's, so a resend is the same case).
+async fn case_receive(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    let new: jemput_core::cases::NewCase = json_body(&body)?;
+    let storage = state.storage.clone();
+    let c = blocking(move || storage.case_receive(&session.user, new)).await?;
+    Ok(Json(c).into_response())
+}
+
+/// A step of a case: `{"action": "assign", "kader"}`, `{"action": "visit", "visit"}`,
+/// `{"action": "close", "outcome", "note"}`.
+async fn case_update(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let session = session(&state, &headers).await?;
+    let action: service::CaseAction = json_body(&body)?;
+    let storage = state.storage.clone();
+    let c = blocking(move || storage.case_update(&session.user, session.role, &id, action)).await?;
+    Ok(Json(c).into_response())
 }

@@ -207,6 +207,16 @@ CREATE TABLE muskel_sessions (
     PRIMARY KEY (kelurahan, id)
 );
 "#,
+    r#"
+-- complaints and referrals, each whole as JSON, scoped by their RW
+CREATE TABLE cases (
+    kelurahan TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    rw        INTEGER NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (kelurahan, id)
+);
+"#,
 ];
 
 /// The lock every process takes while it migrates (any constant the store owns).
@@ -1624,6 +1634,47 @@ impl AccountTx for PgTx<'_> {
             .map(|r| (r.get(0), (r.get(1), r.get(2))))
             .collect())
     }
+    fn cases(&self, kelurahan: &str) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .rows(
+                "SELECT record FROM cases WHERE kelurahan = $1 ORDER BY id",
+                &[&kelurahan],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn case(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        for_update: bool,
+    ) -> Result<Option<String>, StorageError> {
+        let sql = if for_update {
+            "SELECT record FROM cases WHERE kelurahan = $1 AND id = $2 FOR UPDATE"
+        } else {
+            "SELECT record FROM cases WHERE kelurahan = $1 AND id = $2"
+        };
+        Ok(self.row(sql, &[&kelurahan, &id])?.map(|r| r.get(0)))
+    }
+
+    fn put_case(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        rw: u16,
+        record: &str,
+    ) -> Result<(), StorageError> {
+        let rw = i32::from(rw);
+        self.exec(
+            "INSERT INTO cases (kelurahan, id, rw, record) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (kelurahan, id) DO UPDATE SET rw = excluded.rw, record = excluded.record",
+            &[&kelurahan, &id, &rw, &record],
+        )?;
+        Ok(())
+    }
+
     fn muskel_sessions(&self, kelurahan: &str) -> Result<Vec<String>, StorageError> {
         Ok(self
             .rows(

@@ -242,6 +242,16 @@ CREATE TABLE muskel_sessions (
     PRIMARY KEY (kelurahan, id)
 );
 "#,
+    r#"
+-- complaints and referrals, each whole as JSON, scoped by their RW
+CREATE TABLE cases (
+    kelurahan TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    rw        INTEGER NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (kelurahan, id)
+);
+"#,
 ];
 
 /// The service over the embedded SQLite store.
@@ -1519,6 +1529,45 @@ impl AccountTx for SqliteTx<'_> {
     fn audit_heads(&self) -> Result<AuditHeads, StorageError> {
         heads_in(self.0)
     }
+    fn cases(&self, kelurahan: &str) -> Result<Vec<String>, StorageError> {
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT record FROM cases WHERE kelurahan = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([kelurahan], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn case(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        _for_update: bool,
+    ) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .0
+            .cached_row(
+                "SELECT record FROM cases WHERE kelurahan = ?1 AND id = ?2",
+                [kelurahan, id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn put_case(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        rw: u16,
+        record: &str,
+    ) -> Result<(), StorageError> {
+        self.0.cached_exec(
+            "INSERT INTO cases (kelurahan, id, rw, record) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kelurahan, id) DO UPDATE SET rw = excluded.rw, record = excluded.record",
+            params![kelurahan, id, rw, record],
+        )?;
+        Ok(())
+    }
+
     fn muskel_sessions(&self, kelurahan: &str) -> Result<Vec<String>, StorageError> {
         let mut stmt = self.0.prepare_cached(
             "SELECT record FROM muskel_sessions WHERE kelurahan = ?1 ORDER BY date, id",

@@ -101,7 +101,7 @@ fn the_dashboard_shows_the_round_and_equals_the_export_at_the_same_cutoff() {
         args.extend(rw.map(|rw| ["--rw", rw]).into_iter().flatten());
         Server::admin(&data, &args);
     }
-    let server = Server::start(&data, "127.0.0.1:0");
+    let mut server = Server::start(&data, "127.0.0.1:0");
 
     // The field: kader1 finds a poor household, one moved and one refusing, and
     // proposes a new one; kader2 finds one died, one not found and one answered
@@ -268,6 +268,139 @@ fn the_dashboard_shows_the_round_and_equals_the_export_at_the_same_cutoff() {
     );
 
     muskel_decides_the_proposals(&tmp, &server, &ops, &fasil, (&rw1, &rw2));
+    complaints_are_tracked_to_closure(&mut server, &ops, (&k1, &k2), &rw1[0]);
+}
+
+/// A sanggah received in the field and an usul received offline are assigned, visited
+/// and closed; the dashboard counts what is open; scopes and roles hold.
+fn complaints_are_tracked_to_closure(
+    server: &mut Server,
+    ops: &Client,
+    (k1, k2): (&Client, &Client),
+    household: &str,
+) {
+    let sanggah = k1
+        .ok(&[
+            "complaint",
+            "add",
+            "--category",
+            "sanggah",
+            "--household",
+            household,
+            "--text",
+            "Tetangga melapor: keluarga ini mampu",
+        ])
+        .trim()
+        .to_string();
+    // Offline: kept on the phone, sent at the next sync.
+    server.kill();
+    let out = k2.cmd(&[
+        "complaint",
+        "add",
+        "--category",
+        "usul",
+        "--rw",
+        "2",
+        "--from",
+        "Ibu Sri",
+        "--text",
+        "Belum terdaftar, janda dengan tiga anak",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("offline: kept"), "{}", stderr(&out));
+    let usul = stdout(&out).trim().to_string();
+    server.restart();
+    let line = k2.sync();
+    assert!(line.contains("complaints sent: 1"), "{line}");
+
+    let cases = |who: &Client, args: &[&str]| -> Vec<Value> {
+        let mut all = vec!["complaints", "--json"];
+        all.extend(args);
+        serde_json::from_str::<Value>(&who.ok(&all))
+            .expect("json")
+            .as_array()
+            .expect("list")
+            .clone()
+    };
+    let all = cases(ops, &[]);
+    let ids: Vec<&str> = all.iter().map(|c| c["id"].as_str().expect("id")).collect();
+    assert_eq!(ids, [sanggah.as_str(), usul.as_str()]);
+    assert!(all.iter().all(|c| c["status"] == json!("open")));
+    assert_eq!(all[1]["complainant"], json!("Ibu Sri"));
+    assert!(
+        all[0].get("complainant").is_none_or(Value::is_null),
+        "anonymous"
+    );
+    let k2_sees: Vec<Value> = cases(k2, &[]);
+    assert_eq!(k2_sees.len(), 1, "RW 2's kader sees RW 2's case only");
+    let d: Value = serde_json::from_str(&ops.ok(&["dashboard", "--json"])).expect("json");
+    assert_eq!(d["total"]["open_complaints"], json!(2));
+
+    // Roles and scopes: a kader assigns nothing; a kader of another RW is refused.
+    let out = k1.cmd(&["complaint", "assign", &sanggah, "--kader", "kader1"]);
+    assert!(stderr(&out).contains("does not assign"), "{}", stderr(&out));
+    let out = ops.cmd(&["complaint", "assign", &sanggah, "--kader", "kader2"]);
+    assert!(
+        stderr(&out).contains("no kader of RW 001"),
+        "{}",
+        stderr(&out)
+    );
+    ops.ok(&["complaint", "assign", &sanggah, "--kader", "kader1"]);
+
+    // The assigned kader visits; the visit is linked once the server holds it.
+    let line = k1.visit(household, "found", poor_answers());
+    let visit = line
+        .split_whitespace()
+        .nth(1)
+        .expect("visit id")
+        .to_string();
+    let out = k1.cmd(&["complaint", "visit", &sanggah, "--visit", &visit]);
+    assert!(stderr(&out).contains("sync it first"), "{}", stderr(&out));
+    k1.sync();
+    k1.ok(&["complaint", "visit", &sanggah, "--visit", &visit]);
+    ops.ok(&[
+        "complaint",
+        "close",
+        &sanggah,
+        "--outcome",
+        "Tetap layak",
+        "--note",
+        "Kunjungan ulang: rumah tanah, tanpa listrik",
+    ]);
+    let out = ops.cmd(&[
+        "complaint",
+        "close",
+        &sanggah,
+        "--outcome",
+        "x",
+        "--note",
+        "y",
+    ]);
+    assert!(stderr(&out).contains("closed"), "{}", stderr(&out));
+    let open = cases(ops, &["--status", "open"]);
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["id"], json!(usul));
+    let closed = cases(ops, &["--status", "closed"]);
+    assert_eq!(closed[0]["visit"], json!(visit));
+    let trail: Vec<&str> = closed[0]["trail"]
+        .as_array()
+        .expect("trail")
+        .iter()
+        .map(|e| e["what"].as_str().expect("what"))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            "received",
+            "assigned kader1",
+            &format!("visit {visit}"),
+            "closed"
+        ]
+    );
+    assert!(
+        cases(ops, &["--status", "overdue"]).is_empty(),
+        "due in 30 days"
+    );
 }
 
 fn login_token(server: &Server, user: &str) -> String {

@@ -4,7 +4,7 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { lang } from './i18n';
 import type {
-  BundleExported, ColumnTarget, CommandError, Dashboard, ErrorCode, MuskelProposal, MuskelSession, MuskelSessions,
+  BundleExported, Case, CaseAdded, CaseInput, CasesList, ColumnTarget, CommandError, Dashboard, ErrorCode, MuskelProposal, MuskelSession, MuskelSessions,
   NewSession, Outcome, ProposalKind, ConflictItem, ConflictKind, ExportDone, HistoryEntry,
   HouseholdDetail, Imported, InboxItem, ListPage, ListQuery, Outbox, ImportPreview, ImportProgress, ImportReport, IndicatorSet, LoginResult,
   LockStatus, NewVisit, Proposal, SessionStatus, SyncStatus,
@@ -90,6 +90,11 @@ export const syncStatus = () => call<SyncStatus>('sync_status');
 /** The round's figures from this device's replica; `period` `2026-11`, `2026-Q4` or null (the current one). */
 export const dashboard = (period: string | null) => call<Dashboard>('dashboard', { period });
 
+/** The cases (complaints, referrals) of the user's areas; sends those received offline first. */
+export const casesList = () => call<CasesList>('cases_list');
+/** Receives a case: sent now, or kept on the phone (`queued`) until the server answers. */
+export const caseAdd = (c: CaseInput) => call<CaseAdded>('case_add', { case: c });
+export const caseUpdate = (id: string, action: Record<string, string>) => call<Case>('case_update', { id, action });
 /** The kelurahan's Muskel sessions (from the server, or as last kept when offline). */
 export const muskelSessions = () => call<MuskelSessions>('muskel_sessions');
 /** The proposals this device's households stand for, with their status. */

@@ -15,6 +15,7 @@ import { ReviewScreen } from './screens/review';
 import { HistoryScreen } from './screens/history';
 import { RegistryScreen } from './screens/registry';
 import { MuskelScreen } from './screens/muskel';
+import { ComplaintsScreen, type CaseAbout } from './screens/complaints';
 import { InboxScreen, OutboxScreen } from './screens/outbox-inbox';
 
 /** The screen a household was opened from, where "Kembali" returns. */
@@ -31,7 +32,8 @@ export type Route =
   | { screen: 'review' }
   | { screen: 'registry' }
   | { screen: 'dashboard' }
-  | { screen: 'muskel' };
+  | { screen: 'muskel' }
+  | { screen: 'complaints'; about?: CaseAbout };
 
 export function App() {
   const [, setLangTick] = useState(lang());
@@ -165,6 +167,7 @@ export function App() {
               onRegistry={session.can?.registry ? () => setRoute({ screen: 'registry' }) : undefined}
               onDashboard={session.can?.dashboard ? () => setRoute({ screen: 'dashboard' }) : undefined}
               onMuskel={session.can?.muskel ? () => setRoute({ screen: 'muskel' }) : undefined}
+              onComplaints={() => setRoute({ screen: 'complaints' })}
               onOutbox={() => setRoute({ screen: 'outbox' })}
               onInbox={() => setRoute({ screen: 'inbox' })}
             />
@@ -179,6 +182,7 @@ export function App() {
             onBack={() => setRoute({ screen: route.from ?? 'list' })}
             onRecordVisit={(household) => setRoute({ screen: 'visit', id: route.id, household, from: route.from })}
             onOpenHistory={(household) => setRoute({ screen: 'history', id: route.id, household, from: route.from })}
+            onComplaint={(about) => setRoute({ screen: 'complaints', about })}
           />
         );
       case 'visit':
@@ -206,6 +210,9 @@ export function App() {
         );
       case 'registry':
         return <RegistryScreen onBack={() => setRoute({ screen: 'list' })} />;
+      case 'complaints':
+        return <ComplaintsScreen about={route.about} office={session.can?.muskel === true}
+          onBack={() => setRoute({ screen: 'list' })} />;
       case 'muskel':
         return <MuskelScreen onBack={() => setRoute({ screen: 'list' })} />;
       case 'dashboard':

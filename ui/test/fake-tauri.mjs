@@ -317,6 +317,11 @@ export function installFakeTauri(opts = {}) {
   // Proposals as core::muskel::proposals_of derives them: the field's proposals (add)
   // and households whose last visit found them gone (remove); statuses from the sessions.
   const muskel = { sessions: [] };
+  // Complaints and referrals: an overdue one to start with (received 40 days ago).
+  const cases = { all: [{ id: 'cs-old', kelurahan: '35.73.01.1007', rw: 3, category: 'sanggah', household: 'hh-0001',
+    text: 'Penerima PKH ini punya mobil', received_ms: Date.now() - 40 * 86_400_000, received_by: 'kader_uji',
+    due: new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10), status: 'open',
+    trail: [{ at_ms: Date.now() - 40 * 86_400_000, by: 'kader_uji', what: 'received' }] }], queued: [] };
   function fakeProposals() {
     const out = [];
     for (const h of Object.values(households)) {
@@ -546,6 +551,42 @@ export function installFakeTauri(opts = {}) {
       };
       sync.pending += 1;
       return { id };
+    },
+    cases_list: () => {
+      if (!fake.casesOffline) {
+        // Received offline: sent first once the server answers.
+        for (const n of cases.queued.splice(0)) cases.all.push(n);
+      }
+      return { cases: clone(cases.all), offline: fake.casesOffline, unsent: cases.queued.length };
+    },
+    case_add: ({ case: c }) => {
+      if (!c.text?.trim()) throw err('invalid_input', "the complaint's text is empty");
+      if (c.category === 'rujukan' && !c.service) throw err('invalid_input', 'a referral names its service');
+      const h = c.household ? households[c.household] : null;
+      const due = new Date(`${today()}T00:00:00Z`);
+      due.setUTCDate(due.getUTCDate() + 30);
+      const id = `cs-${cases.all.length + cases.queued.length + 1}`;
+      const made = { id, kelurahan: KELURAHAN, rw: h ? h.identity.rw : c.rw, category: c.category, household: c.household ?? undefined,
+        complainant: c.complainant ?? undefined, text: c.text, service: c.service ?? undefined, received_ms: Date.now(),
+        received_by: session.user, due: due.toISOString().slice(0, 10), status: 'open',
+        trail: [{ at_ms: Date.now(), by: session.user, what: 'received' }] };
+      if (fake.casesOffline) { cases.queued.push(made); return { id, queued: true }; }
+      cases.all.push(made);
+      return { id, queued: false };
+    },
+    case_update: ({ id, action }) => {
+      const c = cases.all.find((x) => x.id === id);
+      if (!c) throw err('invalid_input', `no case \`${id}\` in your areas`);
+      if (!CAN[session.role]?.muskel) throw err('forbidden', `a ${session.role} does not assign or close cases`);
+      if (c.status === 'closed') throw err('invalid_input', 'the case is closed');
+      if (action.action === 'assign') {
+        if (users[action.kader] !== 'kader') throw err('invalid_input', `\`${action.kader}\` is no kader of RW ${String(c.rw).padStart(3, '0')}`);
+        Object.assign(c, { assigned: action.kader, status: 'assigned' });
+      } else if (action.action === 'close') {
+        Object.assign(c, { outcome: action.outcome, note: action.note, status: 'closed' });
+      }
+      c.trail.push({ at_ms: Date.now(), by: session.user, what: action.action });
+      return clone(c);
     },
     muskel_sessions: () => {
       if (!CAN[session.role]?.dashboard) throw err('forbidden', 'Muskel sessions are for users who hold a whole kelurahan');
@@ -778,6 +819,8 @@ export function installFakeTauri(opts = {}) {
     written: [],
     /** `muskel_sessions` answers as when the server cannot be reached. */
     muskelOffline: false,
+    /** `cases_list` and `case_add` answer as when the server cannot be reached. */
+    casesOffline: false,
     fail: {},
     /** Extra milliseconds a command takes (a slow backend). */
     delay: {},

@@ -63,6 +63,22 @@ export const SCREENS = [
     },
   },
   {
+    name: 'complaints (kader), new complaint form',
+    reach: async (page) => { await page.click('#open-complaints'); await page.click('#case-new'); await page.waitForSelector('#case-form'); },
+  },
+  {
+    name: 'complaints (operator), closing',
+    user: 'operator_uji',
+    reach: async (page) => {
+      await page.click('#open-complaints');
+      await page.click('#case-close-cs-old');
+      await page.fill('#case-outcome', 'Dicek');
+      await page.fill('#case-note', 'Sudah dikunjungi');
+      await page.click('#case-close-save');
+      await page.waitForSelector('#confirm-case-close');
+    },
+  },
+  {
     name: 'Muskel, new session form',
     user: 'operator_uji',
     reach: async (page) => { await page.click('#open-muskel'); await page.click('#muskel-new'); await page.waitForSelector('#muskel-form'); },

@@ -158,6 +158,21 @@ pub trait Storage: Send + Sync + 'static {
     /// The zone of the user's (first) kelurahan, for their devices.
     fn user_zone(&self, user: &str) -> Result<Zone, StorageError>;
     fn set_zone(&self, kelurahan: &str, zone: Zone) -> Result<(), StorageError>;
+    /// The complaints and referrals of `user`'s areas.
+    fn cases(&self, user: &str) -> Result<Vec<jemput_core::cases::Case>, StorageError>;
+    fn case_receive(
+        &self,
+        user: &str,
+        new: jemput_core::cases::NewCase,
+    ) -> Result<jemput_core::cases::Case, StorageError>;
+    /// `action`: assign (a kader), visit (a visit id), close (outcome and note).
+    fn case_update(
+        &self,
+        user: &str,
+        role: Role,
+        id: &str,
+        action: CaseAction,
+    ) -> Result<jemput_core::cases::Case, StorageError>;
     /// The Muskel sessions of `user`'s kelurahan (kelurahan-wide users only).
     fn muskel_sessions(
         &self,
@@ -357,4 +372,13 @@ pub trait Storage: Send + Sync + 'static {
     /// `replaced` (that of the store the backup replaced) remembered as former ones;
     /// recorded in the audit log. Devices then start again and lose nothing they hold.
     fn restored(&self, replaced: Option<u64>) -> Result<u64, StorageError>;
+}
+
+/// A step of a complaint or referral after it was received.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CaseAction {
+    Assign { kader: String },
+    Visit { visit: String },
+    Close { outcome: String, note: String },
 }

@@ -13,6 +13,7 @@
 //! - [`registry`]: the registry import, the demo's households, export rows.
 //! - [`moves`]: a household moved to another RW/RT by the office.
 //! - [`muskel`]: the village meeting's sessions and decisions on proposals.
+//! - [`cases`]: complaints and referrals, received, assigned, visited and closed.
 //! - [`identity`]: the store's id, new after a restore, which devices sync against.
 //! - [`now_ms`], [`indicator_set`]: the server's clock and the criteria it judges by.
 //!
@@ -21,6 +22,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod cases;
 pub mod identity;
 pub mod moves;
 pub mod muskel;

@@ -414,6 +414,39 @@ impl<S: Store> Storage for Server<S> {
         self.write(|tx| tx.put_settings(kelurahan, &s))
     }
 
+    fn cases(&self, user: &str) -> Result<Vec<jemput_core::cases::Case>, StorageError> {
+        self.read(|tx| super::cases::list(tx, user))
+    }
+
+    fn case_receive(
+        &self,
+        user: &str,
+        new: jemput_core::cases::NewCase,
+    ) -> Result<jemput_core::cases::Case, StorageError> {
+        self.write(|tx| super::cases::receive(tx, user, new.clone()))
+    }
+
+    fn case_update(
+        &self,
+        user: &str,
+        role: Role,
+        id: &str,
+        action: super::CaseAction,
+    ) -> Result<jemput_core::cases::Case, StorageError> {
+        let now = super::now_ms();
+        self.write(|tx| match &action {
+            super::CaseAction::Assign { kader } => {
+                super::cases::assign(tx, user, role, id, kader, now)
+            }
+            super::CaseAction::Visit { visit } => {
+                super::cases::link_visit(tx, user, role, id, visit, now)
+            }
+            super::CaseAction::Close { outcome, note } => {
+                super::cases::close(tx, user, role, id, outcome, note, now)
+            }
+        })
+    }
+
     fn muskel_sessions(
         &self,
         user: &str,

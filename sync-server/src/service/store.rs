@@ -384,6 +384,23 @@ pub trait AccountTx {
         record: &str,
     ) -> Result<(), StorageError>;
 
+    /// The kelurahan's complaints and referrals (each as JSON, `jemput_core::cases::Case`).
+    fn cases(&self, kelurahan: &str) -> Result<Vec<String>, StorageError>;
+    /// One case, held for this transaction's write when `for_update`.
+    fn case(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        for_update: bool,
+    ) -> Result<Option<String>, StorageError>;
+    fn put_case(
+        &self,
+        kelurahan: &str,
+        id: &str,
+        rw: u16,
+        record: &str,
+    ) -> Result<(), StorageError>;
+
     /// A value the server keeps for itself (the registry's column mapping).
     fn server_value(&self, key: &str) -> Result<Option<String>, StorageError>;
     fn put_server_value(&self, key: &str, value: &str) -> Result<(), StorageError>;

@@ -23,4 +23,9 @@ poor: number,
 /**
  * Households whose last visit in the period was found with criteria "tidak tahu".
  */
-incomplete: number, open_conflicts: number, pending_proposals: number, };
+incomplete: number, open_conflicts: number, pending_proposals: number, 
+/**
+ * Complaints and referrals not closed, and of those past their due date (the
+ * device's kept cases; the export does not count them).
+ */
+open_complaints: number, overdue_complaints: number, };

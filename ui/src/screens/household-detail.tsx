@@ -14,9 +14,10 @@ const PROGRAMMES: { key: keyof Programmes; label: string }[] = [
   { key: 'kip', label: 'KIP' },
 ];
 
-export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOpenHistory }: {
+export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOpenHistory, onComplaint }: {
   id: string; initial?: HouseholdDetail; onBack: () => void; onRecordVisit: (h: HouseholdDetail) => void;
   onOpenHistory: (h: HouseholdDetail) => void;
+  onComplaint?: (about: { household: string; rw: number; name: string | null }) => void;
 }) {
   const [h, setH] = useState<HouseholdDetail | null>(initial ?? null);
   const [err, setErr] = useState<CommandError | null>(null);
@@ -167,6 +168,13 @@ export function HouseholdDetailScreen({ id, initial, onBack, onRecordVisit, onOp
 
           <div class="bottom-actions sticky">
             <button id="record-visit" class="primary wide" onClick={() => onRecordVisit(h)}>{t('record_visit')}</button>
+            {onComplaint && (
+              <button id="household-complaint" class="secondary" type="button"
+                onClick={() => onComplaint({ household: id, rw: h.identity.rw ?? 0,
+                  name: Object.values(h.members).find((m) => m.relation === 'head')?.name ?? null })}>
+                {t('cases_for_household')}
+              </button>
+            )}
           </div>
         </>
       )}

@@ -46,7 +46,7 @@ function visibleRange(top: number, total: number): [number, number] {
   return [Math.max(0, first - OVERSCAN), Math.min(total, Math.max(0, last) + OVERSCAN)];
 }
 
-export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, onLogout, onLock, onReview, onRegistry, onDashboard, onMuskel, onRevoked, onOutbox, onInbox }: {
+export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, onLogout, onLock, onReview, onRegistry, onDashboard, onMuskel, onComplaints, onRevoked, onOutbox, onInbox }: {
   user: string | null; onOpen: (id: string) => void; onPropose: () => void; onLogout: () => void;
   /** The store is open (not behind the PIN screen): a list asked while locked is asked again. */
   open?: boolean;
@@ -59,6 +59,7 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
   onRegistry?: () => void;
   onDashboard?: () => void;
   onMuskel?: () => void;
+  onComplaints?: () => void;
   onOutbox?: () => void;
   onInbox?: () => void;
 }) {
@@ -239,6 +240,9 @@ export function HouseholdList({ user, open: unlocked = true, onOpen, onPropose, 
       </main>
       <div class="bottom-actions">
         <button id="propose-new" class="secondary wide" onClick={onPropose}>{t('propose_new')}</button>
+        {onComplaints && (
+          <button id="open-complaints" class="secondary" onClick={onComplaints}>{t('open_complaints')}</button>
+        )}
       </div>
     </div>
   );
