@@ -36,7 +36,7 @@ async function openDashboard({ viewport = PHONE, user = 'operator_uji' } = {}) {
   await page.goto(server.url);
   await LOGIN(page, user);
   await page.click('#open-dashboard');
-  await page.waitForSelector('#table-rw tr.total');
+  await page.waitForSelector('#tile-households');
   return { page, context, errors };
 }
 
@@ -118,7 +118,7 @@ describe('dashboard', () => {
     // The choice stays when the screen is left and opened again.
     await page.click('#back');
     await page.click('#open-dashboard');
-    await page.waitForSelector('#table-rw tr.total');
+    await page.waitForSelector('#tile-households');
     assert.equal(await page.inputValue('#dashboard-period'), quarter);
     assert.deepEqual(errors, []);
     await context.close();
@@ -129,11 +129,17 @@ describe('dashboard', () => {
     await page.waitForFunction(() => document.querySelector('#chart-weeks')?.width > 0);
     const [rw, weeks] = await page.$$eval('.charts > section', (ss) => ss.map((s) => s.getBoundingClientRect()));
     assert.ok(Math.abs(rw.top - weeks.top) < 2 && weeks.left > rw.right - 1, 'side by side');
+    // The RW table spans the page under both charts, every column in view.
+    assert.equal(await page.isVisible('#table-rw'), false);
+    const table = await page.$eval('#table-rw-wide', (t) => t.getBoundingClientRect());
+    assert.ok(table.top > Math.max(rw.bottom, weeks.bottom) && table.width > 900, JSON.stringify(table));
+    const scroll = await page.$eval('#table-rw-wide', (t) => t.parentElement.scrollWidth - t.parentElement.clientWidth);
+    assert.equal(scroll, 0, 'no column hidden behind a scroll');
     await page.screenshot({ path: `${SHOTS}/dashboard-1280.png`, fullPage: true });
     await page.click('#lang-toggle');
     await page.waitForFunction(() => /Progress per RW/.test(document.body.textContent));
-    assert.match(await page.textContent('#table-rw thead'), /Households.*Visited.*Pending proposals/);
-    assert.equal((await tableRows(page, 'table-rw'))[24].name, 'Total');
+    assert.match(await page.textContent('#table-rw-wide thead'), /Households.*Visited.*Pending proposals/);
+    assert.equal((await tableRows(page, 'table-rw-wide'))[24].name, 'Total');
     assert.deepEqual(errors, []);
     await context.close();
   });

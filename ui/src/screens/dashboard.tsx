@@ -135,7 +135,10 @@ function Figures({ data }: { data: Dashboard }) {
         <section class="card" aria-labelledby="progress-title">
           <h2 id="progress-title">{t('dashboard_progress')}</h2>
           <RwBars rws={data.rws} />
-          <FiguresTable id="table-rw" label={t('dashboard_progress')} lines={data.rws} total={total} name={(f) => rwLabel(f.rw)} />
+          {/* On a desktop the table takes the page's width below both charts. */}
+          <div class="narrow-only">
+            <FiguresTable id="table-rw" label={t('dashboard_progress')} lines={data.rws} total={total} name={(f) => rwLabel(f.rw)} />
+          </div>
         </section>
         <section class="card" aria-labelledby="weeks-title">
           <h2 id="weeks-title">{t('dashboard_weeks')}</h2>
@@ -150,6 +153,10 @@ function Figures({ data }: { data: Dashboard }) {
           </Scroll>
         </section>
       </div>
+      <section class="card wide-only" aria-labelledby="rw-table-title">
+        <h2 id="rw-table-title">{t('dashboard_progress')}</h2>
+        <FiguresTable id="table-rw-wide" label={t('dashboard_progress')} lines={data.rws} total={total} name={(f) => rwLabel(f.rw)} />
+      </section>
       <section class="card" aria-labelledby="kaders-title">
         <h2 id="kaders-title">{t('dashboard_kaders')}</h2>
         {data.kaders.length === 0
