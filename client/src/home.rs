@@ -184,6 +184,9 @@ pub struct Config {
     /// "visited this period" and the dashboard count.
     #[serde(default)]
     pub period: Option<jemput_core::dashboard::PeriodKind>,
+    /// The kelurahan's month deadlines (as of the last login or renewal).
+    #[serde(default)]
+    pub deadlines: Option<jemput_core::muskel::Deadlines>,
     /// The kelurahan's BPS code, when the server has it (as of the last login or
     /// renewal): registry rows may carry it instead of the Kemendagri code.
     #[serde(default)]
@@ -357,6 +360,7 @@ impl Device {
             lock_minutes: ok.lock_minutes,
             zone: ok.zone,
             period: ok.period,
+            deadlines: ok.deadlines,
             bps: ok.bps,
             server_recipient: ok
                 .server_recipient

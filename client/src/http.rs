@@ -127,6 +127,8 @@ pub struct LoginResponse {
     #[serde(default)]
     pub period: Option<jemput_core::dashboard::PeriodKind>,
     #[serde(default)]
+    pub deadlines: Option<jemput_core::muskel::Deadlines>,
+    #[serde(default)]
     pub bps: Option<String>,
     #[serde(default)]
     pub server_recipient: Option<String>,
@@ -396,6 +398,8 @@ impl SyncClient {
             #[serde(default)]
             period: Option<jemput_core::dashboard::PeriodKind>,
             #[serde(default)]
+            deadlines: Option<jemput_core::muskel::Deadlines>,
+            #[serde(default)]
             bps: Option<String>,
         }
         let base = cfg.server.trim_end_matches('/');
@@ -449,6 +453,7 @@ impl SyncClient {
             lock_minutes: r.lock_minutes.or(cfg.lock_minutes),
             zone: r.zone.or(cfg.zone),
             period: r.period.or(cfg.period),
+            deadlines: r.deadlines.or(cfg.deadlines),
             bps: r.bps.or(cfg.bps.clone()),
             ..cfg.clone()
         };

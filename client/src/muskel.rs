@@ -22,6 +22,15 @@ impl Device {
         Ok(muskel::with_status(all, &self.muskel_known()?))
     }
 
+    /// The kelurahan's deadlines (as of the last login or renewal; the defaults before).
+    pub fn deadlines(&self) -> jemput_core::muskel::Deadlines {
+        self.config()
+            .ok()
+            .flatten()
+            .and_then(|c| c.deadlines)
+            .unwrap_or_default()
+    }
+
     /// The sessions as the server last sent them.
     pub fn muskel_known(&self) -> Result<Vec<Session>, DeviceError> {
         let text = self.with_store(|s| s.kv_get(SESSIONS_KEY))?;

@@ -212,6 +212,58 @@ pub fn proposals_of(b: &Basis) -> Vec<Proposal> {
     }]
 }
 
+/// The month's deadlines, a per-kelurahan setting: the Muskel by a day of the month,
+/// the SIKS-NG input some days after the Muskel whose decisions it enters, and how
+/// long a complaint may stay open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Deadlines {
+    pub muskel_day: u8,
+    pub siks_days: u16,
+    pub complaint_days: u16,
+}
+
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines {
+            muskel_day: 14,
+            siks_days: 7,
+            complaint_days: crate::cases::DEFAULT_DUE_DAYS,
+        }
+    }
+}
+
+impl Deadlines {
+    pub fn check(&self) -> Result<(), MuskelError> {
+        if !(1..=28).contains(&self.muskel_day) {
+            return Err(bad("the Muskel's day is 1 to 28"));
+        }
+        if !(1..=60).contains(&self.siks_days) {
+            return Err(bad("the SIKS-NG input takes 1 to 60 days"));
+        }
+        if !(1..=365).contains(&self.complaint_days) {
+            return Err(bad("a complaint is due in 1 to 365 days"));
+        }
+        Ok(())
+    }
+
+    /// The last day for the Muskel of the month holding `today` (`YYYY-MM-DD`).
+    pub fn muskel_due(&self, today: &str) -> String {
+        format!(
+            "{}-{:02}",
+            today.get(..7).unwrap_or("1970-01"),
+            self.muskel_day
+        )
+    }
+
+    /// The last day to key a session's approved proposals into SIKS-NG.
+    pub fn siks_due(&self, session_date: &str) -> String {
+        parse(session_date)
+            .and_then(|d| d.checked_add(time::Duration::days(i64::from(self.siks_days))))
+            .map_or_else(|| session_date.to_string(), |d| d.to_string())
+    }
+}
+
 /// An official at the meeting, who signs its minutes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
@@ -852,6 +904,25 @@ mod tests {
             poor,
             ..Basis::default()
         }
+    }
+
+    #[test]
+    fn deadlines_follow_the_month_and_the_session() {
+        let d = Deadlines::default();
+        assert_eq!(d.muskel_due("2026-12-08"), "2026-12-14");
+        assert_eq!(d.siks_due("2026-12-28"), "2027-01-04");
+        assert!(Deadlines {
+            muskel_day: 31,
+            ..d
+        }
+        .check()
+        .is_err());
+        assert!(Deadlines {
+            complaint_days: 0,
+            ..d
+        }
+        .check()
+        .is_err());
     }
 
     #[test]

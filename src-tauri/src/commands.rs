@@ -549,21 +549,24 @@ pub async fn registry_export(
 pub struct MuskelSessions {
     pub sessions: Vec<jemput_core::muskel::Session>,
     pub offline: bool,
+    /// The kelurahan's deadlines, and today in its zone (what is late is counted from it).
+    pub deadlines: jemput_core::muskel::Deadlines,
+    pub today: String,
 }
 
 #[tauri::command]
 pub async fn muskel_sessions(state: State<'_, AppState>) -> Result<MuskelSessions> {
     let device = state.device()?;
-    Ok(match device.muskel_refresh(&state.client).await {
-        Ok(sessions) => MuskelSessions {
-            sessions,
-            offline: false,
-        },
-        Err(jemput_client::DeviceError::Offline(_)) => MuskelSessions {
-            sessions: device.muskel_known()?,
-            offline: true,
-        },
+    let (sessions, offline) = match device.muskel_refresh(&state.client).await {
+        Ok(sessions) => (sessions, false),
+        Err(jemput_client::DeviceError::Offline(_)) => (device.muskel_known()?, true),
         Err(e) => return Err(e.into()),
+    };
+    Ok(MuskelSessions {
+        sessions,
+        offline,
+        deadlines: device.deadlines(),
+        today: device.today(),
     })
 }
 

@@ -422,29 +422,34 @@ async fn refresh_handler(
         )?;
         // The kelurahan's lock time travels with each renewal, as with each login.
         let user = storage.device_record(&b.device)?.map(|d| d.user);
-        let (minutes, zone, bps, period) = match user {
+        let (minutes, zone, bps, period, deadlines) = match user {
             Some(u) => (
                 storage.lock_minutes(&u)?,
                 storage.user_zone(&u)?,
                 storage.user_bps(&u)?,
                 storage.user_period_kind(&u)?,
+                storage.user_deadlines(&u)?,
             ),
             None => (
                 jemput_core::rules::DEFAULT_LOCK_MINUTES,
                 Default::default(),
                 None,
                 Default::default(),
+                Default::default(),
             ),
         };
-        Ok(renewed.map(|(token, expires)| (token, expires, minutes, zone, bps, period)))
+        Ok(renewed
+            .map(|(token, expires)| (token, expires, minutes, zone, bps, (period, deadlines))))
     })
     .await?;
     match result {
-        Ok((token, expires_ms, lock_minutes, zone, bps, period)) => Ok(Json(serde_json::json!({
-            "token": token, "expires_ms": expires_ms, "lock_minutes": lock_minutes,
-            "zone": zone, "bps": bps, "period": period,
-        }))
-        .into_response()),
+        Ok((token, expires_ms, lock_minutes, zone, bps, (period, deadlines))) => {
+            Ok(Json(serde_json::json!({
+                "token": token, "expires_ms": expires_ms, "lock_minutes": lock_minutes,
+                "zone": zone, "bps": bps, "period": period, "deadlines": deadlines,
+            }))
+            .into_response())
+        }
         Err(refusal) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             refusal.code(),

@@ -276,6 +276,15 @@ enum KelurahanCommand {
         /// next login or token renewal.
         #[arg(long, value_parser = jemput_core::dashboard::PeriodKind::parse)]
         period: Option<jemput_core::dashboard::PeriodKind>,
+        /// The day of the month (1-28) the Muskel is due by (default 14).
+        #[arg(long)]
+        muskel_day: Option<u8>,
+        /// Days after a Muskel to key its approved proposals into SIKS-NG (default 7).
+        #[arg(long)]
+        siks_days: Option<u16>,
+        /// Days a complaint may stay open after the day it was received (default 30).
+        #[arg(long)]
+        complaint_days: Option<u16>,
     },
 }
 
@@ -913,6 +922,9 @@ fn run() -> anyhow::Result<()> {
                     zone,
                     bps,
                     period,
+                    muskel_day,
+                    siks_days,
+                    complaint_days,
                 },
         } => {
             let name = kelurahan_code(&name)?;
@@ -959,9 +971,29 @@ fn run() -> anyhow::Result<()> {
                 "{name}: time zone {}: cut-offs, visit dates and months are days in it",
                 storage.zone(&name)?.describe()
             );
+            if muskel_day.is_some() || siks_days.is_some() || complaint_days.is_some() {
+                let d = storage.deadlines(&name)?;
+                let d = jemput_core::muskel::Deadlines {
+                    muskel_day: muskel_day.unwrap_or(d.muskel_day),
+                    siks_days: siks_days.unwrap_or(d.siks_days),
+                    complaint_days: complaint_days.unwrap_or(d.complaint_days),
+                };
+                storage.set_deadlines(&name, d)?;
+                audit(
+                    &*storage,
+                    &name,
+                    "setting",
+                    serde_json::json!({ "deadlines": d }),
+                )?;
+            }
             println!(
                 "{name}: the verification round is a {}",
                 storage.period_kind(&name)?.name()
+            );
+            let d = storage.deadlines(&name)?;
+            println!(
+                "{name}: the Muskel by day {} of the month, SIKS-NG input {} days after it, complaints due in {} days",
+                d.muskel_day, d.siks_days, d.complaint_days
             );
             if let Some(bps) = storage.bps(&name)? {
                 println!("{name}: BPS code {bps}: registry rows may carry either code");

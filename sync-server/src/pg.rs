@@ -217,6 +217,10 @@ CREATE TABLE cases (
     PRIMARY KEY (kelurahan, id)
 );
 "#,
+    r#"
+-- the month's deadlines (jemput_core::muskel::Deadlines as JSON; defaults when unset)
+ALTER TABLE kelurahan_settings ADD COLUMN deadlines TEXT;
+"#,
 ];
 
 /// The lock every process takes while it migrates (any constant the store owns).
@@ -1541,7 +1545,8 @@ impl AccountTx for PgTx<'_> {
     fn settings(&self, kelurahan: &str) -> Result<Option<SettingsRow>, StorageError> {
         Ok(self
             .row(
-                "SELECT lock_minutes, zone, bps, period FROM kelurahan_settings WHERE kelurahan = $1",
+                "SELECT lock_minutes, zone, bps, period, deadlines FROM kelurahan_settings
+                 WHERE kelurahan = $1",
                 &[&kelurahan],
             )?
             .map(|r| SettingsRow {
@@ -1549,6 +1554,7 @@ impl AccountTx for PgTx<'_> {
                 zone: r.get(1),
                 bps: r.get(2),
                 period: r.get(3),
+                deadlines: r.get(4),
             }))
     }
 
@@ -1563,9 +1569,9 @@ impl AccountTx for PgTx<'_> {
         self.exec(
             "UPDATE kelurahan_settings SET lock_minutes = coalesce($2, lock_minutes),
                  zone = coalesce($3, zone), bps = coalesce($4, bps),
-                 period = coalesce($5, period)
+                 period = coalesce($5, period), deadlines = coalesce($6, deadlines)
              WHERE kelurahan = $1",
-            &[&kelurahan, &lock, &s.zone, &s.bps, &s.period],
+            &[&kelurahan, &lock, &s.zone, &s.bps, &s.period, &s.deadlines],
         )?;
         Ok(())
     }

@@ -252,6 +252,10 @@ CREATE TABLE cases (
     PRIMARY KEY (kelurahan, id)
 );
 "#,
+    r#"
+-- the month's deadlines (jemput_core::muskel::Deadlines as JSON; defaults when unset)
+ALTER TABLE kelurahan_settings ADD COLUMN deadlines TEXT;
+"#,
 ];
 
 /// The service over the embedded SQLite store.
@@ -1424,7 +1428,8 @@ impl AccountTx for SqliteTx<'_> {
         Ok(self
             .0
             .cached_row(
-                "SELECT lock_minutes, zone, bps, period FROM kelurahan_settings WHERE kelurahan = ?1",
+                "SELECT lock_minutes, zone, bps, period, deadlines FROM kelurahan_settings
+                 WHERE kelurahan = ?1",
                 [kelurahan],
                 |r| {
                     Ok(SettingsRow {
@@ -1432,6 +1437,7 @@ impl AccountTx for SqliteTx<'_> {
                         zone: r.get(1)?,
                         bps: r.get(2)?,
                         period: r.get(3)?,
+                        deadlines: r.get(4)?,
                     })
                 },
             )
@@ -1451,9 +1457,16 @@ impl AccountTx for SqliteTx<'_> {
         self.0.cached_exec(
             "UPDATE kelurahan_settings SET lock_minutes = coalesce(?2, lock_minutes),
                  zone = coalesce(?3, zone), bps = coalesce(?4, bps),
-                 period = coalesce(?5, period)
+                 period = coalesce(?5, period), deadlines = coalesce(?6, deadlines)
              WHERE kelurahan = ?1",
-            params![kelurahan, s.lock_minutes, s.zone, s.bps, s.period],
+            params![
+                kelurahan,
+                s.lock_minutes,
+                s.zone,
+                s.bps,
+                s.period,
+                s.deadlines
+            ],
         )?;
         Ok(())
     }

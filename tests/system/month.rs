@@ -268,6 +268,20 @@ fn the_dashboard_shows_the_round_and_equals_the_export_at_the_same_cutoff() {
     );
 
     muskel_decides_the_proposals(&tmp, &server, &ops, &fasil, (&rw1, &rw2));
+    // The kelurahan gives complaints 21 days.
+    let out = Server::admin(&data, &["kelurahan", "set", KEL, "--complaint-days", "21"]);
+    assert!(
+        stdout(&out).contains("complaints due in 21 days"),
+        "{}",
+        stdout(&out)
+    );
+    let out = jemput_tests::run(
+        std::process::Command::new(jemput_tests::bin("jemput-sync-server"))
+            .args(jemput_tests::store_args(&data))
+            .args(["kelurahan", "set", KEL, "--muskel-day", "31"]),
+    );
+    assert!(!out.status.success(), "day 31 is refused");
+    assert!(stderr(&out).contains("1 to 28"), "{}", stderr(&out));
     complaints_are_tracked_to_closure(&mut server, &ops, (&k1, &k2), &rw1[0]);
 }
 
@@ -326,6 +340,13 @@ fn complaints_are_tracked_to_closure(
     let ids: Vec<&str> = all.iter().map(|c| c["id"].as_str().expect("id")).collect();
     assert_eq!(ids, [sanggah.as_str(), usul.as_str()]);
     assert!(all.iter().all(|c| c["status"] == json!("open")));
+    let received = time::Date::parse(
+        &ops.device().today(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .expect("today");
+    let due = (received + time::Duration::days(21)).to_string();
+    assert_eq!(all[0]["due"], json!(due), "the kelurahan's 21 days");
     assert_eq!(all[1]["complainant"], json!("Ibu Sri"));
     assert!(
         all[0].get("complainant").is_none_or(Value::is_null),

@@ -41,6 +41,7 @@ export type { Session as MuskelSession } from './bindings/Session';
 export type { MuskelSessions } from './bindings/MuskelSessions';
 export type { NewSession } from './bindings/NewSession';
 export type { Official } from './bindings/Official';
+export type { Deadlines } from './bindings/Deadlines';
 export type { Outcome } from './bindings/Outcome';
 export type { ProposalKind } from './bindings/ProposalKind';
 export type { Figures } from './bindings/Figures';

@@ -590,7 +590,8 @@ export function installFakeTauri(opts = {}) {
     },
     muskel_sessions: () => {
       if (!CAN[session.role]?.dashboard) throw err('forbidden', 'Muskel sessions are for users who hold a whole kelurahan');
-      return { sessions: clone(muskel.sessions), offline: fake.muskelOffline === true };
+      return { sessions: clone(muskel.sessions), offline: fake.muskelOffline === true,
+        deadlines: { muskel_day: 14, siks_days: 7, complaint_days: 30 }, today: fake.today ?? today() };
     },
     proposals: () => {
       if (!CAN[session.role]?.dashboard) throw err('forbidden', 'the proposals list is office work');

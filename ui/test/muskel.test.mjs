@@ -69,7 +69,14 @@ describe('Muskel', () => {
   test('opens a session, decides each proposal with a reason, asks before closing, saves the minutes', async () => {
     const { page, context, errors } = await openMuskel();
     assert.match(await page.textContent('#sessions-title + p'), /Belum ada sesi/);
+    // The month's deadline: day 14, counted from today until a session is held.
+    const now = new Date();
+    const left = 14 - now.getDate();
+    assert.match(await page.textContent('#muskel-deadline'), /paling lambat 14\//);
+    assert.match(await page.textContent('#muskel-deadline-left'),
+      left < 0 ? new RegExp(`terlambat ${-left} hari`) : new RegExp(`sisa ${left} hari`));
     await openSession(page);
+    await page.waitForSelector('#muskel-deadline-met');
     assert.match(await page.textContent('#agenda-title'), /001\/BA-MUSKEL\//);
     const items = await page.$$eval('.proposal-item', (els) => els.map((e) => e.dataset.household));
     assert.deepEqual(items.sort(), ['hh-0003', 'hh-0004'], 'the moved household and the field proposal');
@@ -99,6 +106,10 @@ describe('Muskel', () => {
     await page.click('#muskel-close-confirm');
     await page.waitForSelector('#muskel-closed');
     assert.match(await page.textContent('#muskel-counts'), /Disetujui 1, ditolak 0, ditunda 1/);
+    const siks = new Date(Date.UTC(now.getFullYear(), now.getMonth(), now.getDate() + 7));
+    const dd = (n) => String(n).padStart(2, '0');
+    assert.match(await page.textContent('#muskel-siks-due'),
+      new RegExp(`paling lambat ${dd(siks.getUTCDate())}/${dd(siks.getUTCMonth() + 1)}/${siks.getUTCFullYear()}`));
     assert.equal(await page.$('#muskel-close'), null, 'a closed session takes no decision');
 
     // The minutes and the SIKS-NG list go where the person chooses.

@@ -51,6 +51,8 @@ pub struct LoginOk {
     pub zone: Zone,
     /// The verification round of the user's kelurahan: month or quarter.
     pub period: PeriodKind,
+    /// Its month's deadlines (Muskel, SIKS-NG input, complaints).
+    pub deadlines: jemput_core::muskel::Deadlines,
     /// The BPS code of the user's kelurahan, when set: registry rows may carry it.
     pub bps: Option<String>,
     /// The server's bundle key (`age1…`): devices encrypt every bundle file to it.
@@ -207,6 +209,14 @@ pub trait Storage: Send + Sync + 'static {
     /// The round of the user's (first) kelurahan, for their devices.
     fn user_period_kind(&self, user: &str) -> Result<PeriodKind, StorageError>;
     fn set_period_kind(&self, kelurahan: &str, kind: PeriodKind) -> Result<(), StorageError>;
+    /// The kelurahan's deadlines (the defaults unless set).
+    fn deadlines(&self, kelurahan: &str) -> Result<jemput_core::muskel::Deadlines, StorageError>;
+    fn user_deadlines(&self, user: &str) -> Result<jemput_core::muskel::Deadlines, StorageError>;
+    fn set_deadlines(
+        &self,
+        kelurahan: &str,
+        d: jemput_core::muskel::Deadlines,
+    ) -> Result<(), StorageError>;
     /// The kelurahan's BPS code, when set (`kelurahan set --bps`, or a first import's
     /// `--bps`).
     fn bps(&self, kelurahan: &str) -> Result<Option<String>, StorageError>;

@@ -5,7 +5,7 @@
 //! the case's RW) and closes them; the assigned kader links the verification visit.
 //! Each step is audited in the kelurahan's chain (ids and kinds, never the text).
 
-use jemput_core::cases::{Case, NewCase, DEFAULT_DUE_DAYS};
+use jemput_core::cases::{Case, NewCase};
 use jemput_core::rules::Role;
 use jemput_core::sync::Area;
 use jemput_core::zone::Zone;
@@ -86,12 +86,13 @@ pub fn receive(tx: &dyn Tx, user: &str, new: NewCase) -> Result<Case, StorageErr
             Err(StorageError::Refused(format!("case `{}` exists", new.id)))
         };
     }
-    let zone = tx
-        .settings(&kelurahan)?
-        .and_then(|s| s.zone)
+    let settings = tx.settings(&kelurahan)?.unwrap_or_default();
+    let zone = settings
+        .zone
         .and_then(|z| Zone::parse(&z).ok())
         .unwrap_or_default();
-    let c = Case::receive(new, &kelurahan, rw, user, DEFAULT_DUE_DAYS, zone).map_err(refused)?;
+    let due_days = super::server::stored_deadlines(settings.deadlines).complaint_days;
+    let c = Case::receive(new, &kelurahan, rw, user, due_days, zone).map_err(refused)?;
     store(tx, &c)?;
     audit(tx, &c, "case_received", user)?;
     Ok(c)

@@ -299,6 +299,16 @@ fn stored_period(name: Option<String>) -> PeriodKind {
     })
 }
 
+/// Stored deadlines; unreadable ones are the defaults, with a warning.
+pub(crate) fn stored_deadlines(json: Option<String>) -> jemput_core::muskel::Deadlines {
+    json.map_or_else(Default::default, |j| {
+        serde_json::from_str(&j).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "kelurahan_settings.deadlines unreadable; using the defaults");
+            Default::default()
+        })
+    })
+}
+
 /// The settings of the user's first kelurahan that has any (by code).
 fn user_settings(tx: &dyn Tx, user: &str) -> Result<Option<SettingsRow>, StorageError> {
     for area in tx.areas(user)? {
@@ -497,6 +507,29 @@ impl<S: Store> Storage for Server<S> {
         self.write(|tx| super::muskel::close(tx, user, role, session))
     }
 
+    fn deadlines(&self, kelurahan: &str) -> Result<jemput_core::muskel::Deadlines, StorageError> {
+        let s = self.read(|tx| tx.settings(kelurahan))?;
+        Ok(stored_deadlines(s.and_then(|s| s.deadlines)))
+    }
+
+    fn user_deadlines(&self, user: &str) -> Result<jemput_core::muskel::Deadlines, StorageError> {
+        let s = self.read(|tx| user_settings(tx, user))?;
+        Ok(stored_deadlines(s.and_then(|s| s.deadlines)))
+    }
+
+    fn set_deadlines(
+        &self,
+        kelurahan: &str,
+        d: jemput_core::muskel::Deadlines,
+    ) -> Result<(), StorageError> {
+        d.check().map_err(|e| StorageError::Refused(e.0))?;
+        let s = SettingsRow {
+            deadlines: serde_json::to_string(&d).ok(),
+            ..SettingsRow::default()
+        };
+        self.write(|tx| tx.put_settings(kelurahan, &s))
+    }
+
     fn period_kind(&self, kelurahan: &str) -> Result<PeriodKind, StorageError> {
         let s = self.read(|tx| tx.settings(kelurahan))?;
         Ok(stored_period(s.and_then(|s| s.period)))
@@ -558,8 +591,9 @@ impl<S: Store> Storage for Server<S> {
         let server = self.signing_key()?;
         let certificate =
             device_key.map(|k| hex::encode(bundle::certify(&server, &device, user, role, &k)));
-        let (zone, bps, period) =
-            settings.map_or((None, None, None), |s| (s.zone, s.bps, s.period));
+        let (zone, bps, period, deadlines) = settings.map_or((None, None, None, None), |s| {
+            (s.zone, s.bps, s.period, s.deadlines)
+        });
         Ok(LoginOk {
             token,
             device,
@@ -571,6 +605,7 @@ impl<S: Store> Storage for Server<S> {
             lock_minutes,
             zone: stored_zone(zone),
             period: stored_period(period),
+            deadlines: stored_deadlines(deadlines),
             bps,
             server_recipient: bundle::recipient_of(&self.bundle_identity()?).unwrap_or_default(),
         })

@@ -281,6 +281,8 @@ pub struct SettingsRow {
     pub bps: Option<String>,
     /// `month` or `quarter` (month when unset).
     pub period: Option<String>,
+    /// `jemput_core::muskel::Deadlines` as JSON (the defaults when unset).
+    pub deadlines: Option<String>,
 }
 
 /// The operations on users, devices and the server's own records.

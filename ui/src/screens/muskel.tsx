@@ -8,7 +8,7 @@ import * as api from '../api';
 import { ConfirmDialog, ErrorBox, Field, Header } from '../components';
 import { lang, t, type Key } from '../i18n';
 import type {
-  CommandError, MuskelProposal, MuskelSession, NewSession, Official, Outcome,
+  CommandError, Deadlines, MuskelProposal, MuskelSession, NewSession, Official, Outcome,
 } from '../types';
 
 const OUTCOMES: Outcome[] = ['approved', 'rejected', 'deferred'];
@@ -25,6 +25,7 @@ const fileName = (s: MuskelSession, ext: string) => `${s.number.replace(/[^A-Za-
 
 export function MuskelScreen({ onBack }: { onBack: () => void }) {
   const [sessions, setSessions] = useState<MuskelSession[]>([]);
+  const [deadlines, setDeadlines] = useState<{ d: Deadlines; today: string } | null>(null);
   const [offline, setOffline] = useState(false);
   const [proposals, setProposals] = useState<MuskelProposal[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
@@ -38,6 +39,7 @@ export function MuskelScreen({ onBack }: { onBack: () => void }) {
       const s = await api.muskelSessions();
       setSessions(s.sessions);
       setOffline(s.offline);
+      setDeadlines({ d: s.deadlines, today: s.today });
       setProposals(await api.proposals());
       setErr(null);
       const open = s.sessions.find((x) => !x.closed);
@@ -57,6 +59,7 @@ export function MuskelScreen({ onBack }: { onBack: () => void }) {
       <main>
         {offline && <p class="card muted" id="muskel-offline">{t('muskel_offline')}</p>}
         <ErrorBox err={err} id="muskel-error" />
+        {deadlines && <MonthDeadlines d={deadlines.d} today={deadlines.today} sessions={sessions} />}
         <section class="card" aria-labelledby="sessions-title">
           <h2 id="sessions-title">{t('muskel_sessions')}</h2>
           {!loading && sessions.length === 0 && <p class="muted">{t('muskel_none')}</p>}
@@ -84,11 +87,38 @@ export function MuskelScreen({ onBack }: { onBack: () => void }) {
         )}
         {session && !creating && (
           session.closed
-            ? <ClosedSession session={session} />
+            ? <ClosedSession session={session} siksDue={deadlines ? siksDue(deadlines.d, session.date) : null}
+                today={deadlines?.today ?? today()} />
             : <OpenSession session={session} proposals={proposals} offline={offline} onChanged={() => load(session.id)} />
         )}
       </main>
     </div>
+  );
+}
+
+const addDays = (d: string, n: number) => {
+  const x = new Date(`${d}T00:00:00Z`);
+  x.setUTCDate(x.getUTCDate() + n);
+  return x.toISOString().slice(0, 10);
+};
+const daysBetween = (a: string, b: string) => Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / 86_400_000);
+/** As core's `Deadlines::siks_due`: the session's date plus the kelurahan's days. */
+const siksDue = (d: Deadlines, date: string) => addDays(date, d.siks_days);
+
+/** This month's Muskel deadline: met by a session dated in the month, else the days left or late. */
+function MonthDeadlines({ d, today, sessions }: { d: Deadlines; today: string; sessions: MuskelSession[] }) {
+  const due = `${today.slice(0, 7)}-${String(d.muskel_day).padStart(2, '0')}`;
+  const held = sessions.some((s) => s.date.slice(0, 7) === today.slice(0, 7));
+  const left = daysBetween(today, due);
+  return (
+    <p class="card" id="muskel-deadline">
+      {t('muskel_due', { date: day(due) })}{' '}
+      {held
+        ? <span class="badge good" id="muskel-deadline-met">{t('muskel_due_met')}</span>
+        : <span class={`badge ${left < 0 ? 'late' : ''}`} id="muskel-deadline-left">
+            {left < 0 ? t('cases_late', { n: -left }) : t('cases_left', { n: left })}
+          </span>}
+    </p>
   );
 }
 
@@ -273,7 +303,7 @@ function OpenSession({ session, proposals, offline, onChanged }: {
   );
 }
 
-function ClosedSession({ session }: { session: MuskelSession }) {
+function ClosedSession({ session, siksDue: due, today: now }: { session: MuskelSession; siksDue: string | null; today: string }) {
   const [saved, setSaved] = useState<string | null>(null);
   const [err, setErr] = useState<CommandError | null>(null);
   const save = async (what: 'pdf' | 'xlsx') => {
@@ -294,6 +324,12 @@ function ClosedSession({ session }: { session: MuskelSession }) {
     <section class="card" id="muskel-closed" aria-labelledby="closed-title">
       <h2 id="closed-title">{session.number}</h2>
       <p class="muted small-text">{day(session.date)} · {session.place}</p>
+      {due && (
+        <p id="muskel-siks-due">
+          {t('muskel_siks_due', { date: day(due) })}{' '}
+          {daysBetween(now, due) < 0 && <span class="badge late">{t('cases_late', { n: -daysBetween(now, due) })}</span>}
+        </p>
+      )}
       <p id="muskel-counts">{t('muskel_counts', { a: count('approved'), r: count('rejected'), d: count('deferred') })}</p>
       <ul class="proposal-list">
         {session.items.map((i) => (
