@@ -2,39 +2,12 @@
 // the fake backend: a kader receives one offline from a household's page (kept, sent
 // later), the overdue filter and the countdown, the office assigns and closes (asked
 // first), 360 px.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import { startBrowser } from './browser.mjs';
-import { installFakeTauri } from './fake-tauri.mjs';
-import { LOGIN } from './screens.mjs';
+import { openPage, SHOTS, useBrowser } from './page.mjs';
 
-const SHOTS = '/tmp/ui-shots';
-const PHONE = { width: 360, height: 740 };
-
-let server;
-let browser;
-
-before(async () => {
-  ({ server, browser } = await startBrowser());
-  await mkdir(SHOTS, { recursive: true });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-async function open(user) {
-  const context = await browser.newContext({ viewport: PHONE });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e));
-  await page.addInitScript(installFakeTauri, {});
-  await page.goto(server.url);
-  await LOGIN(page, user);
-  return { page, context, errors };
-}
+const shared = useBrowser();
+const open = (user) => openPage(shared, { user });
 
 const ids = (page) => page.$$eval('.case-item', (els) => els.map((e) => e.dataset.id));
 

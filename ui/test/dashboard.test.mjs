@@ -1,43 +1,21 @@
 // Owns: the UI tests of the round's dashboard — the built UI in headless Chromium with the
 // fake backend (fake-tauri.mjs): figures and tables, both charts drawn, another period,
 // English, a phone's 360 px and a desktop, and who is offered it.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import { startBrowser } from './browser.mjs';
-import { installFakeTauri } from './fake-tauri.mjs';
-import { LOGIN } from './screens.mjs';
+import { openPage, PHONE, SHOTS, useBrowser } from './page.mjs';
 
-const SHOTS = '/tmp/ui-shots';
-const PHONE = { width: 360, height: 740 };
 const DESKTOP = { width: 1280, height: 900 };
 const COLUMNS = ['households', 'visited', 'found', 'not_found', 'moved', 'died', 'refused', 'poor',
   'incomplete', 'open_conflicts', 'pending_proposals'];
 
-let server;
-let browser;
-
-before(async () => {
-  ({ server, browser } = await startBrowser());
-  await mkdir(SHOTS, { recursive: true });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const shared = useBrowser();
 
 async function openDashboard({ viewport = PHONE, user = 'operator_uji' } = {}) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e));
-  await page.addInitScript(installFakeTauri, {});
-  await page.goto(server.url);
-  await LOGIN(page, user);
-  await page.click('#open-dashboard');
-  await page.waitForSelector('#tile-households');
-  return { page, context, errors };
+  const opened = await openPage(shared, { viewport, user });
+  await opened.page.click('#open-dashboard');
+  await opened.page.waitForSelector('#tile-households');
+  return opened;
 }
 
 /** The numbers of each body row of a figures table, by its first cell. */
@@ -145,11 +123,7 @@ describe('dashboard', () => {
   });
 
   test('a kader is not offered the dashboard', async () => {
-    const context = await browser.newContext({ viewport: PHONE });
-    const page = await context.newPage();
-    await page.addInitScript(installFakeTauri, {});
-    await page.goto(server.url);
-    await LOGIN(page, 'kader_uji');
+    const { page, context } = await openPage(shared, { user: 'kader_uji' });
     assert.equal(await page.$('#open-dashboard'), null);
     const refused = await page.evaluate(() => window.__TAURI_INTERNALS__.invoke('dashboard', { period: null })
       .then(() => null, (e) => e.code));

@@ -1,41 +1,18 @@
 // Owns: the UI tests of the Muskel screen — the built UI in headless Chromium with the
 // fake backend: a session opened, proposals decided with a reason each, closing asked
 // first, the minutes and the SIKS-NG list saved; offline; who is offered it; 360 px.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import { startBrowser } from './browser.mjs';
-import { installFakeTauri } from './fake-tauri.mjs';
-import { LOGIN } from './screens.mjs';
+import { openPage, SHOTS, useBrowser } from './page.mjs';
 
-const SHOTS = '/tmp/ui-shots';
-const PHONE = { width: 360, height: 740 };
-
-let server;
-let browser;
-
-before(async () => {
-  ({ server, browser } = await startBrowser());
-  await mkdir(SHOTS, { recursive: true });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const shared = useBrowser();
 
 async function openMuskel({ user = 'operator_uji', offline = false } = {}) {
-  const context = await browser.newContext({ viewport: PHONE });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e));
-  await page.addInitScript(installFakeTauri, {});
-  await page.goto(server.url);
-  await LOGIN(page, user);
-  if (offline) await page.evaluate(() => { window.__fake.muskelOffline = true; });
-  await page.click('#open-muskel');
-  await page.waitForSelector('#sessions-title');
-  return { page, context, errors };
+  const opened = await openPage(shared, { user });
+  if (offline) await opened.page.evaluate(() => { window.__fake.muskelOffline = true; });
+  await opened.page.click('#open-muskel');
+  await opened.page.waitForSelector('#sessions-title');
+  return opened;
 }
 
 const calls = (page, cmd) => page.evaluate((c) => window.__fake.calls.filter((x) => x.cmd === c), cmd);
@@ -147,11 +124,7 @@ describe('Muskel', () => {
 
   test('a kader and an admin are not offered the Muskel', async () => {
     for (const user of ['kader_uji', 'admin_uji']) {
-      const context = await browser.newContext({ viewport: PHONE });
-      const page = await context.newPage();
-      await page.addInitScript(installFakeTauri, {});
-      await page.goto(server.url);
-      await LOGIN(page, user);
+      const { page, context } = await openPage(shared, { user });
       assert.equal(await page.$('#open-muskel'), null, user);
       await context.close();
     }
