@@ -141,7 +141,10 @@ fn text(s: &str, what: &str, max: usize) -> Result<String, CaseError> {
 
 impl Case {
     /// The case `new` received by `by` in `kelurahan`, RW `rw`, due `due_days` after
-    /// the day it was received (in `zone`).
+    /// the day it was received (in `zone`). The device says when it was received: a
+    /// time after `now_ms` + 24 h, or more than a year before it, is refused (it would
+    /// move the due date).
+    #[allow(clippy::too_many_arguments)]
     pub fn receive(
         new: NewCase,
         kelurahan: &str,
@@ -149,7 +152,14 @@ impl Case {
         by: &str,
         due_days: u16,
         zone: crate::zone::Zone,
+        now_ms: i64,
     ) -> Result<Case, CaseError> {
+        const DAY_MS: i64 = 86_400_000;
+        if new.received_ms > now_ms + DAY_MS || new.received_ms < now_ms - 365 * DAY_MS {
+            return Err(bad(
+                "the time the case was received is not plausible: set the phone's date and time",
+            ));
+        }
         if !new.id.starts_with("cs-")
             || new.id.len() > 40
             || !new
@@ -274,6 +284,9 @@ mod tests {
     use super::*;
     use crate::zone::Zone;
 
+    /// The server's clock in these tests: a day after the case came.
+    const NOW: i64 = 1_796_043_600_000 + 86_400_000;
+
     fn new(category: Category) -> NewCase {
         NewCase {
             id: "cs-abc123".into(),
@@ -297,6 +310,7 @@ mod tests {
             "kader1",
             30,
             Zone::Wib,
+            NOW,
         )
         .unwrap();
         assert_eq!(c.due, "2026-12-30");
@@ -323,15 +337,23 @@ mod tests {
     fn bad_cases_are_refused() {
         let mut n = new(Category::Rujukan);
         assert!(
-            Case::receive(n.clone(), "k", 1, "u", 30, Zone::Wib).is_err(),
+            Case::receive(n.clone(), "k", 1, "u", 30, Zone::Wib, NOW).is_err(),
             "no service"
         );
         n.service = Some("puskesmas".into());
-        assert!(Case::receive(n.clone(), "k", 1, "u", 30, Zone::Wib).is_ok());
+        assert!(Case::receive(n.clone(), "k", 1, "u", 30, Zone::Wib, NOW).is_ok());
         n.id = "../etc".into();
-        assert!(Case::receive(n.clone(), "k", 1, "u", 30, Zone::Wib).is_err());
+        assert!(Case::receive(n.clone(), "k", 1, "u", 30, Zone::Wib, NOW).is_err());
         let mut e = new(Category::Usul);
         e.text = " ".into();
-        assert!(Case::receive(e, "k", 1, "u", 30, Zone::Wib).is_err());
+        assert!(Case::receive(e, "k", 1, "u", 30, Zone::Wib, NOW).is_err());
+        for when in [0, NOW + 2 * 86_400_000, i64::MAX] {
+            let mut t = new(Category::Usul);
+            t.received_ms = when;
+            assert!(
+                Case::receive(t, "k", 1, "u", 30, Zone::Wib, NOW).is_err(),
+                "{when}"
+            );
+        }
     }
 }

@@ -306,6 +306,34 @@ fn complaints_are_tracked_to_closure(
         ])
         .trim()
         .to_string();
+    // A hostile device: a case received "in 1970" (it would be overdue at once) and a
+    // case for an RW the kader does not hold are refused, nothing stored.
+    let token = login_token(server, "kader1");
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    for (body, status) in [
+        (
+            format!(
+                r#"{{"id": "cs-lama", "category": "sanggah", "household": "{household}", "text": "x", "received_ms": 0}}"#
+            ),
+            400,
+        ),
+        (
+            format!(
+                r#"{{"id": "cs-rw2", "category": "usul", "rw": 2, "text": "x", "received_ms": {now}}}"#
+            ),
+            403,
+        ),
+    ] {
+        let (got, _) =
+            http(&server.addr, "POST", "/v1/cases", &headers, body.as_bytes()).expect("answer");
+        assert_eq!(got, status, "{body}");
+    }
+
     // Offline: kept on the phone, sent at the next sync.
     server.kill();
     let out = k2.cmd(&[

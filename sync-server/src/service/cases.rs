@@ -92,7 +92,8 @@ pub fn receive(tx: &dyn Tx, user: &str, new: NewCase) -> Result<Case, StorageErr
         .and_then(|z| Zone::parse(&z).ok())
         .unwrap_or_default();
     let due_days = super::server::stored_deadlines(settings.deadlines).complaint_days;
-    let c = Case::receive(new, &kelurahan, rw, user, due_days, zone).map_err(refused)?;
+    let c = Case::receive(new, &kelurahan, rw, user, due_days, zone, super::now_ms())
+        .map_err(refused)?;
     store(tx, &c)?;
     audit(tx, &c, "case_received", user)?;
     Ok(c)
