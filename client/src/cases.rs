@@ -127,12 +127,8 @@ impl Device {
         action: serde_json::Value,
     ) -> Result<Case, DeviceError> {
         let (cfg, _) = self.logged_in()?;
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(DeviceError::Invalid(format!("`{id}` is not a case id")));
-        }
-        let c: Case = client
-            .office_call(&cfg, &format!("/v1/cases/{id}"), Some(action))
-            .await?;
+        let path = format!("/v1/cases/{}", crate::http::path_id(id)?);
+        let c: Case = client.office_call(&cfg, &path, Some(action)).await?;
         self.keep_case(&c)?;
         Ok(c)
     }

@@ -507,6 +507,15 @@ impl SyncClient {
     }
 }
 
+/// An id (a Muskel session's, a case's) as a URL path segment: letters, digits and `-`.
+pub(crate) fn path_id(id: &str) -> Result<&str, DeviceError> {
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(id)
+    } else {
+        Err(DeviceError::Invalid(format!("`{id}` is not an id")))
+    }
+}
+
 impl SyncClient {
     /// `GET` (no body) or `POST` (a JSON body) of an office endpoint, answered in JSON.
     pub async fn office_call<T: serde::de::DeserializeOwned>(

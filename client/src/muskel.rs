@@ -88,7 +88,7 @@ impl Device {
         let body = serde_json::json!({
             "household": household, "kind": kind.code(), "outcome": outcome, "reason": reason,
         });
-        let path = format!("/v1/muskel/{}/decide", url_part(session)?);
+        let path = format!("/v1/muskel/{}/decide", crate::http::path_id(session)?);
         let s: Session = client.office_call(&cfg, &path, Some(body)).await?;
         self.keep_session(&s)?;
         Ok(s)
@@ -100,7 +100,7 @@ impl Device {
         session: &str,
     ) -> Result<Session, DeviceError> {
         let (cfg, _) = self.logged_in()?;
-        let path = format!("/v1/muskel/{}/close", url_part(session)?);
+        let path = format!("/v1/muskel/{}/close", crate::http::path_id(session)?);
         let s: Session = client
             .office_call(&cfg, &path, Some(serde_json::json!({})))
             .await?;
@@ -132,14 +132,5 @@ impl Device {
         let s = self.known_session(session)?;
         let bps = self.config()?.and_then(|c| c.bps);
         muskel::write_siks(&s, bps.as_deref(), out).map_err(|e| DeviceError::Invalid(e.0))
-    }
-}
-
-/// A session id as a path segment: letters, digits and `-` only.
-fn url_part(id: &str) -> Result<&str, DeviceError> {
-    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        Ok(id)
-    } else {
-        Err(DeviceError::Invalid(format!("`{id}` is not a session id")))
     }
 }

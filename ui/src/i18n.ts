@@ -1113,12 +1113,19 @@ export function formatMs(ms: number | null | undefined): string {
   });
 }
 
-/** A calendar date `YYYY-MM-DD` as people write it here: dd/mm/yyyy. */
+/** Today on this device as YYYY-MM-DD. */
+export function todayYmd(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
 /** Milliseconds since the epoch → the day as people write it here (dd/mm/yyyy). */
 export function formatDay(ms: number): string {
   return new Date(ms).toLocaleDateString(locale(), { day: '2-digit', month: '2-digit', year: 'numeric' });
 }
 
+/** A calendar date `YYYY-MM-DD` as people write it here: dd/mm/yyyy. */
 export function formatDate(ymd: string | null | undefined): string {
   if (!ymd) return t('none');
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd);

@@ -6,19 +6,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ConfirmDialog, ErrorBox, Field, Header } from '../components';
-import { lang, t, type Key } from '../i18n';
+import { formatDate, t, todayYmd, type Key } from '../i18n';
 import type { Case, CaseCategory, CommandError } from '../types';
 
 type Filter = 'open' | 'overdue' | 'closed' | 'all';
 const FILTERS: Filter[] = ['open', 'overdue', 'closed', 'all'];
 const CATEGORIES: CaseCategory[] = ['sanggah', 'usul', 'rujukan', 'lain'];
 
-const todayIso = () => {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
-};
-const day = (d: string) => (lang() === 'id' ? `${d.slice(8, 10)}/${d.slice(5, 7)}/${d.slice(0, 4)}` : d);
+const day = formatDate;
 const daysLeft = (c: Case, today: string) =>
   Math.round((Date.parse(`${c.due}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) / 86_400_000);
 
@@ -35,7 +30,7 @@ export function ComplaintsScreen({ onBack, office, about }: {
   const [adding, setAdding] = useState(about != null);
   const [err, setErr] = useState<CommandError | null>(null);
   const [note, setNote] = useState<string | null>(null);
-  const today = todayIso();
+  const today = todayYmd();
 
   const load = () => api.casesList()
     .then((r) => { setCases(r.cases); setOffline(r.offline); setUnsent(r.unsent); setErr(null); })

@@ -10,7 +10,7 @@ import {
 } from 'chart.js';
 import * as api from '../api';
 import { ErrorBox, Header } from '../components';
-import { lang, t, type Key } from '../i18n';
+import { formatDate, lang, t, type Key } from '../i18n';
 import type { CommandError, Dashboard, Figures } from '../types';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement,
@@ -38,8 +38,7 @@ const COLUMNS: { key: keyof Figures; label: Key }[] = [
 const pad = (n: number) => String(n).padStart(2, '0');
 const rwLabel = (rw: number | undefined) => `RW ${String(rw ?? 0).padStart(3, '0')}`;
 const percent = (f: Figures) => (f.households > 0 ? Math.floor((f.visited * 100) / f.households) : 0);
-/** `YYYY-MM-DD` as the reader writes dates. */
-const day = (d: string) => (lang() === 'id' ? `${d.slice(8, 10)}/${d.slice(5, 7)}/${d.slice(0, 4)}` : d);
+const day = formatDate;
 
 /** The periods offered: this one, the 12 months before and the 4 quarters before. */
 function periodChoices(): { value: string; label: string }[] {

@@ -6,19 +6,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ConfirmDialog, ErrorBox, Field, Header } from '../components';
-import { lang, t, type Key } from '../i18n';
+import { formatDate, t, todayYmd, type Key } from '../i18n';
 import type {
   CommandError, Deadlines, MuskelProposal, MuskelSession, NewSession, Official, Outcome,
 } from '../types';
 
 const OUTCOMES: Outcome[] = ['approved', 'rejected', 'deferred'];
 
-const today = () => {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
-};
-const day = (d: string) => (lang() === 'id' ? `${d.slice(8, 10)}/${d.slice(5, 7)}/${d.slice(0, 4)}` : d);
+const today = todayYmd;
+const day = formatDate;
 const area = (p: MuskelProposal) => `RT ${String(p.rt).padStart(3, '0')}/RW ${String(p.rw).padStart(3, '0')}`;
 /** A file name from the session's number: `001/BA-MUSKEL/XII/2026` → `001-BA-MUSKEL-XII-2026`. */
 const fileName = (s: MuskelSession, ext: string) => `${s.number.replace(/[^A-Za-z0-9]+/g, '-')}.${ext}`;

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ConfirmDialog, ErrorBox, Header } from '../components';
-import { lang, stopText, t } from '../i18n';
+import { lang, stopText, t, todayYmd } from '../i18n';
 import {
   FIELDS,
   type ColumnTarget, type CommandError, type ExportDone, type ImportPreview, type ImportProgress, type ImportReport,
@@ -379,15 +379,8 @@ function ReportView({ r }: { r: ImportReport }) {
 type Format = 'xlsx' | 'csv';
 const EXT = /\.(xlsx|csv)$/i;
 
-/** Today on this device as YYYY-MM-DD (the default cut-off). */
-function today(): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
-}
-
 function ExportSection({ locked }: { locked: boolean }) {
-  const [cutoff, setCutoff] = useState(today());
+  const [cutoff, setCutoff] = useState(todayYmd());
   const [since, setSince] = useState('');
   const [format, setFormat] = useState<Format>('xlsx');
   const [path, setPath] = useState('');
